@@ -1,0 +1,107 @@
+/* kdc_mqtt.h: the MQTT client every kdc program uses, a thin layer over Paho
+ * MQTTAsync that adds what all of them need the same way:
+ *
+ *  - MQTT 5 or 3.1.1 ("auto" tries 5, falls back to 3.1.1 when refused, and
+ *    keeps whichever worked), persistent session (v3 cleansession=0, v5
+ *    cleanstart=0 with a session expiry), TLS and username/password;
+ *  - connecting and reconnecting with backoff, driven by kdc_mqtt_tick() from
+ *    the owner's thread (Paho does not retry a failed first connect);
+ *  - subscriptions remembered and renewed after every connect;
+ *  - no Paho persistence: kdc keeps its own outboxes and receipts.
+ *
+ * Threads: kdc_mqtt_new/free/tick must be called from one owner thread.
+ * kdc_mqtt_publish may be called from any thread, but never while holding a
+ * lock that a callback also takes (Paho calls callbacks with its own global
+ * mutex held: library mutex -> your mutex is the only safe order).
+ * All callbacks run on Paho's threads with that mutex held: they must be
+ * quick (copy and hand off; no SQLite commit, no sleeping). */
+#ifndef KDC_MQTT_H
+#define KDC_MQTT_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "kdc_conf.h"
+
+struct kdc_mqtt_conf {
+	char *broker;        /* tcp://127.0.0.1:1883, ssl://host:8883, ws://, wss:// */
+	char *client_id;     /* stable: the persistent session is keyed by it */
+	char *username;      /* NULL or "" for none */
+	char *password;
+	char *ca_file;       /* TLS: CA certificate (PEM); NULL = system store */
+	char *cert_file;     /* TLS: optional client certificate */
+	char *key_file;      /* TLS: its private key */
+	char *mqtt_version;  /* "auto" (default), "5" or "3.1.1" */
+	long long keepalive; /* seconds */
+	long long session_expiry; /* v5 session expiry in seconds */
+};
+
+/* Option-table rows for the fields above, to splice into a program's table
+ * with KDC_MQTT_OPTS(struct_type, member_name). */
+#define KDC_MQTT_OPTS(type, m) \
+	{ "broker", KDC_OPT_STR, offsetof(type, m.broker), 0, 0, "tcp://127.0.0.1:1883", "broker URL (tcp:// or ssl://)" }, \
+	{ "client-id", KDC_OPT_STR, offsetof(type, m.client_id), 0, 0, NULL, "MQTT client id (keep it stable: the session is keyed by it)" }, \
+	{ "username", KDC_OPT_STR, offsetof(type, m.username), 0, 0, NULL, "MQTT username" }, \
+	{ "password", KDC_OPT_STR, offsetof(type, m.password), 0, 0, NULL, "MQTT password (prefer the config file, mode 0600)" }, \
+	{ "ca-file", KDC_OPT_STR, offsetof(type, m.ca_file), 0, 0, NULL, "CA certificate for TLS (PEM)" }, \
+	{ "cert-file", KDC_OPT_STR, offsetof(type, m.cert_file), 0, 0, NULL, "client certificate for TLS (PEM)" }, \
+	{ "key-file", KDC_OPT_STR, offsetof(type, m.key_file), 0, 0, NULL, "client key for TLS (PEM)" }, \
+	{ "mqtt-version", KDC_OPT_STR, offsetof(type, m.mqtt_version), 0, 0, "auto", "auto, 5 or 3.1.1" }, \
+	{ "keepalive", KDC_OPT_INT, offsetof(type, m.keepalive), 5, 3600, "30", "MQTT keepalive in seconds" }, \
+	{ "session-expiry", KDC_OPT_INT, offsetof(type, m.session_expiry), 0, 4294967295LL, "604800", "MQTT 5 session expiry in seconds" }
+
+typedef struct kdc_mqtt kdc_mqtt;
+
+/* A message arrived. topic and payload are valid only during the call. Runs on
+ * Paho's receive thread; for QoS 1 the PUBACK goes out after it returns. */
+typedef void (*kdc_mqtt_message_cb)(void *ud, const char *topic,
+                                     const void *payload, size_t len);
+/* Connected (1, with session_present 0/1) or connection lost (0). */
+typedef void (*kdc_mqtt_connection_cb)(void *ud, int connected, int session_present);
+/* A QoS>0 publish was acknowledged (ok=1) or failed (ok=0). */
+typedef void (*kdc_mqtt_publish_cb)(void *ud, int ok);
+
+struct kdc_mqtt_callbacks {
+	kdc_mqtt_message_cb on_message;
+	kdc_mqtt_connection_cb on_connection;
+	void *ud;
+};
+
+/* Creates a client (does not connect). The conf strings are copied. Will is
+ * optional: will_topic NULL for none. Returns NULL and a reason in err. */
+kdc_mqtt *kdc_mqtt_new(const struct kdc_mqtt_conf *conf,
+                       const struct kdc_mqtt_callbacks *cbs,
+                       char *err, size_t errlen);
+
+/* Sets the last will (retained, QoS 1). Call before the first tick. */
+int kdc_mqtt_set_will(kdc_mqtt *m, const char *topic, const char *payload);
+
+/* Adds a subscription that is (re)made on every connect. Call any time from
+ * the owner thread. */
+int kdc_mqtt_subscribe(kdc_mqtt *m, const char *topic_filter, int qos);
+
+/* Drives connecting/reconnecting. Cheap; call at least every 100 ms or so. */
+void kdc_mqtt_tick(kdc_mqtt *m);
+
+/* 1 if connected now. */
+int kdc_mqtt_connected(const kdc_mqtt *m);
+/* Negotiated protocol: 5 or 4 (3.1.1); 0 before the first connect. */
+int kdc_mqtt_version(const kdc_mqtt *m);
+
+/* Publishes. cb (may be NULL) is called once, on a Paho thread, when the
+ * broker acknowledged (QoS 1) or the send failed; it is NOT called when this
+ * function itself returns an error. Returns 0, KDC_ERR_NOT_CONNECTED, or
+ * KDC_ERR_BUSY (Paho's buffer full: retry later), or KDC_ERR_MQTT. */
+int kdc_mqtt_publish(kdc_mqtt *m, const char *topic, const void *payload, size_t len,
+                     int qos, int retain, kdc_mqtt_publish_cb cb, void *cb_ud);
+
+/* Disconnects gracefully (waits up to timeout_ms for in-flight work), so that
+ * no will is sent. Safe when not connected. */
+void kdc_mqtt_disconnect(kdc_mqtt *m, int timeout_ms);
+
+/* Disconnects if needed and frees everything. NULL is fine. */
+void kdc_mqtt_free(kdc_mqtt *m);
+
+/* Logs Paho's own trace at the given kdc level and up (debugging). */
+void kdc_mqtt_trace(int enable);
+
+#endif

@@ -1,0 +1,47 @@
+/* kdc_util.h: clocks, UUIDv7, hex, small string helpers. */
+#ifndef KDC_UTIL_H
+#define KDC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KDC_UUID_LEN 16
+#define KDC_UUID_STR_LEN 37 /* 36 chars + NUL */
+
+/* Wall clock, UTC milliseconds since the epoch. */
+int64_t kdc_now_ms(void);
+/* Monotonic clock in milliseconds, for timeouts and rates. */
+int64_t kdc_mono_ms(void);
+/* Sleep for ms milliseconds (restarts after signals unless *stop is set). */
+void kdc_sleep_ms(int64_t ms);
+
+/* Makes a UUIDv7 (RFC 9562) for time `ms`: 48-bit ms timestamp, then a 12-bit
+ * counter-ish random part and 62 random bits. Ids made in one process are
+ * strictly increasing even within one millisecond. Thread-safe. 0 or
+ * KDC_ERR_IO if the system's random source fails. */
+int kdc_uuid7(uint8_t out[KDC_UUID_LEN], int64_t ms);
+/* Formats 16 bytes as 8-4-4-4-12 lowercase hex into out (37 bytes). */
+void kdc_uuid_format(const uint8_t id[KDC_UUID_LEN], char out[KDC_UUID_STR_LEN]);
+/* Parses the canonical form (dashes optional); 0 or KDC_ERR_INVAL. */
+int kdc_uuid_parse(const char *s, uint8_t out[KDC_UUID_LEN]);
+/* The millisecond timestamp inside a UUIDv7. */
+int64_t kdc_uuid7_ms(const uint8_t id[KDC_UUID_LEN]);
+
+/* Formats UTC ms as "2026-11-27T22:14:15.123Z" into out (at least 25 bytes). */
+void kdc_time_format(int64_t ms, char *out, size_t outlen);
+/* Parses "YYYY-MM-DD" (UTC midnight) or "YYYY-MM-DDTHH:MM[:SS[.mmm]]Z";
+ * 0 or KDC_ERR_INVAL. */
+int kdc_time_parse(const char *s, int64_t *ms);
+
+/* Strict integer parsing with bounds: 0, or KDC_ERR_INVAL if s is not a whole
+ * number in [min, max]. */
+int kdc_parse_ll(const char *s, long long min, long long max, long long *out);
+
+/* strdup that returns NULL for NULL. */
+char *kdc_strdup(const char *s);
+
+/* Writes `len` bytes to a new file at path with mode 0600 (atomically via a
+ * temporary file and rename). 0 or KDC_ERR_IO. */
+int kdc_write_file_private(const char *path, const void *data, size_t len);
+
+#endif

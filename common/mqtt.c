@@ -1,0 +1,502 @@
+/* mqtt.c: kdc's layer over Paho MQTTAsync. See kdc_mqtt.h for the contract.
+ *
+ * State machine, owned by the owner thread through kdc_mqtt_tick():
+ *   DOWN --tick, retry time reached--> CONNECTING --onSuccess--> UP
+ *   CONNECTING --onFailure--> DOWN (backoff doubles up to 30 s)
+ *   UP --connectionLost--> DOWN (retry after 1 s)
+ * Paho's callbacks only flip the state and call the user's callbacks; the
+ * client itself is created, recreated (auto version switch) and destroyed only
+ * by the owner thread. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <MQTTAsync.h>
+
+#include "kdc_err.h"
+#include "kdc_log.h"
+#include "kdc_mqtt.h"
+#include "kdc_util.h"
+
+enum mqtt_state { MQTT_DOWN, MQTT_CONNECTING, MQTT_UP };
+
+#define MQTT_BACKOFF_MIN_MS 500
+#define MQTT_BACKOFF_MAX_MS 30000
+#define MQTT_MAX_SUBS 16
+#define MQTT_MAX_BUFFERED 20000
+
+struct mqtt_sub {
+	char *filter;
+	int qos;
+};
+
+struct kdc_mqtt {
+	MQTTAsync client;
+	struct kdc_mqtt_conf conf;     /* owned copies */
+	struct kdc_mqtt_callbacks cbs;
+	char *will_topic;
+	char *will_payload;
+
+	pthread_mutex_t lock;          /* guards subs (read on Paho's thread) */
+	struct mqtt_sub subs[MQTT_MAX_SUBS];
+	int nsubs;
+
+	_Atomic int state;
+	_Atomic int version;           /* protocol of the current client: 5 or 4 */
+	_Atomic int negotiated;        /* 5 or 4 once connected, else 0 */
+	_Atomic int failed;            /* set by onFailure, read by tick */
+	int auto_version;              /* "auto": switch on failure until one works */
+	int version_locked;            /* a connect worked: keep that version */
+	int64_t next_attempt_ms;
+	int64_t backoff_ms;
+	int64_t last_fail_log_ms;
+};
+
+struct mqtt_pub_ctx {
+	kdc_mqtt_publish_cb cb;
+	void *ud;
+};
+
+static int mqtt__is_tls(const char *uri)
+{
+	return strncmp(uri, "ssl://", 6) == 0 || strncmp(uri, "wss://", 6) == 0 ||
+	       strncmp(uri, "mqtts://", 8) == 0;
+}
+
+/* ---- Paho callbacks (Paho's threads, library mutex held) ---------------- */
+
+static void mqtt__subscribe_all(kdc_mqtt *m)
+{
+	pthread_mutex_lock(&m->lock);
+	for (int i = 0; i < m->nsubs; i++) {
+		MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+		int rc = MQTTAsync_subscribe(m->client, m->subs[i].filter, m->subs[i].qos, &ro);
+		if (rc != MQTTASYNC_SUCCESS)
+			kdc_warn("mqtt: subscribe to %s failed: %s", m->subs[i].filter,
+			         MQTTAsync_strerror(rc));
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void mqtt__connected(kdc_mqtt *m, int session_present)
+{
+	atomic_store(&m->negotiated, atomic_load(&m->version));
+	atomic_store(&m->state, MQTT_UP);
+	m->backoff_ms = MQTT_BACKOFF_MIN_MS;
+	kdc_info("mqtt: connected to %s as %s (MQTT %s, session %s)", m->conf.broker,
+	         m->conf.client_id, atomic_load(&m->version) == 5 ? "5" : "3.1.1",
+	         session_present ? "resumed" : "new");
+	mqtt__subscribe_all(m);
+	if (m->cbs.on_connection)
+		m->cbs.on_connection(m->cbs.ud, 1, session_present);
+}
+
+static void mqtt__on_connect(void *ctx, MQTTAsync_successData *resp)
+{
+	mqtt__connected(ctx, resp ? resp->alt.connect.sessionPresent : 0);
+}
+
+static void mqtt__on_connect5(void *ctx, MQTTAsync_successData5 *resp)
+{
+	mqtt__connected(ctx, resp ? resp->alt.connect.sessionPresent : 0);
+}
+
+static void mqtt__failed(kdc_mqtt *m, int code, int reason, const char *msg)
+{
+	int64_t now = kdc_mono_ms();
+
+	/* a broker that stays down should not fill the log: once a minute */
+	if (now - m->last_fail_log_ms >= 60000 || m->last_fail_log_ms == 0) {
+		kdc_warn("mqtt: cannot connect to %s (MQTT %s): %s%s%s (code %d, reason %d); retrying",
+		         m->conf.broker, atomic_load(&m->version) == 5 ? "5" : "3.1.1",
+		         MQTTAsync_strerror(code), msg ? ": " : "", msg ? msg : "", code, reason);
+		m->last_fail_log_ms = now;
+	}
+	atomic_store(&m->failed, 1);
+	atomic_store(&m->state, MQTT_DOWN);
+}
+
+static void mqtt__on_connect_fail(void *ctx, MQTTAsync_failureData *resp)
+{
+	mqtt__failed(ctx, resp ? resp->code : -1, 0, resp ? resp->message : NULL);
+}
+
+static void mqtt__on_connect_fail5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+	mqtt__failed(ctx, resp ? resp->code : -1, resp ? (int)resp->reasonCode : 0,
+	             resp ? resp->message : NULL);
+}
+
+static void mqtt__connection_lost(void *ctx, char *cause)
+{
+	kdc_mqtt *m = ctx;
+
+	kdc_warn("mqtt: connection to %s lost%s%s; reconnecting", m->conf.broker,
+	         cause ? ": " : "", cause ? cause : "");
+	atomic_store(&m->state, MQTT_DOWN);
+	if (m->cbs.on_connection)
+		m->cbs.on_connection(m->cbs.ud, 0, 0);
+	if (cause)
+		MQTTAsync_free(cause);
+}
+
+static int mqtt__message_arrived(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
+{
+	kdc_mqtt *m = ctx;
+
+	(void)topic_len; /* Paho NUL-terminates topics; an embedded NUL just cuts it short */
+	if (m->cbs.on_message)
+		m->cbs.on_message(m->cbs.ud, topic, msg->payload, (size_t)msg->payloadlen);
+	MQTTAsync_freeMessage(&msg);
+	MQTTAsync_free(topic);
+	return 1;
+}
+
+static void mqtt__pub_done(struct mqtt_pub_ctx *pc, int ok)
+{
+	if (pc->cb)
+		pc->cb(pc->ud, ok);
+	free(pc);
+}
+
+static void mqtt__on_pub(void *ctx, MQTTAsync_successData *resp) { mqtt__pub_done(ctx, 1); }
+static void mqtt__on_pub5(void *ctx, MQTTAsync_successData5 *resp) { mqtt__pub_done(ctx, 1); }
+static void mqtt__on_pub_fail(void *ctx, MQTTAsync_failureData *resp) { mqtt__pub_done(ctx, 0); }
+static void mqtt__on_pub_fail5(void *ctx, MQTTAsync_failureData5 *resp) { mqtt__pub_done(ctx, 0); }
+
+/* ---- owner thread ------------------------------------------------------- */
+
+static int mqtt__create(kdc_mqtt *m, char *err, size_t errlen)
+{
+	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+	int rc;
+
+	co.MQTTVersion = atomic_load(&m->version) == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
+	co.sendWhileDisconnected = 0;
+	co.maxBufferedMessages = MQTT_MAX_BUFFERED;
+	rc = MQTTAsync_createWithOptions(&m->client, m->conf.broker, m->conf.client_id,
+	                                 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		snprintf(err, errlen, "cannot create MQTT client for %s: %s", m->conf.broker,
+		         MQTTAsync_strerror(rc));
+		m->client = NULL;
+		return KDC_ERR_MQTT;
+	}
+	rc = MQTTAsync_setCallbacks(m->client, m, mqtt__connection_lost,
+	                            mqtt__message_arrived, NULL);
+	if (rc != MQTTASYNC_SUCCESS) {
+		snprintf(err, errlen, "cannot set MQTT callbacks: %s", MQTTAsync_strerror(rc));
+		MQTTAsync_destroy(&m->client);
+		m->client = NULL;
+		return KDC_ERR_MQTT;
+	}
+	return KDC_OK;
+}
+
+static int mqtt__start_connect(kdc_mqtt *m)
+{
+	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_connectOptions co5 = MQTTAsync_connectOptions_initializer5;
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+	MQTTProperties props = MQTTProperties_initializer;
+	MQTTAsync_connectOptions *o;
+	int v5 = atomic_load(&m->version) == 5;
+	int rc;
+
+	if (v5) {
+		MQTTProperty p;
+		o = &co5;
+		o->cleanstart = 0;
+		p.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
+		p.value.integer4 = (unsigned int)m->conf.session_expiry;
+		if (MQTTProperties_add(&props, &p) != 0)
+			return KDC_ERR_MQTT;
+		o->connectProperties = &props;
+		o->onSuccess5 = mqtt__on_connect5;
+		o->onFailure5 = mqtt__on_connect_fail5;
+	} else {
+		o = &co;
+		o->cleansession = 0;
+		o->MQTTVersion = MQTTVERSION_3_1_1;
+		o->onSuccess = mqtt__on_connect;
+		o->onFailure = mqtt__on_connect_fail;
+	}
+	o->context = m;
+	o->keepAliveInterval = (int)m->conf.keepalive;
+	o->connectTimeout = 10;
+	o->automaticReconnect = 0; /* tick() does it, with our own backoff */
+	o->maxInflight = 1000;
+	if (m->conf.username && *m->conf.username) {
+		o->username = m->conf.username;
+		o->password = m->conf.password;
+	}
+	if (m->will_topic) {
+		will.topicName = m->will_topic;
+		will.message = m->will_payload;
+		will.retained = 1;
+		will.qos = 1;
+		o->will = &will;
+	}
+	if (mqtt__is_tls(m->conf.broker)) {
+		ssl.trustStore = m->conf.ca_file && *m->conf.ca_file ? m->conf.ca_file : NULL;
+		ssl.keyStore = m->conf.cert_file && *m->conf.cert_file ? m->conf.cert_file : NULL;
+		ssl.privateKey = m->conf.key_file && *m->conf.key_file ? m->conf.key_file : NULL;
+		ssl.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+		ssl.enableServerCertAuth = 1;
+		ssl.verify = 1;
+		o->ssl = &ssl;
+	}
+	atomic_store(&m->failed, 0);
+	atomic_store(&m->state, MQTT_CONNECTING);
+	rc = MQTTAsync_connect(m->client, o);
+	MQTTProperties_free(&props); /* Paho copied them */
+	if (rc != MQTTASYNC_SUCCESS) {
+		atomic_store(&m->state, MQTT_DOWN);
+		atomic_store(&m->failed, 1);
+		kdc_warn("mqtt: connect to %s refused at once: %s", m->conf.broker,
+		         MQTTAsync_strerror(rc));
+		return KDC_ERR_MQTT;
+	}
+	return KDC_OK;
+}
+
+kdc_mqtt *kdc_mqtt_new(const struct kdc_mqtt_conf *conf,
+                       const struct kdc_mqtt_callbacks *cbs, char *err, size_t errlen)
+{
+	kdc_mqtt *m;
+	const char *ver = conf->mqtt_version ? conf->mqtt_version : "auto";
+
+	if (!conf->broker || !*conf->broker) {
+		snprintf(err, errlen, "no broker URL given");
+		return NULL;
+	}
+	if (!conf->client_id || !*conf->client_id) {
+		snprintf(err, errlen, "no MQTT client id given");
+		return NULL;
+	}
+	m = calloc(1, sizeof *m);
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	if (strcmp(ver, "5") == 0) {
+		atomic_store(&m->version, 5);
+	} else if (strcmp(ver, "3.1.1") == 0 || strcmp(ver, "4") == 0) {
+		atomic_store(&m->version, 4);
+	} else if (strcmp(ver, "auto") == 0) {
+		atomic_store(&m->version, 5);
+		m->auto_version = 1;
+	} else {
+		snprintf(err, errlen, "mqtt-version must be auto, 5 or 3.1.1, got '%s'", ver);
+		goto fail;
+	}
+	m->conf.broker = kdc_strdup(conf->broker);
+	m->conf.client_id = kdc_strdup(conf->client_id);
+	m->conf.username = kdc_strdup(conf->username);
+	m->conf.password = kdc_strdup(conf->password);
+	m->conf.ca_file = kdc_strdup(conf->ca_file);
+	m->conf.cert_file = kdc_strdup(conf->cert_file);
+	m->conf.key_file = kdc_strdup(conf->key_file);
+	m->conf.mqtt_version = kdc_strdup(ver);
+	m->conf.keepalive = conf->keepalive > 0 ? conf->keepalive : 30;
+	m->conf.session_expiry = conf->session_expiry;
+	if (!m->conf.broker || !m->conf.client_id || !m->conf.mqtt_version) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (cbs)
+		m->cbs = *cbs;
+	m->backoff_ms = MQTT_BACKOFF_MIN_MS;
+	if (mqtt__create(m, err, errlen) != KDC_OK)
+		goto fail;
+	return m;
+fail:
+	kdc_mqtt_free(m);
+	return NULL;
+}
+
+int kdc_mqtt_set_will(kdc_mqtt *m, const char *topic, const char *payload)
+{
+	char *t = kdc_strdup(topic), *p = kdc_strdup(payload);
+
+	if (!t || !p) {
+		free(t);
+		free(p);
+		return KDC_ERR_NOMEM;
+	}
+	free(m->will_topic);
+	free(m->will_payload);
+	m->will_topic = t;
+	m->will_payload = p;
+	return KDC_OK;
+}
+
+int kdc_mqtt_subscribe(kdc_mqtt *m, const char *filter, int qos)
+{
+	char *copy;
+	int rc = KDC_OK;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->nsubs >= MQTT_MAX_SUBS) {
+		rc = KDC_ERR_INVAL;
+		goto cleanup;
+	}
+	if (!(copy = strdup(filter))) {
+		rc = KDC_ERR_NOMEM;
+		goto cleanup;
+	}
+	m->subs[m->nsubs].filter = copy;
+	m->subs[m->nsubs].qos = qos;
+	m->nsubs++;
+cleanup:
+	pthread_mutex_unlock(&m->lock);
+	/* already connected: subscribe now too (outside our lock: Paho's first) */
+	if (rc == KDC_OK && atomic_load(&m->state) == MQTT_UP) {
+		MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+		int prc = MQTTAsync_subscribe(m->client, filter, qos, &ro);
+		if (prc != MQTTASYNC_SUCCESS)
+			kdc_warn("mqtt: subscribe to %s failed: %s", filter, MQTTAsync_strerror(prc));
+	}
+	return rc;
+}
+
+void kdc_mqtt_tick(kdc_mqtt *m)
+{
+	int64_t now = kdc_mono_ms();
+	char err[256];
+
+	if (atomic_load(&m->state) == MQTT_UP) {
+		m->version_locked = 1;
+		return;
+	}
+	if (atomic_load(&m->state) == MQTT_CONNECTING)
+		return;
+	if (atomic_load(&m->failed)) {
+		/* schedule the next try once per failure */
+		atomic_store(&m->failed, 0);
+		m->next_attempt_ms = now + m->backoff_ms;
+		m->backoff_ms = m->backoff_ms * 2 > MQTT_BACKOFF_MAX_MS ? MQTT_BACKOFF_MAX_MS
+		                                                         : m->backoff_ms * 2;
+		if (m->auto_version && !m->version_locked) {
+			/* a 3.1.1-only broker (RabbitMQ) refuses a v5 CONNECT: try the other */
+			MQTTAsync_destroy(&m->client);
+			m->client = NULL;
+			atomic_store(&m->version, atomic_load(&m->version) == 5 ? 4 : 5);
+			if (mqtt__create(m, err, sizeof err) != KDC_OK)
+				kdc_error("mqtt: %s", err);
+			if (atomic_load(&m->version) == 4)
+				m->next_attempt_ms = now; /* try the other version at once */
+		}
+		return;
+	}
+	if (now < m->next_attempt_ms || !m->client)
+		return;
+	mqtt__start_connect(m);
+}
+
+int kdc_mqtt_connected(const kdc_mqtt *m)
+{
+	return atomic_load(&m->state) == MQTT_UP;
+}
+
+int kdc_mqtt_version(const kdc_mqtt *m)
+{
+	return atomic_load(&m->negotiated);
+}
+
+int kdc_mqtt_publish(kdc_mqtt *m, const char *topic, const void *payload, size_t len,
+                     int qos, int retain, kdc_mqtt_publish_cb cb, void *cb_ud)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	struct mqtt_pub_ctx *pc = NULL;
+	int rc;
+
+	if (atomic_load(&m->state) != MQTT_UP || !m->client)
+		return KDC_ERR_NOT_CONNECTED;
+	if (len > 256 * 1024 * 1024)
+		return KDC_ERR_INVAL;
+	if (cb) {
+		if (!(pc = malloc(sizeof *pc)))
+			return KDC_ERR_NOMEM;
+		pc->cb = cb;
+		pc->ud = cb_ud;
+		ro.context = pc;
+		if (atomic_load(&m->version) == 5) {
+			ro.onSuccess5 = mqtt__on_pub5;
+			ro.onFailure5 = mqtt__on_pub_fail5;
+		} else {
+			ro.onSuccess = mqtt__on_pub;
+			ro.onFailure = mqtt__on_pub_fail;
+		}
+	}
+	rc = MQTTAsync_send(m->client, topic, (int)len, payload, qos, retain, &ro);
+	if (rc == MQTTASYNC_SUCCESS)
+		return KDC_OK;
+	free(pc);
+	switch (rc) {
+	case MQTTASYNC_DISCONNECTED:
+		return KDC_ERR_NOT_CONNECTED;
+	case MQTTASYNC_MAX_BUFFERED_MESSAGES:
+	case MQTTASYNC_MAX_MESSAGES_INFLIGHT:
+	case MQTTASYNC_NO_MORE_MSGIDS:
+		return KDC_ERR_BUSY;
+	default:
+		kdc_debug("mqtt: publish to %s failed: %s", topic, MQTTAsync_strerror(rc));
+		return KDC_ERR_MQTT;
+	}
+}
+
+void kdc_mqtt_disconnect(kdc_mqtt *m, int timeout_ms)
+{
+	MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+	int64_t until;
+
+	if (!m || !m->client || atomic_load(&m->state) != MQTT_UP)
+		return;
+	d.timeout = timeout_ms;
+	if (MQTTAsync_disconnect(m->client, &d) != MQTTASYNC_SUCCESS)
+		return;
+	/* disconnect is asynchronous: give it the time it asked for */
+	until = kdc_mono_ms() + timeout_ms + 200;
+	while (MQTTAsync_isConnected(m->client) && kdc_mono_ms() < until)
+		kdc_sleep_ms(10);
+	atomic_store(&m->state, MQTT_DOWN);
+}
+
+void kdc_mqtt_free(kdc_mqtt *m)
+{
+	if (!m)
+		return;
+	if (m->client) {
+		kdc_mqtt_disconnect(m, 1000);
+		MQTTAsync_destroy(&m->client);
+	}
+	for (int i = 0; i < m->nsubs; i++)
+		free(m->subs[i].filter);
+	free(m->conf.broker);
+	free(m->conf.client_id);
+	free(m->conf.username);
+	free(m->conf.password);
+	free(m->conf.ca_file);
+	free(m->conf.cert_file);
+	free(m->conf.key_file);
+	free(m->conf.mqtt_version);
+	free(m->will_topic);
+	free(m->will_payload);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+static void mqtt__trace(enum MQTTASYNC_TRACE_LEVELS level, char *message)
+{
+	kdc_debug("paho[%d]: %s", (int)level, message);
+}
+
+void kdc_mqtt_trace(int enable)
+{
+	MQTTAsync_setTraceCallback(enable ? mqtt__trace : NULL);
+	MQTTAsync_setTraceLevel(enable ? MQTTASYNC_TRACE_PROTOCOL : MQTTASYNC_TRACE_FATAL);
+}

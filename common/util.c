@@ -1,0 +1,269 @@
+/* util.c: clocks, UUIDv7, time text, strict number parsing, private files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kdc_err.h"
+#include "kdc_util.h"
+
+int64_t kdc_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t kdc_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void kdc_sleep_ms(int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	/* a signal cuts the sleep short; callers loop on their own stop flag */
+	nanosleep(&ts, NULL);
+}
+
+/* ---- UUIDv7 ------------------------------------------------------------- */
+
+static pthread_mutex_t uuid_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t uuid_last_ms;
+static unsigned uuid_counter; /* 12 bits in rand_a, so ids stay ordered */
+
+static int util__random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return KDC_ERR_IO;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return KDC_OK;
+}
+
+int kdc_uuid7(uint8_t out[KDC_UUID_LEN], int64_t ms)
+{
+	uint8_t rnd[10];
+	unsigned counter;
+
+	if (util__random(rnd, sizeof rnd) != KDC_OK)
+		return KDC_ERR_IO;
+	pthread_mutex_lock(&uuid_lock);
+	if (ms > uuid_last_ms) {
+		uuid_last_ms = ms;
+		/* start low in the 12-bit space so a burst has room to count up */
+		uuid_counter = ((unsigned)rnd[0] << 8 | rnd[1]) & 0x3ff;
+	} else if (++uuid_counter > 0xfff) {
+		/* more than 4096 ids in one ms, or the clock went back: borrow
+		 * from the next millisecond rather than lose the order */
+		uuid_last_ms++;
+		uuid_counter = 0;
+	}
+	ms = uuid_last_ms;
+	counter = uuid_counter;
+	pthread_mutex_unlock(&uuid_lock);
+
+	for (int i = 0; i < 6; i++)
+		out[i] = (uint8_t)((uint64_t)ms >> (40 - 8 * i));
+	out[6] = (uint8_t)(0x70 | (counter >> 8));
+	out[7] = (uint8_t)(counter & 0xff);
+	out[8] = (uint8_t)(0x80 | (rnd[2] & 0x3f));
+	memcpy(out + 9, rnd + 3, 7);
+	return KDC_OK;
+}
+
+int64_t kdc_uuid7_ms(const uint8_t id[KDC_UUID_LEN])
+{
+	int64_t ms = 0;
+
+	for (int i = 0; i < 6; i++)
+		ms = ms << 8 | id[i];
+	return ms;
+}
+
+void kdc_uuid_format(const uint8_t id[KDC_UUID_LEN], char out[KDC_UUID_STR_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (int i = 0; i < KDC_UUID_LEN; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[id[i] >> 4];
+		out[o++] = hex[id[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+static int util__hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+int kdc_uuid_parse(const char *s, uint8_t out[KDC_UUID_LEN])
+{
+	int n = 0;
+
+	for (; *s && n < 2 * KDC_UUID_LEN; s++) {
+		int v;
+		if (*s == '-')
+			continue;
+		if ((v = util__hexval(*s)) < 0)
+			return KDC_ERR_INVAL;
+		if (n % 2 == 0)
+			out[n / 2] = (uint8_t)(v << 4);
+		else
+			out[n / 2] |= (uint8_t)v;
+		n++;
+	}
+	return (n == 2 * KDC_UUID_LEN && *s == '\0') ? KDC_OK : KDC_ERR_INVAL;
+}
+
+/* ---- time text ---------------------------------------------------------- */
+
+void kdc_time_format(int64_t ms, char *out, size_t outlen)
+{
+	time_t sec = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	int msec = (int)(ms - (int64_t)sec * 1000);
+	struct tm tm;
+	size_t n;
+
+	if (!gmtime_r(&sec, &tm)) {
+		snprintf(out, outlen, "invalid-time");
+		return;
+	}
+	n = strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (n > 0 && n < outlen)
+		snprintf(out + n, outlen - n, ".%03dZ", msec);
+}
+
+int kdc_time_parse(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	int y, mo, d, h = 0, mi = 0, sec = 0, msec = 0, used = 0;
+	time_t t;
+
+	memset(&tm, 0, sizeof tm);
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3)
+		return KDC_ERR_INVAL;
+	s += used;
+	if (*s == 'T' || *s == ' ') {
+		used = 0;
+		if (sscanf(s + 1, "%2d:%2d%n", &h, &mi, &used) != 2)
+			return KDC_ERR_INVAL;
+		s += 1 + used;
+		if (*s == ':') {
+			used = 0;
+			if (sscanf(s + 1, "%2d%n", &sec, &used) != 1)
+				return KDC_ERR_INVAL;
+			s += 1 + used;
+			if (*s == '.') {
+				int digits = 0;
+				for (s++; *s >= '0' && *s <= '9'; s++, digits++)
+					if (digits < 3)
+						msec = msec * 10 + (*s - '0');
+				for (; digits < 3; digits++)
+					msec *= 10;
+			}
+		}
+		if (*s == 'Z')
+			s++;
+	}
+	if (*s != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || sec > 60 || h < 0 || mi < 0 || sec < 0)
+		return KDC_ERR_INVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mday != d) /* 2026-02-31 normalises: refuse */
+		return KDC_ERR_INVAL;
+	*ms = (int64_t)t * 1000 + msec;
+	return KDC_OK;
+}
+
+/* ---- numbers and strings ------------------------------------------------ */
+
+int kdc_parse_ll(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return KDC_ERR_INVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return KDC_ERR_INVAL;
+	*out = v;
+	return KDC_OK;
+}
+
+char *kdc_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int kdc_write_file_private(const char *path, const void *data, size_t len)
+{
+	char tmp[PATH_MAX];
+	const char *p = data;
+	int fd, rc = KDC_ERR_IO;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+		return KDC_ERR_INVAL;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return KDC_ERR_IO;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto cleanup;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) != 0)
+		goto cleanup;
+	rc = KDC_OK;
+cleanup:
+	if (close(fd) != 0)
+		rc = KDC_ERR_IO;
+	if (rc == KDC_OK && rename(tmp, path) != 0)
+		rc = KDC_ERR_IO;
+	if (rc != KDC_OK)
+		unlink(tmp);
+	return rc;
+}

@@ -1,0 +1,323 @@
+/* validate.c: names of enum values, topics, decoding with limits, and the
+ * field checks that producers and aggregator share. */
+#include <stdio.h>
+#include <string.h>
+
+#include "kdc_err.h"
+#include "kdc_proto.h"
+
+/* ---- enum names ----------------------------------------------------------
+ * Tables indexed by the proto enum number; NULL for UNSPECIFIED (never valid
+ * on the wire). The names are the CLI and JSON spelling. */
+
+static const char *const outcome_names[] = { NULL, "surveyed", "not_home", "declined" };
+static const char *const need_names[] = {
+	NULL, "install_app", "public_service_account", "vneid", "payment_account",
+	"cashless_bills", "online_procedures", "medical_booking", "digital_skills"
+};
+static const char *const account_names[] = {
+	NULL, "public_service_portal", "vneid_level2", "provincial_app", "payment"
+};
+static const char *const purpose_names[] = {
+	NULL, "electricity", "water", "telecom", "public_fee", "school_fee", "health",
+	"shopping", "other"
+};
+static const char *const method_names[] = { NULL, "bank_transfer", "qr_code", "ewallet", "card" };
+static const char *const service_names[] = {
+	NULL, "birth_registration", "marital_status", "medical_booking", "field_report", "other"
+};
+static const char *const reason_names[] = {
+	"unspecified", "malformed", "too_large", "missing_field", "bad_code", "bad_enum",
+	"bad_value", "clock_skew", "topic_mismatch", "bad_topic"
+};
+static const char *const kind_names[] = { "visit", "account", "payment", "service" };
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define NAME_FN(fn, table) \
+	const char *kdc_##fn##_name(int v) { return v > 0 && v < COUNT(table) ? table[v] : NULL; } \
+	int kdc_##fn##_parse(const char *s) \
+	{ \
+		for (int i = 1; s && i < COUNT(table); i++) \
+			if (strcmp(s, table[i]) == 0) \
+				return i; \
+		return -1; \
+	}
+
+NAME_FN(outcome, outcome_names)
+NAME_FN(need, need_names)
+NAME_FN(account, account_names)
+NAME_FN(purpose, purpose_names)
+NAME_FN(method, method_names)
+NAME_FN(service, service_names)
+
+const char *kdc_reason_name(int reason)
+{
+	return reason >= 0 && reason < COUNT(reason_names) ? reason_names[reason] : "unknown";
+}
+
+const char *kdc_kind_name(int kind)
+{
+	return kind >= 0 && kind < KDC_KIND_COUNT ? kind_names[kind] : "unknown";
+}
+
+int kdc_event_kind(const kdc_event_pb *ev)
+{
+	switch (ev->body_case) {
+	case KDC__V1__EVENT__BODY_VISIT: return ev->visit ? KDC_KIND_VISIT : -1;
+	case KDC__V1__EVENT__BODY_ACCOUNT: return ev->account ? KDC_KIND_ACCOUNT : -1;
+	case KDC__V1__EVENT__BODY_PAYMENT: return ev->payment ? KDC_KIND_PAYMENT : -1;
+	case KDC__V1__EVENT__BODY_SERVICE: return ev->service ? KDC_KIND_SERVICE : -1;
+	default: return -1;
+	}
+}
+
+/* ---- codes and topics --------------------------------------------------- */
+
+int kdc_code_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (!s)
+		return 0;
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (n >= KDC_CODE_MAX)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return 0;
+	}
+	return n > 0;
+}
+
+/* Copies topic level [start, end) into out if it is a valid code. */
+static int topic__level(const char *start, const char *end, char out[KDC_CODE_MAX + 1])
+{
+	size_t n = (size_t)(end - start);
+
+	if (n == 0 || n > KDC_CODE_MAX)
+		return 0;
+	memcpy(out, start, n);
+	out[n] = '\0';
+	return kdc_code_valid(out);
+}
+
+int kdc_event_topic_parse(const char *topic, struct kdc_event_topic *out)
+{
+	const char *lv[7];
+	const char *p = topic;
+	int n = 0;
+
+	memset(out, 0, sizeof *out);
+	if (!topic || strlen(topic) > KDC_TOPIC_MAX)
+		return KDC_ERR_INVAL;
+	lv[n++] = p;
+	for (; *p; p++) {
+		if (*p == '/') {
+			if (n == 7)
+				return KDC_ERR_INVAL;
+			lv[n++] = p + 1;
+		}
+	}
+	/* the device is the last level: good enough to address a rejection */
+	if (n >= 1) {
+		const char *last = lv[n - 1];
+		if (!topic__level(last, p, out->device))
+			out->device[0] = '\0';
+	}
+	if (n != 6 || strncmp(topic, "kdc/v1/", 7) != 0 ||
+	    (size_t)(lv[4] - lv[3]) != strlen("events/") ||
+	    strncmp(lv[3], "events/", 7) != 0)
+		return KDC_ERR_INVAL;
+	if (!topic__level(lv[2], lv[3] - 1, out->ward) ||
+	    !topic__level(lv[4], lv[5] - 1, out->team) || !out->device[0])
+		return KDC_ERR_INVAL;
+	return KDC_OK;
+}
+
+static int topic__fmt(char *buf, size_t len, int n)
+{
+	return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+int kdc_topic_events(char *buf, size_t len, const char *ward, const char *team, const char *device)
+{
+	return topic__fmt(buf, len, snprintf(buf, len, "kdc/v1/%s/events/%s/%s", ward, team, device));
+}
+
+int kdc_topic_receipts(char *buf, size_t len, const char *ward, const char *device)
+{
+	return topic__fmt(buf, len, snprintf(buf, len, "kdc/v1/%s/receipts/%s", ward, device));
+}
+
+int kdc_topic_stats(char *buf, size_t len, const char *ward, const char *scope, const char *id)
+{
+	if (!id || strcmp(scope, "ward") == 0)
+		return topic__fmt(buf, len, snprintf(buf, len, "kdc/v1/%s/stats/ward", ward));
+	return topic__fmt(buf, len, snprintf(buf, len, "kdc/v1/%s/stats/%s/%s", ward, scope, id));
+}
+
+int kdc_topic_status(char *buf, size_t len, const char *ward)
+{
+	return topic__fmt(buf, len, snprintf(buf, len, "kdc/v1/%s/status/aggregator", ward));
+}
+
+/* ---- decode and validate ------------------------------------------------ */
+
+static int verdict(struct kdc_verdict *v, int reason, const char *fmt, const char *arg)
+{
+	if (v) {
+		v->reason = reason;
+		snprintf(v->detail, sizeof v->detail, fmt, arg ? arg : "");
+	}
+	return reason;
+}
+
+kdc_event_pb *kdc_event_decode(const void *buf, size_t len, struct kdc_verdict *v)
+{
+	kdc_event_pb *ev;
+	char size[32];
+
+	if (len > KDC_MAX_EVENT_BYTES) {
+		snprintf(size, sizeof size, "%zu", len);
+		verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_TOO_LARGE,
+		        "payload is %s bytes, the limit is " "4096", size);
+		return NULL;
+	}
+	ev = kdc__v1__event__unpack(NULL, len, buf);
+	if (!ev) {
+		verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_MALFORMED,
+		        "payload is not a kdc.v1.Event (cannot be decoded)%s", NULL);
+		return NULL;
+	}
+	if (v) {
+		v->reason = 0;
+		v->detail[0] = '\0';
+	}
+	return ev;
+}
+
+void kdc_event_free(kdc_event_pb *ev)
+{
+	if (ev)
+		kdc__v1__event__free_unpacked(ev, NULL);
+}
+
+static int check_code(const char *value, const char *what, struct kdc_verdict *v)
+{
+	if (!value || !*value)
+		return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_MISSING_FIELD,
+		               "%s code is missing", what);
+	if (!kdc_code_valid(value))
+		return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_BAD_CODE,
+		               "%s code must be 1-32 letters, digits, '_' or '-'", what);
+	return 0;
+}
+
+#define BAD_ENUM KDC__V1__REJECT_REASON__REJECT_REASON_BAD_ENUM
+#define BAD_VALUE KDC__V1__REJECT_REASON__REJECT_REASON_BAD_VALUE
+#define MISSING KDC__V1__REJECT_REASON__REJECT_REASON_MISSING_FIELD
+
+static int check_body(const kdc_event_pb *ev, int kind, struct kdc_verdict *v)
+{
+	switch (kind) {
+	case KDC_KIND_VISIT: {
+		const Kdc__V1__HouseholdVisited *b = ev->visit;
+		if (b->outcome == 0)
+			return verdict(v, MISSING, "visit outcome is missing%s", NULL);
+		if (!kdc_outcome_name(b->outcome))
+			return verdict(v, BAD_ENUM, "visit outcome is a value this server does not know%s", NULL);
+		if (b->members > KDC_MAX_MEMBERS || b->members_15plus > KDC_MAX_MEMBERS ||
+		    b->smartphones > KDC_MAX_MEMBERS)
+			return verdict(v, BAD_VALUE, "visit counts must be at most 100%s", NULL);
+		if (b->members_15plus > b->members && b->members > 0)
+			return verdict(v, BAD_VALUE, "more members aged 15+ than members%s", NULL);
+		if (b->n_needs > KDC_MAX_NEEDS)
+			return verdict(v, BAD_VALUE, "more than 16 needs listed%s", NULL);
+		for (size_t i = 0; i < b->n_needs; i++)
+			if (!kdc_need_name(b->needs[i]))
+				return verdict(v, BAD_ENUM, "a need is a value this server does not know%s", NULL);
+		if (ev->member != 0)
+			return verdict(v, BAD_VALUE, "a visit is for the whole household: member must be 0%s", NULL);
+		return 0;
+	}
+	case KDC_KIND_ACCOUNT:
+		if (ev->account->kind == 0)
+			return verdict(v, MISSING, "account kind is missing%s", NULL);
+		if (!kdc_account_name(ev->account->kind))
+			return verdict(v, BAD_ENUM, "account kind is a value this server does not know%s", NULL);
+		break;
+	case KDC_KIND_PAYMENT:
+		if (ev->payment->purpose == 0 || ev->payment->method == 0)
+			return verdict(v, MISSING, "payment purpose or method is missing%s", NULL);
+		if (!kdc_purpose_name(ev->payment->purpose) || !kdc_method_name(ev->payment->method))
+			return verdict(v, BAD_ENUM, "payment purpose or method is a value this server does not know%s", NULL);
+		if (ev->payment->amount_vnd < 0 || ev->payment->amount_vnd > KDC_MAX_AMOUNT_VND)
+			return verdict(v, BAD_VALUE, "payment amount must be 0 to 10,000,000,000 VND%s", NULL);
+		break;
+	case KDC_KIND_SERVICE:
+		if (ev->service->kind == 0)
+			return verdict(v, MISSING, "service kind is missing%s", NULL);
+		if (!kdc_service_name(ev->service->kind))
+			return verdict(v, BAD_ENUM, "service kind is a value this server does not know%s", NULL);
+		break;
+	}
+	/* person-level kinds */
+	if (ev->member == 0)
+		return verdict(v, MISSING, "member index is missing (person-level event)%s", NULL);
+	if (ev->member > KDC_MAX_MEMBERS)
+		return verdict(v, BAD_VALUE, "member index must be 1 to 100%s", NULL);
+	return 0;
+}
+
+int kdc_event_validate(const kdc_event_pb *ev, const struct kdc_event_topic *topic,
+                       const char *ward, int64_t now_ms, struct kdc_verdict *v)
+{
+	int kind, rc;
+
+	if (v) {
+		v->reason = 0;
+		v->detail[0] = '\0';
+	}
+	if (ev->id.len == 0)
+		return verdict(v, MISSING, "event id is missing%s", NULL);
+	if (ev->id.len != 16)
+		return verdict(v, BAD_VALUE, "event id must be 16 bytes%s", NULL);
+	if (ev->seq == 0)
+		return verdict(v, MISSING, "device sequence number is missing%s", NULL);
+	if (ev->seq > (uint64_t)INT64_MAX)
+		return verdict(v, BAD_VALUE, "device sequence number is too large%s", NULL);
+	if ((rc = check_code(ev->ward, "ward", v)) ||
+	    (rc = check_code(ev->khom, "khom", v)) ||
+	    (rc = check_code(ev->team, "team", v)) ||
+	    (rc = check_code(ev->device, "device", v)) ||
+	    (rc = check_code(ev->household, "household", v)))
+		return rc;
+	if (ev->occurred_ms == 0)
+		return verdict(v, MISSING, "event time is missing%s", NULL);
+	if (ev->occurred_ms > now_ms + KDC_MAX_FUTURE_MS)
+		return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_CLOCK_SKEW,
+		               "event time is more than a day in the future: check the device clock%s", NULL);
+	if (ev->occurred_ms < now_ms - KDC_MAX_AGE_MS)
+		return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_CLOCK_SKEW,
+		               "event time is more than two years in the past: check the device clock%s", NULL);
+	if ((kind = kdc_event_kind(ev)) < 0)
+		return verdict(v, MISSING, "event kind is missing (visit, account, payment or service)%s", NULL);
+	if ((rc = check_body(ev, kind, v)))
+		return rc;
+	if (ward && strcmp(ev->ward, ward) != 0)
+		return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_TOPIC_MISMATCH,
+		               "event is for ward %s, not this one", ev->ward);
+	if (topic) {
+		if (strcmp(ev->ward, topic->ward) != 0)
+			return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_TOPIC_MISMATCH,
+			               "event names ward %s, its topic another", ev->ward);
+		if (strcmp(ev->team, topic->team) != 0)
+			return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_TOPIC_MISMATCH,
+			               "event names team %s, its topic another", ev->team);
+		if (strcmp(ev->device, topic->device) != 0)
+			return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_TOPIC_MISMATCH,
+			               "event names device %s, its topic another", ev->device);
+	}
+	return 0;
+}
