@@ -393,6 +393,27 @@ dev_sync() {
 	[ "$st" = 0 ] || fail "kdc-event sync for $conf exited $st, expected 0: $(tail -n 3 "${conf%.conf}.sync.log")"
 }
 
+# fill_outbox CONF N IDSFILE: records N events of all four kinds, one
+# kdc-event call each, and appends their ids to IDSFILE. Run it in the
+# background to fill several devices at once; it exits non-zero on the first
+# failure.
+fill_outbox() {
+	local conf=$1 n=$2 ids=$3 i k h
+	for ((i = 1; i <= n; i++)); do
+		k=$((i % 9 + 1))
+		h=H$((i % 400))
+		case $((i % 4)) in
+		0) dev_event "$conf" visit --khom "$k" --household "$h" --outcome surveyed \
+			--members 4 --members-15plus 3 --smartphones 2 --needs install_app ;;
+		1) dev_event "$conf" account --khom "$k" --household "$h" --member 1 --kind payment ;;
+		2) dev_event "$conf" payment --khom "$k" --household "$h" --member 1 \
+			--purpose electricity --method qr_code --amount $((i * 1000)) ;;
+		3) dev_event "$conf" service --khom "$k" --household "$h" --member 2 --kind medical_booking ;;
+		esac
+		echo "$EVENT_ID" >>"$ids"
+	done
+}
+
 # dev_outbox_count CONF [WHERE]: rows in the device's outbox.
 dev_outbox_count() {
 	sql "$(dev_outbox "$1")" "select count(*) from outbox ${2:+where $2};"

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The spine, once per event kind: kdc-event records into its outbox, syncs over
+# a real broker to a real kdc-aggregator, gets its receipts and empties its
+# outbox; every stored row equals, field by field, what kdc-event was told.
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+kdc_test_init each_kind
+need_program KDC_EVENT
+need_program KDC_AGGREGATOR
+[ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
+
+ward=90001
+db=$WORK/agg/ward.db
+agg_start "$WORK/agg" --broker "$(broker_url "$BROKER_DIR")" --ward "$ward" \
+	--db "$db" --client-id "kdc-agg-$ward-each-kind"
+agg_wait_online "$BROKER_DIR" "$ward" 30
+
+conf=$WORK/d1.conf
+dev_config "$conf" "$BROKER_DIR" "$ward" T1 D1 resend-after=5
+
+# Times in the recent past, whole seconds and a date, as a team member types them.
+at_visit=$(date -u -d '-30 hours' +%Y-%m-%dT%H:%M:%SZ)
+at_account=$(date -u -d '-29 hours' +%Y-%m-%dT%H:%M:%SZ)
+at_payment=$(date -u -d '-3 hours' +%Y-%m-%dT%H:%M:%SZ)
+at_service=$(date -u -d '-2 days' +%Y-%m-%d)
+ms() { echo $(($(date -u -d "$1" +%s) * 1000)); }
+
+declare -A id expected
+fields="seq occurred_ms ward khom team device household member kind subkind method amount_vnd members members_15plus smartphones needs"
+
+# kind numbers: visit 0, account 1, payment 2, service 3. Enum numbers from
+# proto/kdc/v1/event.proto. needs: install_app (1), payment_account (4),
+# digital_skills (8) -> 2 + 16 + 256.
+dev_event "$conf" visit --khom 6 --household H001 --outcome surveyed --members 4 \
+	--members-15plus 3 --smartphones 2 --needs install_app,payment_account,digital_skills \
+	--at "$at_visit"
+id[visit]=$EVENT_ID
+expected[visit]="1|$(ms "$at_visit")|$ward|6|T1|D1|H001|0|0|1|0|0|4|3|2|274"
+
+dev_event "$conf" account --khom 6 --household H001 --member 1 --kind provincial_app \
+	--at "$at_account"
+id[account]=$EVENT_ID
+expected[account]="2|$(ms "$at_account")|$ward|6|T1|D1|H001|1|1|3|0|0|0|0|0|0"
+
+dev_event "$conf" payment --khom 6 --household H001 --member 1 --purpose school_fee \
+	--method ewallet --amount 1250000 --at "$at_payment"
+id[payment]=$EVENT_ID
+expected[payment]="3|$(ms "$at_payment")|$ward|6|T1|D1|H001|1|2|5|3|1250000|0|0|0|0"
+
+dev_event "$conf" service --khom 7 --household H-02_b --member 2 --kind field_report \
+	--at "$at_service"
+id[service]=$EVENT_ID
+expected[service]="4|$(ms "$at_service")|$ward|7|T1|D1|H-02_b|2|3|4|0|0|0|0|0|0"
+
+# No --at and no --amount: the time is "now" and the amount 0 (not recorded).
+before_ms=$(($(date +%s%N) / 1000000))
+dev_event "$conf" payment --khom 7 --household H003 --member 3 --purpose electricity --method bank_transfer
+id[payment_now]=$EVENT_ID
+after_ms=$(($(date +%s%N) / 1000000))
+expected[payment_now]="5|NOW|$ward|7|T1|D1|H003|3|2|1|1|0|0|0|0|0"
+
+assert_eq "pending events in the outbox before sync" 5 "$(dev_outbox_count "$conf" 'state = 0')"
+assert_eq "rows stored before sync" 0 "$(sql_count "$db" events)"
+
+sync_start_ms=$(($(date +%s%N) / 1000000))
+dev_sync "$conf" 60
+sync_end_ms=$(($(date +%s%N) / 1000000))
+assert_eq "outbox rows after sync (receipted rows are deleted)" 0 "$(dev_outbox_count "$conf")"
+assert_eq "rows stored" 5 "$(sql_count "$db" events)"
+assert_eq "rows rejected" 0 "$(sql_count "$db" rejected)"
+
+read -r -a names <<<"$fields"
+for k in visit account payment service payment_now; do
+	hex=$(uuid_hex "${id[$k]}")
+	row=$(sql "$db" "select $(tr ' ' ',' <<<"$fields") from events where lower(hex(id)) = '$hex';")
+	[ -n "$row" ] || fail "$k event ${id[$k]}: no row with this id in events"
+	IFS='|' read -r -a got <<<"$row"
+	IFS='|' read -r -a want <<<"${expected[$k]}"
+	for i in "${!names[@]}"; do
+		if [ "${names[$i]}" = occurred_ms ] && [ "${want[$i]}" = NOW ]; then
+			assert_between "$k.occurred_ms (recorded without --at)" "$before_ms" "$after_ms" "${got[$i]}"
+			continue
+		fi
+		[ "${got[$i]:-}" = "${want[$i]}" ] ||
+			fail "$k event ${id[$k]} field ${names[$i]}: expected ${want[$i]}, got ${got[$i]:-<missing>}"
+	done
+	received=$(sql "$db" "select received_ms from events where lower(hex(id)) = '$hex';")
+	assert_between "$k.received_ms" "$sync_start_ms" "$sync_end_ms" "$received"
+	echo "ok: $k event ${id[$k]}: all ${#names[@]} fields as recorded"
+done
+
+# The retained ward stats follow (coalesced, about once a second).
+stats_total() {
+	mosquitto_sub -h 127.0.0.1 -p "$(broker_port "$BROKER_DIR")" -t "kdc/v1/$ward/stats/ward" \
+		-C 1 -W 2 2>/dev/null | grep -Eo '"stored_total" *: *[0-9]+' | grep -Eo '[0-9]+$'
+}
+stats_say_5() { [ "$(stats_total)" = 5 ]; }
+wait_for 15 "retained ward stats with stored_total 5" stats_say_5
+echo "ok: retained ward stats say stored_total 5"
+
+agg_stop "$WORK/agg"
+echo "each_kind: stored 5/5 (visit, account, payment x2, service), fields 16/16 each, rejected 0, outbox 0"

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Bad input on the events topics: garbage bytes, a real payload cut short, a
+# valid event on another device's topic, a 1 MiB payload. Each lands in the
+# `rejected` table with its reason, the device named by the topic gets a
+# receipt rejecting it, and the aggregator goes on storing good events.
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+kdc_test_init rejects
+need_program KDC_EVENT
+need_program KDC_AGGREGATOR
+[ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
+
+ward=90003
+db=$WORK/agg/ward.db
+agg_start "$WORK/agg" --broker "$(broker_url "$BROKER_DIR")" --ward "$ward" \
+	--db "$db" --client-id "kdc-agg-$ward-rejects"
+agg_wait_online "$BROKER_DIR" "$ward" 30
+
+conf=$WORK/d1.conf
+dev_config "$conf" "$BROKER_DIR" "$ward" T1 D1 resend-after=5
+
+# A real payload, captured from the device's first sync.
+mq_sub_prepare "$BROKER_DIR" "kdc-test-$ward-capture" "kdc/v1/$ward/events/T1/D1"
+dev_event "$conf" visit --khom 3 --household H100 --outcome surveyed --members 5 \
+	--members-15plus 4 --smartphones 3 --needs vneid,cashless_bills
+real_id=$(uuid_hex "$EVENT_ID")
+dev_sync "$conf" 60
+real=$(mq_sub_collect "$BROKER_DIR" "kdc-test-$ward-capture" "kdc/v1/$ward/events/T1/D1" 1 10 | head -n 1)
+[ -n "$real" ] || fail "could not capture the device's payload"
+assert_eq "stored after the first sync" 1 "$(sql_count "$db" events)"
+
+for d in D1 D2; do
+	mq_sub_prepare "$BROKER_DIR" "kdc-test-$ward-receipts-$d" "kdc/v1/$ward/receipts/$d"
+done
+
+checked=0
+# expect_rejected CASE TOPIC_DEVICE REASON_NAME REASON_ENUM PAYLOAD_LEN [EVENT_HEX]
+expect_rejected() {
+	local case=$1 dev=$2 name=$3 enum=$4 len=$5 ehex=${6:-} n row r text
+	n=$((checked + 1))
+	rejected_now() { [ "$(sql_count "$db" rejected)" -ge "$n" ]; }
+	wait_for 15 "$case: row $n in rejected" rejected_now
+	row=$(sql "$db" "select reason_name, reason, coalesce(device, ''), payload_len,
+		length(payload), lower(coalesce(hex(event_id), '')), length(detail) > 0, topic
+		from rejected order by rid limit 1 offset $checked;")
+	IFS='|' read -r -a f <<<"$row"
+	assert_eq "$case: reason_name" "$name" "${f[0]}"
+	assert_eq "$case: reason" "$(reason_number "$enum")" "${f[1]}"
+	assert_eq "$case: device (from the topic)" "$dev" "${f[2]}"
+	assert_eq "$case: payload_len" "$len" "${f[3]}"
+	assert_eq "$case: stored payload bytes (first 64 KiB)" "$((len < 65536 ? len : 65536))" "${f[4]}"
+	if [ "${ehex:0:1}" = "?" ]; then
+		# The id may or may not be recoverable from a damaged payload.
+		[ -z "${f[5]}" ] || [ "${f[5]}" = "${ehex:1}" ] ||
+			fail "$case: event_id: expected empty or ${ehex:1}, got ${f[5]}"
+		echo "ok: $case: event_id = '${f[5]}' (empty or the real id)"
+		ehex=${f[5]}
+	else
+		assert_eq "$case: event_id" "$ehex" "${f[5]}"
+	fi
+	assert_eq "$case: detail is not empty" 1 "${f[6]}"
+	assert_eq "$case: topic" "kdc/v1/$ward/events/T1/$dev" "${f[7]}"
+	r=$(mq_sub_collect "$BROKER_DIR" "kdc-test-$ward-receipts-$dev" "kdc/v1/$ward/receipts/$dev" 1 15 | head -n 1)
+	[ -n "$r" ] || fail "$case: no receipt on kdc/v1/$ward/receipts/$dev within 15 s"
+	hex_to_file "$r" "$WORK/receipt-$n.bin"
+	text=$(pb_decode kdc.v1.Receipt receipt <"$WORK/receipt-$n.bin") || fail "$case: receipt is not a kdc.v1.Receipt"
+	assert_contains "$case: receipt" "reason: $enum" "$text"
+	[ -n "$ehex" ] && assert_contains "$case: receipt" "id: $(pb_bytes_text "$ehex")" "$text"
+	case "$text" in *committed*) fail "$case: receipt also commits something: $text" ;; esac
+	agg_alive "$WORK/agg" || fail "$case: the aggregator died"
+	checked=$n
+}
+
+# reason_number ENUM: the number protoc gives the enum value.
+reason_number() {
+	printf 'reason: %s\n' "$1" | pb_encode kdc.v1.Rejection receipt | od -An -tu1 | awk '{print $2}'
+}
+
+# 1. Garbage: 0x67 is field 12 with wire type 7, which does not exist.
+printf 'garbage\xff\xfe\xfd not a protobuf' >"$WORK/garbage.bin"
+mq_pub_file "$BROKER_DIR" "kdc/v1/$ward/events/T1/D1" "$WORK/garbage.bin"
+expect_rejected garbage D1 malformed REJECT_REASON_MALFORMED "$(stat -c %s "$WORK/garbage.bin")"
+
+# 2. The real payload cut about in half, at a point where the cut falls inside
+# a field (protoc cannot decode it either).
+len=$((${#real} / 2))
+cut=$((len / 2))
+while [ "$cut" -gt 1 ]; do
+	hex_to_file "${real:0:$((cut * 2))}" "$WORK/truncated.bin"
+	pb_decode kdc.v1.Event event <"$WORK/truncated.bin" >/dev/null 2>&1 || break
+	cut=$((cut - 1))
+done
+echo "truncated: $cut of $len bytes"
+mq_pub_file "$BROKER_DIR" "kdc/v1/$ward/events/T1/D1" "$WORK/truncated.bin"
+expect_rejected truncated D1 malformed REJECT_REASON_MALFORMED "$cut" "?$real_id"
+
+# 3. A valid event of device D1 published on device D2's topic. Built with
+# protoc so that the id is new to the aggregator.
+ehex=$(uuid7_hex)
+now_ms=$(($(date +%s%N) / 1000000))
+printf 'id: "%s"\nseq: 7\noccurred_ms: %s\nward: "%s"\nkhom: "3"\nteam: "T1"\ndevice: "D1"\nhousehold: "H101"\nmember: 1\naccount { kind: ACCOUNT_KIND_PAYMENT }\n' \
+	"$(hex_escape "$ehex")" "$now_ms" "$ward" | pb_encode kdc.v1.Event event >"$WORK/other.bin" ||
+	fail "protoc could not encode the event"
+mq_pub_file "$BROKER_DIR" "kdc/v1/$ward/events/T1/D2" "$WORK/other.bin"
+expect_rejected topic_mismatch D2 topic_mismatch REJECT_REASON_TOPIC_MISMATCH "$(stat -c %s "$WORK/other.bin")" "$ehex"
+assert_eq "events with the mismatched id" 0 "$(sql_count "$db" events "lower(hex(id)) = '$ehex'")"
+
+# 4. 1 MiB of random bytes.
+head -c 1048576 /dev/urandom >"$WORK/big.bin"
+mq_pub_file "$BROKER_DIR" "kdc/v1/$ward/events/T1/D1" "$WORK/big.bin"
+expect_rejected too_large D1 too_large REJECT_REASON_TOO_LARGE 1048576
+
+# Still serving: the protoc-built event on its own topic is stored and
+# receipted, and so is a new event from the device.
+mq_pub_file "$BROKER_DIR" "kdc/v1/$ward/events/T1/D1" "$WORK/other.bin"
+r=$(mq_sub_collect "$BROKER_DIR" "kdc-test-$ward-receipts-D1" "kdc/v1/$ward/receipts/D1" 1 15 | head -n 1)
+[ -n "$r" ] || fail "no receipt for a valid event after the rejections"
+hex_to_file "$r" "$WORK/receipt-ok.bin"
+assert_contains "receipt of the protoc-built event on its own topic" \
+	"committed: $(pb_bytes_text "$ehex")" "$(pb_decode kdc.v1.Receipt receipt <"$WORK/receipt-ok.bin")"
+dev_event "$conf" service --khom 3 --household H100 --member 2 --kind birth_registration
+dev_sync "$conf" 60
+assert_eq "events stored (first, protoc-built, last)" 3 "$(sql_count "$db" events)"
+assert_eq "rejected rows" 4 "$(sql_count "$db" rejected)"
+assert_eq "outbox rows" 0 "$(dev_outbox_count "$conf")"
+
+agg_stop "$WORK/agg"
+echo "rejects: 4/4 rejected with reasons (malformed x2, topic_mismatch, too_large), 4 rejection receipts, stored 3/3 good events afterwards, outbox 0"
