@@ -153,7 +153,7 @@ broker_url() { printf 'tcp://127.0.0.1:%s' "$(cat "$1/port")"; }
 broker_pid() { cat "$1/mosquitto.pid" 2>/dev/null; }
 
 broker__write_conf() {
-	local dir=$1 port=$2 wsport=${3:-}
+	local dir=$1 port=$2 wsport=${3:-} httpdir=${4:-}
 	{
 		echo "# written by tests/lib/common.sh: loopback only, for tests and the demo"
 		echo "listener $port 127.0.0.1"
@@ -162,6 +162,9 @@ broker__write_conf() {
 			echo "listener $wsport 127.0.0.1"
 			echo "socket_domain ipv4"
 			echo "protocol websockets"
+			# mosquitto serves static files on its websockets listener: the
+			# dashboard then needs no other web server.
+			[ -n "$httpdir" ] && echo "http_dir $httpdir"
 		fi
 		echo "allow_anonymous true"
 		echo "persistence true"
@@ -182,17 +185,19 @@ broker__write_conf() {
 	} >"$dir/mosquitto.conf"
 }
 
-# broker_start DIR [PORT [WSPORT]]: starts mosquitto for DIR in the background
-# and returns once its port accepts. Without PORT it reuses DIR/port when the
-# directory had a broker before (a restart keeps its port), else picks a free
-# one (and retries with another if the port was taken meanwhile).
+# broker_start DIR [PORT [WSPORT [HTTPDIR]]]: starts mosquitto for DIR in the
+# background and returns once its ports accept. Without PORT it reuses DIR/port
+# when the directory had a broker before (a restart keeps its port), else picks
+# a free one (and retries with another if the port was taken meanwhile).
+# WSPORT adds a websockets listener, serving the files of HTTPDIR if given.
 broker_start() {
-	local dir=$1 port=${2:-} wsport=${3:-} fixed=1 attempt pid
+	local dir=$1 port=${2:-} wsport=${3:-} httpdir=${4:-} fixed=1 attempt pid
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	if [ -z "$port" ] && [ -s "$dir/port" ]; then
 		port=$(cat "$dir/port")
 		[ -s "$dir/wsport" ] && wsport=$(cat "$dir/wsport")
+		[ -s "$dir/httpdir" ] && httpdir=$(cat "$dir/httpdir")
 	fi
 	[ -z "$port" ] && fixed=0
 	if [ -n "$(broker_pid "$dir")" ] && pid_alive "$(broker_pid "$dir")"; then
@@ -200,9 +205,10 @@ broker_start() {
 	fi
 	for attempt in 1 2 3 4 5; do
 		[ "$fixed" = 0 ] && port=$(free_port)
-		broker__write_conf "$dir" "$port" "$wsport"
+		broker__write_conf "$dir" "$port" "$wsport" "$httpdir"
 		echo "$port" >"$dir/port"
 		[ -n "$wsport" ] && echo "$wsport" >"$dir/wsport"
+		[ -n "$httpdir" ] && echo "$httpdir" >"$dir/httpdir"
 		# setsid: the broker must not share the terminal's or ctest's process
 		# group, and must not hold their stdio open (ctest would wait for it).
 		setsid mosquitto -c "$dir/mosquitto.conf" </dev/null >>"$dir/out" 2>&1 &

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# scripts/demo.sh: the whole pipeline on this machine, end to end.
+#
+#   installs the dependencies, builds in build/, starts a mosquitto on free
+#   127.0.0.1 ports (MQTT, and websockets serving the dashboard), starts
+#   kdc-aggregator with the example ward profile, runs a simulated campaign of
+#   several team devices (kdc-sim when built, otherwise kdc-event devices that
+#   record visits, accounts, payments and services and then sync), prints the
+#   ward's statistics and the dashboard address, and keeps everything running
+#   until Ctrl-C. Every process it started is stopped by its PID on exit.
+#
+# usage: scripts/demo.sh [--once] [--no-build]
+#   --once      stop after the campaign and the statistics (for tests and CI)
+#   --no-build  use build/ as it is
+# Work files (broker, database, device outboxes, logs) go to var/demo/.
+set -u
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+once=0
+do_build=1
+for arg in "$@"; do
+	case "$arg" in
+	--once) once=1 ;;
+	--no-build) do_build=0 ;;
+	-h | --help)
+		sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "demo.sh: unknown argument '$arg' (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+build=${KDC_BUILD_DIR:-$root/build}
+work=$root/var/demo
+
+if [ "$do_build" = 1 ]; then
+	bash "$root/scripts/install-deps.sh" || exit 1
+	echo "demo: building in $build"
+	mkdir -p "$build"
+	if ! cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/kdc-demo-build.log" 2>&1 ||
+		! cmake --build "$build" -j "${KDC_JOBS:-2}" >>"$build/kdc-demo-build.log" 2>&1; then
+		tail -n 30 "$build/kdc-demo-build.log" >&2
+		echo "demo: build failed (log: $build/kdc-demo-build.log)" >&2
+		exit 1
+	fi
+fi
+
+export KDC_EVENT=$build/producers/kdc-event
+export KDC_AGGREGATOR=$build/aggregator/kdc-aggregator
+export KDC_FREEPORT=$build/tests/kdc-freeport
+KDC_SIM=$build/producers/kdc-sim
+KDC_STATS=$build/aggregator/kdc-stats
+export KDC_SOURCE_DIR=$root
+# shellcheck source=../tests/lib/common.sh
+. "$root/tests/lib/common.sh"
+need_program KDC_EVENT
+need_program KDC_AGGREGATOR
+
+rm -rf "$work"
+mkdir -p "$work"
+trap 'kdc_cleanup $?; echo "demo: stopped everything it started"' EXIT
+trap 'exit 130' INT TERM
+
+# ---- the ward --------------------------------------------------------------
+profile=$root/deploy/ward-profile.example.ini
+ward=31975
+profile_args=()
+if [ -f "$profile" ]; then
+	profile_args=(--profile "$profile")
+	# The profile names its ward; fall back to 31975 (Phường 1, TP Cà Mau).
+	w=$(sed -n 's/^[[:space:]]*\(ward\|code\)[[:space:]]*=[[:space:]]*\([A-Za-z0-9_-]*\).*/\2/p' "$profile" | head -n 1)
+	[ -n "$w" ] && ward=$w
+	echo "demo: ward profile $profile (ward $ward)"
+else
+	echo "demo: no ward profile at deploy/ward-profile.example.ini; running without denominators"
+fi
+
+# ---- broker and aggregator ---------------------------------------------------
+mapfile -t ports < <(free_port 2)
+[ "${#ports[@]}" = 2 ] || fail "could not find two free ports"
+broker_start "$work/broker" "${ports[0]}" "${ports[1]}" "$root/dashboard/web"
+url=$(broker_url "$work/broker")
+echo "demo: mosquitto pid $(broker_pid "$work/broker"): mqtt 127.0.0.1:${ports[0]}, websockets 127.0.0.1:${ports[1]}"
+
+agg_start "$work/agg" --broker "$url" --ward "$ward" --db "$work/ward.db" \
+	--client-id "kdc-agg-$ward" "${profile_args[@]}"
+agg_wait_online "$work/broker" "$ward" 30
+echo "demo: kdc-aggregator pid $(agg_pid "$work/agg") online for ward $ward (database $work/ward.db)"
+
+# ---- the campaign --------------------------------------------------------------
+campaign_with_event() {
+	# Three members of team T1 in khóm 6 (the example profile's pilot) over the
+	# last four weeks: each visits households, helps some people open
+	# accounts, pay bills and use online services, then syncs.
+	local d conf i h day n=0
+	for d in 1 2 3; do
+		conf=$work/dev$d.conf
+		dev_config "$conf" "$work/broker" "$ward" T1 "T1-D$d"
+		for i in $(seq 1 15); do
+			h=H$d$(printf '%02d' "$i")
+			day=$(date -u -d "-$((29 - 2 * i)) days" +%Y-%m-%dT0$((i % 8 + 1)):15:00Z)
+			dev_event "$conf" visit --khom 6 --household "$h" --outcome \
+				"$([ $((i % 5)) = 0 ] && echo not_home || echo surveyed)" --members 4 \
+				--members-15plus 3 --smartphones 2 --needs install_app,payment_account --at "$day"
+			n=$((n + 1))
+			[ $((i % 5)) = 0 ] && continue
+			dev_event "$conf" account --khom 6 --household "$h" --member 1 --kind vneid_level2 --at "$day"
+			dev_event "$conf" account --khom 6 --household "$h" --member 1 --kind payment --at "$day"
+			dev_event "$conf" payment --khom 6 --household "$h" --member 1 --purpose electricity \
+				--method qr_code --amount $((150000 + i * 10000)) --at "$day"
+			n=$((n + 3))
+			if [ $((i % 3)) = 0 ]; then
+				dev_event "$conf" service --khom 6 --household "$h" --member 2 \
+					--kind medical_booking --at "$day"
+				n=$((n + 1))
+			fi
+		done
+		echo "demo: device T1-D$d recorded its events; syncing"
+		dev_sync "$conf" 60
+	done
+	echo "demo: campaign of $n events stored and receipted"
+}
+
+if [ -x "$KDC_SIM" ]; then
+	echo "demo: running kdc-sim"
+	"$KDC_SIM" --broker "$url" --ward "$ward" --dir "$work/sim" "${profile_args[@]}" \
+		>"$work/sim.log" 2>&1 || { tail -n 20 "$work/sim.log" >&2; fail "kdc-sim failed (log: $work/sim.log)"; }
+	tail -n 5 "$work/sim.log"
+else
+	echo "demo: kdc-sim not built; simulating with kdc-event devices"
+	campaign_with_event
+fi
+
+# ---- statistics ---------------------------------------------------------------
+echo "demo: ward statistics (retained on kdc/v1/$ward/stats/ward):"
+sleep 1.5 # stats are coalesced to about one publish a second
+if [ -x "$KDC_STATS" ]; then
+	"$KDC_STATS" --broker "$url" --ward "$ward" --once --json || fail "kdc-stats --once failed"
+else
+	snapshot=$(mosquitto_sub -h 127.0.0.1 -p "${ports[0]}" -t "kdc/v1/$ward/stats/ward" -C 1 -W 10 2>/dev/null)
+	[ -n "$snapshot" ] || fail "no retained stats on kdc/v1/$ward/stats/ward within 10 s"
+	echo "$snapshot"
+fi
+echo
+echo "demo: stored events: $(sql_count "$work/ward.db" events), rejected: $(sql_count "$work/ward.db" rejected)"
+echo "demo: dashboard: http://127.0.0.1:${ports[1]}/index.html?ward=$ward&broker=ws://127.0.0.1:${ports[1]}/mqtt"
+
+if [ "$once" = 1 ]; then
+	agg_stop "$work/agg" >/dev/null
+	broker_stop "$work/broker"
+	echo "demo: done (--once)"
+	exit 0
+fi
+echo "demo: running; press Ctrl-C to stop"
+while agg_alive "$work/agg" && pid_alive "$(broker_pid "$work/broker")"; do
+	sleep 1
+done
+fail "a demo process exited by itself (logs in $work)"
