@@ -1,0 +1,664 @@
+/* outbox.c: the device's durable SQLite outbox. See outbox.h for the contract.
+ *
+ * Every statement is prepared once at open (table `outbox__sql`). Writes run in
+ * IMMEDIATE transactions so that two processes on one file queue up on the
+ * write lock at BEGIN instead of failing half way; inside a transaction the
+ * next sequence number is cached and written back once at commit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "kdc_err.h"
+#include "kdc_log.h"
+#include "outbox.h"
+
+#define OUTBOX_BUSY_TIMEOUT_MS 10000
+/* last_sent_ms this far ahead of now means the clock went back: resend */
+#define OUTBOX_CLOCK_BACK_MS 60000
+
+enum outbox_stmt {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SYNC_FULL, ST_SYNC_NORMAL,
+	ST_SEQ_GET, ST_SEQ_SET, ST_INSERT, ST_DELETE, ST_REJECT,
+	ST_DUE, ST_MARK, ST_LIST, ST_COUNT,
+	ST_COUNT_ALL
+};
+
+#define OUTBOX_COLS "id, seq, created_ms, occurred_ms, kind, state, sent_count, " \
+                    "last_sent_ms, reject_reason, reject_detail, payload"
+
+static const char *const outbox__sql[ST_COUNT_ALL] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SYNC_FULL] = "PRAGMA synchronous=FULL",
+	[ST_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+	[ST_SEQ_GET] = "SELECT value FROM meta WHERE key = 'next_seq'",
+	[ST_SEQ_SET] = "UPDATE meta SET value = ?1 WHERE key = 'next_seq'",
+	[ST_INSERT] = "INSERT INTO outbox(id, seq, created_ms, occurred_ms, kind, payload) "
+	              "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_DELETE] = "DELETE FROM outbox WHERE id = ?1",
+	[ST_REJECT] = "UPDATE outbox SET state = 2, reject_reason = ?2, reject_detail = ?3 "
+	              "WHERE id = ?1 AND state = 0",
+	[ST_DUE] = "SELECT " OUTBOX_COLS " FROM outbox WHERE state = 0 AND seq > ?1 AND "
+	           "(last_sent_ms < ?2 OR last_sent_ms > ?3) ORDER BY seq LIMIT ?4",
+	[ST_MARK] = "UPDATE outbox SET sent_count = sent_count + 1, last_sent_ms = ?2 "
+	            "WHERE seq = ?1",
+	[ST_LIST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE state = ?1 ORDER BY seq",
+	[ST_COUNT] = "SELECT count(*) FROM outbox WHERE state = ?1",
+};
+
+/* Version 1. Later versions append to outbox__migrations. */
+static const char outbox__schema_v1[] =
+	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"INSERT INTO meta(key, value) VALUES ('next_seq', 1);"
+	/* WITHOUT ROWID: the time-ordered id is the table's own key, so an insert
+	 * appends to one b-tree (plus the seq index) instead of three */
+	"CREATE TABLE outbox("
+	" id BLOB PRIMARY KEY,"
+	" seq INTEGER UNIQUE NOT NULL,"
+	" created_ms INTEGER NOT NULL,"
+	" occurred_ms INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL,"
+	" payload BLOB NOT NULL,"
+	" state INTEGER NOT NULL DEFAULT 0,"
+	" sent_count INTEGER NOT NULL DEFAULT 0,"
+	" last_sent_ms INTEGER NOT NULL DEFAULT 0,"
+	" reject_reason INTEGER NOT NULL DEFAULT 0,"
+	" reject_detail TEXT NOT NULL DEFAULT ''"
+	") WITHOUT ROWID;";
+
+static const char *const outbox__migrations[] = {
+	NULL,                 /* version 0 does not exist */
+	outbox__schema_v1,    /* 0 -> 1: create */
+};
+
+struct kdc_outbox {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT_ALL];
+	char *path;
+	int in_tx;           /* a transaction is open */
+	int batch;           /* ... opened by kdc_outbox_begin */
+	int64_t seq;         /* cached next_seq inside a transaction, 0 = not read */
+	int seq_dirty;       /* seq must be written back before commit */
+	char msg[256];
+};
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* Turns a failed SQLite call into a kdc error and remembers why. */
+static int outbox__fail(kdc_outbox *ob, int src, const char *what)
+{
+	snprintf(ob->msg, sizeof ob->msg, "%s: %s (%s)", what, sqlite3_errmsg(ob->db),
+	         sqlite3_errstr(src));
+	kdc_debug("outbox %s: %s", ob->path, ob->msg);
+	return (src & 0xff) == SQLITE_FULL ? KDC_ERR_DISK_FULL : KDC_ERR_DB;
+}
+
+/* Binds parameters 1..n by a format: 'i' int64_t, 'b' (const void *, size_t),
+ * 't' const char * (NULL binds NULL). */
+static int outbox__bind(kdc_outbox *ob, sqlite3_stmt *st, const char *fmt, ...)
+{
+	va_list ap;
+	int src = SQLITE_OK, i = 1;
+
+	va_start(ap, fmt);
+	for (; *fmt && src == SQLITE_OK; fmt++, i++) {
+		switch (*fmt) {
+		case 'i':
+			src = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		case 'b': {
+			const void *p = va_arg(ap, const void *);
+			size_t n = va_arg(ap, size_t);
+			src = sqlite3_bind_blob(st, i, p, (int)n, SQLITE_STATIC);
+			break;
+		}
+		case 't':
+			src = sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_STATIC);
+			break;
+		default:
+			src = SQLITE_MISUSE;
+		}
+	}
+	va_end(ap);
+	return src == SQLITE_OK ? KDC_OK : outbox__fail(ob, src, "bind");
+}
+
+/* Steps a statement that returns no row, then resets it. */
+static int outbox__exec(kdc_outbox *ob, enum outbox_stmt s)
+{
+	sqlite3_stmt *st = ob->st[s];
+	int src = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (src != SQLITE_DONE && src != SQLITE_ROW)
+		return outbox__fail(ob, src, outbox__sql[s]);
+	return KDC_OK;
+}
+
+/* Steps a statement returning one integer. */
+static int outbox__int(kdc_outbox *ob, enum outbox_stmt s, int64_t *out)
+{
+	sqlite3_stmt *st = ob->st[s];
+	int src = sqlite3_step(st), rc = KDC_OK;
+
+	if (src == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (src == SQLITE_DONE)
+		rc = KDC_ERR_NOT_FOUND;
+	else
+		rc = outbox__fail(ob, src, outbox__sql[s]);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+static int outbox__tx_begin(kdc_outbox *ob)
+{
+	int rc;
+
+	if (ob->in_tx)
+		return KDC_OK; /* joins the open batch */
+	if ((rc = outbox__exec(ob, ST_BEGIN)) != KDC_OK)
+		return rc;
+	ob->in_tx = 1;
+	ob->seq = 0;
+	ob->seq_dirty = 0;
+	return KDC_OK;
+}
+
+static void outbox__tx_abort(kdc_outbox *ob)
+{
+	if (!ob->in_tx)
+		return;
+	/* a failed COMMIT or a full disk may already have rolled back */
+	if (!sqlite3_get_autocommit(ob->db) && outbox__exec(ob, ST_ROLLBACK) != KDC_OK)
+		kdc_error("outbox %s: rollback failed: %s", ob->path, ob->msg);
+	ob->in_tx = 0;
+	ob->batch = 0;
+	ob->seq = 0;
+	ob->seq_dirty = 0;
+}
+
+static int outbox__tx_commit(kdc_outbox *ob)
+{
+	int rc = KDC_OK;
+
+	if (ob->seq_dirty) {
+		if ((rc = outbox__bind(ob, ob->st[ST_SEQ_SET], "i", ob->seq)) != KDC_OK ||
+		    (rc = outbox__exec(ob, ST_SEQ_SET)) != KDC_OK)
+			goto cleanup;
+	}
+	rc = outbox__exec(ob, ST_COMMIT);
+cleanup:
+	if (rc != KDC_OK) {
+		outbox__tx_abort(ob);
+		return rc;
+	}
+	ob->in_tx = 0;
+	ob->batch = 0;
+	ob->seq = 0;
+	ob->seq_dirty = 0;
+	return KDC_OK;
+}
+
+/* Ends a transaction that a single call opened; inside a batch it is the
+ * batch owner's to commit or roll back. */
+static int outbox__tx_end(kdc_outbox *ob, int rc)
+{
+	if (ob->batch)
+		return rc;
+	if (rc != KDC_OK) {
+		outbox__tx_abort(ob);
+		return rc;
+	}
+	return outbox__tx_commit(ob);
+}
+
+/* ---- open and close ----------------------------------------------------- */
+
+/* Creates the file with mode 0600 before SQLite does (SQLite would use the
+ * umask, typically 0644), and tightens an existing one: the outbox holds
+ * household-level personal data. SQLite gives -wal and -shm the same mode. */
+static int outbox__private_file(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open outbox %s: %s", path, strerror(errno));
+		return KDC_ERR_IO;
+	}
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) != 0 && fchmod(fd, 0600) != 0)
+		kdc_warn("outbox %s is readable by others and cannot be changed to mode 0600: %s",
+		         path, strerror(errno));
+	if (close(fd) != 0) {
+		snprintf(err, errlen, "cannot close outbox %s: %s", path, strerror(errno));
+		return KDC_ERR_IO;
+	}
+	return KDC_OK;
+}
+
+static int outbox__simple(kdc_outbox *ob, const char *sql, char *err, size_t errlen)
+{
+	char *emsg = NULL;
+	int src = sqlite3_exec(ob->db, sql, NULL, NULL, &emsg);
+
+	if (src != SQLITE_OK) {
+		snprintf(err, errlen, "outbox %s: %s: %s", ob->path, sql,
+		         emsg ? emsg : sqlite3_errstr(src));
+		sqlite3_free(emsg);
+		return (src & 0xff) == SQLITE_FULL ? KDC_ERR_DISK_FULL : KDC_ERR_DB;
+	}
+	return KDC_OK;
+}
+
+/* Reads a one-integer query (not prepared: used once at open). */
+static int outbox__query_int(kdc_outbox *ob, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int src, rc = KDC_OK;
+
+	src = sqlite3_prepare_v2(ob->db, sql, -1, &st, NULL);
+	if (src != SQLITE_OK)
+		return outbox__fail(ob, src, sql);
+	src = sqlite3_step(st);
+	if (src == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (src == SQLITE_DONE)
+		rc = KDC_ERR_NOT_FOUND;
+	else
+		rc = outbox__fail(ob, src, sql);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int outbox__migrate(kdc_outbox *ob, char *err, size_t errlen)
+{
+	const int latest = (int)(sizeof outbox__migrations / sizeof outbox__migrations[0]) - 1;
+	int64_t have = 0, version = 0;
+	int rc;
+
+	if ((rc = outbox__simple(ob, "BEGIN IMMEDIATE", err, errlen)) != KDC_OK)
+		return rc;
+	rc = outbox__query_int(ob, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+	                           "AND name = 'schema_version'", &have);
+	if (rc == KDC_OK && have)
+		rc = outbox__query_int(ob, "SELECT max(version) FROM schema_version", &version);
+	if (rc != KDC_OK) {
+		snprintf(err, errlen, "outbox %s: %s", ob->path, ob->msg);
+		goto cleanup;
+	}
+	if (version > latest) {
+		snprintf(err, errlen, "outbox %s has schema version %lld, newer than this "
+		         "program knows (%d): use the newer kdc-event", ob->path,
+		         (long long)version, latest);
+		rc = KDC_ERR_DB;
+		goto cleanup;
+	}
+	for (int64_t v = version + 1; v <= latest; v++) {
+		char sql[64];
+		if ((rc = outbox__simple(ob, outbox__migrations[v], err, errlen)) != KDC_OK)
+			goto cleanup;
+		snprintf(sql, sizeof sql, v == 1 ? "INSERT INTO schema_version VALUES (%lld)"
+		                                 : "UPDATE schema_version SET version = %lld",
+		         (long long)v);
+		if ((rc = outbox__simple(ob, sql, err, errlen)) != KDC_OK)
+			goto cleanup;
+	}
+	rc = outbox__simple(ob, "COMMIT", err, errlen);
+cleanup:
+	if (rc != KDC_OK && !sqlite3_get_autocommit(ob->db)) {
+		char ignored[64];
+		outbox__simple(ob, "ROLLBACK", ignored, sizeof ignored);
+	}
+	return rc;
+}
+
+int kdc_outbox_open(const char *path, kdc_outbox **out, char *err, size_t errlen)
+{
+	kdc_outbox *ob = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc, src;
+
+	*out = NULL;
+	if (!path || !*path) {
+		snprintf(err, errlen, "no outbox path given");
+		return KDC_ERR_CONFIG;
+	}
+	if ((rc = outbox__private_file(path, err, errlen)) != KDC_OK)
+		return rc;
+	if (!(ob = calloc(1, sizeof *ob)) || !(ob->path = strdup(path))) {
+		snprintf(err, errlen, "out of memory");
+		rc = KDC_ERR_NOMEM;
+		goto cleanup;
+	}
+	src = sqlite3_open_v2(path, &ob->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                      SQLITE_OPEN_NOMUTEX, NULL);
+	if (src != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open outbox %s: %s", path,
+		         ob->db ? sqlite3_errmsg(ob->db) : sqlite3_errstr(src));
+		rc = KDC_ERR_DB;
+		goto cleanup;
+	}
+	if ((src = sqlite3_busy_timeout(ob->db, OUTBOX_BUSY_TIMEOUT_MS)) != SQLITE_OK) {
+		snprintf(err, errlen, "outbox %s: busy timeout: %s", path, sqlite3_errstr(src));
+		rc = KDC_ERR_DB;
+		goto cleanup;
+	}
+	/* journal_mode answers with the mode in force: anything but "wal" means
+	 * the file system refused (e.g. no shared memory) */
+	src = sqlite3_prepare_v2(ob->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+	if (src == SQLITE_OK)
+		src = sqlite3_step(st);
+	if (src != SQLITE_ROW || !sqlite3_column_text(st, 0) ||
+	    strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+		snprintf(err, errlen, "outbox %s: cannot switch to WAL mode: %s", path,
+		         sqlite3_errmsg(ob->db));
+		rc = KDC_ERR_DB;
+		goto cleanup;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = outbox__simple(ob, "PRAGMA synchronous=FULL", err, errlen)) != KDC_OK ||
+	    (rc = outbox__migrate(ob, err, errlen)) != KDC_OK)
+		goto cleanup;
+	for (int i = 0; i < ST_COUNT_ALL; i++) {
+		src = sqlite3_prepare_v3(ob->db, outbox__sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		                         &ob->st[i], NULL);
+		if (src != SQLITE_OK) {
+			snprintf(err, errlen, "outbox %s: cannot prepare '%s': %s", path,
+			         outbox__sql[i], sqlite3_errmsg(ob->db));
+			rc = KDC_ERR_DB;
+			goto cleanup;
+		}
+	}
+	*out = ob;
+	ob = NULL;
+	rc = KDC_OK;
+cleanup:
+	sqlite3_finalize(st);
+	kdc_outbox_close(ob);
+	return rc;
+}
+
+void kdc_outbox_close(kdc_outbox *ob)
+{
+	int src;
+
+	if (!ob)
+		return;
+	if (ob->db) {
+		outbox__tx_abort(ob);
+		for (int i = 0; i < ST_COUNT_ALL; i++)
+			sqlite3_finalize(ob->st[i]);
+		if ((src = sqlite3_close(ob->db)) != SQLITE_OK)
+			kdc_error("outbox %s: close failed: %s", ob->path, sqlite3_errstr(src));
+	}
+	free(ob->path);
+	free(ob);
+}
+
+const char *kdc_outbox_errmsg(kdc_outbox *ob)
+{
+	return ob->msg;
+}
+
+/* ---- batches ---------------------------------------------------------------- */
+
+int kdc_outbox_begin(kdc_outbox *ob)
+{
+	int rc;
+
+	if (ob->in_tx)
+		return KDC_ERR_BUSY; /* batches do not nest */
+	if ((rc = outbox__tx_begin(ob)) != KDC_OK)
+		return rc;
+	ob->batch = 1;
+	return KDC_OK;
+}
+
+int kdc_outbox_commit(kdc_outbox *ob)
+{
+	if (!ob->batch)
+		return KDC_ERR_INVAL;
+	return outbox__tx_commit(ob);
+}
+
+void kdc_outbox_rollback(kdc_outbox *ob)
+{
+	if (ob->batch)
+		outbox__tx_abort(ob);
+}
+
+/* ---- record ------------------------------------------------------------------ */
+
+int kdc_outbox_record(kdc_outbox *ob, kdc_event_pb *ev, int64_t now_ms,
+                      uint8_t id[KDC_UUID_LEN], int64_t *seq_out, struct kdc_verdict *v)
+{
+	uint8_t buf[KDC_MAX_EVENT_BYTES];
+	size_t len;
+	int kind, rc;
+
+	if (kdc_uuid7(id, now_ms) != KDC_OK)
+		return KDC_ERR_IO;
+	ev->id.data = id;
+	ev->id.len = KDC_UUID_LEN;
+	/* validate before touching the file: a refused event must not use up a
+	 * sequence number (the aggregator watches for gaps); any seq > 0 passes */
+	ev->seq = 1;
+	if (kdc_event_validate(ev, NULL, NULL, now_ms, v) != 0)
+		return KDC_ERR_INVAL;
+	kind = kdc_event_kind(ev);
+
+	if ((rc = outbox__tx_begin(ob)) != KDC_OK)
+		return rc;
+	if (ob->seq == 0 && (rc = outbox__int(ob, ST_SEQ_GET, &ob->seq)) != KDC_OK) {
+		if (rc == KDC_ERR_NOT_FOUND) {
+			snprintf(ob->msg, sizeof ob->msg, "meta table has no next_seq");
+			rc = KDC_ERR_DB;
+		}
+		goto cleanup;
+	}
+	ev->seq = (uint64_t)ob->seq;
+	len = kdc__v1__event__get_packed_size(ev);
+	if (len > sizeof buf) {
+		/* cannot happen with validated codes; refuse rather than truncate */
+		if (v) {
+			v->reason = KDC__V1__REJECT_REASON__REJECT_REASON_TOO_LARGE;
+			snprintf(v->detail, sizeof v->detail, "event is %zu bytes, the limit is %d",
+			         len, KDC_MAX_EVENT_BYTES);
+		}
+		rc = KDC_ERR_INVAL;
+		goto cleanup;
+	}
+	kdc__v1__event__pack(ev, buf);
+	if ((rc = outbox__bind(ob, ob->st[ST_INSERT], "biiiib", (const void *)id,
+	                       (size_t)KDC_UUID_LEN, ob->seq, now_ms, (int64_t)ev->occurred_ms,
+	                       (int64_t)kind, (const void *)buf, len)) != KDC_OK)
+		goto cleanup;
+	if ((rc = outbox__exec(ob, ST_INSERT)) != KDC_OK)
+		goto cleanup;
+	if (seq_out)
+		*seq_out = ob->seq;
+	ob->seq++;
+	ob->seq_dirty = 1;
+cleanup:
+	/* in a batch a refused event wrote nothing and the batch goes on; after a
+	 * database error the batch owner rolls back */
+	return outbox__tx_end(ob, rc);
+}
+
+/* ---- receipts ------------------------------------------------------------------ */
+
+int kdc_outbox_apply_receipt(kdc_outbox *ob, const kdc_receipt_pb *r,
+                             struct kdc_outbox_applied *res)
+{
+	struct kdc_outbox_applied a = { 0, 0, 0 };
+	int rc;
+
+	if ((rc = outbox__tx_begin(ob)) != KDC_OK)
+		return rc;
+	for (size_t i = 0; i < r->n_committed; i++) {
+		const ProtobufCBinaryData *id = &r->committed[i];
+		if (id->len != KDC_UUID_LEN) {
+			a.unknown++;
+			continue;
+		}
+		if ((rc = outbox__bind(ob, ob->st[ST_DELETE], "b", (const void *)id->data,
+		                       id->len)) != KDC_OK ||
+		    (rc = outbox__exec(ob, ST_DELETE)) != KDC_OK)
+			goto cleanup;
+		if (sqlite3_changes(ob->db) > 0)
+			a.committed++;
+		else
+			a.unknown++;
+	}
+	for (size_t i = 0; i < r->n_rejected; i++) {
+		const Kdc__V1__Rejection *rj = r->rejected[i];
+		if (!rj || rj->id.len != KDC_UUID_LEN) {
+			a.unknown++;
+			continue;
+		}
+		if ((rc = outbox__bind(ob, ob->st[ST_REJECT], "bit", (const void *)rj->id.data,
+		                       rj->id.len, (int64_t)rj->reason,
+		                       rj->detail ? rj->detail : "")) != KDC_OK ||
+		    (rc = outbox__exec(ob, ST_REJECT)) != KDC_OK)
+			goto cleanup;
+		if (sqlite3_changes(ob->db) > 0)
+			a.rejected++;
+		else
+			a.unknown++;
+	}
+cleanup:
+	rc = outbox__tx_end(ob, rc);
+	if (rc == KDC_OK && res)
+		*res = a;
+	return rc;
+}
+
+/* ---- listing and sending ---------------------------------------------------- */
+
+static void outbox__row(sqlite3_stmt *st, struct kdc_outbox_row *row)
+{
+	const void *id = sqlite3_column_blob(st, 0);
+	const unsigned char *detail;
+
+	memset(row, 0, sizeof *row);
+	if (id && sqlite3_column_bytes(st, 0) == KDC_UUID_LEN)
+		memcpy(row->id, id, KDC_UUID_LEN);
+	row->seq = sqlite3_column_int64(st, 1);
+	row->created_ms = sqlite3_column_int64(st, 2);
+	row->occurred_ms = sqlite3_column_int64(st, 3);
+	row->kind = sqlite3_column_int(st, 4);
+	row->state = sqlite3_column_int(st, 5);
+	row->sent_count = sqlite3_column_int64(st, 6);
+	row->last_sent_ms = sqlite3_column_int64(st, 7);
+	row->reject_reason = sqlite3_column_int(st, 8);
+	detail = sqlite3_column_text(st, 9);
+	row->reject_detail = detail ? (const char *)detail : "";
+	row->payload = sqlite3_column_blob(st, 10);
+	row->payload_len = (size_t)sqlite3_column_bytes(st, 10);
+}
+
+/* Steps a bound row query, handing every row to cb. */
+static int outbox__rows(kdc_outbox *ob, enum outbox_stmt s, kdc_outbox_row_cb cb,
+                        void *ud, int *n)
+{
+	sqlite3_stmt *st = ob->st[s];
+	struct kdc_outbox_row row;
+	int src, rc = KDC_OK, count = 0;
+
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		outbox__row(st, &row);
+		count++;
+		if ((rc = cb(ud, &row)) != 0)
+			break;
+	}
+	if (rc == KDC_OK && src != SQLITE_DONE)
+		rc = outbox__fail(ob, src, outbox__sql[s]);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (n)
+		*n = count;
+	return rc;
+}
+
+int kdc_outbox_due(kdc_outbox *ob, int64_t after_seq, int64_t sent_before_ms,
+                   int64_t now_ms, int limit, kdc_outbox_row_cb cb, void *ud, int *n)
+{
+	int64_t future = now_ms > INT64_MAX - OUTBOX_CLOCK_BACK_MS ? INT64_MAX
+	                                                            : now_ms + OUTBOX_CLOCK_BACK_MS;
+	int rc;
+
+	if (n)
+		*n = 0;
+	if ((rc = outbox__bind(ob, ob->st[ST_DUE], "iiii", after_seq, sent_before_ms, future,
+	                       (int64_t)limit)) != KDC_OK)
+		return rc;
+	return outbox__rows(ob, ST_DUE, cb, ud, n);
+}
+
+int kdc_outbox_list(kdc_outbox *ob, int state, kdc_outbox_row_cb cb, void *ud)
+{
+	int rc;
+
+	if ((rc = outbox__bind(ob, ob->st[ST_LIST], "i", (int64_t)state)) != KDC_OK)
+		return rc;
+	return outbox__rows(ob, ST_LIST, cb, ud, NULL);
+}
+
+int kdc_outbox_mark_sent(kdc_outbox *ob, const int64_t *seqs, size_t n, int64_t now_ms)
+{
+	int rc, relaxed = 0;
+
+	if (n == 0)
+		return KDC_OK;
+	if (!ob->in_tx) {
+		/* NORMAL in WAL mode: this commit is not fsynced on its own */
+		if ((rc = outbox__exec(ob, ST_SYNC_NORMAL)) != KDC_OK)
+			return rc;
+		relaxed = 1;
+	}
+	if ((rc = outbox__tx_begin(ob)) != KDC_OK)
+		goto cleanup;
+	for (size_t i = 0; i < n && rc == KDC_OK; i++) {
+		if ((rc = outbox__bind(ob, ob->st[ST_MARK], "ii", seqs[i], now_ms)) == KDC_OK)
+			rc = outbox__exec(ob, ST_MARK);
+	}
+	rc = outbox__tx_end(ob, rc);
+cleanup:
+	if (relaxed) {
+		int rc2 = outbox__exec(ob, ST_SYNC_FULL);
+		if (rc == KDC_OK)
+			rc = rc2;
+	}
+	return rc;
+}
+
+int kdc_outbox_count(kdc_outbox *ob, int state, int64_t *n)
+{
+	int rc;
+
+	if ((rc = outbox__bind(ob, ob->st[ST_COUNT], "i", (int64_t)state)) != KDC_OK)
+		return rc;
+	return outbox__int(ob, ST_COUNT, n);
+}
+
+int kdc_outbox_next_seq(kdc_outbox *ob, int64_t *seq)
+{
+	if (ob->in_tx && ob->seq) {
+		*seq = ob->seq;
+		return KDC_OK;
+	}
+	return outbox__int(ob, ST_SEQ_GET, seq);
+}
