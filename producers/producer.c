@@ -1,0 +1,705 @@
+/* producer.c: outbox + MQTT = the device side of "nothing lost, nothing counted
+ * twice". See producer.h for the contract.
+ *
+ * Sending: `cursor` is the highest seq published on the current connection.
+ * Each round first sends pending rows after the cursor (new events, or all of
+ * them after a reconnect, when the cursor goes back to 0), then, at most once
+ * a second, rows whose last publish is older than resend-after. The outbox's
+ * sent marks are kept in memory and written in one unsynced transaction every
+ * few hundred milliseconds: they only pace resending.
+ *
+ * Window: a publish takes a slot before it is handed to Paho and gives it
+ * back in the ack callback. Every connect or loss starts a new generation;
+ * acks of an older generation do not free slots of the new one (Paho may
+ * drop un-acked messages of a lost session without a word), and those events
+ * go out again anyway. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kdc_err.h"
+#include "kdc_log.h"
+#include "kdc_util.h"
+#include "producer.h"
+
+#define PROD_RECEIPT_QUEUE_MAX (64u * 1024 * 1024) /* bytes of undecoded receipts */
+#define PROD_MARKS_FLUSH_MS 250
+#define PROD_MARKS_FLUSH_N 2000
+#define PROD_RESEND_CHECK_MS 1000
+#define PROD_COUNT_EVERY_MS 250
+#define PROD_WAIT_MAX_MS 100         /* kdc_mqtt_tick wants ~10 calls a second */
+#define PROD_RECEIPTS_PER_TX 256     /* receipts applied per transaction */
+
+struct prod_wrap { struct kdc_producer_conf c; };
+const struct kdc_opt kdc_producer_opts[] = {
+	KDC_PRODUCER_OPTS(struct prod_wrap, c),
+	KDC_OPT_END
+};
+
+/* A receipt as it arrived, waiting for the owner thread. */
+struct prod_receipt {
+	struct prod_receipt *next;
+	size_t len;
+	uint8_t data[];
+};
+
+/* One publish awaiting its ack (Paho holds a pointer to it). */
+struct prod_pub {
+	struct prod_pub *prev, *next;
+	kdc_producer *p;
+	uint64_t gen;
+	int64_t seq;
+};
+
+struct kdc_producer {
+	struct kdc_producer_conf conf;   /* owned copies */
+	kdc_outbox *ob;
+	kdc_mqtt *mqtt;
+	char receipts_topic[KDC_TOPIC_MAX];
+	char events_topic[KDC_TOPIC_MAX];
+
+	/* shared with Paho's threads, under lock */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct prod_receipt *rq_head, *rq_tail;
+	size_t rq_bytes;
+	int64_t rq_dropped;
+	struct prod_pub pubs;            /* list head of publishes awaiting ack */
+	uint64_t gen;                    /* +1 on every connect and loss */
+	int inflight;                    /* publishes of generation `gen` awaiting ack */
+	int connected;
+	int reconnected;                 /* a connect happened since the owner looked */
+	int64_t failed_min_seq;          /* lowest seq whose publish failed, 0 = none */
+	int64_t acked;
+	int64_t connects;
+
+	/* owner thread only */
+	int64_t cursor;
+	int64_t next_resend_check;       /* mono ms */
+	int64_t *marks;                  /* seqs published, not yet marked in the outbox */
+	size_t nmarks, cap_marks;
+	int64_t marks_since;             /* mono ms of the oldest unflushed mark */
+	int64_t next_count;              /* mono ms of the next pending count */
+	int resend_pass;                 /* in prod__send_row: 1 when resending */
+	int send_rc;                     /* why prod__send_row stopped */
+	struct kdc_producer_stats st;
+};
+
+/* ---- configuration ------------------------------------------------------- */
+
+static int prod__check_code(const char *v, const char *name, char *err, size_t errlen)
+{
+	if (!v || !*v) {
+		snprintf(err, errlen, "%s is not set: give --%s CODE or '%s = CODE' in the config file",
+		         name, name, name);
+		return KDC_ERR_CONFIG;
+	}
+	if (!kdc_code_valid(v)) {
+		snprintf(err, errlen, "%s '%.40s' is not a valid code: use 1-32 letters, digits, '_' or '-'",
+		         name, v);
+		return KDC_ERR_CONFIG;
+	}
+	return KDC_OK;
+}
+
+int kdc_producer_check_conf(const struct kdc_producer_conf *c, int need_identity,
+                            char *err, size_t errlen)
+{
+	const char *ver = c->mqtt.mqtt_version;
+	int rc;
+
+	if (need_identity && ((rc = prod__check_code(c->ward, "ward", err, errlen)) ||
+	                      (rc = prod__check_code(c->team, "team", err, errlen)) ||
+	                      (rc = prod__check_code(c->device, "device", err, errlen))))
+		return rc;
+	if (!c->outbox || !*c->outbox) {
+		snprintf(err, errlen, "outbox is not set: give --outbox FILE or 'outbox = FILE' "
+		         "in the config file (the SQLite file that keeps events until the server has them)");
+		return KDC_ERR_CONFIG;
+	}
+	if (ver && strcmp(ver, "auto") != 0 && strcmp(ver, "5") != 0 && strcmp(ver, "3.1.1") != 0) {
+		snprintf(err, errlen, "mqtt-version must be auto, 5 or 3.1.1, not '%.20s'", ver);
+		return KDC_ERR_CONFIG;
+	}
+	if (c->resend_after < 1 || c->window < 1) {
+		snprintf(err, errlen, "resend-after and window must be at least 1");
+		return KDC_ERR_CONFIG;
+	}
+	return KDC_OK;
+}
+
+/* Deep copy driven by the option table: every string option is duplicated. */
+static int prod__conf_copy(struct kdc_producer_conf *dst, const struct kdc_producer_conf *src)
+{
+	*dst = *src;
+	for (const struct kdc_opt *o = kdc_producer_opts; o->name; o++) {
+		char **slot = (char **)((char *)dst + o->offset);
+		if (o->type != KDC_OPT_STR || !*slot)
+			continue;
+		if (!(*slot = strdup(*slot))) {
+			/* later slots still alias src: clear them before freeing ours */
+			for (const struct kdc_opt *r = o; r->name; r++)
+				if (r->type == KDC_OPT_STR)
+					*(char **)((char *)dst + r->offset) = NULL;
+			kdc_conf_free(kdc_producer_opts, dst);
+			return KDC_ERR_NOMEM;
+		}
+	}
+	return KDC_OK;
+}
+
+/* ---- Paho's threads: copy, count, signal -------------------------------- */
+
+static void prod__on_message(void *ud, const char *topic, const void *payload, size_t len)
+{
+	kdc_producer *p = ud;
+	struct prod_receipt *r;
+
+	if (strcmp(topic, p->receipts_topic) != 0)
+		return;
+	if (len > KDC_MAX_RECEIPT_BYTES) {
+		kdc_warn("producer %s: receipt of %zu bytes ignored (limit %d)", p->conf.device,
+		         len, KDC_MAX_RECEIPT_BYTES);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	/* a dropped receipt costs only a resend and a duplicate receipt later */
+	if (p->rq_bytes + len > PROD_RECEIPT_QUEUE_MAX || !(r = malloc(sizeof *r + len))) {
+		p->rq_dropped++;
+		goto cleanup;
+	}
+	r->next = NULL;
+	r->len = len;
+	memcpy(r->data, payload, len);
+	if (p->rq_tail)
+		p->rq_tail->next = r;
+	else
+		p->rq_head = r;
+	p->rq_tail = r;
+	p->rq_bytes += len;
+	pthread_cond_signal(&p->cond);
+cleanup:
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void prod__on_connection(void *ud, int connected, int session_present)
+{
+	kdc_producer *p = ud;
+
+	(void)session_present; /* republish either way: Paho may have dropped in-flight sends */
+	pthread_mutex_lock(&p->lock);
+	p->gen++;
+	p->inflight = 0;
+	p->connected = connected;
+	if (connected) {
+		p->reconnected = 1;
+		p->connects++;
+	}
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void prod__on_publish(void *ud, int ok)
+{
+	struct prod_pub *pub = ud;
+	kdc_producer *p = pub->p;
+
+	pthread_mutex_lock(&p->lock);
+	pub->prev->next = pub->next;
+	pub->next->prev = pub->prev;
+	if (pub->gen == p->gen)
+		p->inflight--;
+	if (ok)
+		p->acked++;
+	else if (p->failed_min_seq == 0 || pub->seq < p->failed_min_seq)
+		p->failed_min_seq = pub->seq;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	free(pub);
+}
+
+/* ---- new and free -------------------------------------------------------- */
+
+kdc_producer *kdc_producer_new(const struct kdc_producer_conf *conf, char *err, size_t errlen)
+{
+	kdc_producer *p = NULL;
+	pthread_condattr_t ca;
+	int rc;
+
+	if (kdc_producer_check_conf(conf, 1, err, errlen) != KDC_OK)
+		return NULL;
+	if (!(p = calloc(1, sizeof *p))) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	/* monotonic waits: a clock change must not stretch or cut a timeout */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	p->pubs.next = p->pubs.prev = &p->pubs;
+	p->st.pending = -1;
+	if (prod__conf_copy(&p->conf, conf) != KDC_OK) {
+		memset(&p->conf, 0, sizeof p->conf);
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (kdc_topic_receipts(p->receipts_topic, sizeof p->receipts_topic, conf->ward,
+	                       conf->device) < 0 ||
+	    kdc_topic_events(p->events_topic, sizeof p->events_topic, conf->ward, conf->team,
+	                     conf->device) < 0) {
+		snprintf(err, errlen, "topic too long");
+		goto fail;
+	}
+	if ((rc = kdc_outbox_open(conf->outbox, &p->ob, err, errlen)) != KDC_OK)
+		goto fail;
+	return p;
+fail:
+	kdc_producer_free(p);
+	return NULL;
+}
+
+static int prod__flush_marks(kdc_producer *p)
+{
+	int rc;
+
+	if (p->nmarks == 0)
+		return KDC_OK;
+	rc = kdc_outbox_mark_sent(p->ob, p->marks, p->nmarks, kdc_now_ms());
+	if (rc != KDC_OK)
+		kdc_warn("producer %s: cannot note sent events: %s", p->conf.device,
+		         kdc_outbox_errmsg(p->ob));
+	/* forget them either way: the marks only pace resending */
+	p->nmarks = 0;
+	return rc;
+}
+
+void kdc_producer_free(kdc_producer *p)
+{
+	struct prod_receipt *r;
+	struct prod_pub *pub;
+
+	if (!p)
+		return;
+	if (p->ob)
+		prod__flush_marks(p);
+	/* after this no Paho callback can run: what is left in the lists is ours */
+	kdc_mqtt_free(p->mqtt);
+	while ((r = p->rq_head)) {
+		p->rq_head = r->next;
+		free(r);
+	}
+	while ((pub = p->pubs.next) != &p->pubs) {
+		p->pubs.next = pub->next;
+		free(pub);
+	}
+	kdc_outbox_close(p->ob);
+	kdc_conf_free(kdc_producer_opts, &p->conf);
+	free(p->marks);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+kdc_outbox *kdc_producer_outbox(kdc_producer *p)
+{
+	return p->ob;
+}
+
+/* ---- record ---------------------------------------------------------------- */
+
+int kdc_producer_record(kdc_producer *p, kdc_event_pb *ev, uint8_t id[KDC_UUID_LEN],
+                        struct kdc_verdict *v)
+{
+	int64_t now = kdc_now_ms();
+	int rc;
+
+	ev->ward = p->conf.ward;
+	ev->team = p->conf.team;
+	ev->device = p->conf.device;
+	if (ev->occurred_ms == 0)
+		ev->occurred_ms = now;
+	rc = kdc_outbox_record(p->ob, ev, now, id, NULL, v);
+	if (rc == KDC_OK)
+		p->st.recorded++;
+	return rc;
+}
+
+/* ---- connect ------------------------------------------------------------------ */
+
+int kdc_producer_connect(kdc_producer *p, char *err, size_t errlen)
+{
+	struct kdc_mqtt_callbacks cbs = { prod__on_message, prod__on_connection, p };
+	struct kdc_mqtt_conf mc = p->conf.mqtt;
+	char client_id[64];
+	int rc;
+
+	if (p->mqtt)
+		return KDC_OK;
+	if (!mc.client_id || !*mc.client_id) {
+		/* stable per device: the broker keeps our receipts under this id */
+		snprintf(client_id, sizeof client_id, "kdc-dev-%s", p->conf.device);
+		mc.client_id = client_id;
+	}
+	if (!(p->mqtt = kdc_mqtt_new(&mc, &cbs, err, errlen)))
+		return KDC_ERR_CONFIG;
+	if ((rc = kdc_mqtt_subscribe(p->mqtt, p->receipts_topic, 1)) != KDC_OK) {
+		snprintf(err, errlen, "cannot subscribe to %s: %s", p->receipts_topic,
+		         kdc_strerror(rc));
+		kdc_mqtt_free(p->mqtt);
+		p->mqtt = NULL;
+		return KDC_ERR_MQTT;
+	}
+	return KDC_OK;
+}
+
+/* ---- receipts ------------------------------------------------------------------ */
+
+static int prod__apply_one(kdc_producer *p, const struct prod_receipt *r)
+{
+	struct kdc_outbox_applied a;
+	kdc_receipt_pb *rc_pb;
+	int rc;
+
+	rc_pb = kdc__v1__receipt__unpack(NULL, r->len, r->data);
+	if (!rc_pb) {
+		kdc_warn("producer %s: a message on %s is not a kdc.v1.Receipt (%zu bytes): ignored",
+		         p->conf.device, p->receipts_topic, r->len);
+		return KDC_OK;
+	}
+	if (!rc_pb->device || strcmp(rc_pb->device, p->conf.device) != 0) {
+		kdc_warn("producer %s: receipt addressed to device '%.40s' ignored",
+		         p->conf.device, rc_pb->device ? rc_pb->device : "");
+		rc = KDC_OK;
+		goto cleanup;
+	}
+	if ((rc = kdc_outbox_apply_receipt(p->ob, rc_pb, &a)) != KDC_OK)
+		goto cleanup;
+	p->st.receipts++;
+	p->st.committed += a.committed;
+	p->st.rejected += a.rejected;
+	if (a.rejected)
+		kdc_notice("producer %s: %lld event(s) refused by the server (see kdc-event rejected)",
+		           p->conf.device, (long long)a.rejected);
+cleanup:
+	kdc__v1__receipt__free_unpacked(rc_pb, NULL);
+	return rc;
+}
+
+/* Applies the queued receipts, PROD_RECEIPTS_PER_TX per transaction: deletes
+ * of a busy stream share one fsync. */
+static int prod__apply_receipts(kdc_producer *p, struct prod_receipt *list)
+{
+	int rc = KDC_OK, n = 0, applied = 0;
+	struct prod_receipt *r;
+
+	while (list) {
+		if (n == 0 && (rc = kdc_outbox_begin(p->ob)) != KDC_OK)
+			break;
+		r = list;
+		list = r->next;
+		rc = prod__apply_one(p, r);
+		free(r);
+		if (rc != KDC_OK)
+			break;
+		applied = 1;
+		if (++n == PROD_RECEIPTS_PER_TX || !list) {
+			n = 0;
+			if ((rc = kdc_outbox_commit(p->ob)) != KDC_OK)
+				break;
+		}
+	}
+	if (rc != KDC_OK) {
+		kdc_outbox_rollback(p->ob);
+		kdc_error("producer %s: cannot apply receipts to the outbox: %s",
+		          p->conf.device, kdc_outbox_errmsg(p->ob));
+		/* the rest is dropped: the events are resent and receipted again */
+		while (list) {
+			r = list;
+			list = r->next;
+			free(r);
+		}
+	}
+	if (applied)
+		p->next_count = 0; /* count pending again soon */
+	return rc;
+}
+
+/* ---- publish ------------------------------------------------------------------- */
+
+/* The events topic for a stored event: normally the conf's; an event
+ * recorded before the device moved team keeps the team it was recorded
+ * under, or the aggregator would refuse it as a topic mismatch. */
+static const char *prod__topic(kdc_producer *p, const struct kdc_outbox_row *row,
+                               char *buf, size_t len)
+{
+	kdc_event_pb *ev = kdc__v1__event__unpack(NULL, row->payload_len, row->payload);
+	const char *topic = p->events_topic;
+
+	if (ev && ev->ward && ev->team && ev->device &&
+	    (strcmp(ev->ward, p->conf.ward) != 0 || strcmp(ev->team, p->conf.team) != 0 ||
+	     strcmp(ev->device, p->conf.device) != 0) &&
+	    kdc_topic_events(buf, len, ev->ward, ev->team, ev->device) >= 0)
+		topic = buf;
+	kdc_event_free(ev);
+	return topic;
+}
+
+static int prod__add_mark(kdc_producer *p, int64_t seq)
+{
+	if (p->nmarks == p->cap_marks) {
+		size_t cap = p->cap_marks ? p->cap_marks * 2 : 256;
+		int64_t *m = realloc(p->marks, cap * sizeof *m);
+		if (!m)
+			return KDC_ERR_NOMEM;
+		p->marks = m;
+		p->cap_marks = cap;
+	}
+	if (p->nmarks == 0)
+		p->marks_since = kdc_mono_ms();
+	p->marks[p->nmarks++] = seq;
+	return KDC_OK;
+}
+
+/* kdc_outbox_due callback: publishes one row into a free window slot. A
+ * non-zero return stops the listing (window full, not connected, ...). */
+static int prod__send_row(void *ud, const struct kdc_outbox_row *row)
+{
+	kdc_producer *p = ud;
+	struct prod_pub *pub;
+	char buf[KDC_TOPIC_MAX];
+	const char *topic;
+	int rc;
+
+	if (!(pub = malloc(sizeof *pub)))
+		return p->send_rc = KDC_ERR_NOMEM;
+	pub->p = p;
+	pub->seq = row->seq;
+	/* take the slot before Paho can possibly ack */
+	pthread_mutex_lock(&p->lock);
+	if (!p->connected || p->inflight >= p->conf.window) {
+		pthread_mutex_unlock(&p->lock);
+		free(pub);
+		return p->send_rc = KDC_ERR_BUSY;
+	}
+	pub->gen = p->gen;
+	p->inflight++;
+	pub->next = &p->pubs;
+	pub->prev = p->pubs.prev;
+	p->pubs.prev->next = pub;
+	p->pubs.prev = pub;
+	pthread_mutex_unlock(&p->lock);
+
+	topic = prod__topic(p, row, buf, sizeof buf);
+	rc = kdc_mqtt_publish(p->mqtt, topic, row->payload, row->payload_len, 1, 0,
+	                      prod__on_publish, pub);
+	if (rc != KDC_OK) {
+		/* the callback will not come: give the slot back ourselves */
+		pthread_mutex_lock(&p->lock);
+		pub->prev->next = pub->next;
+		pub->next->prev = pub->prev;
+		if (pub->gen == p->gen)
+			p->inflight--;
+		pthread_mutex_unlock(&p->lock);
+		free(pub);
+		return p->send_rc = rc;
+	}
+	p->st.published++;
+	if (!p->resend_pass && row->seq > p->cursor)
+		p->cursor = row->seq;
+	if (prod__add_mark(p, row->seq) != KDC_OK)
+		kdc_debug("producer %s: out of memory for a sent mark", p->conf.device);
+	return 0;
+}
+
+static int prod__room(kdc_producer *p)
+{
+	int room;
+
+	pthread_mutex_lock(&p->lock);
+	room = p->connected ? (int)p->conf.window - p->inflight : 0;
+	pthread_mutex_unlock(&p->lock);
+	return room;
+}
+
+/* Publishes while the window has room. *more = 1 when it stopped for a
+ * reason other than a full window or an empty outbox (come back at once). */
+static int prod__publish(kdc_producer *p, int *more)
+{
+	int64_t now = kdc_now_ms(), mono = kdc_mono_ms();
+	int room, n = 0, rc;
+
+	*more = 0;
+	if ((room = prod__room(p)) <= 0)
+		return KDC_OK;
+	p->send_rc = KDC_OK;
+	p->resend_pass = 0;
+	rc = kdc_outbox_due(p->ob, p->cursor, INT64_MAX, now, room, prod__send_row, p, &n);
+	if (rc == KDC_ERR_DB || rc == KDC_ERR_DISK_FULL)
+		return rc;
+	if (p->send_rc != KDC_OK)
+		return KDC_OK; /* window full or connection gone: wait for a signal */
+	if (n == room) {
+		*more = 1;
+		return KDC_OK;
+	}
+	if (mono < p->next_resend_check)
+		return KDC_OK;
+	/* nothing new: anything sent too long ago without a receipt? */
+	room -= n;
+	if ((rc = prod__flush_marks(p)) != KDC_OK)
+		return rc;
+	p->resend_pass = 1;
+	rc = kdc_outbox_due(p->ob, 0, now - p->conf.resend_after * 1000, now, room,
+	                    prod__send_row, p, &n);
+	p->resend_pass = 0;
+	if (rc == KDC_ERR_DB || rc == KDC_ERR_DISK_FULL)
+		return rc;
+	if (n > 0 && p->send_rc == KDC_OK)
+		kdc_info("producer %s: resending %d event(s) without a receipt after %llds",
+		         p->conf.device, n, p->conf.resend_after);
+	if (p->send_rc == KDC_OK && n == room)
+		*more = 1;
+	else
+		p->next_resend_check = mono + PROD_RESEND_CHECK_MS;
+	return KDC_OK;
+}
+
+/* ---- the owner's loop ------------------------------------------------------------ */
+
+int kdc_producer_poll(kdc_producer *p, int timeout_ms)
+{
+	struct prod_receipt *list;
+	char err[256];
+	int reconnected, more = 0, rc = KDC_OK;
+	int64_t failed, mono;
+
+	if (!p->mqtt && (rc = kdc_producer_connect(p, err, sizeof err)) != KDC_OK) {
+		kdc_error("producer %s: %s", p->conf.device, err);
+		return rc;
+	}
+	kdc_mqtt_tick(p->mqtt);
+
+	pthread_mutex_lock(&p->lock);
+	list = p->rq_head;
+	p->rq_head = p->rq_tail = NULL;
+	p->rq_bytes = 0;
+	reconnected = p->reconnected;
+	p->reconnected = 0;
+	failed = p->failed_min_seq;
+	p->failed_min_seq = 0;
+	p->st.acked = p->acked;
+	p->st.connects = p->connects;
+	p->st.inflight = p->inflight;
+	p->st.connected = p->connected;
+	pthread_mutex_unlock(&p->lock);
+
+	if (reconnected) {
+		/* everything pending goes out again, in order */
+		p->cursor = 0;
+		p->next_resend_check = 0;
+	}
+	if (failed > 0 && failed - 1 < p->cursor)
+		p->cursor = failed - 1;
+	if (list && (rc = prod__apply_receipts(p, list)) != KDC_OK)
+		return rc;
+	if ((rc = prod__publish(p, &more)) != KDC_OK)
+		return rc;
+	mono = kdc_mono_ms();
+	if (p->nmarks >= PROD_MARKS_FLUSH_N ||
+	    (p->nmarks > 0 && mono - p->marks_since >= PROD_MARKS_FLUSH_MS))
+		prod__flush_marks(p);
+	if (more || timeout_ms <= 0)
+		return KDC_OK;
+
+	/* sleep until a receipt, an ack, a connection change or the timeout */
+	if (timeout_ms > PROD_WAIT_MAX_MS)
+		timeout_ms = PROD_WAIT_MAX_MS;
+	pthread_mutex_lock(&p->lock);
+	if (!p->rq_head && !p->reconnected && !p->failed_min_seq) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)timeout_ms * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return KDC_OK;
+}
+
+int kdc_producer_run(kdc_producer *p, const volatile sig_atomic_t *stop)
+{
+	int rc = KDC_OK;
+
+	while (!*stop && (rc = kdc_producer_poll(p, PROD_WAIT_MAX_MS)) == KDC_OK)
+		;
+	if (rc == KDC_OK)
+		rc = prod__flush_marks(p);
+	return rc;
+}
+
+int kdc_producer_pending(kdc_producer *p, int64_t *n)
+{
+	int rc = kdc_outbox_count(p->ob, KDC_OUTBOX_PENDING, n);
+
+	if (rc == KDC_OK)
+		p->st.pending = *n;
+	return rc;
+}
+
+int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_atomic_t *stop,
+                      kdc_producer_progress_cb progress, void *ud)
+{
+	int64_t start = kdc_mono_ms(), next_progress = 0, pending = 0, now;
+	int rc;
+
+	if ((rc = kdc_producer_pending(p, &pending)) != KDC_OK)
+		return rc;
+	while (pending > 0) {
+		now = kdc_mono_ms();
+		if (now - start >= timeout_ms || (stop && *stop)) {
+			rc = KDC_ERR_TIMEOUT;
+			break;
+		}
+		if ((rc = kdc_producer_poll(p, PROD_WAIT_MAX_MS)) != KDC_OK)
+			break;
+		now = kdc_mono_ms();
+		if (now >= p->next_count) {
+			if ((rc = kdc_producer_pending(p, &pending)) != KDC_OK)
+				break;
+			p->next_count = now + PROD_COUNT_EVERY_MS;
+		}
+		if (progress && now >= next_progress) {
+			progress(ud, &p->st);
+			next_progress = now + 250;
+		}
+	}
+	if (rc == KDC_OK || rc == KDC_ERR_TIMEOUT) {
+		int frc = prod__flush_marks(p);
+		if (rc == KDC_OK)
+			rc = frc;
+	}
+	if (progress)
+		progress(ud, &p->st);
+	return rc;
+}
+
+void kdc_producer_stats(kdc_producer *p, struct kdc_producer_stats *out)
+{
+	pthread_mutex_lock(&p->lock);
+	p->st.acked = p->acked;
+	p->st.connects = p->connects;
+	p->st.inflight = p->inflight;
+	p->st.connected = p->connected;
+	pthread_mutex_unlock(&p->lock);
+	*out = p->st;
+}
+
+int kdc_producer_connected(kdc_producer *p)
+{
+	return p->mqtt && kdc_mqtt_connected(p->mqtt);
+}

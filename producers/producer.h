@@ -1,0 +1,135 @@
+/* producer.h: the device library (kdc_producer): a durable outbox plus the MQTT
+ * side of the delivery contract (DESIGN.md "Delivery").
+ *
+ *   record  -> the event is validated and written to the device's SQLite
+ *              outbox before anything else; works with no broker at all.
+ *   publish -> pending events go out at QoS 1 on
+ *              kdc/v1/{ward}/events/{team}/{device}, in seq order, with at most
+ *              `window` publishes awaiting the broker's ack; an event with no
+ *              receipt is published again after `resend-after` seconds and
+ *              after every reconnect (the aggregator stores each id once).
+ *   receipt -> kdc.v1.Receipt on kdc/v1/{ward}/receipts/{device} (QoS 1,
+ *              persistent session, so receipts wait for us while we are away):
+ *              committed ids leave the outbox, rejected ones stay with the
+ *              reason (state 2) and are not sent again.
+ *
+ * Threads and ownership:
+ *  - A kdc_producer has one owner thread: every function below must be called
+ *    from it (it owns the SQLite connection). Paho's threads only copy
+ *    receipts into a mutex-protected queue and count acks; all SQLite work
+ *    happens in kdc_producer_poll/run/sync on the owner thread.
+ *  - Several producers may live in one process (a simulator), each with its
+ *    own outbox file and client id; one thread may own several of them and
+ *    poll each in turn with timeout 0.
+ *  - Callbacks given here run on the owner thread, inside the call that
+ *    invokes them.
+ *  - Strings in the conf are copied by kdc_producer_new; the caller keeps
+ *    ownership of its conf (free it with kdc_conf_free(kdc_producer_opts, c)).
+ */
+#ifndef KDC_PRODUCER_H
+#define KDC_PRODUCER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kdc_conf.h"
+#include "kdc_mqtt.h"
+#include "kdc_proto.h"
+#include "outbox.h"
+
+struct kdc_producer_conf {
+	struct kdc_mqtt_conf mqtt;   /* client-id NULL/"" = kdc-dev-{device} */
+	char *ward;                  /* ward code, e.g. 31975 */
+	char *team;                  /* team code, e.g. T1 */
+	char *device;                /* device code, e.g. D1 */
+	char *outbox;                /* SQLite file path */
+	long long resend_after;      /* seconds without receipt before republishing */
+	long long window;            /* publishes awaiting the broker's ack */
+};
+
+/* Option rows for the fields above, to splice into a program's table
+ * (m = the member holding a struct kdc_producer_conf). */
+#define KDC_PRODUCER_OPTS(type, m) \
+	KDC_MQTT_OPTS(type, m.mqtt), \
+	{ "ward", KDC_OPT_STR, offsetof(type, m.ward), 0, 0, NULL, "ward code (administrative-unit code, e.g. 31975)" }, \
+	{ "team", KDC_OPT_STR, offsetof(type, m.team), 0, 0, NULL, "team code (letters, digits, _ or -)" }, \
+	{ "device", KDC_OPT_STR, offsetof(type, m.device), 0, 0, NULL, "this device's code (letters, digits, _ or -)" }, \
+	{ "outbox", KDC_OPT_STR, offsetof(type, m.outbox), 0, 0, NULL, "outbox file (SQLite) holding events until the server has them" }, \
+	{ "resend-after", KDC_OPT_INT, offsetof(type, m.resend_after), 1, 86400, "30", "seconds without a receipt before an event is sent again" }, \
+	{ "window", KDC_OPT_INT, offsetof(type, m.window), 1, 1000, "100", "events sent but not yet acknowledged by the broker, at most" }
+
+/* The same rows for a bare struct kdc_producer_conf (defaults, free). */
+extern const struct kdc_opt kdc_producer_opts[];
+
+/* Counters since kdc_producer_new (all owner-thread snapshots). */
+struct kdc_producer_stats {
+	int64_t recorded;     /* events recorded through this producer */
+	int64_t published;    /* publishes handed to MQTT, resends included */
+	int64_t acked;        /* of those, acknowledged by the broker */
+	int64_t receipts;     /* receipt messages applied */
+	int64_t committed;    /* events receipted as stored (left the outbox) */
+	int64_t rejected;     /* events receipted as refused (state 2) */
+	int64_t pending;      /* pending rows at the last count (-1 before any) */
+	int64_t connects;     /* successful connects */
+	int inflight;         /* publishes awaiting ack now */
+	int connected;        /* 1 while connected */
+};
+
+typedef struct kdc_producer kdc_producer;
+
+/* Progress of kdc_producer_sync, on the owner thread, about every 250 ms
+ * and once at the end. */
+typedef void (*kdc_producer_progress_cb)(void *ud, const struct kdc_producer_stats *s);
+
+/* Checks a conf in plain words (codes valid, outbox set, mqtt-version known).
+ * need_identity: ward/team/device must be set (recording and syncing need
+ * them; listing the outbox does not). 0 or KDC_ERR_CONFIG with err. */
+int kdc_producer_check_conf(const struct kdc_producer_conf *conf, int need_identity,
+                            char *err, size_t errlen);
+
+/* Opens the outbox; no network yet. Returns NULL with a reason in err. */
+kdc_producer *kdc_producer_new(const struct kdc_producer_conf *conf, char *err, size_t errlen);
+/* Flushes what it can, disconnects gracefully (no will), frees. NULL is fine. */
+void kdc_producer_free(kdc_producer *p);
+
+/* The producer's outbox (owned by it), for listings and for batches:
+ * kdc_outbox_begin / kdc_producer_record... / kdc_outbox_commit. */
+kdc_outbox *kdc_producer_outbox(kdc_producer *p);
+
+/* Records an event: sets ward, team and device from the conf (a device
+ * publishes only as itself), occurred_ms to now when it is 0, then
+ * kdc_outbox_record (id, seq, validation, insert). The caller fills khom,
+ * household, member and the body. On success id holds the event id and
+ * ev->id points at it. KDC_ERR_INVAL with the reason in v when refused. */
+int kdc_producer_record(kdc_producer *p, kdc_event_pb *ev, uint8_t id[KDC_UUID_LEN],
+                        struct kdc_verdict *v);
+
+/* Creates the MQTT client and its receipts subscription; connecting then
+ * happens in poll (with backoff, forever). 0, or KDC_ERR_CONFIG/MQTT with err.
+ * Calling it again is a no-op. */
+int kdc_producer_connect(kdc_producer *p, char *err, size_t errlen);
+
+/* One round of work: drives the connection, applies queued receipts (one
+ * transaction), publishes what the window allows, and then waits up to
+ * timeout_ms for something to do (0 = do not wait). Connects first if
+ * kdc_producer_connect was not called. 0, or KDC_ERR_DB/DISK_FULL/MQTT. */
+int kdc_producer_poll(kdc_producer *p, int timeout_ms);
+
+/* Polls until *stop becomes non-zero (set it from a signal handler). */
+int kdc_producer_run(kdc_producer *p, const volatile sig_atomic_t *stop);
+
+/* Polls until nothing is pending (0), timeout_ms passes or *stop is set
+ * (KDC_ERR_TIMEOUT; stop may be NULL), or an outbox error. progress may be
+ * NULL. Rejected events do not count as pending. */
+int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_atomic_t *stop,
+                      kdc_producer_progress_cb progress, void *ud);
+
+/* Counts pending rows now (a query) and stores it in the stats too. */
+int kdc_producer_pending(kdc_producer *p, int64_t *n);
+/* Current counters. */
+void kdc_producer_stats(kdc_producer *p, struct kdc_producer_stats *out);
+/* 1 while connected to the broker. */
+int kdc_producer_connected(kdc_producer *p);
+
+#endif
