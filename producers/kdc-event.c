@@ -1,0 +1,760 @@
+/* kdc-event: what a team member runs on a phone or laptop. Records a visit,
+ * account, payment or service into the device's outbox (no network needed),
+ * lists what is pending or was refused, and syncs with the ward server.
+ *
+ *   kdc-event [DEVICE SETTINGS] COMMAND [OPTIONS]
+ *
+ * Exit status: 0 done, 1 the outbox failed, 2 usage or configuration error,
+ * 3 sync timed out with events still pending, 130 interrupted. */
+#include <ctype.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kdc_conf.h"
+#include "kdc_err.h"
+#include "kdc_log.h"
+#include "kdc_proto.h"
+#include "kdc_util.h"
+#include "outbox.h"
+#include "producer.h"
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define EXIT_TIMEOUT 3
+#define EXIT_INTERRUPTED 130
+#define BULK_TX_ROWS 1000
+
+struct cli {
+	struct kdc_producer_conf dev;
+	char *config;
+	char *log_level;
+	int help;
+	/* event fields */
+	char *khom, *household, *outcome, *needs, *kind, *purpose, *method, *at;
+	long long members, members_15plus, smartphones, member, amount;
+	/* sync */
+	long long timeout;
+	/* bulk */
+	long long count, households, days, seed;
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* ---- option tables ---------------------------------------------------------- */
+
+#define O(name, type, field, min, max, def, help) \
+	{ name, type, offsetof(struct cli, field), min, max, def, help }
+
+#define DEVICE_ROWS \
+	O("config", KDC_OPT_STR, config, 0, 0, NULL, "read device settings from this file (key = value lines)"), \
+	KDC_PRODUCER_OPTS(struct cli, dev), \
+	O("log-level", KDC_OPT_STR, log_level, 0, 0, "warning", "debug, info, notice, warning or error"), \
+	O("help", KDC_OPT_BOOL, help, 0, 0, NULL, "show help")
+
+#define KHOM_ROW O("khom", KDC_OPT_STR, khom, 0, 0, NULL, "khom/ap code, e.g. 6 (required)")
+#define HOUSEHOLD_ROW O("household", KDC_OPT_STR, household, 0, 0, NULL, "household code, e.g. H001 (required; a code, never a name)")
+#define MEMBER_ROW O("member", KDC_OPT_INT, member, 1, KDC_MAX_MEMBERS, NULL, "the person's index in the household: 1, 2, ... (required)")
+#define AT_ROW O("at", KDC_OPT_STR, at, 0, 0, NULL, "when it happened: 2026-11-27 or 2026-11-27T08:30:00Z (default: now)")
+
+#define VISIT_ROWS KHOM_ROW, HOUSEHOLD_ROW, \
+	O("outcome", KDC_OPT_STR, outcome, 0, 0, NULL, "surveyed, not_home or declined (required)"), \
+	O("members", KDC_OPT_INT, members, 0, KDC_MAX_MEMBERS, NULL, "people living in the household"), \
+	O("members-15plus", KDC_OPT_INT, members_15plus, 0, KDC_MAX_MEMBERS, NULL, "of whom aged 15 or more"), \
+	O("smartphones", KDC_OPT_INT, smartphones, 0, KDC_MAX_MEMBERS, NULL, "smartphones in the household"), \
+	O("needs", KDC_OPT_STR, needs, 0, 0, NULL, "needs expressed, comma-separated: install_app, public_service_account, vneid, payment_account, cashless_bills, online_procedures, medical_booking, digital_skills"), \
+	AT_ROW
+#define ACCOUNT_ROWS KHOM_ROW, HOUSEHOLD_ROW, MEMBER_ROW, \
+	O("kind", KDC_OPT_STR, kind, 0, 0, NULL, "public_service_portal, vneid_level2, provincial_app or payment (required)"), \
+	AT_ROW
+#define PAYMENT_ROWS KHOM_ROW, HOUSEHOLD_ROW, MEMBER_ROW, \
+	O("purpose", KDC_OPT_STR, purpose, 0, 0, NULL, "electricity, water, telecom, public_fee, school_fee, health, shopping or other (required)"), \
+	O("method", KDC_OPT_STR, method, 0, 0, NULL, "bank_transfer, qr_code, ewallet or card (required)"), \
+	O("amount", KDC_OPT_INT, amount, 0, KDC_MAX_AMOUNT_VND, NULL, "amount in VND (optional)"), \
+	AT_ROW
+#define SERVICE_ROWS KHOM_ROW, HOUSEHOLD_ROW, MEMBER_ROW, \
+	O("kind", KDC_OPT_STR, kind, 0, 0, NULL, "birth_registration, marital_status, medical_booking, field_report or other (required)"), \
+	AT_ROW
+#define SYNC_ROWS \
+	O("timeout", KDC_OPT_INT, timeout, 1, 86400 * 7, "60", "give up after this many seconds (exit status 3)")
+#define BULK_ROWS \
+	O("count", KDC_OPT_INT, count, 1, 100000000, NULL, "how many events to record (required)"), \
+	O("khom", KDC_OPT_STR, khom, 0, 0, "6", "khom/ap code of the households"), \
+	O("households", KDC_OPT_INT, households, 1, 9999, "186", "households H0001.. to spread the events over"), \
+	O("days", KDC_OPT_INT, days, 0, 700, "30", "event times spread over this many past days (0 = now)"), \
+	O("seed", KDC_OPT_INT, seed, 0, 4294967295LL, "1", "random seed (same seed, same events apart from ids and times)")
+
+#define END KDC_OPT_END
+static const struct kdc_opt device_opts[] = { DEVICE_ROWS, END };
+static const struct kdc_opt visit_own[] = { VISIT_ROWS, END };
+static const struct kdc_opt visit_opts[] = { VISIT_ROWS, DEVICE_ROWS, END };
+static const struct kdc_opt account_own[] = { ACCOUNT_ROWS, END };
+static const struct kdc_opt account_opts[] = { ACCOUNT_ROWS, DEVICE_ROWS, END };
+static const struct kdc_opt payment_own[] = { PAYMENT_ROWS, END };
+static const struct kdc_opt payment_opts[] = { PAYMENT_ROWS, DEVICE_ROWS, END };
+static const struct kdc_opt service_own[] = { SERVICE_ROWS, END };
+static const struct kdc_opt service_opts[] = { SERVICE_ROWS, DEVICE_ROWS, END };
+static const struct kdc_opt sync_own[] = { SYNC_ROWS, END };
+static const struct kdc_opt sync_opts[] = { SYNC_ROWS, DEVICE_ROWS, END };
+static const struct kdc_opt none_own[] = { END };
+static const struct kdc_opt bulk_own[] = { BULK_ROWS, END };
+static const struct kdc_opt bulk_opts[] = { BULK_ROWS, DEVICE_ROWS, END };
+
+struct command {
+	const char *name;
+	const char *summary;
+	const char *usage;
+	const struct kdc_opt *own, *opts;
+	int (*run)(struct cli *c);
+};
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static int usage_error(const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "kdc-event: ");
+	fprintf(stderr, fmt, a ? a : "", b ? b : "");
+	fprintf(stderr, "\n");
+	return EXIT_USAGE;
+}
+
+/* "a, b or c" from a name function over 1..max. */
+static void list_names(char *buf, size_t len, const char *(*name)(int))
+{
+	size_t o = 0;
+	int n = 0;
+
+	buf[0] = '\0';
+	while (name(n + 1))
+		n++;
+	for (int i = 1; i <= n && o < len; i++) {
+		int w = snprintf(buf + o, len - o, "%s%s", i == 1 ? "" : i == n ? " or " : ", ", name(i));
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+}
+
+/* Parses an enum option; on failure explains which values exist. */
+static int parse_enum(const char *value, const char *opt, const char *what,
+                      int (*parse)(const char *), const char *(*name)(int), int *out)
+{
+	char valid[512];
+
+	list_names(valid, sizeof valid, name);
+	if (!value) {
+		fprintf(stderr, "kdc-event: missing --%s: %s, one of %s\n", opt, what, valid);
+		return EXIT_USAGE;
+	}
+	if ((*out = parse(value)) < 0) {
+		fprintf(stderr, "kdc-event: unknown --%s value '%s' (%s): use %s\n", opt, value,
+		        what, valid);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int require_code(const char *value, const char *opt, const char *what)
+{
+	if (!value || !*value) {
+		fprintf(stderr, "kdc-event: missing --%s: %s\n", opt, what);
+		return EXIT_USAGE;
+	}
+	if (!kdc_code_valid(value)) {
+		fprintf(stderr, "kdc-event: --%s '%s' is not a valid code: use 1-32 letters, "
+		        "digits, '_' or '-' (no spaces, no names)\n", opt, value);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int parse_at(const char *at, int64_t *ms)
+{
+	*ms = 0; /* now */
+	if (at && kdc_time_parse(at, ms) != KDC_OK) {
+		fprintf(stderr, "kdc-event: --at '%s' is not a time: use 2026-11-27 or "
+		        "2026-11-27T08:30:00Z (UTC)\n", at);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int open_producer(struct cli *c, kdc_producer **p)
+{
+	char err[512];
+
+	if (kdc_producer_check_conf(&c->dev, 1, err, sizeof err) != KDC_OK) {
+		fprintf(stderr, "kdc-event: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (!(*p = kdc_producer_new(&c->dev, err, sizeof err))) {
+		fprintf(stderr, "kdc-event: %s\n", err);
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* Records ev through a fresh producer and prints the id. */
+static int record(struct cli *c, kdc_event_pb *ev, const char *what)
+{
+	struct kdc_verdict v;
+	uint8_t id[KDC_UUID_LEN];
+	char idtext[KDC_UUID_STR_LEN];
+	kdc_producer *p = NULL;
+	int rc, ret;
+
+	if ((ret = open_producer(c, &p)) != 0)
+		return ret;
+	rc = kdc_producer_record(p, ev, id, &v);
+	if (rc == KDC_ERR_INVAL) {
+		fprintf(stderr, "kdc-event: this %s cannot be recorded: %s\n", what, v.detail);
+		ret = EXIT_USAGE;
+	} else if (rc != KDC_OK) {
+		fprintf(stderr, "kdc-event: cannot write to the outbox %s: %s (%s)\n",
+		        c->dev.outbox, kdc_strerror(rc), kdc_outbox_errmsg(kdc_producer_outbox(p)));
+		ret = EXIT_FAIL;
+	} else {
+		kdc_uuid_format(id, idtext);
+		printf("%s\n", idtext);
+		ret = fflush(stdout) == 0 ? 0 : EXIT_FAIL;
+	}
+	kdc_producer_free(p);
+	return ret;
+}
+
+/* ---- record commands ------------------------------------------------------------- */
+
+static int common_fields(struct cli *c, kdc_event_pb *ev, int person)
+{
+	int ret;
+
+	if ((ret = require_code(c->khom, "khom", "the khom/ap code, e.g. --khom 6")) ||
+	    (ret = require_code(c->household, "household", "the household code, e.g. --household H001")))
+		return ret;
+	if (person && c->member == 0)
+		return usage_error("missing --member: the person's index in the household (1, 2, ...)%s%s",
+		                   NULL, NULL);
+	if ((ret = parse_at(c->at, &ev->occurred_ms)) != 0)
+		return ret;
+	ev->khom = c->khom;
+	ev->household = c->household;
+	ev->member = person ? (uint32_t)c->member : 0;
+	return 0;
+}
+
+static int cmd_visit(struct cli *c)
+{
+	kdc_event_pb ev = KDC__V1__EVENT__INIT;
+	Kdc__V1__HouseholdVisited b = KDC__V1__HOUSEHOLD_VISITED__INIT;
+	Kdc__V1__Need needs[KDC_MAX_NEEDS];
+	char valid[512];
+	int ret, v;
+
+	if ((ret = common_fields(c, &ev, 0)) ||
+	    (ret = parse_enum(c->outcome, "outcome", "how the visit went", kdc_outcome_parse,
+	                      kdc_outcome_name, &v)))
+		return ret;
+	b.outcome = (Kdc__V1__VisitOutcome)v;
+	b.members = (uint32_t)c->members;
+	b.members_15plus = (uint32_t)c->members_15plus;
+	b.smartphones = (uint32_t)c->smartphones;
+	if (c->needs && *c->needs) {
+		char *copy = strdup(c->needs), *save = NULL;
+		if (!copy)
+			return EXIT_FAIL;
+		list_names(valid, sizeof valid, kdc_need_name);
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			while (*t == ' ')
+				t++;
+			if ((v = kdc_need_parse(t)) < 0 || b.n_needs == KDC_MAX_NEEDS) {
+				if (v < 0)
+					fprintf(stderr, "kdc-event: unknown need '%s' in --needs: use %s "
+					        "(comma-separated)\n", t, valid);
+				else
+					fprintf(stderr, "kdc-event: more than %d needs in --needs\n", KDC_MAX_NEEDS);
+				free(copy);
+				return EXIT_USAGE;
+			}
+			needs[b.n_needs++] = (Kdc__V1__Need)v;
+		}
+		free(copy);
+		b.needs = needs;
+	}
+	ev.body_case = KDC__V1__EVENT__BODY_VISIT;
+	ev.visit = &b;
+	return record(c, &ev, "visit");
+}
+
+static int cmd_account(struct cli *c)
+{
+	kdc_event_pb ev = KDC__V1__EVENT__INIT;
+	Kdc__V1__AccountCreated b = KDC__V1__ACCOUNT_CREATED__INIT;
+	int ret, v;
+
+	if ((ret = common_fields(c, &ev, 1)) ||
+	    (ret = parse_enum(c->kind, "kind", "the kind of account", kdc_account_parse,
+	                      kdc_account_name, &v)))
+		return ret;
+	b.kind = (Kdc__V1__AccountKind)v;
+	ev.body_case = KDC__V1__EVENT__BODY_ACCOUNT;
+	ev.account = &b;
+	return record(c, &ev, "account");
+}
+
+static int cmd_payment(struct cli *c)
+{
+	kdc_event_pb ev = KDC__V1__EVENT__INIT;
+	Kdc__V1__PaymentMade b = KDC__V1__PAYMENT_MADE__INIT;
+	int ret, purpose, method;
+
+	if ((ret = common_fields(c, &ev, 1)) ||
+	    (ret = parse_enum(c->purpose, "purpose", "what was paid", kdc_purpose_parse,
+	                      kdc_purpose_name, &purpose)) ||
+	    (ret = parse_enum(c->method, "method", "how it was paid", kdc_method_parse,
+	                      kdc_method_name, &method)))
+		return ret;
+	b.purpose = (Kdc__V1__PaymentPurpose)purpose;
+	b.method = (Kdc__V1__PaymentMethod)method;
+	b.amount_vnd = c->amount;
+	ev.body_case = KDC__V1__EVENT__BODY_PAYMENT;
+	ev.payment = &b;
+	return record(c, &ev, "payment");
+}
+
+static int cmd_service(struct cli *c)
+{
+	kdc_event_pb ev = KDC__V1__EVENT__INIT;
+	Kdc__V1__ServiceUsed b = KDC__V1__SERVICE_USED__INIT;
+	int ret, v;
+
+	if ((ret = common_fields(c, &ev, 1)) ||
+	    (ret = parse_enum(c->kind, "kind", "the kind of service", kdc_service_parse,
+	                      kdc_service_name, &v)))
+		return ret;
+	b.kind = (Kdc__V1__ServiceKind)v;
+	ev.body_case = KDC__V1__EVENT__BODY_SERVICE;
+	ev.service = &b;
+	return record(c, &ev, "service");
+}
+
+/* ---- listings ----------------------------------------------------------------- */
+
+static int print_row(void *ud, const struct kdc_outbox_row *row)
+{
+	char id[KDC_UUID_STR_LEN], when[32];
+
+	kdc_uuid_format(row->id, id);
+	kdc_time_format(row->occurred_ms, when, sizeof when);
+	if (row->state == KDC_OUTBOX_REJECTED)
+		printf("%s %lld %s %s %s: %s\n", id, (long long)row->seq, kdc_kind_name(row->kind),
+		       when, kdc_reason_name(row->reject_reason), row->reject_detail);
+	else
+		printf("%s %lld %s %s\n", id, (long long)row->seq, kdc_kind_name(row->kind), when);
+	(*(int64_t *)ud)++;
+	return 0;
+}
+
+static int list_state(struct cli *c, int state, const char *label)
+{
+	kdc_outbox *ob = NULL;
+	char err[512];
+	int64_t n = 0;
+	int rc, ret = 0;
+
+	if (kdc_producer_check_conf(&c->dev, 0, err, sizeof err) != KDC_OK) {
+		fprintf(stderr, "kdc-event: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (kdc_outbox_open(c->dev.outbox, &ob, err, sizeof err) != KDC_OK) {
+		fprintf(stderr, "kdc-event: %s\n", err);
+		return EXIT_FAIL;
+	}
+	if ((rc = kdc_outbox_list(ob, state, print_row, &n)) != KDC_OK) {
+		fprintf(stderr, "kdc-event: cannot read the outbox %s: %s\n", c->dev.outbox,
+		        kdc_outbox_errmsg(ob));
+		ret = EXIT_FAIL;
+	} else {
+		printf("%lld %s\n", (long long)n, label);
+	}
+	kdc_outbox_close(ob);
+	if (fflush(stdout) != 0)
+		ret = EXIT_FAIL;
+	return ret;
+}
+
+static int cmd_pending(struct cli *c) { return list_state(c, KDC_OUTBOX_PENDING, "pending"); }
+static int cmd_rejected(struct cli *c) { return list_state(c, KDC_OUTBOX_REJECTED, "rejected"); }
+
+/* ---- sync ---------------------------------------------------------------------------- */
+
+struct sync_view {
+	int tty;
+	const char *broker;
+	char last[160];
+	int64_t last_line_ms;
+	int wrote;
+};
+
+static void sync_line(const struct sync_view *sv, const struct kdc_producer_stats *s,
+                      char *line, size_t len)
+{
+	snprintf(line, len, "sync: sent %lld, receipted %lld, pending %lld%s%s",
+	         (long long)s->published, (long long)(s->committed + s->rejected),
+	         (long long)(s->pending < 0 ? 0 : s->pending),
+	         s->connected ? "" : ", connecting to ", s->connected ? "" : sv->broker);
+}
+
+static void sync_progress(void *ud, const struct kdc_producer_stats *s)
+{
+	struct sync_view *sv = ud;
+	char line[160];
+	int64_t now = kdc_mono_ms();
+
+	sync_line(sv, s, line, sizeof line);
+	if (sv->tty) {
+		fprintf(stderr, "\r%s\033[K", line);
+		sv->wrote = 1;
+	} else if (strcmp(line, sv->last) != 0 && now - sv->last_line_ms >= 1000) {
+		/* a log file gets a line a second at most, and only on change */
+		fprintf(stderr, "%s\n", line);
+		sv->last_line_ms = now;
+	} else {
+		return;
+	}
+	snprintf(sv->last, sizeof sv->last, "%s", line);
+}
+
+static int cmd_sync(struct cli *c)
+{
+	struct sync_view sv = { isatty(STDERR_FILENO), c->dev.mqtt.broker, "", 0, 0 };
+	struct kdc_producer_stats s;
+	struct sigaction sa;
+	kdc_producer *p = NULL;
+	int64_t pending = 0, rejected = 0;
+	char err[512];
+	int rc, ret;
+
+	if ((ret = open_producer(c, &p)) != 0)
+		return ret;
+	if (kdc_producer_connect(p, err, sizeof err) != KDC_OK) {
+		fprintf(stderr, "kdc-event: %s\n", err);
+		kdc_producer_free(p);
+		return EXIT_USAGE;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	rc = kdc_producer_sync(p, c->timeout * 1000, &stop_flag, sync_progress, &sv);
+	kdc_producer_stats(p, &s);
+	if (sv.tty && sv.wrote) {
+		fputc('\n', stderr);
+	} else if (!sv.tty) {
+		char line[160];
+		sync_line(&sv, &s, line, sizeof line);
+		if (strcmp(line, sv.last) != 0) /* the final state, whatever the pace */
+			fprintf(stderr, "%s\n", line);
+	}
+	if (rc == KDC_OK || rc == KDC_ERR_TIMEOUT) {
+		if (kdc_producer_pending(p, &pending) != KDC_OK ||
+		    kdc_outbox_count(kdc_producer_outbox(p), KDC_OUTBOX_REJECTED, &rejected) != KDC_OK)
+			rc = KDC_ERR_DB;
+	}
+	if (rc == KDC_OK) {
+		fprintf(stderr, "sync: done, nothing pending (%lld sent, %lld receipted)\n",
+		        (long long)s.published, (long long)(s.committed + s.rejected));
+		ret = 0;
+	} else if (rc == KDC_ERR_TIMEOUT) {
+		if (stop_flag)
+			fprintf(stderr, "sync: interrupted");
+		else
+			fprintf(stderr, "sync: timed out after %lld s", c->timeout);
+		fprintf(stderr, " with %lld event(s) still pending; they stay in the outbox: "
+		        "run sync again when the connection is better\n", (long long)pending);
+		if (!s.connected && s.connects == 0)
+			fprintf(stderr, "sync: could not reach the broker %s\n", c->dev.mqtt.broker);
+		ret = stop_flag ? EXIT_INTERRUPTED : EXIT_TIMEOUT;
+	} else {
+		fprintf(stderr, "kdc-event: sync failed: %s (%s)\n", kdc_strerror(rc),
+		        kdc_outbox_errmsg(kdc_producer_outbox(p)));
+		ret = EXIT_FAIL;
+	}
+	if (rejected > 0)
+		fprintf(stderr, "sync: %lld event(s) were refused by the server: see "
+		        "'kdc-event rejected'\n", (long long)rejected);
+	kdc_producer_free(p);
+	return ret;
+}
+
+/* ---- bulk: synthetic events for tests and benchmarks --------------------------- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+	/* xorshift64*: fast, reproducible, good enough for a plausible mix */
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545F4914F6CDD1DULL;
+}
+
+static int rng_below(uint64_t *s, int n)
+{
+	return (int)(rng_next(s) % (uint64_t)n);
+}
+
+/* Fills ev (and the body storage) with one plausible event. */
+static void bulk_event(uint64_t *rng, const struct cli *c, int64_t now, char *household,
+                       kdc_event_pb *ev, Kdc__V1__HouseholdVisited *vis,
+                       Kdc__V1__AccountCreated *acc, Kdc__V1__PaymentMade *pay,
+                       Kdc__V1__ServiceUsed *svc, Kdc__V1__Need *needs)
+{
+	int r = rng_below(rng, 100);
+
+	kdc__v1__event__init(ev);
+	snprintf(household, 16, "H%04d", 1 + rng_below(rng, (int)c->households));
+	ev->khom = c->khom;
+	ev->household = household;
+	ev->occurred_ms = c->days > 0 ? now - (int64_t)(rng_next(rng) % (uint64_t)(c->days * 86400000LL))
+	                              : now;
+	ev->member = (uint32_t)(1 + rng_below(rng, 4));
+	if (r < 40) {
+		int o = rng_below(rng, 10);
+		kdc__v1__household_visited__init(vis);
+		vis->outcome = o < 7 ? KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_SURVEYED :
+		               o < 9 ? KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_NOT_HOME :
+		                       KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_DECLINED;
+		if (o < 7) {
+			vis->members = (uint32_t)(1 + rng_below(rng, 7));
+			vis->members_15plus = (uint32_t)(1 + rng_below(rng, (int)vis->members));
+			vis->smartphones = (uint32_t)rng_below(rng, (int)vis->members + 1);
+			vis->needs = needs;
+			for (int n = 1; kdc_need_name(n); n++)
+				if (rng_below(rng, 4) == 0)
+					needs[vis->n_needs++] = (Kdc__V1__Need)n;
+		}
+		ev->member = 0;
+		ev->body_case = KDC__V1__EVENT__BODY_VISIT;
+		ev->visit = vis;
+	} else if (r < 65) {
+		kdc__v1__account_created__init(acc);
+		acc->kind = (Kdc__V1__AccountKind)(1 + rng_below(rng, 4));
+		ev->body_case = KDC__V1__EVENT__BODY_ACCOUNT;
+		ev->account = acc;
+	} else if (r < 90) {
+		kdc__v1__payment_made__init(pay);
+		pay->purpose = (Kdc__V1__PaymentPurpose)(1 + rng_below(rng, 8));
+		pay->method = (Kdc__V1__PaymentMethod)(1 + rng_below(rng, 4));
+		pay->amount_vnd = rng_below(rng, 4) == 0 ? 0 : 1000LL * (10 + rng_below(rng, 2000));
+		ev->body_case = KDC__V1__EVENT__BODY_PAYMENT;
+		ev->payment = pay;
+	} else {
+		kdc__v1__service_used__init(svc);
+		svc->kind = (Kdc__V1__ServiceKind)(1 + rng_below(rng, 5));
+		ev->body_case = KDC__V1__EVENT__BODY_SERVICE;
+		ev->service = svc;
+	}
+}
+
+static int cmd_bulk(struct cli *c)
+{
+	kdc_event_pb ev;
+	Kdc__V1__HouseholdVisited vis;
+	Kdc__V1__AccountCreated acc;
+	Kdc__V1__PaymentMade pay;
+	Kdc__V1__ServiceUsed svc;
+	Kdc__V1__Need needs[KDC_MAX_NEEDS];
+	struct kdc_verdict v;
+	uint8_t id[KDC_UUID_LEN];
+	char household[16];
+	uint64_t rng = (uint64_t)c->seed * 0x9E3779B97F4A7C15ULL + 1;
+	int64_t first = 0, last = 0, t0, now;
+	kdc_producer *p = NULL;
+	kdc_outbox *ob;
+	int rc = KDC_OK, ret;
+
+	if (c->count == 0)
+		return usage_error("missing --count: how many events to record%s%s", NULL, NULL);
+	if ((ret = require_code(c->khom, "khom", "the khom/ap code")) != 0 ||
+	    (ret = open_producer(c, &p)) != 0)
+		return ret;
+	ob = kdc_producer_outbox(p);
+	if (kdc_outbox_next_seq(ob, &first) != KDC_OK)
+		first = 0;
+	t0 = kdc_mono_ms();
+	now = kdc_now_ms();
+	for (long long i = 0; i < c->count; i++) {
+		if (i % BULK_TX_ROWS == 0) {
+			if (i > 0 && (rc = kdc_outbox_commit(ob)) != KDC_OK)
+				break;
+			if ((rc = kdc_outbox_begin(ob)) != KDC_OK)
+				break;
+			now = kdc_now_ms();
+		}
+		bulk_event(&rng, c, now, household, &ev, &vis, &acc, &pay, &svc, needs);
+		if ((rc = kdc_producer_record(p, &ev, id, &v)) != KDC_OK)
+			break;
+		last = (int64_t)ev.seq;
+	}
+	if (rc == KDC_OK)
+		rc = kdc_outbox_commit(ob);
+	if (rc != KDC_OK) {
+		kdc_outbox_rollback(ob);
+		if (rc == KDC_ERR_INVAL)
+			fprintf(stderr, "kdc-event: bulk event refused: %s\n", v.detail);
+		else
+			fprintf(stderr, "kdc-event: cannot write to the outbox %s: %s (%s)\n",
+			        c->dev.outbox, kdc_strerror(rc), kdc_outbox_errmsg(ob));
+		kdc_producer_free(p);
+		return rc == KDC_ERR_INVAL ? EXIT_USAGE : EXIT_FAIL;
+	}
+	{
+		double secs = (double)(kdc_mono_ms() - t0) / 1000.0;
+		printf("recorded %lld events (seq %lld to %lld) in %.2f s, %.0f events/s\n",
+		       c->count, (long long)first, (long long)last, secs,
+		       secs > 0 ? (double)c->count / secs : 0.0);
+	}
+	kdc_producer_free(p);
+	return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
+}
+
+/* ---- main ------------------------------------------------------------------------ */
+
+static const struct command commands[] = {
+	{ "visit", "record a household visit (survey)",
+	  "visit --khom K --household H --outcome surveyed|not_home|declined [--members N --members-15plus N --smartphones N --needs a,b] [--at TIME]",
+	  visit_own, visit_opts, cmd_visit },
+	{ "account", "record an account opened for a household member",
+	  "account --khom K --household H --member N --kind KIND [--at TIME]",
+	  account_own, account_opts, cmd_account },
+	{ "payment", "record a cashless payment",
+	  "payment --khom K --household H --member N --purpose P --method M [--amount VND] [--at TIME]",
+	  payment_own, payment_opts, cmd_payment },
+	{ "service", "record an online public service used",
+	  "service --khom K --household H --member N --kind KIND [--at TIME]",
+	  service_own, service_opts, cmd_service },
+	{ "sync", "send pending events and wait for the server's receipts",
+	  "sync [--timeout SECONDS]", sync_own, sync_opts, cmd_sync },
+	{ "pending", "list events the server has not confirmed yet",
+	  "pending", none_own, device_opts, cmd_pending },
+	{ "rejected", "list events the server refused, with the reason",
+	  "rejected", none_own, device_opts, cmd_rejected },
+	{ "bulk", "record N synthetic events quickly (tests and benchmarks)",
+	  "bulk --count N [--khom K --households N --days N --seed N]",
+	  bulk_own, bulk_opts, cmd_bulk },
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void main_help(FILE *out)
+{
+	fprintf(out,
+	        "usage: kdc-event [DEVICE SETTINGS] COMMAND [OPTIONS]\n\n"
+	        "Records what a community digital-technology team did on this device, keeps\n"
+	        "it in the device's outbox (no connection needed) and sends it to the ward\n"
+	        "server when there is one. Nothing leaves the outbox until the server\n"
+	        "confirms it has it.\n\nCommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nRun 'kdc-event COMMAND --help' for a command's options.\n\n"
+	        "Device settings (on the command line, or as 'key = value' lines in the\n"
+	        "file given with --config; keep it mode 0600 when it holds a password):\n");
+	kdc_conf_usage(device_opts, out);
+	fprintf(out, "\nExit status: 0 done, 1 outbox failure, 2 usage or configuration "
+	        "error,\n3 sync timed out with events pending, 130 interrupted.\n");
+}
+
+static void command_help(const struct command *cmd, FILE *out)
+{
+	fprintf(out, "usage: kdc-event [DEVICE SETTINGS] %s\n\n%c%s.\n", cmd->usage,
+	        toupper((unsigned char)cmd->summary[0]), cmd->summary + 1);
+	if (cmd->own[0].name) {
+		fprintf(out, "\nOptions:\n");
+		kdc_conf_usage(cmd->own, out);
+	}
+	fprintf(out, "\nDevice settings: see 'kdc-event --help'. Example:\n"
+	        "  kdc-event --config dev.conf %s\n", cmd->usage);
+}
+
+static void cli_free(struct cli *c)
+{
+	kdc_conf_free(device_opts, c);
+	free(c->khom);
+	free(c->household);
+	free(c->outcome);
+	free(c->needs);
+	free(c->kind);
+	free(c->purpose);
+	free(c->method);
+	free(c->at);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c;
+	const struct command *cmd = NULL;
+	char err[512];
+	int argi = 1, ret = EXIT_USAGE, level;
+
+	memset(&c, 0, sizeof c);
+	kdc_log_set_ident("kdc-event");
+	if (kdc_conf_defaults(device_opts, &c) != KDC_OK)
+		goto cleanup;
+	if (kdc_conf_args(device_opts, &c, argc, argv, &argi, err, sizeof err) != KDC_OK) {
+		fprintf(stderr, "kdc-event: %s\n", err);
+		goto cleanup;
+	}
+	if (c.help || (argi < argc && strcmp(argv[argi], "-h") == 0)) {
+		main_help(stdout);
+		ret = 0;
+		goto cleanup;
+	}
+	if (argi >= argc) {
+		fprintf(stderr, "kdc-event: which command? visit, account, payment, service, "
+		        "sync, pending, rejected or bulk (see kdc-event --help)\n");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(argv[argi], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (!cmd) {
+		fprintf(stderr, "kdc-event: unknown command '%s': use visit, account, payment, "
+		        "service, sync, pending, rejected or bulk (see kdc-event --help)\n", argv[argi]);
+		goto cleanup;
+	}
+	argi++;
+	if (kdc_conf_defaults(cmd->own, &c) != KDC_OK)
+		goto cleanup;
+	if (kdc_conf_args(cmd->opts, &c, argc, argv, &argi, err, sizeof err) != KDC_OK) {
+		fprintf(stderr, "kdc-event %s: %s\n", cmd->name, err);
+		goto cleanup;
+	}
+	if (c.help || (argi < argc && strcmp(argv[argi], "-h") == 0)) {
+		command_help(cmd, stdout);
+		ret = 0;
+		goto cleanup;
+	}
+	if (argi < argc) {
+		fprintf(stderr, "kdc-event %s: unexpected argument '%s' (options start with --; "
+		        "see kdc-event %s --help)\n", cmd->name, argv[argi], cmd->name);
+		goto cleanup;
+	}
+	if ((level = kdc_log_level_parse(c.log_level ? c.log_level : "warning")) < 0) {
+		fprintf(stderr, "kdc-event: log-level must be debug, info, notice, warning or "
+		        "error, not '%s'\n", c.log_level);
+		goto cleanup;
+	}
+	kdc_log_set_level(level);
+	ret = cmd->run(&c);
+cleanup:
+	cli_free(&c);
+	return ret;
+}
