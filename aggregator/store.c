@@ -1,0 +1,452 @@
+/* store.c: SQLite storage of events and rejected payloads. See store.h.
+ *
+ * Speed comes from the caller batching (one transaction per batch) and from
+ * the statements being prepared once; the events table is WITHOUT ROWID on
+ * the 16-byte id, and ids are UUIDv7 (time-ordered), so inserts append to the
+ * right edge of the b-tree instead of dirtying a random page per row. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kdc_err.h"
+#include "kdc_log.h"
+#include "store.h"
+
+struct kdc_store {
+	sqlite3 *db;
+	sqlite3_stmt *begin;
+	sqlite3_stmt *commit;
+	sqlite3_stmt *rollback;
+	sqlite3_stmt *add_event;
+	sqlite3_stmt *add_rejected;
+	int version;
+	char errmsg[256];
+};
+
+/* Migration i takes the schema from version i to i + 1. Append only: a
+ * released step is never edited, a change is a new step. */
+static const char *const store_migrations[KDC_STORE_SCHEMA_VERSION] = {
+	/* 0 -> 1: events and rejected payloads */
+	"CREATE TABLE events("
+	" id BLOB PRIMARY KEY,"
+	" seq INTEGER NOT NULL, occurred_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL,"
+	" ward TEXT NOT NULL, khom TEXT NOT NULL, team TEXT NOT NULL, device TEXT NOT NULL,"
+	" household TEXT NOT NULL, member INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL, subkind INTEGER NOT NULL,"
+	" method INTEGER NOT NULL, amount_vnd INTEGER NOT NULL,"
+	" members INTEGER NOT NULL, members_15plus INTEGER NOT NULL, smartphones INTEGER NOT NULL,"
+	" needs INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE rejected("
+	" rid INTEGER PRIMARY KEY, received_ms INTEGER NOT NULL, topic TEXT NOT NULL,"
+	" device TEXT, event_id BLOB,"
+	" reason INTEGER NOT NULL, reason_name TEXT NOT NULL, detail TEXT NOT NULL,"
+	" payload_len INTEGER NOT NULL, payload BLOB NOT NULL"
+	");",
+};
+
+#define SQL_ADD_EVENT \
+	"INSERT OR IGNORE INTO events(id, seq, occurred_ms, received_ms, ward, khom, team," \
+	" device, household, member, kind, subkind, method, amount_vnd, members," \
+	" members_15plus, smartphones, needs)" \
+	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+#define SQL_ADD_REJECTED \
+	"INSERT INTO rejected(received_ms, topic, device, event_id, reason, reason_name," \
+	" detail, payload_len, payload) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+
+/* Maps an SQLite result to kdc_err and remembers SQLite's words. A full disk
+ * shows up as SQLITE_FULL, or as an I/O error whose errno is ENOSPC (WAL and
+ * shm growth). */
+static int store__fail(kdc_store *s, int src, const char *what)
+{
+	int sys = s->db ? sqlite3_system_errno(s->db) : 0;
+
+	snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what,
+	         s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
+	switch (src & 0xff) {
+	case SQLITE_FULL:
+		return KDC_ERR_DISK_FULL;
+	case SQLITE_IOERR:
+		return sys == ENOSPC || sys == EDQUOT ? KDC_ERR_DISK_FULL : KDC_ERR_DB;
+	case SQLITE_NOMEM:
+		return KDC_ERR_NOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return KDC_ERR_BUSY;
+	default:
+		return KDC_ERR_DB;
+	}
+}
+
+/* Runs a statement that returns no rows and resets it. */
+static int store__step_done(kdc_store *s, sqlite3_stmt *st, const char *what)
+{
+	int src = sqlite3_step(st);
+	int rc = src == SQLITE_DONE ? KDC_OK : store__fail(s, src, what);
+
+	/* reset's own return repeats the step error; the step result is the one */
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int store__exec(kdc_store *s, const char *sql, const char *what)
+{
+	int src = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	return src == SQLITE_OK ? KDC_OK : store__fail(s, src, what);
+}
+
+/* Creates the file with mode 0600 before SQLite sees it (SQLite would use
+ * 0644 under the usual umask), or tightens an existing file. SQLite gives the
+ * -wal and -shm files the database file's mode. */
+static int store__private_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open or create database %s: %s", path, strerror(errno));
+		return KDC_ERR_IO;
+	}
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "cannot stat database %s: %s", path, strerror(errno));
+		close(fd);
+		return KDC_ERR_IO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "database %s is not a regular file", path);
+		close(fd);
+		return KDC_ERR_IO;
+	}
+	if ((st.st_mode & 077) != 0) {
+		if (fchmod(fd, 0600) != 0) {
+			snprintf(err, errlen, "database %s is readable by others (mode %03o) and cannot be made private: %s",
+			         path, (unsigned)(st.st_mode & 0777), strerror(errno));
+			close(fd);
+			return KDC_ERR_IO;
+		}
+		kdc_warn("database %s was readable by others (mode %03o): changed to 600",
+		         path, (unsigned)(st.st_mode & 0777));
+	}
+	close(fd);
+	return KDC_OK;
+}
+
+/* The -wal and -shm files of a database copied or created by another tool
+ * may have a looser mode than the database itself. */
+static void store__private_sidecars(const char *path)
+{
+	static const char *const sfx[] = { "-wal", "-shm" };
+	char p[4096];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		if (snprintf(p, sizeof p, "%s%s", path, sfx[i]) >= (int)sizeof p)
+			continue;
+		if (stat(p, &st) == 0 && (st.st_mode & 077) != 0 && chmod(p, 0600) == 0)
+			kdc_warn("%s was readable by others: changed to mode 600", p);
+	}
+}
+
+static int store__pragmas(kdc_store *s, const struct kdc_store_opts *o, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char sql[128];
+	int src, rc;
+
+	src = sqlite3_busy_timeout(s->db, o->busy_timeout_ms);
+	if (src != SQLITE_OK) {
+		rc = store__fail(s, src, "busy timeout");
+		goto cleanup;
+	}
+	/* journal_mode answers with the mode it got: an in-memory or read-only
+	 * file can silently stay in another mode */
+	src = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+	if (src != SQLITE_OK) {
+		rc = store__fail(s, src, "journal_mode");
+		goto cleanup;
+	}
+	src = sqlite3_step(st);
+	if (src != SQLITE_ROW) {
+		rc = store__fail(s, src, "journal_mode");
+		goto cleanup;
+	}
+	if (strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+		snprintf(s->errmsg, sizeof s->errmsg, "journal_mode: SQLite kept '%s', WAL is required",
+		         (const char *)sqlite3_column_text(st, 0));
+		rc = KDC_ERR_DB;
+		goto cleanup;
+	}
+	snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", o->synchronous_full ? "FULL" : "NORMAL");
+	if ((rc = store__exec(s, sql, "synchronous")) != KDC_OK)
+		goto cleanup;
+	/* a bigger page cache keeps the right edge of the id index and the
+	 * statistics tables in memory during large batches */
+	if ((rc = store__exec(s, "PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY",
+	                      "cache_size")) != KDC_OK)
+		goto cleanup;
+	rc = KDC_OK;
+cleanup:
+	if (st)
+		sqlite3_finalize(st);
+	if (rc != KDC_OK)
+		snprintf(err, errlen, "%s", s->errmsg);
+	return rc;
+}
+
+/* Brings the schema to KDC_STORE_SCHEMA_VERSION in one transaction. Two
+ * processes opening a new file at once serialize on BEGIN IMMEDIATE; the
+ * second finds the work done. */
+static int store__migrate(kdc_store *s, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *get = NULL, *set = NULL;
+	int src, rc, version = 0;
+
+	if ((rc = store__exec(s, "BEGIN IMMEDIATE", "begin migration")) != KDC_OK)
+		goto fail;
+	if ((rc = store__exec(s, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
+	                      "schema_version")) != KDC_OK)
+		goto rollback;
+	src = sqlite3_prepare_v2(s->db, "SELECT version FROM schema_version", -1, &get, NULL);
+	if (src != SQLITE_OK) {
+		rc = store__fail(s, src, "read schema_version");
+		goto rollback;
+	}
+	src = sqlite3_step(get);
+	if (src == SQLITE_ROW) {
+		version = sqlite3_column_int(get, 0);
+		src = sqlite3_step(get);
+		if (src == SQLITE_ROW) {
+			snprintf(s->errmsg, sizeof s->errmsg, "schema_version has more than one row");
+			rc = KDC_ERR_DB;
+			goto rollback;
+		}
+	} else if (src == SQLITE_DONE) {
+		if ((rc = store__exec(s, "INSERT INTO schema_version(version) VALUES(0)",
+		                      "init schema_version")) != KDC_OK)
+			goto rollback;
+	}
+	if (src != SQLITE_DONE) {
+		rc = store__fail(s, src, "read schema_version");
+		goto rollback;
+	}
+	if (version < 0 || version > KDC_STORE_SCHEMA_VERSION) {
+		snprintf(s->errmsg, sizeof s->errmsg,
+		         "the database has schema version %d, this kdc-aggregator knows versions up to %d "
+		         "(it was written by a newer version: upgrade kdc-aggregator)",
+		         version, KDC_STORE_SCHEMA_VERSION);
+		rc = KDC_ERR_DB;
+		goto rollback;
+	}
+	src = sqlite3_prepare_v2(s->db, "UPDATE schema_version SET version = ?1", -1, &set, NULL);
+	if (src != SQLITE_OK) {
+		rc = store__fail(s, src, "prepare schema_version update");
+		goto rollback;
+	}
+	for (int v = version; v < KDC_STORE_SCHEMA_VERSION; v++) {
+		if ((rc = store__exec(s, store_migrations[v], "migration")) != KDC_OK)
+			goto rollback;
+		if ((src = sqlite3_bind_int(set, 1, v + 1)) != SQLITE_OK) {
+			rc = store__fail(s, src, "bind schema_version");
+			goto rollback;
+		}
+		if ((rc = store__step_done(s, set, "update schema_version")) != KDC_OK)
+			goto rollback;
+		kdc_info("database %s: schema migrated from version %d to %d", path, v, v + 1);
+	}
+	if ((rc = store__exec(s, "COMMIT", "commit migration")) != KDC_OK)
+		goto rollback;
+	s->version = KDC_STORE_SCHEMA_VERSION;
+	rc = KDC_OK;
+	goto cleanup;
+rollback:
+	/* the failure is what matters; a failing ROLLBACK adds nothing */
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+fail:
+	snprintf(err, errlen, "database %s: %s", path, s->errmsg);
+cleanup:
+	if (get)
+		sqlite3_finalize(get);
+	if (set)
+		sqlite3_finalize(set);
+	return rc;
+}
+
+static int store__prepare(kdc_store *s, char *err, size_t errlen)
+{
+	const struct {
+		sqlite3_stmt **st;
+		const char *sql;
+	} stmts[] = {
+		{ &s->begin, "BEGIN IMMEDIATE" },
+		{ &s->commit, "COMMIT" },
+		{ &s->rollback, "ROLLBACK" },
+		{ &s->add_event, SQL_ADD_EVENT },
+		{ &s->add_rejected, SQL_ADD_REJECTED },
+	};
+
+	for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
+		int src = sqlite3_prepare_v3(s->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
+		                             stmts[i].st, NULL);
+		if (src != SQLITE_OK) {
+			int rc = store__fail(s, src, "prepare");
+			snprintf(err, errlen, "%s (%s)", s->errmsg, stmts[i].sql);
+			return rc;
+		}
+	}
+	return KDC_OK;
+}
+
+kdc_store *kdc_store_open(const char *path, const struct kdc_store_opts *opts,
+                          char *err, size_t errlen)
+{
+	const struct kdc_store_opts defaults = KDC_STORE_OPTS_INIT;
+	kdc_store *s = NULL;
+	int src;
+
+	if (!opts)
+		opts = &defaults;
+	if (!path || !*path) {
+		snprintf(err, errlen, "no database path given");
+		return NULL;
+	}
+	if (store__private_file(path, err, errlen) != KDC_OK)
+		return NULL;
+	store__private_sidecars(path);
+	if (!(s = calloc(1, sizeof *s))) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	/* NOMUTEX: one thread uses the handle; SQLite's own locking is wasted */
+	src = sqlite3_open_v2(path, &s->db,
+	                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (src != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s: %s", path,
+		         s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	if (store__pragmas(s, opts, err, errlen) != KDC_OK)
+		goto fail;
+	if (store__migrate(s, path, err, errlen) != KDC_OK)
+		goto fail;
+	if (store__prepare(s, err, errlen) != KDC_OK)
+		goto fail;
+	return s;
+fail:
+	kdc_store_close(s);
+	return NULL;
+}
+
+void kdc_store_close(kdc_store *s)
+{
+	if (!s)
+		return;
+	if (s->db && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(s->begin);
+	sqlite3_finalize(s->commit);
+	sqlite3_finalize(s->rollback);
+	sqlite3_finalize(s->add_event);
+	sqlite3_finalize(s->add_rejected);
+	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+		kdc_error("closing the database failed: %s", sqlite3_errmsg(s->db));
+	free(s);
+}
+
+sqlite3 *kdc_store_db(kdc_store *s)
+{
+	return s->db;
+}
+
+int kdc_store_schema_version(kdc_store *s)
+{
+	return s->version;
+}
+
+const char *kdc_store_errmsg(kdc_store *s)
+{
+	return s->errmsg;
+}
+
+int kdc_store_begin(kdc_store *s)
+{
+	return store__step_done(s, s->begin, "begin");
+}
+
+int kdc_store_commit(kdc_store *s)
+{
+	return store__step_done(s, s->commit, "commit");
+}
+
+void kdc_store_rollback(kdc_store *s)
+{
+	/* SQLite rolls back by itself after some errors (SQLITE_FULL among
+	 * them); a second ROLLBACK would only fail */
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	if (store__step_done(s, s->rollback, "rollback") != KDC_OK)
+		kdc_error("rollback failed: %s", s->errmsg);
+}
+
+/* Text columns are bound SQLITE_STATIC: the caller's row outlives the step. */
+int kdc_store_add_event(kdc_store *s, const struct kdc_event_row *r, int *inserted)
+{
+	sqlite3_stmt *st = s->add_event;
+	int src, rc;
+
+	*inserted = 0;
+	if ((src = sqlite3_bind_blob(st, 1, r->id, KDC_UUID_LEN, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_int64(st, 2, r->seq)) ||
+	    (src = sqlite3_bind_int64(st, 3, r->occurred_ms)) ||
+	    (src = sqlite3_bind_int64(st, 4, r->received_ms)) ||
+	    (src = sqlite3_bind_text(st, 5, r->ward, -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_text(st, 6, r->khom, -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_text(st, 7, r->team, -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_text(st, 8, r->device, -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_text(st, 9, r->household, -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_int(st, 10, r->member)) ||
+	    (src = sqlite3_bind_int(st, 11, r->kind)) ||
+	    (src = sqlite3_bind_int(st, 12, r->subkind)) ||
+	    (src = sqlite3_bind_int(st, 13, r->method)) ||
+	    (src = sqlite3_bind_int64(st, 14, r->amount_vnd)) ||
+	    (src = sqlite3_bind_int(st, 15, r->members)) ||
+	    (src = sqlite3_bind_int(st, 16, r->members_15plus)) ||
+	    (src = sqlite3_bind_int(st, 17, r->smartphones)) ||
+	    (src = sqlite3_bind_int64(st, 18, (sqlite3_int64)r->needs)))
+		return store__fail(s, src, "bind event");
+	if ((rc = store__step_done(s, st, "insert event")) != KDC_OK)
+		return rc;
+	*inserted = sqlite3_changes(s->db) > 0;
+	return KDC_OK;
+}
+
+int kdc_store_add_rejected(kdc_store *s, const struct kdc_rejected_row *r)
+{
+	sqlite3_stmt *st = s->add_rejected;
+	size_t kept = r->payload_kept;
+	int src;
+
+	if (kept > KDC_STORE_REJECTED_PAYLOAD_MAX)
+		kept = KDC_STORE_REJECTED_PAYLOAD_MAX;
+	if ((src = sqlite3_bind_int64(st, 1, r->received_ms)) ||
+	    (src = sqlite3_bind_text(st, 2, r->topic ? r->topic : "", -1, SQLITE_STATIC)) ||
+	    (src = r->device && *r->device
+	               ? sqlite3_bind_text(st, 3, r->device, -1, SQLITE_STATIC)
+	               : sqlite3_bind_null(st, 3)) ||
+	    (src = r->event_id ? sqlite3_bind_blob(st, 4, r->event_id, KDC_UUID_LEN, SQLITE_STATIC)
+	                       : sqlite3_bind_null(st, 4)) ||
+	    (src = sqlite3_bind_int(st, 5, r->reason)) ||
+	    (src = sqlite3_bind_text(st, 6, kdc_reason_name(r->reason), -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_text(st, 7, r->detail ? r->detail : "", -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_int64(st, 8, (sqlite3_int64)r->payload_len)) ||
+	    /* a zero-length blob must still be a blob, not NULL (NOT NULL column) */
+	    (src = sqlite3_bind_blob(st, 9, kept ? r->payload : "", (int)kept, SQLITE_STATIC)))
+		return store__fail(s, src, "bind rejected");
+	return store__step_done(s, st, "insert rejected");
+}
