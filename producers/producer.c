@@ -83,6 +83,7 @@ struct kdc_producer {
 	int64_t marks_since;             /* mono ms of the oldest unflushed mark */
 	int64_t next_count;              /* mono ms of the next pending count */
 	int resend_pass;                 /* in prod__send_row: 1 when resending */
+	int64_t resent;                  /* events resent in the current resend round */
 	int send_rc;                     /* why prod__send_row stopped */
 	struct kdc_producer_stats st;
 };
@@ -529,7 +530,7 @@ static int prod__room(kdc_producer *p)
  * reason other than a full window or an empty outbox (come back at once). */
 static int prod__publish(kdc_producer *p, int *more)
 {
-	int64_t now = kdc_now_ms(), mono = kdc_mono_ms();
+	int64_t now = kdc_now_ms(), mono = kdc_mono_ms(), before;
 	int room, n = 0, rc;
 
 	*more = 0;
@@ -552,19 +553,26 @@ static int prod__publish(kdc_producer *p, int *more)
 	room -= n;
 	if ((rc = prod__flush_marks(p)) != KDC_OK)
 		return rc;
+	before = p->st.published;
 	p->resend_pass = 1;
 	rc = kdc_outbox_due(p->ob, 0, now - p->conf.resend_after * 1000, now, room,
 	                    prod__send_row, p, &n);
 	p->resend_pass = 0;
 	if (rc == KDC_ERR_DB || rc == KDC_ERR_DISK_FULL)
 		return rc;
-	if (n > 0 && p->send_rc == KDC_OK)
-		kdc_info("producer %s: resending %d event(s) without a receipt after %llds",
-		         p->conf.device, n, p->conf.resend_after);
-	if (p->send_rc == KDC_OK && n == room)
+	p->resent += p->st.published - before;
+	if (p->send_rc != KDC_OK)
+		return KDC_OK; /* window full: go on as soon as acks make room */
+	if (n == room) {
 		*more = 1;
-	else
-		p->next_resend_check = mono + PROD_RESEND_CHECK_MS;
+		return KDC_OK;
+	}
+	/* none left to resend: look again in a second */
+	p->next_resend_check = mono + PROD_RESEND_CHECK_MS;
+	if (p->resent > 0)
+		kdc_info("producer %s: sent %lld event(s) again: no receipt after %llds",
+		         p->conf.device, (long long)p->resent, p->conf.resend_after);
+	p->resent = 0;
 	return KDC_OK;
 }
 

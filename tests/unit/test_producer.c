@@ -1,0 +1,248 @@
+/* test_producer: the device library with no broker at all. Configuration
+ * errors are plain words; recording works offline and fills the device's
+ * identity; sync gives up at its timeout and loses nothing; two producers in
+ * one process keep separate outboxes. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kdc_err.h"
+#include "kdc_log.h"
+#include "kdc_util.h"
+#include "producer.h"
+
+static char tmpdir[400];
+
+/* A 127.0.0.1 port nobody listens on (bound, then released). */
+static int dead_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static void outbox_path(char *buf, size_t len, const char *device)
+{
+	char p[600];
+
+	snprintf(buf, len, "%s/producer-%d-%s.db", tmpdir, (int)getpid(), device);
+	unlink(buf);
+	snprintf(p, sizeof p, "%s-wal", buf);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", buf);
+	unlink(p);
+}
+
+static void set(struct kdc_producer_conf *c, const char *name, const char *value)
+{
+	char err[256];
+
+	if (kdc_conf_set(kdc_producer_opts, c, name, value, err, sizeof err) != KDC_OK)
+		fail_msg("setting %s: %s", name, err);
+}
+
+/* A complete conf for device `device` pointing at a dead broker. */
+static void make_conf(struct kdc_producer_conf *c, const char *device, char *path, size_t len)
+{
+	char url[64];
+
+	memset(c, 0, sizeof *c);
+	assert_int_equal(kdc_conf_defaults(kdc_producer_opts, c), KDC_OK);
+	snprintf(url, sizeof url, "tcp://127.0.0.1:%d", dead_port());
+	outbox_path(path, len, device);
+	set(c, "broker", url);
+	set(c, "ward", "31975");
+	set(c, "team", "T1");
+	set(c, "device", device);
+	set(c, "outbox", path);
+}
+
+static void visit(kdc_event_pb *ev, Kdc__V1__HouseholdVisited *b)
+{
+	kdc__v1__event__init(ev);
+	kdc__v1__household_visited__init(b);
+	b->outcome = KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_NOT_HOME;
+	ev->khom = "6";
+	ev->household = "H0001";
+	ev->body_case = KDC__V1__EVENT__BODY_VISIT;
+	ev->visit = b;
+}
+
+static void expect_conf_error(struct kdc_producer_conf *c, int need_identity, const char *words)
+{
+	char err[512] = "";
+
+	if (kdc_producer_check_conf(c, need_identity, err, sizeof err) != KDC_ERR_CONFIG)
+		fail_msg("expected a configuration error mentioning '%s', got none", words);
+	if (!strstr(err, words))
+		fail_msg("expected the error to mention '%s', got '%s'", words, err);
+}
+
+static void configuration_errors_are_plain_words(void **state)
+{
+	struct kdc_producer_conf c;
+	char path[512], err[512];
+
+	make_conf(&c, "D1", path, sizeof path);
+	assert_int_equal(kdc_producer_check_conf(&c, 1, err, sizeof err), KDC_OK);
+	set(&c, "device", "D 1");
+	expect_conf_error(&c, 1, "device 'D 1' is not a valid code");
+	set(&c, "device", "");
+	expect_conf_error(&c, 1, "device is not set");
+	/* listing the outbox does not need the identity */
+	assert_int_equal(kdc_producer_check_conf(&c, 0, err, sizeof err), KDC_OK);
+	set(&c, "device", "D1");
+	set(&c, "mqtt-version", "4.0");
+	expect_conf_error(&c, 1, "mqtt-version must be auto, 5 or 3.1.1");
+	set(&c, "mqtt-version", "3.1.1");
+	set(&c, "outbox", "");
+	expect_conf_error(&c, 0, "outbox is not set");
+	assert_null(kdc_producer_new(&c, err, sizeof err));
+	kdc_conf_free(kdc_producer_opts, &c);
+}
+
+struct progress {
+	int calls;
+	struct kdc_producer_stats last;
+};
+
+static void on_progress(void *ud, const struct kdc_producer_stats *s)
+{
+	struct progress *pr = ud;
+
+	pr->calls++;
+	pr->last = *s;
+}
+
+static void offline_record_then_sync_times_out_keeping_everything(void **state)
+{
+	struct kdc_producer_conf c;
+	struct kdc_verdict v;
+	struct progress pr = { 0 };
+	kdc_event_pb ev;
+	Kdc__V1__HouseholdVisited b;
+	uint8_t id[KDC_UUID_LEN];
+	char path[512], err[512];
+	kdc_producer *p;
+	int64_t n = -1, t0, took;
+
+	make_conf(&c, "D1", path, sizeof path);
+	p = kdc_producer_new(&c, err, sizeof err);
+	if (!p)
+		fail_msg("kdc_producer_new: %s", err);
+	for (int i = 0; i < 3; i++) {
+		visit(&ev, &b);
+		ev.device = "SOMEONE_ELSE"; /* a device records only as itself */
+		if (kdc_producer_record(p, &ev, id, &v) != KDC_OK)
+			fail_msg("offline record refused: %s", v.detail);
+		assert_string_equal(ev.device, "D1");
+		assert_string_equal(ev.ward, "31975");
+		assert_string_equal(ev.team, "T1");
+		assert_true(ev.occurred_ms > 0);
+		assert_int_equal(ev.seq, i + 1);
+	}
+	assert_int_equal(kdc_producer_pending(p, &n), KDC_OK);
+	assert_int_equal(n, 3);
+
+	t0 = kdc_mono_ms();
+	assert_int_equal(kdc_producer_sync(p, 1500, NULL, on_progress, &pr), KDC_ERR_TIMEOUT);
+	took = kdc_mono_ms() - t0;
+	if (took < 1400 || took > 4000)
+		fail_msg("sync with a 1.5 s timeout took %lld ms", (long long)took);
+	assert_true(pr.calls >= 1);
+	assert_int_equal(pr.last.connected, 0);
+	assert_int_equal(pr.last.published, 0);
+	assert_int_equal(pr.last.pending, 3);
+	assert_int_equal(kdc_producer_connected(p), 0);
+	kdc_producer_free(p);
+
+	/* everything is still there for the next try */
+	p = kdc_producer_new(&c, err, sizeof err);
+	assert_non_null(p);
+	assert_int_equal(kdc_producer_pending(p, &n), KDC_OK);
+	assert_int_equal(n, 3);
+	kdc_producer_free(p);
+	kdc_conf_free(kdc_producer_opts, &c);
+	outbox_path(path, sizeof path, "D1");
+}
+
+static void two_producers_in_one_process_keep_separate_outboxes(void **state)
+{
+	struct kdc_producer_conf c1, c2;
+	struct kdc_producer_stats s;
+	struct kdc_verdict v;
+	kdc_event_pb ev;
+	Kdc__V1__HouseholdVisited b;
+	uint8_t id[KDC_UUID_LEN];
+	char path1[512], path2[512], err[512];
+	kdc_producer *p1, *p2;
+	int64_t n = -1;
+
+	make_conf(&c1, "D1", path1, sizeof path1);
+	make_conf(&c2, "D2", path2, sizeof path2);
+	p1 = kdc_producer_new(&c1, err, sizeof err);
+	p2 = kdc_producer_new(&c2, err, sizeof err);
+	assert_non_null(p1);
+	assert_non_null(p2);
+	/* a batch in one does not block the other */
+	assert_int_equal(kdc_outbox_begin(kdc_producer_outbox(p1)), KDC_OK);
+	for (int i = 0; i < 5; i++) {
+		visit(&ev, &b);
+		assert_int_equal(kdc_producer_record(p1, &ev, id, &v), KDC_OK);
+	}
+	visit(&ev, &b);
+	assert_int_equal(kdc_producer_record(p2, &ev, id, &v), KDC_OK);
+	assert_int_equal(kdc_outbox_commit(kdc_producer_outbox(p1)), KDC_OK);
+	/* both poll without a broker and without blocking each other */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(kdc_producer_poll(p1, 0), KDC_OK);
+		assert_int_equal(kdc_producer_poll(p2, 0), KDC_OK);
+	}
+	assert_int_equal(kdc_producer_pending(p1, &n), KDC_OK);
+	assert_int_equal(n, 5);
+	assert_int_equal(kdc_producer_pending(p2, &n), KDC_OK);
+	assert_int_equal(n, 1);
+	kdc_producer_stats(p1, &s);
+	assert_int_equal(s.recorded, 5);
+	assert_int_equal(s.pending, 5);
+	kdc_producer_free(p1);
+	kdc_producer_free(p2);
+	kdc_conf_free(kdc_producer_opts, &c1);
+	kdc_conf_free(kdc_producer_opts, &c2);
+	outbox_path(path1, sizeof path1, "D1");
+	outbox_path(path2, sizeof path2, "D2");
+}
+
+int main(void)
+{
+	const char *dir = getenv("KDC_TEST_TMP");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(configuration_errors_are_plain_words),
+		cmocka_unit_test(offline_record_then_sync_times_out_keeping_everything),
+		cmocka_unit_test(two_producers_in_one_process_keep_separate_outboxes),
+	};
+
+	snprintf(tmpdir, sizeof tmpdir, "%s", dir && *dir ? dir : "/tmp");
+	kdc_log_set_level(KDC_LOG_ERROR); /* "cannot connect" warnings are expected here */
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
