@@ -12,6 +12,8 @@
 #   BUILD_DIR       scratch space goes under BUILD_DIR/tests/deploy-work
 #   KDC_WARD        the kdc-ward script (default: deploy/kdc-ward of this tree)
 #   KEEP_WORK=1     keep the scratch folder even when every check passed
+#   NGINX           an nginx binary (default: nginx from PATH, if any) to
+#                   check the generated dashboard site; skipped without one
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -67,9 +69,9 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # Three distinct free ports: hold all three sockets until all are chosen.
-read -r PLAIN TLS WS < <(python3 -c '
+read -r PLAIN TLS WS HTTPS < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(3)]
+ss = [socket.socket() for _ in range(4)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])')
 
@@ -94,11 +96,15 @@ conf_value() { sed -n "s/^$2 = //p" "$1"; }
 # ---- set up the ward -------------------------------------------------------
 
 RUN_AS=$(id -un)
+# A stand-in for the dashboard's web folder (index.html + config.js).
+mkdir -p "$WORK/dashboard-src"
+echo '<!doctype html><title>kdc dashboard</title>' >"$WORK/dashboard-src/index.html"
+printf "window.KDC_CONFIG = {\n  ward: '',\n  username: '',\n  password: '',\n};\n" >"$WORK/dashboard-src/config.js"
 if ! "$KDC_WARD" init --ward "$WARD" --name "Phường 1" --dir "$DIR" --host 127.0.0.1 \
 	--plain-port "$PLAIN" --tls-port "$TLS" --ws-port "$WS" --bind 127.0.0.1 \
 	--run-as-user "$RUN_AS" --broker-data "$WORK/data" --pid-file "$WORK/mosquitto.pid" \
 	--log-file "$WORK/mosquitto.log" --db "$WORK/agg/events.db" --device-home "$WORK/device" \
-	>"$WORK/init.out" 2>&1; then
+	--dashboard "$WORK/dashboard-src" --https-port "$HTTPS" >"$WORK/init.out" 2>&1; then
 	bad "kdc-ward init exits 0"
 	cat "$WORK/init.out"
 	exit 1
@@ -371,6 +377,47 @@ check "a dashboard over wss:// (TLS checked against the ward CA) reads the retai
 python3 "$WORK/wss.py" 127.0.0.1 "$WS" "$CA" "$DASH_USER" "wrong" "$ST" >"$WORK/wss2.out" 2>&1
 check "wss:// with a wrong password is refused ($(tr '\n' ' ' <"$WORK/wss2.out" | head -c 40))" \
 	grep -qE '^(CONNACK [1-5]|CLOSED)$' "$WORK/wss2.out"
+
+# The dashboard's files: copied to www/ with config.js naming this ward, the
+# WebSockets port and the dashboard account, served by nginx over https.
+check "www/config.js names ward $WARD, the WebSockets port and the dashboard account" \
+	grep -qF "{ ward: '$WARD', brokerPort: $WS, username: '$DASH_USER', password: '$DASH_PW' }" "$DIR/www/config.js"
+check "the broker itself serves no files (no http_dir: HTTP/2 breaks it in browsers)" \
+	sh -c "! grep -q '^http_dir' '$DIR/mosquitto.conf'"
+NGINX=${NGINX:-$(command -v nginx || true)}
+if [ -z "$NGINX" ]; then
+	echo "skip nginx serves the dashboard site (no nginx here; set NGINX=/path/to/nginx)"
+else
+	mkdir -p "$WORK/nginx/tmp"
+	cat >"$WORK/nginx/nginx.conf" <<EOF
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+daemon off;
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+events {}
+http {
+  types { text/html html; application/javascript js; }
+  access_log off;
+  client_body_temp_path $WORK/nginx/tmp; proxy_temp_path $WORK/nginx/tmp;
+  fastcgi_temp_path $WORK/nginx/tmp; uwsgi_temp_path $WORK/nginx/tmp; scgi_temp_path $WORK/nginx/tmp;
+  include $DIR/nginx-dashboard.conf;
+}
+EOF
+	setsid "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" </dev/null >"$WORK/nginx/out" 2>&1 &
+	NGINX_PID=$!
+	BG_PIDS+=("$NGINX_PID")
+	wait_until 10 port_open "$HTTPS"
+	python3 - "$HTTPS" "$CA" >"$WORK/https.out" 2>&1 <<'EOF'
+import ssl, sys, urllib.request
+port, ca = sys.argv[1:3]
+ctx = ssl.create_default_context(cafile=ca)
+for path in ("/", "/config.js"):
+    with urllib.request.urlopen("https://127.0.0.1:%s%s" % (port, path), context=ctx, timeout=5) as r:
+        print("GET", path, r.status, r.read().decode().replace("\n", " "))
+EOF
+	check "nginx serves the dashboard over https with the ward certificate" grep -q "^GET / 200 .*kdc dashboard" "$WORK/https.out"
+	check "... and its config.js" grep -qF "ward: '$WARD', brokerPort: $WS" "$WORK/https.out"
+fi
 
 # ---- revoking a device -------------------------------------------------------
 
