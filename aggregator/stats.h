@@ -1,10 +1,27 @@
 /* stats.h: adoption statistics, folded incrementally from stored events.
  *
- * The derived state lives in SQLite tables next to `events` and is changed in
- * the same transaction as the events it counts, so a restart needs no replay.
- * All functions run on the aggregator's writer thread (the owner of the db
- * handle); none of them begins or commits a transaction except
- * kdc_stats_rebuild. */
+ * Changes from the first draft of this interface (for the daemon core):
+ *  - kdc_stats_open borrows the profile: it must stay alive (unchanged)
+ *    until kdc_stats_free. Pass kdc_profile_new_default(ward) when the
+ *    aggregator runs without --profile (NULL still works but then the JSON
+ *    has no ward code).
+ *  - kdc_stats_open needs table `events` to exist already (create the store's
+ *    schema first): when the statistics tables are new, or the profile's
+ *    utc_offset changed, it rebuilds them from `events` at once.
+ *  - Call kdc_stats_publish OUTSIDE the writer's transaction (after COMMIT):
+ *    it persists each scope's seq in its own small write, and its cached
+ *    values must not see rows that a later ROLLBACK removes.
+ *  - kdc_stats_rejected(n): n = rows inserted into table `rejected` (rebuild
+ *    recounts that table).
+ *  - kdc_stats_rebuild works inside or outside a transaction (SAVEPOINT).
+ * What the numbers mean: docs/stats.md.
+ *
+ * The derived state lives in SQLite tables (st_*) next to `events` and is
+ * changed in the same transaction as the events it counts, so a restart needs
+ * no replay. All functions run on the aggregator's writer thread (the owner of
+ * the db handle); none of them begins or commits a transaction except
+ * kdc_stats_rebuild (and kdc_stats_open when it rebuilds). No function reads
+ * the clock: time comes in as now_ms. */
 #ifndef KDC_STATS_H
 #define KDC_STATS_H
 
@@ -16,14 +33,21 @@
 struct kdc_profile; /* profile.h: ward profile (denominators, targets) */
 typedef struct kdc_stats kdc_stats;
 
-/* Creates/migrates the statistics tables and prepares statements. profile may
- * be NULL (then denominators are 0 and there are no targets). */
+/* Creates/migrates the statistics tables and prepares statements. profile is
+ * borrowed (see above) and may be NULL (then denominators are 0 and there are
+ * no targets). Returns NULL with a reason in err. The db handle stays owned
+ * by the caller and must outlive the kdc_stats. */
 kdc_stats *kdc_stats_open(sqlite3 *db, const struct kdc_profile *profile,
                           char *err, size_t errlen);
+/* Finalizes statements and frees memory (not the db). NULL is fine. */
 void kdc_stats_free(kdc_stats *s);
 
 /* Folds newly stored events (never ones already counted) into the derived
- * state. Called inside the writer's open transaction. 0 or KDC_ERR_DB. */
+ * state. Called inside the writer's open transaction, once per batch: work is
+ * per distinct key of the batch (day, hour, device, household, person), and
+ * never grows with the history stored. rows is read only during the call.
+ * 0, KDC_ERR_DB, KDC_ERR_DISK_FULL or KDC_ERR_NOMEM; after an error the
+ * caller must roll the transaction back. */
 int kdc_stats_apply(kdc_stats *s, const struct kdc_event_row *rows, size_t n);
 /* Counts rejected payloads (for the rejected total). Inside the transaction. */
 int kdc_stats_rejected(kdc_stats *s, size_t n);
@@ -32,13 +56,20 @@ int kdc_stats_rejected(kdc_stats *s, size_t n);
  * wall clock. Calls emit(ud, scope, id, json) for every scope whose snapshot
  * changed (or whose windows rolled) and was last emitted at least
  * min_interval_ms ago; scope is "ward", "khom" or "team", id the code (NULL
- * for ward); json is valid only during the call. Returns 0 or KDC_ERR_DB. */
+ * for ward); json is valid only during the call. Windows are re-evaluated at
+ * least every minute and at every hour boundary even when nothing arrives;
+ * a snapshot whose numbers did not change is not emitted again. The first
+ * call after kdc_stats_open emits every scope. Returns 0 or KDC_ERR_DB (then
+ * nothing was emitted and the next call retries). */
 typedef void (*kdc_stats_emit_cb)(void *ud, const char *scope, const char *id,
                                   const char *json);
 int kdc_stats_publish(kdc_stats *s, int64_t now_ms, int64_t min_interval_ms,
                       kdc_stats_emit_cb emit, void *ud);
 
-/* Recomputes all derived state from table `events` in one transaction. */
+/* Recomputes all derived state from table `events` in one transaction
+ * (clears st_*, keeps each scope's seq, re-folds the events in (occurred_ms,
+ * id) order in chunks, recounts table `rejected`). Every scope is emitted at
+ * the next publish. 0, KDC_ERR_DB, KDC_ERR_DISK_FULL or KDC_ERR_NOMEM. */
 int kdc_stats_rebuild(kdc_stats *s);
 
 #endif

@@ -1,0 +1,11 @@
+# statistics (aggregator/stats.c, profile.c): the ward profile, window
+# semantics on hand-made cases, and the property test (incremental folding
+# with restarts = rebuild = a straightforward recomputation in the test).
+foreach(t test_stats test_stats_prop)
+  if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.c)
+    kdc_unit_test(${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.c kdc_aggregator_core)
+    target_sources(${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR}/stats_testlib.c)
+    target_include_directories(${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+    target_compile_definitions(${t} PRIVATE KDC_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  endif()
+endforeach()
