@@ -1,0 +1,289 @@
+#!/usr/bin/env node
+// Browser test of the dashboard (dashboard/web) in headless Chromium.
+//
+// STATS_SOURCE=fixture (default): starts its own mosquitto (plain and
+// websockets listeners on free 127.0.0.1 ports, password file and ACL, the
+// dashboard served by http_dir), publishes retained stats made by fixture.mjs,
+// and checks that the page shows them, follows new snapshots without reload,
+// sorts the khóm table, switches language (remembered across a reload), warns
+// when the aggregator goes offline, when the data is stale and when the broker
+// goes away, reconnects when the broker comes back, and connects to a broker
+// that starts after the page.
+//
+// STATS_SOURCE=live: the stats come from whatever already publishes them
+// (the real aggregator). Needs KDC_BROKER_PORT (plain MQTT, for reading the
+// retained JSON with mosquitto_sub), KDC_WS_PORT (websockets) and KDC_WARD;
+// optional KDC_DASH_USER/KDC_DASH_PASS, and KDC_LIVE_UPDATE_SECONDS to also
+// wait for a newer ward snapshot and see the page follow it. The dashboard is
+// served by a small node server on a free port.
+//
+// Screenshots go to ARTIFACTS_DIR (default tests/artifacts/). Exit 0 when
+// every check passed, 1 otherwise (including when Chromium is missing).
+
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  REPO, DASHBOARD_DIR, USERS, sleep, freePort, startBroker, stopBroker, brokerLog, publishAll,
+  publishRetained, readRetained, serveStatic, loadPlaywright, launchBrowser, expectPage,
+} from './harness.mjs';
+import { makeStats, messages } from './fixture.mjs';
+
+const ARTIFACTS = process.env.ARTIFACTS_DIR || join(REPO, 'tests', 'artifacts');
+const SOURCE = process.env.STATS_SOURCE || 'fixture';
+const VI = 'vi-VN', EN = 'en-GB';
+
+const t0 = Date.now();
+let failures = 0;
+function log(msg) {
+  console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${msg}`);
+}
+function check(cond, what, detail) {
+  if (cond) { log(`ok   ${what}`); return; }
+  failures++;
+  log(`FAIL ${what}${detail ? ': ' + detail : ''}`);
+}
+async function step(what, fn) {
+  try {
+    await fn();
+    log(`ok   ${what}`);
+  } catch (e) {
+    failures++;
+    log(`FAIL ${what}: ${e.message}`);
+  }
+}
+
+async function shot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, name);
+  await page.screenshot({ path, fullPage: true });
+  log(`screenshot ${path}`);
+}
+
+function watchErrors(page, label) {
+  page.on('pageerror', (e) => { failures++; log(`FAIL uncaught error in the page (${label}): ${e.message}`); });
+}
+
+const state = (page) => page.evaluate(() => ({ ...document.body.dataset, h1: document.querySelector('h1').textContent,
+  lang: document.documentElement.lang }));
+
+async function waitState(page, pred, what, ms = 8000, arg = null) {
+  try {
+    await page.waitForFunction(pred, arg, { timeout: ms, polling: 100 });
+    log(`ok   ${what}`);
+  } catch {
+    failures++;
+    log(`FAIL ${what}: page state ${JSON.stringify(await state(page))}`);
+  }
+}
+
+// Order of the khóm rows the page should show when sorted by visited share,
+// highest first (ties by code), computed from the JSON.
+function visitedOrder(stats) {
+  return Object.entries(stats.khoms)
+    .map(([id, k]) => [id, k.households.visited / k.households.total])
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0], 'vi', { numeric: true }))
+    .map((x) => x[0]);
+}
+
+async function fixtureRun(pw, tmp) {
+  const ward = '31975';
+  const pub = USERS.publisher, dash = USERS.dashboard;
+  const port = await freePort(), wsPort = await freePort();
+  let broker = await startBroker(join(tmp, 'b1'), { port, wsPort, httpDir: DASHBOARD_DIR, auth: true });
+  let broker2 = null;
+  log(`broker pid ${broker.pid} on 127.0.0.1:${port}, websockets + http_dir on ${wsPort}`);
+  const browser = await launchBrowser(pw);
+  try {
+    let seq = 12;
+    let stats = makeStats({ ward, seq, nowMs: Date.now() });
+    await publishAll(port, messages(stats, ward), pub);
+
+    const url = `http://127.0.0.1:${wsPort}/index.html?ward=${ward}&user=${dash.user}&pass=${dash.pass}`;
+    const desk = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await desk.newPage();
+    watchErrors(page, 'desktop');
+    await page.goto(url);
+    await step('desktop page shows every number of the retained JSON (vi-VN)', () => expectPage(page, stats, VI));
+    check((await state(page)).lang === 'vi', 'Vietnamese by default');
+    await waitState(page, () => document.body.dataset.conn === 'online' && document.body.dataset.agg === 'online' &&
+      document.body.dataset.warnings === '', 'connected, aggregator online, no warning');
+    await shot(page, 'dashboard-desktop-vi.png');
+
+    // Sorting the khóm table by the visited column.
+    await page.click('#khoms th[data-sort="visited"] button');
+    const order = await page.$$eval('#khoms tbody tr', (trs) => trs.map((tr) => tr.dataset.khom));
+    check(JSON.stringify(order) === JSON.stringify(visitedOrder(stats)), 'khóm table sorts by visited share, highest first',
+      `page ${order}, expected ${visitedOrder(stats)}`);
+    await page.click('#khoms th[data-sort="visited"] button');
+    const order2 = await page.$$eval('#khoms tbody tr', (trs) => trs.map((tr) => tr.dataset.khom));
+    check(JSON.stringify(order2) === JSON.stringify(visitedOrder(stats).reverse()), 'second click reverses the order');
+
+    // New snapshots arrive: the page follows without reloading.
+    await page.evaluate(() => { window.__kdcNoReload = 'still here'; });
+    stats = makeStats({ ward, seq: ++seq, bump: 9, nowMs: Date.now() });
+    await publishAll(port, messages(stats, ward), pub);
+    await step('page shows the new snapshot (seq 13) without reload', () => expectPage(page, stats, VI));
+    check(await page.evaluate(() => window.__kdcNoReload) === 'still here', 'no reload happened');
+
+    // Language toggle, remembered in localStorage.
+    await page.click('#lang');
+    await waitState(page, () => document.documentElement.lang === 'en' &&
+      document.querySelector('h1').textContent === 'Digital residential area', 'toggle switches to English');
+    await step('English page shows the same numbers (en-GB format)', () => expectPage(page, stats, EN));
+    await shot(page, 'dashboard-desktop-en.png');
+    await page.reload();
+    await waitState(page, () => document.documentElement.lang === 'en', 'English is remembered after a reload');
+    await page.click('#lang');
+    await waitState(page, () => document.documentElement.lang === 'vi' &&
+      document.querySelector('h1').textContent === 'Khu dân cư điện tử', 'toggle back to Vietnamese');
+
+    // 360 px wide phone.
+    const phone = await browser.newContext({ viewport: { width: 360, height: 760 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    const mob = await phone.newPage();
+    watchErrors(mob, 'mobile');
+    await mob.goto(url);
+    await step('360 px page shows every number of the retained JSON', () => expectPage(mob, stats, VI));
+    const overflow = await mob.evaluate(() => document.documentElement.scrollWidth);
+    check(overflow <= 360, 'no horizontal scrolling of the page at 360 px (the khóm table scrolls inside its box)',
+      `document is ${overflow} px wide`);
+    await shot(mob, 'dashboard-mobile-vi.png');
+
+    // Aggregator goes offline (its will): both pages warn.
+    await publishRetained(port, `kdc/v1/${ward}/status/aggregator`,
+      JSON.stringify({ status: 'offline', ward, since: new Date().toISOString(), version: '0.1.0' }), pub);
+    for (const [p, name] of [[page, 'desktop'], [mob, 'mobile']]) {
+      await waitState(p, () => document.body.dataset.agg === 'offline' &&
+        document.body.dataset.warnings.split(' ').includes('agg_offline') &&
+        document.querySelector('[data-warn="agg_offline"]').offsetHeight > 0, `${name}: offline status shows a warning`);
+    }
+    await shot(mob, 'dashboard-mobile-offline.png');
+
+    // Degraded, then online again but with data 5 minutes old: stale warning.
+    await publishRetained(port, `kdc/v1/${ward}/status/aggregator`,
+      JSON.stringify({ status: 'degraded', ward, since: new Date().toISOString(), reason: 'database is locked' }), pub);
+    await waitState(page, () => document.body.dataset.agg === 'degraded' &&
+      document.querySelector('[data-warn="agg_degraded"]')?.textContent.includes('database is locked'), 'degraded status shows its reason');
+    await publishRetained(port, `kdc/v1/${ward}/status/aggregator`, JSON.stringify(stats.status), pub);
+    const old = makeStats({ ward, seq: ++seq, bump: 9, nowMs: Date.now() - 5 * 60000 });
+    await publishRetained(port, `kdc/v1/${ward}/stats/ward`, JSON.stringify(old.ward), pub);
+    await waitState(page, (s) => document.body.dataset.wardSeq === '14' && document.body.dataset.warnings === 'stale' &&
+      document.getElementById('age').dataset.state === 'stale', 'data 5 minutes old shows the stale warning');
+    stats = makeStats({ ward, seq: ++seq, bump: 9, nowMs: Date.now() });
+    await publishRetained(port, `kdc/v1/${ward}/stats/ward`, JSON.stringify(stats.ward), pub);
+    await waitState(page, () => document.body.dataset.wardSeq === '15' && document.body.dataset.warnings === '',
+      'fresh data clears the warning');
+
+    // Broker stops: warning; broker comes back on the same ports: reconnects.
+    await stopBroker(broker);
+    await waitState(page, () => document.body.dataset.conn === 'offline' &&
+      document.body.dataset.warnings.split(' ').includes('broker'), 'broker stopped: disconnected warning', 10000);
+    broker = await startBroker(join(tmp, 'b1'), { port, wsPort, httpDir: DASHBOARD_DIR, auth: true });
+    stats = makeStats({ ward, seq: ++seq, bump: 12, nowMs: Date.now() });
+    await publishAll(port, messages(stats, ward), pub);
+    await step('broker restarted: the page reconnects and shows the republished stats',
+      () => expectPage(page, stats, VI, 15000));
+    await waitState(page, () => document.body.dataset.conn === 'online' && document.body.dataset.warnings === '',
+      'no warning after reconnecting');
+
+    // A page opened before its broker exists connects once the broker starts.
+    const port2 = await freePort(), wsPort2 = await freePort();
+    const early = await desk.newPage();
+    watchErrors(early, 'broker-later');
+    await early.goto(`http://127.0.0.1:${wsPort}/index.html?ward=${ward}&broker=ws://127.0.0.1:${wsPort2}/mqtt` +
+      `&user=${dash.user}&pass=${dash.pass}`);
+    await waitState(early, () => document.body.dataset.conn !== 'online' &&
+      document.body.dataset.warnings.split(' ').includes('broker'), 'page without a broker warns', 10000);
+    await shot(early, 'dashboard-desktop-nobroker.png');
+    broker2 = await startBroker(join(tmp, 'b2'), { port: port2, wsPort: wsPort2, auth: true });
+    log(`second broker pid ${broker2.pid} started after the page, on ${port2}/${wsPort2}`);
+    const stats2 = makeStats({ ward, seq: 3, bump: 4, seed: 11, nowMs: Date.now() });
+    await publishAll(port2, messages(stats2, ward), pub);
+    await step('page connects to the broker started after it and shows its stats',
+      () => expectPage(early, stats2, VI, 15000));
+
+    // Bad input on the topics must not break the page.
+    await publishRetained(port, `kdc/v1/${ward}/stats/khom/99`, '{"schema":"something.else"}', pub);
+    await publishRetained(port, `kdc/v1/${ward}/stats/team/T9`, 'not json at all', pub);
+    await publishRetained(port, `kdc/v1/${ward}/stats/ward`, '[1,2,3]', pub);
+    await sleep(500);
+    await step('malformed messages are ignored, the page keeps the last good stats',
+      () => expectPage(page, stats, VI, 3000));
+    // An empty retained message removes a khóm.
+    await publishRetained(port, `kdc/v1/${ward}/stats/khom/99`, '', pub);
+    await publishRetained(port, `kdc/v1/${ward}/stats/team/T9`, '', pub);
+    await publishRetained(port, `kdc/v1/${ward}/stats/khom/10`, '', pub);
+    delete stats.khoms['10'];
+    await step('an empty retained message removes the khóm row', () => expectPage(page, stats, VI, 5000));
+  } finally {
+    await browser.close();
+    await stopBroker(broker);
+    await stopBroker(broker2);
+    if (failures) log(`broker log tail:\n${brokerLog(broker)}`);
+  }
+}
+
+async function liveRun(pw) {
+  const need = (k) => {
+    if (!process.env[k]) { console.log(`STATS_SOURCE=live needs ${k}`); process.exit(1); }
+    return process.env[k];
+  };
+  const port = Number(need('KDC_BROKER_PORT')), wsPort = Number(need('KDC_WS_PORT')), ward = need('KDC_WARD');
+  const auth = process.env.KDC_DASH_USER ? { user: process.env.KDC_DASH_USER, pass: process.env.KDC_DASH_PASS || '' } : null;
+  const read = () => readRetained(port, ward, auth, 1);
+  const first = read();
+  check(first.ward !== null, `the broker holds a retained ward snapshot for ${ward}`);
+  if (!first.ward) return;
+  const server = await serveStatic(DASHBOARD_DIR, await freePort());
+  const browser = await launchBrowser(pw);
+  try {
+    let q = `ward=${ward}&broker=ws://127.0.0.1:${wsPort}/mqtt`;
+    if (auth) q += `&user=${encodeURIComponent(auth.user)}&pass=${encodeURIComponent(auth.pass)}`;
+    for (const [w, name] of [[1280, 'desktop'], [360, 'mobile']]) {
+      const ctx = await browser.newContext({ viewport: { width: w, height: 900 } });
+      const page = await ctx.newPage();
+      watchErrors(page, name);
+      await page.goto(`http://127.0.0.1:${server.port}/index.html?${q}`);
+      await step(`${name}: page shows the aggregator's retained stats`, () => expectPage(page, read, VI, 15000));
+      await shot(page, `dashboard-live-${name}.png`);
+      const waitS = Number(process.env.KDC_LIVE_UPDATE_SECONDS || 0);
+      if (waitS > 0 && name === 'desktop') {
+        const seq0 = Number(await page.evaluate(() => document.body.dataset.wardSeq));
+        await waitState(page, (s) => Number(document.body.dataset.wardSeq) > s, 'page follows a newer ward snapshot', waitS * 1000, seq0);
+        await step('and it matches the newer retained JSON', () => expectPage(page, read, VI, 15000));
+        log(`ward seq ${seq0} -> ${await page.evaluate(() => document.body.dataset.wardSeq)}`);
+      }
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+async function main() {
+  const pw = await loadPlaywright();
+  for (const tool of ['mosquitto', 'mosquitto_pub', 'mosquitto_sub']) {
+    const r = spawnSync(tool, ['--help'], { stdio: 'ignore' });
+    if (r.error) {
+      console.log(`FAILED: ${tool} is not installed (apt-get install -y mosquitto mosquitto-clients)`);
+      process.exit(1);
+    }
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'kdc-dashboard-'));
+  try {
+    if (SOURCE === 'fixture') await fixtureRun(pw, tmp);
+    else if (SOURCE === 'live') await liveRun(pw);
+    else { console.log(`unknown STATS_SOURCE ${SOURCE} (fixture or live)`); failures++; }
+  } catch (e) {
+    failures++;
+    log(`FAIL ${e.stack || e.message}`);
+  } finally {
+    if (!failures && !process.env.KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
+    else log(`broker files kept in ${tmp}`);
+  }
+  log(failures ? `${failures} check(s) failed` : 'all dashboard checks passed');
+  process.exit(failures ? 1 : 0);
+}
+
+await main();
