@@ -243,6 +243,13 @@ check "the aggregator receives DEVA's event on DEVA's own topic" got "$WORK/s1.o
 check "DEVA publishing on DEVB's events topic never reaches the aggregator" \
 	sh -c "! grep -q forged '$WORK/s1.out'"
 
+# A device reads no events, not even of its own team.
+sub_start "$WORK/s1b.out" "${TLSARGS[@]}" -u DEVA -P "$A_PW" -i kdc-dev-DEVA -q 1 -t "$EV/#" -W 3 ||
+	bad "DEVA subscribes to events/#"
+pub "${TLSARGS[@]}" -u DEVB -P "$B_PW" -i kdc-dev-DEVB -q 1 -t "$EV/T1/DEVB" -m peekB
+sub_wait
+check "a device cannot read other devices' events" sh -c "! grep -q peekB '$WORK/s1b.out'"
+
 # The dashboard account (its password reaches browsers) may not inject
 # events, not even under its own name, which the device pattern would allow.
 sub_start "$WORK/s2.out" "${AGGSUB[@]}" -t "$EV/+/+" -C 1 -W 10 || bad "aggregator subscribes to events"
