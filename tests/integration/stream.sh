@@ -22,8 +22,9 @@ stream_start_aggregator() {
 	agg_wait_online "$STREAM_BROKER" "$STREAM_WARD" 30
 }
 
-# stream_fill: writes the device configs and records STREAM_PER events on each,
-# the four devices in parallel.
+# stream_fill: writes the device configs and records STREAM_PER events on each
+# (kdc-event bulk: one process and a few transactions per device), the four
+# devices in parallel.
 stream_fill() {
 	local d pids=() st t0=$SECONDS
 	for d in $(seq 1 "$STREAM_DEVICES"); do
@@ -31,7 +32,7 @@ stream_fill() {
 		# makes the device publish the event again.
 		dev_config "$(stream_conf "$d")" "$STREAM_BROKER" "$STREAM_WARD" "T$(((d + 1) / 2))" "D$d" resend-after=3
 		: >"$WORK/ids-D$d.txt"
-		fill_outbox "$(stream_conf "$d")" "$STREAM_PER" "$WORK/ids-D$d.txt" &
+		fill_outbox_bulk "$(stream_conf "$d")" "$STREAM_PER" "$WORK/ids-D$d.txt" &
 		pids+=($!)
 	done
 	for d in "${!pids[@]}"; do

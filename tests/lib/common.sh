@@ -420,6 +420,19 @@ fill_outbox() {
 	done
 }
 
+# fill_outbox_bulk CONF N IDSFILE: records N synthetic events of all kinds in
+# one call (kdc-event bulk) into a fresh outbox and writes their ids (hex) to
+# IDSFILE.
+fill_outbox_bulk() {
+	local conf=$1 n=$2 ids=$3 out st
+	need_program KDC_EVENT
+	out=$("$KDC_EVENT" --config "$conf" bulk --count "$n" --khom 6 --households 400 --days 20 2>&1)
+	st=$?
+	[ "$st" = 0 ] || fail "kdc-event bulk --count $n exited $st: $out"
+	sql "$(dev_outbox "$conf")" 'select lower(hex(id)) from outbox where state = 0;' >"$ids"
+	[ "$(wc -l <"$ids")" = "$n" ] || fail "kdc-event bulk --count $n left $(wc -l <"$ids") pending rows, expected $n"
+}
+
 # dev_outbox_count CONF [WHERE]: rows in the device's outbox.
 dev_outbox_count() {
 	sql "$(dev_outbox "$1")" "select count(*) from outbox ${2:+where $2};"
