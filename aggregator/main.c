@@ -1,0 +1,572 @@
+/* main.c: kdc-aggregator, the ward server daemon.
+ *
+ *   kdc-aggregator [run] --ward CODE --db PATH [--broker URL] [options]
+ *   kdc-aggregator rebuild --db PATH [--profile FILE]
+ *
+ * Threads of `run`:
+ *   - main: owns the MQTT client (connect/reconnect ticks), publishes what
+ *     the writer queued (receipts, stats) and the status, handles shutdown;
+ *   - Paho's receive thread: the message callback copies each message into
+ *     the ingest queue and returns (ingest.h);
+ *   - the writer: owns the database; batches, commits, builds receipts
+ *     (writer.h).
+ * The writer never calls Paho (see outq.h for why), so a full ingest queue
+ * can only ever slow the broker down, never deadlock.
+ *
+ * Exit status: 0 after SIGTERM/SIGINT and a clean shutdown, 1 when the
+ * database or MQTT client cannot be set up, 2 on bad configuration. */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <protobuf-c/protobuf-c.h>
+#include <sqlite3.h>
+
+#include "ingest.h"
+#include "kdc_conf.h"
+#include "kdc_err.h"
+#include "kdc_log.h"
+#include "kdc_mqtt.h"
+#include "kdc_proto.h"
+#include "kdc_util.h"
+#include "outq.h"
+#include "profile.h"
+#include "stats.h"
+#include "store.h"
+#include "writer.h"
+
+#ifndef KDC_VERSION
+#define KDC_VERSION "unknown"
+#endif
+
+#define EXIT_CONFIG 2
+#define MAIN_TICK_MS 100
+#define SHUTDOWN_PUBLISH_MS 5000
+#define DISCONNECT_MS 3000
+#define RECEIPT_QUEUE_BYTES (64u * 1024 * 1024)
+
+/* ---- configuration -------------------------------------------------------- */
+
+struct agg_conf {
+	char *config;
+	struct kdc_mqtt_conf mqtt;
+	char *ward;
+	char *db;
+	char *profile;
+	long long batch_max;
+	long long batch_ms;
+	char *synchronous;
+	long long stats_interval_ms;
+	long long queue_slots;
+	long long busy_timeout_ms;
+	char *log_level;
+};
+
+#define AGG_OPT(name, type, field, min, max, def, help) \
+	{ name, type, offsetof(struct agg_conf, field), min, max, def, help }
+
+static const struct kdc_opt agg_opts[] = {
+	AGG_OPT("config", KDC_OPT_STR, config, 0, 0, NULL,
+	        "read options from this file (key = value, same names as the flags)"),
+	AGG_OPT("ward", KDC_OPT_STR, ward, 0, 0, NULL,
+	        "the ward's administrative-unit code, e.g. 31975 (required)"),
+	AGG_OPT("db", KDC_OPT_STR, db, 0, 0, NULL,
+	        "SQLite database file, created with mode 0600 (required)"),
+	AGG_OPT("profile", KDC_OPT_STR, profile, 0, 0, NULL,
+	        "ward profile: households and people 15+ per khom, teams, targets"),
+	KDC_MQTT_OPTS(struct agg_conf, mqtt),
+	AGG_OPT("batch-max", KDC_OPT_INT, batch_max, 1, 100000, "1000",
+	        "events stored per transaction at most"),
+	AGG_OPT("batch-ms", KDC_OPT_INT, batch_ms, 0, 10000, "50",
+	        "wait at most this many ms to fill a batch (latency of receipts)"),
+	AGG_OPT("synchronous", KDC_OPT_STR, synchronous, 0, 0, "full",
+	        "SQLite durability: full (a commit survives power loss) or normal "
+	        "(the last commits may be lost on power loss; devices resend them)"),
+	AGG_OPT("stats-interval-ms", KDC_OPT_INT, stats_interval_ms, 100, 3600000, "1000",
+	        "publish each statistics scope at most this often"),
+	AGG_OPT("queue-slots", KDC_OPT_INT, queue_slots, 1024, 1048576, "32768",
+	        "messages held between the MQTT receiver and the writer"),
+	AGG_OPT("busy-timeout-ms", KDC_OPT_INT, busy_timeout_ms, 0, 600000, "5000",
+	        "wait this long for a database locked by another program"),
+	AGG_OPT("log-level", KDC_OPT_STR, log_level, 0, 0, "info",
+	        "debug, info, notice, warning or error"),
+	KDC_OPT_END
+};
+
+static void agg__usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: kdc-aggregator [run] --ward CODE --db PATH [--broker URL] [options]\n"
+	        "       kdc-aggregator rebuild --db PATH [--profile FILE]\n"
+	        "\n"
+	        "run (the default) subscribes to kdc/v1/{ward}/events/+/+, stores every event\n"
+	        "once, publishes receipts after each commit and the statistics as retained\n"
+	        "JSON, until SIGTERM or SIGINT.\n"
+	        "rebuild recomputes the statistics from the stored events (stop the daemon\n"
+	        "first: it keeps statistics in memory too).\n"
+	        "\n"
+	        "options (also as 'name = value' lines in --config FILE):\n");
+	kdc_conf_usage(agg_opts, out);
+}
+
+static int agg__config_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "kdc-aggregator: ");
+	fprintf(stderr, fmt, arg ? arg : "");
+	fputc('\n', stderr);
+	return EXIT_CONFIG;
+}
+
+/* Loads the profile named by --profile, or the built-in default (no
+ * denominators) without one. A profile for another ward is a mistake worth
+ * stopping for: its numbers would be published as this ward's. */
+static int agg__profile(const struct agg_conf *c, const char *ward, struct kdc_profile **out)
+{
+	char err[512];
+
+	*out = NULL;
+	if (!c->profile || !*c->profile) {
+		if (!(*out = kdc_profile_new_default(ward))) {
+			fprintf(stderr, "kdc-aggregator: out of memory\n");
+			return 1;
+		}
+		return 0;
+	}
+	if (kdc_profile_load(c->profile, out, err, sizeof err) != KDC_OK) {
+		fprintf(stderr, "kdc-aggregator: cannot use the ward profile: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (ward && (*out)->ward[0] && strcmp((*out)->ward, ward) != 0) {
+		fprintf(stderr, "kdc-aggregator: the profile %s is for ward %s, but --ward is %s\n",
+		        c->profile, (*out)->ward, ward);
+		kdc_profile_free(*out);
+		*out = NULL;
+		return EXIT_CONFIG;
+	}
+	return 0;
+}
+
+/* A config file holding the MQTT password should be private. */
+static void agg__check_config_mode(const struct agg_conf *c)
+{
+	struct stat st;
+
+	if (c->config && c->mqtt.password && *c->mqtt.password && stat(c->config, &st) == 0 &&
+	    (st.st_mode & 077))
+		kdc_warn("%s holds the MQTT password and is readable by others (mode %03o): "
+		         "chmod 600 it", c->config, (unsigned)(st.st_mode & 0777));
+}
+
+/* ---- run --------------------------------------------------------------------- */
+
+static volatile sig_atomic_t agg_stop;
+
+static void agg__on_signal(int sig)
+{
+	(void)sig;
+	agg_stop = 1;
+}
+
+struct agg {
+	const struct agg_conf *conf;
+	char status_topic[KDC_TOPIC_MAX + 1];
+	kdc_ingest *in;
+	kdc_outq *out;
+	kdc_mqtt *mqtt;
+	kdc_writer *writer;
+	atomic_uint connects;          /* bumped by Paho's thread on each connect */
+	unsigned connects_seen;
+	uint64_t health_seen;
+	int status_published;          /* 0: publish again at the next chance */
+	char status[16];               /* what was last published */
+	int64_t status_since_ms;
+	uint64_t dropped_offline;      /* receipts dropped while the broker was away */
+};
+
+/* Paho's receive thread, library mutex held: copy and return (ingest.h). */
+static void agg__on_message(void *ud, const char *topic, const void *payload, size_t len)
+{
+	struct agg *a = ud;
+
+	/* refused only after shutdown began: no receipt, so the device resends */
+	(void)kdc_ingest_put(a->in, topic, payload, len);
+}
+
+static void agg__on_connection(void *ud, int connected, int session_present)
+{
+	struct agg *a = ud;
+
+	(void)session_present;
+	if (connected)
+		atomic_fetch_add(&a->connects, 1);
+}
+
+static void agg__status_json(const struct agg *a, char *buf, size_t len, const char *status,
+                             int64_t since_ms, const char *reason)
+{
+	char since[40] = "null", t[32];
+
+	if (since_ms > 0) {
+		kdc_time_format(since_ms, t, sizeof t);
+		snprintf(since, sizeof since, "\"%s\"", t);
+	}
+	/* ward is a checked code and reasons are our own words: nothing to
+	 * escape */
+	snprintf(buf, len, "{\"status\":\"%s\",\"ward\":\"%s\",\"since\":%s%s%s%s,\"version\":\"%s\"}",
+	         status, a->conf->ward, since, reason ? ",\"reason\":\"" : "", reason ? reason : "",
+	         reason ? "\"" : "", KDC_VERSION);
+}
+
+/* Publishes online/degraded when the writer's health changed or after each
+ * (re)connect (the broker may have published our will meanwhile). */
+static void agg__status(struct agg *a)
+{
+	char reason[128], json[512];
+	uint64_t gen;
+	unsigned connects = atomic_load(&a->connects);
+	int degraded = kdc_writer_health(a->writer, reason, sizeof reason, &gen);
+	const char *status = degraded ? "degraded" : "online";
+	int rc;
+
+	if (!kdc_mqtt_connected(a->mqtt))
+		return;
+	if (a->status_published && connects == a->connects_seen && gen == a->health_seen)
+		return;
+	if (strcmp(status, a->status) != 0 || connects != a->connects_seen)
+		a->status_since_ms = kdc_now_ms();
+	agg__status_json(a, json, sizeof json, status, a->status_since_ms,
+	                 degraded ? reason : NULL);
+	rc = kdc_mqtt_publish(a->mqtt, a->status_topic, json, strlen(json), 1, 1, NULL, NULL);
+	if (rc != KDC_OK)
+		return; /* try again next tick */
+	if (strcmp(status, a->status) != 0)
+		kdc_notice("status: %s%s%s", status, degraded ? " (" : "", degraded ? reason : "");
+	snprintf(a->status, sizeof a->status, "%s", status);
+	a->connects_seen = connects;
+	a->health_seen = gen;
+	a->status_published = 1;
+}
+
+/* Publishes what the writer queued. Returns 1 when Paho's buffer is full
+ * (the caller should pause briefly), else 0. */
+static int agg__publish_queued(struct agg *a)
+{
+	struct kdc_outq_msg *m;
+
+	if (!kdc_mqtt_connected(a->mqtt)) {
+		/* receipts are only worth sending fresh: the devices resend and
+		 * get new ones; stats (retained) wait for the broker */
+		a->dropped_offline += kdc_outq_drop_plain(a->out);
+		return 0;
+	}
+	while ((m = kdc_outq_pop(a->out))) {
+		int rc = kdc_mqtt_publish(a->mqtt, m->topic, m->payload, m->len, 1, m->retain, NULL, NULL);
+		if (rc == KDC_OK) {
+			kdc_outq_msg_free(m);
+			continue;
+		}
+		if (rc == KDC_ERR_BUSY || rc == KDC_ERR_NOT_CONNECTED) {
+			kdc_outq_unpop(a->out, m);
+			return rc == KDC_ERR_BUSY;
+		}
+		kdc_debug("publish to %s failed: %s; dropped", m->topic, kdc_strerror(rc));
+		kdc_outq_msg_free(m);
+	}
+	return 0;
+}
+
+static void agg__log_start(const struct agg_conf *c, const char *client_id)
+{
+	kdc_info("kdc-aggregator %s (SQLite %s, protobuf-c %s) starting: ward %s, db %s, "
+	         "broker %s, client-id %s, mqtt-version %s%s%s, profile %s, batch-max %lld, "
+	         "batch-ms %lld, synchronous %s, stats-interval-ms %lld, queue-slots %lld",
+	         KDC_VERSION, sqlite3_libversion(), protobuf_c_version(), c->ward, c->db,
+	         c->mqtt.broker, client_id, c->mqtt.mqtt_version,
+	         c->mqtt.username && *c->mqtt.username ? ", username " : "",
+	         c->mqtt.username && *c->mqtt.username ? c->mqtt.username : "",
+	         c->profile && *c->profile ? c->profile : "(none)", c->batch_max, c->batch_ms,
+	         c->synchronous, c->stats_interval_ms, c->queue_slots);
+}
+
+static void agg__shutdown(struct agg *a)
+{
+	int64_t until;
+	char json[512];
+	uint64_t refused;
+
+	kdc_info("stopping: storing what is queued, then sending receipts and statistics");
+	/* intake first: from here the callback refuses (devices resend those) */
+	kdc_ingest_close(a->in);
+	kdc_writer_stop(a->writer);
+	a->writer = NULL;
+	until = kdc_mono_ms() + SHUTDOWN_PUBLISH_MS;
+	while (!kdc_outq_empty(a->out) && kdc_mqtt_connected(a->mqtt) && kdc_mono_ms() < until) {
+		if (agg__publish_queued(a))
+			kdc_sleep_ms(10);
+	}
+	if (!kdc_outq_empty(a->out))
+		kdc_warn("stopping: some receipts or statistics could not be published (broker away); "
+		         "devices resend and statistics are sent at the next start");
+	refused = kdc_ingest_refused(a->in);
+	if (refused)
+		kdc_notice("stopping: %llu messages arrived after intake stopped; they were not "
+		           "stored, their devices send them again",
+		           (unsigned long long)refused);
+	if (kdc_mqtt_connected(a->mqtt)) {
+		agg__status_json(a, json, sizeof json, "offline", kdc_now_ms(), NULL);
+		if (kdc_mqtt_publish(a->mqtt, a->status_topic, json, strlen(json), 1, 1, NULL, NULL) !=
+		    KDC_OK)
+			kdc_warn("could not publish the offline status");
+	}
+	/* waits for the QoS 1 acks of what was just sent; no will on a clean
+	 * disconnect */
+	kdc_mqtt_disconnect(a->mqtt, DISCONNECT_MS);
+}
+
+static int agg_run(struct agg_conf *c)
+{
+	struct kdc_store_opts so = KDC_STORE_OPTS_INIT;
+	struct kdc_writer_conf wc = KDC_WRITER_CONF_INIT;
+	struct kdc_mqtt_callbacks cbs = { 0 };
+	struct kdc_profile *profile = NULL;
+	struct sigaction sa;
+	struct agg a;
+	kdc_store *store = NULL;
+	kdc_stats *stats = NULL;
+	char err[512], filter[KDC_TOPIC_MAX + 1], client_id[128], json[512];
+	int rc = 1, full;
+
+	memset(&a, 0, sizeof a);
+	a.conf = c;
+	if (!c->ward || !*c->ward)
+		return agg__config_error("--ward is required (the ward's administrative code, e.g. 31975)", NULL);
+	if (!kdc_code_valid(c->ward))
+		return agg__config_error("--ward '%s' is not a code (1-32 letters, digits, '_' or '-')", c->ward);
+	if (!c->db || !*c->db)
+		return agg__config_error("--db is required (the SQLite file for events, e.g. /var/lib/kdc/31975.db)", NULL);
+	if (strcmp(c->synchronous, "full") == 0)
+		full = 1;
+	else if (strcmp(c->synchronous, "normal") == 0)
+		full = 0;
+	else
+		return agg__config_error("--synchronous must be full or normal, got '%s'", c->synchronous);
+	if (!c->mqtt.broker || !*c->mqtt.broker)
+		return agg__config_error("--broker is required (e.g. tcp://127.0.0.1:1883)", NULL);
+	if (c->mqtt.client_id && *c->mqtt.client_id)
+		snprintf(client_id, sizeof client_id, "%s", c->mqtt.client_id);
+	else
+		snprintf(client_id, sizeof client_id, "kdc-aggregator-%s", c->ward);
+	agg__check_config_mode(c);
+	if ((rc = agg__profile(c, c->ward, &profile)) != 0)
+		return rc;
+	rc = 1;
+
+	agg__log_start(c, client_id);
+	so.synchronous_full = full;
+	so.busy_timeout_ms = (int)c->busy_timeout_ms;
+	if (!(store = kdc_store_open(c->db, &so, err, sizeof err))) {
+		kdc_error("%s", err);
+		goto cleanup;
+	}
+	if (!(stats = kdc_stats_open(kdc_store_db(store), profile, err, sizeof err))) {
+		kdc_error("cannot set up statistics in %s: %s", c->db, err);
+		goto cleanup;
+	}
+	a.in = kdc_ingest_new((size_t)c->queue_slots);
+	a.out = kdc_outq_new(RECEIPT_QUEUE_BYTES);
+	if (!a.in || !a.out) {
+		kdc_error("out of memory");
+		goto cleanup;
+	}
+	if (kdc_topic_status(a.status_topic, sizeof a.status_topic, c->ward) < 0 ||
+	    kdc_topic_events(filter, sizeof filter, c->ward, "+", "+") < 0) {
+		kdc_error("ward code too long for a topic");
+		goto cleanup;
+	}
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = agg__on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	wc.ward = c->ward;
+	wc.batch_max = (size_t)c->batch_max;
+	wc.batch_ms = (int)c->batch_ms;
+	wc.stats_interval_ms = c->stats_interval_ms;
+	if (!(a.writer = kdc_writer_start(&wc, store, stats, a.in, a.out, err, sizeof err))) {
+		kdc_error("%s", err);
+		goto cleanup;
+	}
+
+	cbs.on_message = agg__on_message;
+	cbs.on_connection = agg__on_connection;
+	cbs.ud = &a;
+	{
+		struct kdc_mqtt_conf mc = c->mqtt;
+		mc.client_id = client_id;
+		a.mqtt = kdc_mqtt_new(&mc, &cbs, err, sizeof err);
+	}
+	if (!a.mqtt) {
+		kdc_error("%s", err);
+		goto cleanup;
+	}
+	agg__status_json(&a, json, sizeof json, "offline", 0, "connection lost");
+	if (kdc_mqtt_set_will(a.mqtt, a.status_topic, json) != KDC_OK ||
+	    kdc_mqtt_subscribe(a.mqtt, filter, 1) != KDC_OK) {
+		kdc_error("out of memory setting up MQTT");
+		goto cleanup;
+	}
+
+	while (!agg_stop) {
+		int busy;
+		kdc_mqtt_tick(a.mqtt);
+		agg__status(&a);
+		busy = agg__publish_queued(&a);
+		if (busy)
+			kdc_sleep_ms(5);
+		else
+			kdc_outq_wait(a.out, MAIN_TICK_MS);
+	}
+	agg__shutdown(&a);
+	rc = 0;
+cleanup:
+	if (a.writer) {
+		/* failed start-up after the writer began: stop it cleanly */
+		kdc_ingest_close(a.in);
+		kdc_writer_stop(a.writer);
+		a.writer = NULL;
+	}
+	if (a.dropped_offline)
+		kdc_info("%llu receipts were not sent while the broker was away (devices resend)",
+		         (unsigned long long)a.dropped_offline);
+	/* the MQTT client first: its callbacks use the ingest queue */
+	kdc_mqtt_free(a.mqtt);
+	kdc_stats_free(stats);
+	kdc_store_close(store);
+	kdc_ingest_free(a.in);
+	kdc_outq_free(a.out);
+	kdc_profile_free(profile);
+	if (rc == 0)
+		kdc_info("stopped");
+	return rc;
+}
+
+/* ---- rebuild ------------------------------------------------------------------ */
+
+static int agg_rebuild(struct agg_conf *c)
+{
+	struct kdc_store_opts so = KDC_STORE_OPTS_INIT;
+	struct kdc_profile *profile = NULL;
+	kdc_store *store = NULL;
+	kdc_stats *stats = NULL;
+	char err[512];
+	int64_t t0;
+	int rc;
+
+	if (!c->db || !*c->db)
+		return agg__config_error("rebuild: --db is required (the aggregator's SQLite file)", NULL);
+	if ((rc = agg__profile(c, c->ward && *c->ward ? c->ward : NULL, &profile)) != 0)
+		return rc;
+	rc = 1;
+	so.busy_timeout_ms = (int)c->busy_timeout_ms;
+	if (!(store = kdc_store_open(c->db, &so, err, sizeof err))) {
+		kdc_error("%s", err);
+		goto cleanup;
+	}
+	if (!(stats = kdc_stats_open(kdc_store_db(store), profile, err, sizeof err))) {
+		kdc_error("cannot set up statistics in %s: %s", c->db, err);
+		goto cleanup;
+	}
+	t0 = kdc_mono_ms();
+	if (kdc_stats_rebuild(stats) != KDC_OK) {
+		kdc_error("rebuilding the statistics of %s failed: %s", c->db,
+		          sqlite3_errmsg(kdc_store_db(store)));
+		goto cleanup;
+	}
+	kdc_info("statistics of %s rebuilt from the stored events in %.1f s", c->db,
+	         (double)(kdc_mono_ms() - t0) / 1000.0);
+	rc = 0;
+cleanup:
+	kdc_stats_free(stats);
+	kdc_store_close(store);
+	kdc_profile_free(profile);
+	return rc;
+}
+
+/* ---- commands -------------------------------------------------------------- */
+
+struct agg_command {
+	const char *name;
+	int (*fn)(struct agg_conf *c);
+};
+
+/* A later `forget` (delete one household's events, as personal-data law
+ * asks, then rebuild the statistics) is one more row here. */
+static const struct agg_command agg_commands[] = {
+	{ "run", agg_run },
+	{ "rebuild", agg_rebuild },
+};
+
+int main(int argc, char **argv)
+{
+	const struct agg_command *cmd = &agg_commands[0];
+	struct agg_conf conf;
+	char err[512];
+	int argi = 1, rc, level;
+
+	kdc_log_set_ident("kdc-aggregator");
+	memset(&conf, 0, sizeof conf);
+	if (argc > 1 && argv[1][0] != '-') {
+		cmd = NULL;
+		for (size_t i = 0; i < sizeof agg_commands / sizeof agg_commands[0]; i++)
+			if (strcmp(argv[1], agg_commands[i].name) == 0)
+				cmd = &agg_commands[i];
+		if (strcmp(argv[1], "help") == 0) {
+			agg__usage(stdout);
+			return 0;
+		}
+		if (!cmd)
+			return agg__config_error("unknown command '%s' (commands: run, rebuild; see --help)",
+			                         argv[1]);
+		argi = 2;
+	}
+	for (int i = argi; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			agg__usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("kdc-aggregator %s\n", KDC_VERSION);
+			return 0;
+		}
+	}
+	if (kdc_conf_defaults(agg_opts, &conf) != KDC_OK) {
+		fprintf(stderr, "kdc-aggregator: out of memory\n");
+		return 1;
+	}
+	if (kdc_conf_args(agg_opts, &conf, argc, argv, &argi, err, sizeof err) != KDC_OK) {
+		rc = agg__config_error("%s", err);
+		goto cleanup;
+	}
+	if (argi < argc) {
+		rc = agg__config_error("unexpected argument '%s' (see --help)", argv[argi]);
+		goto cleanup;
+	}
+	if ((level = kdc_log_level_parse(conf.log_level)) < 0) {
+		rc = agg__config_error("--log-level must be debug, info, notice, warning or error, got '%s'",
+		                       conf.log_level);
+		goto cleanup;
+	}
+	kdc_log_set_level(level);
+	rc = cmd->fn(&conf);
+cleanup:
+	kdc_conf_free(agg_opts, &conf);
+	return rc;
+}

@@ -1,0 +1,640 @@
+/* writer.c: the writer thread. See writer.h for the contract.
+ *
+ * Cost per event is kept to: one protobuf unpack, the shared validation, one
+ * prepared INSERT OR IGNORE (no per-event malloc of our own; rows, outcomes
+ * and receipt scratch are allocated once at start). Per batch: one
+ * transaction, one statistics fold, one receipt per device. JSON is built
+ * only by the coalesced statistics publish. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kdc_err.h"
+#include "kdc_log.h"
+#include "kdc_proto.h"
+#include "kdc_util.h"
+#include "writer.h"
+
+/* Entries per receipt. Worst case (all rejected with the longest detail)
+ * ~225 bytes each, so a receipt stays under KDC_MAX_RECEIPT_BYTES. */
+#define RECEIPT_CHUNK 1000
+#define STATS_CALL_MS 100       /* after batches, ask the stats this often */
+#define IDLE_STATS_MS 1000      /* and at least this often when idle */
+#define THROUGHPUT_LOG_MS 60000
+#define REJECT_LOG_MS 10000
+
+/* An oversized payload is only partly kept; decode must refuse it on its
+ * length before reading any byte, which it does for len > KDC_MAX_EVENT_BYTES. */
+_Static_assert(KDC_INGEST_KEEP_MAX > KDC_MAX_EVENT_BYTES,
+               "kept part of an oversized payload must exceed the event limit");
+
+enum { OUTCOME_SKIP = -1, OUTCOME_COMMITTED = 0 };
+
+/* What happened to one message of the batch, kept past the release of its
+ * ingest slot so that receipts can be sent after the queue moved on. */
+struct writer_outcome {
+	int32_t group;                   /* receipt group, -1 for none */
+	int reason;                      /* OUTCOME_* or a RejectReason */
+	int has_id;
+	uint8_t id[KDC_UUID_LEN];
+	char device[KDC_CODE_MAX + 1];   /* from the topic: who gets the receipt */
+	char detail[sizeof(((struct kdc_verdict *)0)->detail)];
+};
+
+struct writer_group {
+	const char *device;
+	uint32_t start, n;
+};
+
+struct writer_period {
+	uint64_t stored, duplicates, rejected, failed;
+};
+
+struct kdc_writer {
+	struct kdc_writer_conf conf;
+	char ward[KDC_CODE_MAX + 1];
+	kdc_store *store;
+	kdc_stats *stats;
+	kdc_ingest *in;
+	kdc_outq *out;
+	pthread_t thread;
+	atomic_int stopping;
+
+	/* batch scratch, batch_max entries each (writer thread only) */
+	struct writer_outcome *outcomes;
+	struct kdc_event_row *rows;
+	uint32_t *order;
+	struct writer_group *groups;
+	int32_t *hash;
+	size_t hash_size;            /* power of two >= 2 * batch_max */
+	/* receipt scratch, RECEIPT_CHUNK entries */
+	ProtobufCBinaryData *committed;
+	Kdc__V1__Rejection *rej;
+	Kdc__V1__Rejection **rejp;
+	uint8_t *pack;
+	size_t pack_cap;
+
+	/* writer thread only */
+	int failing;
+	int fail_rc;
+	uint64_t episode_batches, episode_msgs;
+	struct writer_period period;
+	int64_t period_start_ms;
+	uint64_t period_full_waits;
+	int64_t reject_log_ms;
+	uint64_t rejects_unlogged;
+	int64_t stats_fail_log_ms;
+
+	/* shared with other threads, under lock */
+	pthread_mutex_t lock;
+	int degraded;
+	char reason[128];
+	uint64_t generation;
+	struct kdc_writer_counters totals;
+};
+
+/* ---- health ---------------------------------------------------------------- */
+
+static void writer__set_health(kdc_writer *w, int degraded, const char *reason)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->degraded != degraded || strcmp(w->reason, reason) != 0) {
+		w->degraded = degraded;
+		snprintf(w->reason, sizeof w->reason, "%s", reason);
+		w->generation++;
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+int kdc_writer_health(kdc_writer *w, char *reason, size_t len, uint64_t *generation)
+{
+	int d;
+
+	pthread_mutex_lock(&w->lock);
+	d = w->degraded;
+	if (reason && len)
+		snprintf(reason, len, "%s", w->reason);
+	if (generation)
+		*generation = w->generation;
+	pthread_mutex_unlock(&w->lock);
+	return d;
+}
+
+void kdc_writer_counters(kdc_writer *w, struct kdc_writer_counters *c)
+{
+	pthread_mutex_lock(&w->lock);
+	*c = w->totals;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static const char *writer__fail_reason(int rc)
+{
+	switch (rc) {
+	case KDC_ERR_DISK_FULL:
+		return "disk full: events are not being stored";
+	case KDC_ERR_BUSY:
+		return "database locked by another program: events are not being stored";
+	default:
+		return "database error: events are not being stored";
+	}
+}
+
+/* The batch is lost to the database; its messages were acknowledged to the
+ * broker, but without a receipt their devices send them again. */
+static void writer__failed(kdc_writer *w, int rc, size_t n)
+{
+	kdc_store_rollback(w->store);
+	if (!w->failing || w->fail_rc != rc) {
+		kdc_error("cannot store events: %s (%s). The batch of %zu messages was rolled back "
+		          "and no receipts were sent, so the devices will send them again. "
+		          "Retrying with every batch; this is logged once until it recovers.",
+		          rc == KDC_ERR_DISK_FULL ? "the disk holding the database is full"
+		                                  : kdc_strerror(rc),
+		          kdc_store_errmsg(w->store), n);
+		if (!w->failing) {
+			w->episode_batches = 0;
+			w->episode_msgs = 0;
+		}
+		w->failing = 1;
+		w->fail_rc = rc;
+	}
+	w->episode_batches++;
+	w->episode_msgs += n;
+	w->period.failed += n;
+	writer__set_health(w, 1, writer__fail_reason(rc));
+	pthread_mutex_lock(&w->lock);
+	w->totals.failed_batches++;
+	w->totals.not_stored += n;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void writer__recovered(kdc_writer *w)
+{
+	if (!w->failing)
+		return;
+	kdc_notice("storing events again after %llu failed batches (%llu messages were not stored; "
+	           "their devices send them again)",
+	           (unsigned long long)w->episode_batches, (unsigned long long)w->episode_msgs);
+	w->failing = 0;
+	w->fail_rc = 0;
+	writer__set_health(w, 0, "");
+}
+
+/* ---- one message ------------------------------------------------------------ */
+
+/* Topics come from devices: keep control characters out of the log. */
+static void writer__printable(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+
+	for (; src[i] && i + 1 < len; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
+	dst[i] = '\0';
+}
+
+static void writer__log_reject(kdc_writer *w, const char *raw_topic, const struct writer_outcome *o)
+{
+	int64_t now = kdc_mono_ms();
+	char topic[128];
+
+	/* a broken device can send thousands: one line, then a summary per
+	 * REJECT_LOG_MS */
+	if (w->reject_log_ms && now - w->reject_log_ms < REJECT_LOG_MS) {
+		w->rejects_unlogged++;
+		return;
+	}
+	writer__printable(topic, sizeof topic, raw_topic);
+	if (w->rejects_unlogged)
+		kdc_warn("rejected %llu more payloads in the last %d s; latest: topic %s: %s (%s)",
+		         (unsigned long long)w->rejects_unlogged + 1, REJECT_LOG_MS / 1000, topic,
+		         kdc_reason_name(o->reason), o->detail);
+	else
+		kdc_warn("rejected payload on %s: %s (%s)", topic, kdc_reason_name(o->reason),
+		         o->detail);
+	w->rejects_unlogged = 0;
+	w->reject_log_ms = now;
+}
+
+static int writer__reject(kdc_writer *w, const struct kdc_ingest_msg *m, struct writer_outcome *o,
+                          int64_t now, int reason, const char *detail)
+{
+	struct kdc_rejected_row r = {
+		.received_ms = now,
+		.topic = m->topic,
+		.device = o->device,
+		.event_id = o->has_id ? o->id : NULL,
+		.reason = reason,
+		.detail = detail,
+		.payload = m->payload,
+		.payload_kept = m->payload_kept,
+		.payload_len = m->payload_len,
+	};
+
+	o->reason = reason;
+	snprintf(o->detail, sizeof o->detail, "%s", detail);
+	writer__log_reject(w, m->topic, o);
+	return kdc_store_add_rejected(w->store, &r);
+}
+
+/* Stores or rejects one message inside the open transaction. Returns a
+ * store error (the batch then fails), else 0 with *o filled. */
+static int writer__one(kdc_writer *w, const struct kdc_ingest_msg *m, struct writer_outcome *o,
+                       int64_t now, size_t *nrows, size_t *ndup, size_t *nrej)
+{
+	struct kdc_event_topic t;
+	struct kdc_verdict v;
+	struct kdc_event_row *row;
+	kdc_event_pb *ev = NULL;
+	int rc, inserted;
+
+	memset(&t, 0, sizeof t);
+	o->group = -1;
+	o->reason = OUTCOME_COMMITTED;
+	o->has_id = 0;
+	o->device[0] = '\0';
+	if (m->lost) {
+		o->reason = OUTCOME_SKIP;
+		return KDC_OK;
+	}
+	if (m->topic_truncated || kdc_event_topic_parse(m->topic, &t) != KDC_OK ||
+	    strcmp(t.ward, w->ward) != 0) {
+		char detail[sizeof v.detail];
+		/* the device level alone is enough to address the rejection */
+		memcpy(o->device, t.device, sizeof o->device);
+		snprintf(detail, sizeof detail,
+		         "topic is not kdc/v1/%s/events/{team}/{device} with codes of 1-32 letters, "
+		         "digits, '_' or '-'", w->ward);
+		(*nrej)++;
+		return writer__reject(w, m, o, now, KDC__V1__REJECT_REASON__REJECT_REASON_BAD_TOPIC,
+		                      detail);
+	}
+	memcpy(o->device, t.device, sizeof o->device);
+	/* payload_len, not payload_kept: an oversized payload is refused on its
+	 * length before any byte is read */
+	ev = kdc_event_decode(m->payload, m->payload_len, &v);
+	if (!ev) {
+		(*nrej)++;
+		return writer__reject(w, m, o, now, v.reason, v.detail);
+	}
+	if (ev->id.len == KDC_UUID_LEN) {
+		memcpy(o->id, ev->id.data, KDC_UUID_LEN);
+		o->has_id = 1;
+	}
+	if (kdc_event_validate(ev, &t, w->ward, now, &v) != 0) {
+		(*nrej)++;
+		rc = writer__reject(w, m, o, now, v.reason, v.detail);
+		goto cleanup;
+	}
+	row = &w->rows[*nrows];
+	kdc_event_row_from_pb(row, ev);
+	row->received_ms = now;
+	if ((rc = kdc_store_add_event(w->store, row, &inserted)) != KDC_OK)
+		goto cleanup;
+	if (inserted)
+		(*nrows)++;
+	else
+		(*ndup)++;
+cleanup:
+	kdc_event_free(ev);
+	return rc;
+}
+
+/* ---- receipts ----------------------------------------------------------------- */
+
+static uint32_t writer__hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a: codes are short */
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static void writer__send_receipt(kdc_writer *w, const char *device, const uint32_t *idx, size_t n)
+{
+	Kdc__V1__Receipt r = KDC__V1__RECEIPT__INIT;
+	char topic[KDC_TOPIC_MAX + 1];
+	size_t nc = 0, nr = 0, size;
+	int rc;
+
+	for (size_t k = 0; k < n; k++) {
+		struct writer_outcome *o = &w->outcomes[idx[k]];
+		if (o->reason == OUTCOME_COMMITTED) {
+			w->committed[nc].data = o->id;
+			w->committed[nc].len = KDC_UUID_LEN;
+			nc++;
+		} else {
+			Kdc__V1__Rejection *j = &w->rej[nr];
+			kdc__v1__rejection__init(j);
+			if (o->has_id) {
+				j->id.data = o->id;
+				j->id.len = KDC_UUID_LEN;
+			}
+			j->reason = (Kdc__V1__RejectReason)o->reason;
+			j->detail = o->detail;
+			w->rejp[nr++] = j;
+		}
+	}
+	r.device = (char *)device;
+	r.n_committed = nc;
+	r.committed = w->committed;
+	r.n_rejected = nr;
+	r.rejected = w->rejp;
+	size = kdc__v1__receipt__get_packed_size(&r);
+	if (size > w->pack_cap) {
+		uint8_t *p = realloc(w->pack, size);
+		if (!p) {
+			kdc_warn("out of memory for a receipt to %s: not sent (the device resends)", device);
+			goto dropped;
+		}
+		w->pack = p;
+		w->pack_cap = size;
+	}
+	kdc__v1__receipt__pack(&r, w->pack);
+	if (kdc_topic_receipts(topic, sizeof topic, w->ward, device) < 0)
+		goto dropped;
+	rc = kdc_outq_push(w->out, topic, w->pack, size, 0);
+	if (rc != KDC_OK)
+		goto dropped;
+	pthread_mutex_lock(&w->lock);
+	w->totals.receipts++;
+	pthread_mutex_unlock(&w->lock);
+	return;
+dropped:
+	pthread_mutex_lock(&w->lock);
+	w->totals.receipts_dropped++;
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Groups the batch's outcomes by device (open addressing on the device code,
+ * then a counting sort) and sends one receipt per device, in chunks. */
+static void writer__receipts(kdc_writer *w, size_t n)
+{
+	size_t mask = w->hash_size - 1, ngroups = 0, start = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct writer_outcome *o = &w->outcomes[i];
+		size_t h;
+		if (o->reason == OUTCOME_SKIP || !o->device[0])
+			continue;
+		h = writer__hash(o->device) & mask;
+		while (w->hash[h] >= 0 && strcmp(w->groups[w->hash[h]].device, o->device) != 0)
+			h = (h + 1) & mask;
+		if (w->hash[h] < 0) {
+			w->hash[h] = (int32_t)ngroups;
+			w->groups[ngroups].device = o->device;
+			w->groups[ngroups].n = 0;
+			ngroups++;
+		}
+		o->group = w->hash[h];
+		w->groups[o->group].n++;
+	}
+	for (size_t g = 0; g < ngroups; g++) {
+		w->groups[g].start = (uint32_t)start;
+		start += w->groups[g].n;
+		w->groups[g].n = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct writer_group *g;
+		if (w->outcomes[i].group < 0)
+			continue;
+		g = &w->groups[w->outcomes[i].group];
+		w->order[g->start + g->n++] = (uint32_t)i;
+	}
+	for (size_t g = 0; g < ngroups; g++) {
+		for (size_t off = 0; off < w->groups[g].n; off += RECEIPT_CHUNK) {
+			size_t k = w->groups[g].n - off;
+			writer__send_receipt(w, w->groups[g].device, w->order + w->groups[g].start + off,
+			                     k < RECEIPT_CHUNK ? k : RECEIPT_CHUNK);
+		}
+	}
+	memset(w->hash, 0xff, w->hash_size * sizeof *w->hash);
+}
+
+/* ---- a batch ------------------------------------------------------------------ */
+
+static void writer__batch(kdc_writer *w, size_t n)
+{
+	int64_t now = kdc_now_ms();
+	size_t nrows = 0, ndup = 0, nrej = 0;
+	int rc;
+
+	if ((rc = kdc_store_begin(w->store)) != KDC_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		rc = writer__one(w, kdc_ingest_at(w->in, i), &w->outcomes[i], now, &nrows, &ndup, &nrej);
+		if (rc != KDC_OK)
+			goto fail;
+	}
+	if (w->stats && nrows && (rc = kdc_stats_apply(w->stats, w->rows, nrows)) != KDC_OK)
+		goto fail_stats;
+	if (w->stats && nrej && (rc = kdc_stats_rejected(w->stats, nrej)) != KDC_OK)
+		goto fail_stats;
+	if ((rc = kdc_store_commit(w->store)) != KDC_OK)
+		goto fail;
+	/* committed: the slots can go back to the receive thread before the
+	 * receipts are built from the outcomes */
+	kdc_ingest_release(w->in, n);
+	writer__recovered(w);
+	w->period.stored += nrows;
+	w->period.duplicates += ndup;
+	w->period.rejected += nrej;
+	pthread_mutex_lock(&w->lock);
+	w->totals.stored += nrows;
+	w->totals.duplicates += ndup;
+	w->totals.rejected += nrej;
+	w->totals.batches++;
+	pthread_mutex_unlock(&w->lock);
+	writer__receipts(w, n);
+	return;
+fail_stats:
+	/* the statistics speak kdc_err, not SQLite: ask the handle what it was */
+	if ((sqlite3_extended_errcode(kdc_store_db(w->store)) & 0xff) == SQLITE_FULL)
+		rc = KDC_ERR_DISK_FULL;
+fail:
+	writer__failed(w, rc, n);
+	kdc_ingest_release(w->in, n);
+}
+
+/* ---- statistics and logs ---------------------------------------------------- */
+
+static void writer__emit(void *ud, const char *scope, const char *id, const char *json)
+{
+	kdc_writer *w = ud;
+	char topic[KDC_TOPIC_MAX + 1];
+
+	if (kdc_topic_stats(topic, sizeof topic, w->ward, scope, id) < 0) {
+		kdc_warn("stats scope %s/%s makes a topic too long: not published", scope, id ? id : "");
+		return;
+	}
+	if (kdc_outq_push(w->out, topic, json, strlen(json), 1) != KDC_OK)
+		kdc_warn("out of memory queueing stats for %s", topic);
+}
+
+static void writer__publish_stats(kdc_writer *w, int64_t min_interval_ms)
+{
+	int rc;
+
+	if (!w->stats)
+		return;
+	rc = kdc_stats_publish(w->stats, kdc_now_ms(), min_interval_ms, writer__emit, w);
+	if (rc != KDC_OK) {
+		int64_t now = kdc_mono_ms();
+		if (!w->stats_fail_log_ms || now - w->stats_fail_log_ms >= THROUGHPUT_LOG_MS) {
+			kdc_error("cannot compute statistics snapshots: %s (%s); retrying every second",
+			          kdc_strerror(rc), sqlite3_errmsg(kdc_store_db(w->store)));
+			w->stats_fail_log_ms = now;
+		}
+	}
+}
+
+static void writer__log_period(kdc_writer *w, int64_t now)
+{
+	struct writer_period *p = &w->period;
+	size_t depth = kdc_ingest_depth(w->in);
+	uint64_t full_waits = kdc_ingest_full_waits(w->in);
+
+	if (p->stored || p->duplicates || p->rejected || p->failed || depth ||
+	    full_waits != w->period_full_waits)
+		kdc_info("last %lld s: %llu events stored (%.0f/s), %llu duplicates, %llu rejected, "
+		         "%llu not stored; queue %zu of %zu (receiver waited for room %llu times)",
+		         (long long)((now - w->period_start_ms) / 1000), (unsigned long long)p->stored,
+		         (double)p->stored * 1000.0 / (double)(now - w->period_start_ms > 1000 ? now - w->period_start_ms : 1000),
+		         (unsigned long long)p->duplicates, (unsigned long long)p->rejected,
+		         (unsigned long long)p->failed, depth, kdc_ingest_capacity(w->in),
+		         (unsigned long long)(full_waits - w->period_full_waits));
+	w->period_full_waits = full_waits;
+	memset(p, 0, sizeof *p);
+	w->period_start_ms = now;
+}
+
+static void writer__log_totals(kdc_writer *w)
+{
+	struct kdc_writer_counters c;
+
+	kdc_writer_counters(w, &c);
+	kdc_info("totals since start: %llu events stored, %llu duplicates, %llu rejected, "
+	         "%llu batches (%llu failed, %llu messages not stored), %llu receipts queued "
+	         "(%llu dropped)",
+	         (unsigned long long)c.stored, (unsigned long long)c.duplicates,
+	         (unsigned long long)c.rejected, (unsigned long long)c.batches,
+	         (unsigned long long)c.failed_batches, (unsigned long long)c.not_stored,
+	         (unsigned long long)c.receipts, (unsigned long long)c.receipts_dropped);
+}
+
+static void *writer__main(void *arg)
+{
+	kdc_writer *w = arg;
+	int64_t mono = kdc_mono_ms();
+	int64_t last_stats = 0, next_idle_stats = mono;
+
+	w->period_start_ms = mono;
+	for (;;) {
+		int64_t wait = next_idle_stats - kdc_mono_ms();
+		size_t n;
+
+		if (wait < 1)
+			wait = 1;
+		if (wait > IDLE_STATS_MS)
+			wait = IDLE_STATS_MS;
+		n = kdc_ingest_wait(w->in, w->conf.batch_max, (int)wait, w->conf.batch_ms);
+		if (n)
+			writer__batch(w, n);
+		mono = kdc_mono_ms();
+		if ((n && mono - last_stats >= STATS_CALL_MS) || mono >= next_idle_stats) {
+			writer__publish_stats(w, w->conf.stats_interval_ms);
+			last_stats = mono;
+			next_idle_stats = mono + IDLE_STATS_MS;
+		}
+		if (mono - w->period_start_ms >= THROUGHPUT_LOG_MS)
+			writer__log_period(w, mono);
+		if (!n && atomic_load(&w->stopping) && kdc_ingest_closed(w->in) &&
+		    kdc_ingest_depth(w->in) == 0)
+			break;
+	}
+	/* the last snapshot, whatever the interval: the process is going away */
+	writer__publish_stats(w, 0);
+	writer__log_period(w, kdc_mono_ms());
+	writer__log_totals(w);
+	return NULL;
+}
+
+/* ---- start/stop ------------------------------------------------------------- */
+
+static void writer__free(kdc_writer *w)
+{
+	free(w->outcomes);
+	free(w->rows);
+	free(w->order);
+	free(w->groups);
+	free(w->hash);
+	free(w->committed);
+	free(w->rej);
+	free(w->rejp);
+	free(w->pack);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+kdc_writer *kdc_writer_start(const struct kdc_writer_conf *conf, kdc_store *store,
+                             kdc_stats *stats, kdc_ingest *in, kdc_outq *out,
+                             char *err, size_t errlen)
+{
+	kdc_writer *w;
+	size_t max = conf->batch_max;
+	int prc;
+
+	if (!conf->ward || !kdc_code_valid(conf->ward) || max == 0 || max > (1u << 24)) {
+		snprintf(err, errlen, "writer: invalid ward or batch size");
+		return NULL;
+	}
+	if (!(w = calloc(1, sizeof *w))) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	w->conf = *conf;
+	snprintf(w->ward, sizeof w->ward, "%s", conf->ward);
+	w->conf.ward = w->ward;
+	w->store = store;
+	w->stats = stats;
+	w->in = in;
+	w->out = out;
+	for (w->hash_size = 16; w->hash_size < 2 * max; w->hash_size <<= 1)
+		;
+	w->outcomes = calloc(max, sizeof *w->outcomes);
+	w->rows = calloc(max, sizeof *w->rows);
+	w->order = calloc(max, sizeof *w->order);
+	w->groups = calloc(max, sizeof *w->groups);
+	w->hash = malloc(w->hash_size * sizeof *w->hash);
+	w->committed = calloc(RECEIPT_CHUNK, sizeof *w->committed);
+	w->rej = calloc(RECEIPT_CHUNK, sizeof *w->rej);
+	w->rejp = calloc(RECEIPT_CHUNK, sizeof *w->rejp);
+	if (!w->outcomes || !w->rows || !w->order || !w->groups || !w->hash || !w->committed ||
+	    !w->rej || !w->rejp) {
+		snprintf(err, errlen, "out of memory for batches of %zu", max);
+		goto fail;
+	}
+	memset(w->hash, 0xff, w->hash_size * sizeof *w->hash);
+	prc = pthread_create(&w->thread, NULL, writer__main, w);
+	if (prc != 0) {
+		snprintf(err, errlen, "cannot start the writer thread: %s", strerror(prc));
+		goto fail;
+	}
+	return w;
+fail:
+	writer__free(w);
+	return NULL;
+}
+
+void kdc_writer_stop(kdc_writer *w)
+{
+	if (!w)
+		return;
+	atomic_store(&w->stopping, 1);
+	kdc_ingest_close(w->in);
+	pthread_join(w->thread, NULL);
+	writer__free(w);
+}
