@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Scenario 6: hostile payloads on the events topic. A corpus made by
+# gen_corpus.sh (truncated, random, oversized, wrong-typed, unknown-enum,
+# far-future, far-past, missing fields, bad codes and values, topic
+# mismatches) is published with mosquitto_pub, one payload at a time: each
+# must land in the rejected table with its reason (and its topic, length and
+# raw bytes), be answered by a rejection receipt when its device is readable,
+# and nothing may be stored. Then a flood of hostile messages (corpus payloads
+# under 64 KiB, repeated; scaled and full: 10,000, after a 2,000 warm-up):
+# the daemon must stay alive, keep every one in `rejected`, and its VmRSS must
+# stay flat. Finally a real device still gets its events through.
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+fault_init hostile 91006
+
+flood=$(fault_pick 10000 10000)
+warmup=2000
+rss_slack_kb=${FAULT_RSS_SLACK_KB:-1024}
+FAULT_WHAT="hostile payloads"
+team=T1
+dev=D1
+topic=kdc/v1/$WARD/events/$team/$dev
+
+fault_broker_start
+fault_agg_start
+port=$(broker_port "$WORK/broker")
+bash "$FAULT_DIR/gen_corpus.sh" "$WORK/corpus" "$WARD" "$team" "$dev" "$FAULT_SEED" ||
+	fail "gen_corpus.sh failed"
+mq_sub_prepare "$WORK/broker" "kdc-fault-$WARD-receipts" "kdc/v1/$WARD/receipts/+"
+
+# ---- one at a time: the reason of each ------------------------------------------
+wrong=0
+n=0
+with_device=0
+while IFS='|' read -r file want t; do
+	n=$((n + 1))
+	[ -z "$t" ] && with_device=$((with_device + 1))
+	before=$(sql "$FAULT_DB" "select coalesce(max(rid), 0) from rejected;")
+	mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t "${t:-$topic}" -f "$WORK/corpus/$file" ||
+		fail "mosquitto_pub of $file failed"
+	got=
+	for _ in $(seq 1 100); do
+		got=$(sql "$FAULT_DB" "select reason_name || '|' || payload_len || '|' || length(payload) || '|' || topic || '|' || coalesce(device, '') from rejected where rid > $before order by rid limit 1;")
+		[ -n "$got" ] && break
+		sleep 0.1
+	done
+	size=$(stat -c %s "$WORK/corpus/$file")
+	IFS='|' read -r reason plen blen rtopic rdev <<<"$got"
+	verdict=ok
+	if [ -z "$got" ]; then
+		verdict="not in rejected within 10 s"
+	elif [ "$want" != '*' ] && [ "$reason" != "$want" ]; then
+		verdict="reason $reason, expected $want"
+	elif [ "$plen" != "$size" ]; then
+		verdict="payload_len $plen, expected $size"
+	elif [ "$blen" != $((size < 65536 ? size : 65536)) ]; then
+		verdict="stored payload $blen bytes, expected the first $((size < 65536 ? size : 65536))"
+	elif [ "$rtopic" != "${t:-$topic}" ]; then
+		verdict="topic '$rtopic', expected '${t:-$topic}'"
+	elif [ -z "$t" ] && [ "$rdev" != "$dev" ]; then
+		verdict="device '$rdev', expected '$dev' (readable from the topic)"
+	fi
+	printf '  %-40s %-15s -> %s\n' "$file" "$want" "${reason:-nothing}$([ "$verdict" = ok ] || echo "   <-- $verdict")"
+	[ "$verdict" = ok ] || wrong=$((wrong + 1))
+	agg_alive "$WORK/agg" || fail "the aggregator died on $file"
+done <"$WORK/corpus/manifest"
+fault_count "$n"
+assert_eq "corpus payloads not rejected as expected (of $n)" 0 "$wrong"
+assert_eq "rows stored from hostile payloads" 0 "$(fault_stored)"
+
+# Rejection receipts: every payload on the device's own topic is answered.
+receipts=$(mq_sub_collect "$WORK/broker" "kdc-fault-$WARD-receipts" "kdc/v1/$WARD/receipts/+" 100000 3)
+rejections=0
+while IFS= read -r hex; do
+	[ -n "$hex" ] || continue
+	hex_to_file "$hex" "$WORK/receipt.bin"
+	r=$(pb_decode kdc.v1.Receipt receipt <"$WORK/receipt.bin" | grep -c '^rejected {')
+	rejections=$((rejections + r))
+done <<<"$receipts"
+assert_ge "rejections receipted on kdc/v1/$WARD/receipts/$dev" "$with_device" "$rejections"
+
+# ---- flood: memory stays flat ---------------------------------------------------
+mapfile -t small < <(cd "$WORK/corpus" && find . -name '*.bin' -size -64k | sort | sed 's|^\./||')
+# publish_many COUNT: COUNT messages cycling through the small payloads, each
+# file sent by one mosquitto_pub with --repeat (QoS 1: it waits for the acks).
+publish_many() {
+	local count=$1 per left=$1 f i=0
+	per=$(((count + ${#small[@]} - 1) / ${#small[@]}))
+	for f in "${small[@]}"; do
+		[ "$left" -le 0 ] && break
+		[ "$per" -gt "$left" ] && per=$left
+		mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t "$topic" -f "$WORK/corpus/$f" --repeat "$per" ||
+			fail "mosquitto_pub --repeat $per of $f failed"
+		left=$((left - per))
+		i=$((i + 1))
+	done
+}
+rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$(agg_pid "$WORK/agg")/status"; }
+rejected_now() { sql_count "$FAULT_DB" rejected; }
+wait_rejected() {
+	local want=$1
+	wait_for 120 "$want rows in rejected" eval '[ "$(rejected_now)" -ge '"$want"' ]'
+}
+
+base=$(rejected_now)
+publish_many "$warmup"
+wait_rejected $((base + warmup))
+sleep 2
+rss0=$(rss_kb)
+base=$(rejected_now)
+t0=$SECONDS
+publish_many "$flood"
+wait_rejected $((base + flood))
+sleep 2
+rss1=$(rss_kb)
+fault_count "$((warmup + flood))"
+agg_alive "$WORK/agg" || fail "the aggregator died during the flood"
+assert_eq "rejected rows added by the flood of $flood" "$flood" $(($(rejected_now) - base))
+kdc_say "flood of $flood hostile messages taken in $((SECONDS - t0)) s; VmRSS ${rss0} kB -> ${rss1} kB"
+assert_between "VmRSS growth (kB) over $flood hostile messages" -100000 "$rss_slack_kb" $((rss1 - rss0))
+assert_eq "rows stored from hostile payloads" 0 "$(fault_stored)"
+
+# ---- and a real device still gets through -------------------------------------------
+fault_devices 1 "$BROKER_URL"
+fault_record 100
+fault_sync_start 60
+fault_sync_wait 90
+FAULT_EXPECT_REJECTED=$(rejected_now)
+fault_verify
