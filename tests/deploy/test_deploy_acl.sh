@@ -457,6 +457,31 @@ D_PW=$(conf_value "$DIR/devices/DEVD.conf" password)
 pub "${TLSARGS[@]}" -u DEVD -P "$D_PW" -i kdc-dev-DEVD -q 1 -t "$EV/T2/DEVD" -m newdevice
 check "a device added while the broker runs can connect at once" [ $? -eq 0 ]
 
+# ---- redoing the ward: init --force keeps the CA and devices ------------------
+ca_before=$(sha256sum <"$CA")
+conf_before=$(grep -vE '^#|^$' "$DIR/mosquitto.conf")
+# Only --force and the ward: every other setting comes from the first init.
+"$KDC_WARD" init --force --ward "$WARD" --dir "$DIR" >"$WORK/force.out" 2>&1
+check "init --force exits 0 and reloads the broker" grep -q "Reloaded the broker (pid $BROKER_PID)" "$WORK/force.out"
+check "init --force keeps every broker setting it was not given" \
+	[ "$(grep -vE '^#|^$' "$DIR/mosquitto.conf")" = "$conf_before" ]
+DASH_PW2=$(conf_value "$DIR/dashboard.conf" password)
+check "init --force writes the new dashboard password into www/config.js" \
+	sh -c "[ '$DASH_PW2' != '$DASH_PW' ] && grep -qF \"password: '$DASH_PW2'\" '$DIR/www/config.js'"
+check "init --force keeps the ward CA" [ "$(sha256sum <"$CA")" = "$ca_before" ]
+AGG_PW2=$(conf_value "$DIR/aggregator.conf" password)
+check "init --force gives the aggregator a new password" [ -n "$AGG_PW2" ] && [ "$AGG_PW2" != "$AGG_PW" ]
+pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW" -q 1 -t "$RC/DEVA" -m oldpw
+check "... the old one no longer works" [ $? -ne 0 ]
+pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW2" -q 1 -t "$RC/DEVA" -m newpw
+check "... the new one does" [ $? -eq 0 ]
+pub "${TLSARGS[@]}" -u DEVA -P "$A_PW" -i kdc-dev-DEVA -q 1 -t "$EV/T1/DEVA" -m afterforce
+check "... and device accounts still work" [ $? -eq 0 ]
+"$KDC_WARD" renew-cert --dir "$DIR" >"$WORK/renew.out" 2>&1
+check "renew-cert issues a new server certificate from the ward CA" \
+	openssl verify -CAfile "$CA" "$DIR/server.crt" >/dev/null 2>&1
+check "... and keeps its key private" [ "$(mode_of "$DIR/server.key")" = 600 ]
+
 # ---- persistence ---------------------------------------------------------------
 kill -TERM "$BROKER_PID"
 wait_until 5 pid_gone "$BROKER_PID"
