@@ -191,7 +191,8 @@ pub() { timeout 10 mosquitto_pub "$@" >"$WORK/pub.out" 2>&1; }
 sub_start() {
 	local out=$1
 	shift
-	stdbuf -oL mosquitto_sub -d -v "$@" >"$out" 2>&1 &
+	: >"$out" # exists before the background job opens it, for the grep below
+	stdbuf -oL mosquitto_sub -d -v "$@" >>"$out" 2>&1 &
 	SUB_PID=$!
 	BG_PIDS+=("$SUB_PID")
 	wait_until 10 grep -qi "received SUBACK" "$out"
