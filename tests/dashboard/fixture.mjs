@@ -40,7 +40,8 @@ function windowCounts(series, kind, now) {
 // Builds {ward, khoms: {code: snap}, teams: {code: snap}, status} for ward
 // `ward` as of `nowMs`. `seq` is the snapshot number of every scope; `bump`
 // adds activity so a second call shows different figures.
-export function makeStats({ ward = '31975', wardName = 'Phường 1', nowMs = Date.now(), seq = 1, bump = 0, seed = 7 } = {}) {
+export function makeStats({ ward = '31975', wardName = 'Phường 1', nowMs = Date.now(), seq = 1, bump = 0, seed = 7,
+  hhTarget = 85 } = {}) {
   const r = rng(seed);
   const asOf = new Date(nowMs).toISOString();
   const start = day(nowMs - 59 * DAY_MS);
@@ -85,12 +86,13 @@ export function makeStats({ ward = '31975', wardName = 'Phường 1', nowMs = Da
   khomCodes.forEach((code, i) => {
     const total = households[i];
     const visited = Math.min(total, Math.round(total * (0.35 + 0.6 * r())) + bump);
+    const surveyed = Math.round(visited * 0.9);
     const reached = Math.min(visited, Math.round(visited * (0.45 + 0.45 * r())) + bump);
     const people = Math.round(total * 2.7);
     const withAcc = Math.round(people * (0.2 + 0.5 * r())) + bump;
     const paying = Math.round(withAcc * (0.4 + 0.5 * r())) + bump;
     const snap = base('khom', code, `Khóm ${code}`);
-    snap.households = { total, visited, reached };
+    snap.households = { total, visited, surveyed, reached };
     snap.people_15plus = { total: people, with_payment_account: withAcc, paying_regularly: paying };
     snap.latest_event = new Date(nowMs - Math.round(r() * 3 * DAY_MS)).toISOString();
     khoms[code] = snap;
@@ -101,6 +103,7 @@ export function makeStats({ ward = '31975', wardName = 'Phường 1', nowMs = Da
   wardSnap.households = {
     total: sum(khomCodes.map((c) => khoms[c].households.total)),
     visited: sum(khomCodes.map((c) => khoms[c].households.visited)),
+    surveyed: sum(khomCodes.map((c) => khoms[c].households.surveyed)),
     reached: sum(khomCodes.map((c) => khoms[c].households.reached)),
   };
   wardSnap.people_15plus = {
@@ -122,7 +125,7 @@ export function makeStats({ ward = '31975', wardName = 'Phường 1', nowMs = Da
 
   const hh = wardSnap.households, pp = wardSnap.people_15plus;
   wardSnap.targets = [
-    target('households_reached', 85, '2026-12-31', hh.reached, hh.total, true, day(nowMs + 20 * DAY_MS)),
+    target('households_reached', hhTarget, '2026-12-31', hh.reached, hh.total, true, day(nowMs + 20 * DAY_MS)),
     target('people_paying_regularly', 80, '2025-12-31', pp.paying_regularly, pp.total, false, null),
   ];
   for (const k of Object.values(khoms)) {
@@ -134,15 +137,17 @@ export function makeStats({ ward = '31975', wardName = 'Phường 1', nowMs = Da
 }
 
 function target(indicator, percent, deadline, value, denominator, onTrack, projected) {
+  const met = value * 100 >= percent * denominator;
   return { indicator, percent, deadline, current: round2((100 * value) / denominator), value, denominator,
-    projected, on_track: onTrack };
+    gained_30d: Math.round(value / 12), projected: met ? day(Date.parse(deadline)) : projected,
+    on_track: met || onTrack, met };
 }
 
 function fill(snap, series, devices, r, nowMs, latest) {
   const evs = {};
   for (const k of KINDS) evs[k] = windowCounts(series, k, nowMs);
   const payCount30 = evs.payment['30d'];
-  snap.households = { total: 0, visited: 0, reached: 0 };
+  snap.households = { total: 0, visited: 0, surveyed: 0, reached: 0 };
   snap.people_15plus = { total: 0, with_payment_account: 0, paying_regularly: 0 };
   snap.accounts = {
     public_service_portal: Math.round(sum(series.account) * 0.35),
@@ -170,6 +175,7 @@ function fill(snap, series, devices, r, nowMs, latest) {
   snap.rejected_total = Math.round(r() * 12);
   snap.latest_event = latest || new Date(nowMs - 4 * 60000).toISOString();
   snap.regular_window_days = 30;
+  snap.utc_offset_min = 420;
   snap.unassigned = false;
   return snap;
 }

@@ -270,13 +270,16 @@ export async function pageProblems(page, stats, locale) {
       eq(`${tg.indicator} value/denominator`, txt('[data-f=count]', a), `${int(tg.value)} / ${int(tg.denominator)}`);
       has(`${tg.indicator} target percent`, txt('[data-f=target]', a), pct(tg.percent));
       has(`${tg.indicator} deadline`, txt('[data-f=target]', a), day(tg.deadline));
-      const reached = tg.current >= tg.percent;
+      const reached = typeof tg.met === 'boolean' ? tg.met : tg.current >= tg.percent;
       eq(`${tg.indicator} state`, a.dataset.state, reached ? 'done' : tg.on_track ? 'ok' : 'bad');
       if (!reached && tg.projected) has(`${tg.indicator} projected`, txt('[data-f=projected]', a), day(tg.projected));
+      if (!reached && typeof tg.gained_30d === 'number') {
+        has(`${tg.indicator} gained in 30 days`, txt('[data-f=projected]', a), int(tg.gained_30d));
+      }
       if (!reached && !tg.projected && /\d\d\/\d\d\/\d{4}/.test(txt('[data-f=projected]', a) || '')) {
         out.push(`${tg.indicator}: projected is null but the page shows a date`);
       }
-      eq(`${tg.indicator} bar width`, a.querySelector('.bar .fill').style.width, `${Math.min(100, tg.current)}%`);
+      eq(`${tg.indicator} bar width`, a.querySelector('.bar .fill').style.width, `${Math.min(100, tg.current ?? 0)}%`);
       eq(`${tg.indicator} target mark`, a.querySelector('.bar .marker').style.left, `${tg.percent}%`);
     }
 

@@ -13,9 +13,12 @@
 // STATS_SOURCE=live: the stats come from whatever already publishes them
 // (the real aggregator). Needs KDC_BROKER_PORT (plain MQTT, for reading the
 // retained JSON with mosquitto_sub), KDC_WS_PORT (websockets) and KDC_WARD;
-// optional KDC_DASH_USER/KDC_DASH_PASS, and KDC_LIVE_UPDATE_SECONDS to also
-// wait for a newer ward snapshot and see the page follow it. The dashboard is
-// served by a small node server on a free port.
+// optional KDC_DASH_USER/KDC_DASH_PASS. To also see the open page follow a
+// newer ward snapshot: KDC_LIVE_TRIGGER, a shell command run once the page
+// shows the first one (e.g. kdc-event ... && kdc-event ... sync), and/or
+// KDC_LIVE_UPDATE_SECONDS, how long to wait for the new snapshot (default 30
+// with a trigger). The dashboard is served by a small node server on a free
+// port.
 //
 // Screenshots go to ARTIFACTS_DIR (default tests/artifacts/). Exit 0 when
 // every check passed, 1 otherwise (including when Chromium is missing).
@@ -170,10 +173,17 @@ async function fixtureRun(pw, tmp) {
     await publishRetained(port, `kdc/v1/${ward}/stats/ward`, JSON.stringify(old.ward), pub);
     await waitState(page, (s) => document.body.dataset.wardSeq === '14' && document.body.dataset.warnings === 'stale' &&
       document.getElementById('age').dataset.state === 'stale', 'data 5 minutes old shows the stale warning');
-    stats = makeStats({ ward, seq: ++seq, bump: 9, nowMs: Date.now() });
+    // (and the households target is now met: a lower target in the profile)
+    stats = makeStats({ ward, seq: ++seq, bump: 9, nowMs: Date.now(), hhTarget: 60 });
     await publishRetained(port, `kdc/v1/${ward}/stats/ward`, JSON.stringify(stats.ward), pub);
     await waitState(page, () => document.body.dataset.wardSeq === '15' && document.body.dataset.warnings === '',
       'fresh data clears the warning');
+    check(stats.ward.targets[0].met === true, 'fixture: households target met');
+    await step('a met target shows as reached, without a projection', async () => {
+      await expectPage(page, stats, VI);
+      const proj = await page.$('#targets article[data-indicator="households_reached"] [data-f=projected]');
+      if (proj) throw new Error('a projection is shown for a met target');
+    });
 
     // Broker stops: warning; broker comes back on the same ports: reconnects.
     await stopBroker(broker);
@@ -247,9 +257,16 @@ async function liveRun(pw) {
       await page.goto(`http://127.0.0.1:${server.port}/index.html?${q}`);
       await step(`${name}: page shows the aggregator's retained stats`, () => expectPage(page, read, VI, 15000));
       await shot(page, `dashboard-live-${name}.png`);
-      const waitS = Number(process.env.KDC_LIVE_UPDATE_SECONDS || 0);
+      const trigger = process.env.KDC_LIVE_TRIGGER;
+      const waitS = Number(process.env.KDC_LIVE_UPDATE_SECONDS || (trigger ? 30 : 0));
       if (waitS > 0 && name === 'desktop') {
         const seq0 = Number(await page.evaluate(() => document.body.dataset.wardSeq));
+        if (trigger) {
+          // e.g. record events with kdc-event and sync them: the aggregator
+          // then publishes a new snapshot that the open page must pick up.
+          const r = spawnSync('sh', ['-c', trigger], { stdio: ['ignore', 'inherit', 'inherit'] });
+          check(r.status === 0, `KDC_LIVE_TRIGGER ran (exit ${r.status})`);
+        }
         await waitState(page, (s) => Number(document.body.dataset.wardSeq) > s, 'page follows a newer ward snapshot', waitS * 1000, seq0);
         await step('and it matches the newer retained JSON', () => expectPage(page, read, VI, 15000));
         log(`ward seq ${seq0} -> ${await page.evaluate(() => document.body.dataset.wardSeq)}`);

@@ -72,13 +72,19 @@
       brokerPath: cfg.brokerPath || '/mqtt',
       username: q.get('user') || cfg.username || '',
       password: q.get('pass') || cfg.password || '',
-      staleMs: 1000 * (Number(q.get('stale')) || Number(cfg.staleAfterSeconds) || 120),
+      staleMs: 1000 * staleSeconds(q.get('stale') !== null ? q.get('stale') : cfg.staleAfterSeconds),
       timeZone: cfg.timeZone || DEFAULTS.timeZone,
       reconnectMs: 1000 * (Number(cfg.reconnectSeconds) || 2),
       lang: q.get('lang'),
     };
     s.url = s.broker || defaultBroker(s);
     return s;
+  }
+
+  // 0 turns the age rule off (the other warnings stay); nonsense gives 120.
+  function staleSeconds(v) {
+    const n = Number(v);
+    return Number.isFinite(n) && n >= 0 && v !== '' && v !== null ? n : 120;
   }
 
   function defaultBroker(s) {
@@ -329,7 +335,9 @@
     box.replaceChildren(...targets.map((tg) => {
       const current = typeof tg.current === 'number' ? tg.current : null;
       const goal = typeof tg.percent === 'number' ? tg.percent : null;
-      const reached = current !== null && goal !== null && current >= goal;
+      // `met` is the aggregator's exact test (counts, not rounded percents);
+      // older snapshots without it fall back to comparing percents.
+      const reached = typeof tg.met === 'boolean' ? tg.met : current !== null && goal !== null && current >= goal;
       const onTrack = tg.on_track === true;
       const badge = reached ? ['done', t('target.reached')]
         : onTrack ? ['ok', t('target.on_track')] : ['bad', t('target.off_track')];
@@ -337,8 +345,10 @@
       const deadlineNote = left === null || reached ? ''
         : left >= 0 ? ' · ' + t('target.days_left', { n: fmt.int(left) })
           : ' · ' + t('target.days_over', { n: fmt.int(-left) });
-      const projected = reached ? null : tg.projected
-        ? t('target.projected', { date: fmt.day(tg.projected) }) : t('target.projected_never');
+      const gained = typeof tg.gained_30d === 'number'
+        ? ' · ' + t('target.gained', { n: (tg.gained_30d > 0 ? '+' : '') + fmt.int(tg.gained_30d) }) : '';
+      const projected = reached ? null : (tg.projected
+        ? t('target.projected', { date: fmt.day(tg.projected) }) : t('target.projected_never')) + gained;
       const fill = current === null ? 0 : Math.max(0, Math.min(100, current));
       return h('article', { class: 'target', 'data-indicator': tg.indicator, 'data-state': badge[0] },
         h('h3', null, indicatorLabel(tg.indicator)),

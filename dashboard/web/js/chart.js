@@ -36,8 +36,9 @@
     if (opts.label) svg.setAttribute('aria-label', opts.label);
 
     if (!opts.showValues) {
-      // Horizontal grid at 0, half and max, labelled on the left.
-      for (const f of [0, 0.5, 1]) {
+      // Horizontal grid at 0, max and, when it is a whole number, half of
+      // max; labelled on the left.
+      for (const f of Number.isInteger(max / 2) ? [0, 0.5, 1] : [0, 1]) {
         const y = top + h - f * h;
         svg.appendChild(el('line', { x1: left, x2: left + w, y1: y, y2: y, class: 'chart-grid' }));
         svg.appendChild(el('text', { x: left - 4, y: y + 4, 'text-anchor': 'end', class: 'chart-axis' },

@@ -52,7 +52,7 @@
     }
     if (snap === null || typeof snap !== 'object' || Array.isArray(snap)) return { error: 'not an object' };
     if (snap.schema !== SCHEMA) return { error: 'schema is ' + JSON.stringify(snap.schema) + ', expected ' + SCHEMA };
-    if (snap.ward !== undefined && String(snap.ward) !== ward) return { error: 'ward ' + snap.ward + ' on ward ' + ward + ' topic' };
+    if (snap.ward !== undefined && snap.ward !== null && String(snap.ward) !== ward) return { error: 'ward ' + snap.ward + ' on ward ' + ward + ' topic' };
     if (snap.scope !== undefined && snap.scope !== scope) return { error: 'scope ' + snap.scope + ' on a ' + scope + ' topic' };
     return { snap: snap };
   }
@@ -198,7 +198,7 @@
     if (!opts.connected) warnings.push({ kind: 'broker' });
     if (opts.status && opts.status.status === 'offline') warnings.push({ kind: 'agg_offline', since: opts.status.since || null });
     if (opts.status && opts.status.status === 'degraded') warnings.push({ kind: 'agg_degraded', reason: opts.status.reason || '' });
-    if (ageMs !== null && ageMs > opts.staleMs) warnings.push({ kind: 'stale', ageMs: ageMs });
+    if (ageMs !== null && opts.staleMs > 0 && ageMs > opts.staleMs) warnings.push({ kind: 'stale', ageMs: ageMs });
     if (!opts.ward && opts.connected && opts.settled) warnings.push({ kind: 'no_data' });
     return { ageMs: ageMs, warnings: warnings };
   }
