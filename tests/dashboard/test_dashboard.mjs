@@ -197,6 +197,15 @@ async function fixtureRun(pw, tmp) {
     await waitState(page, () => document.body.dataset.conn === 'online' && document.body.dataset.warnings === '',
       'no warning after reconnecting');
 
+    // A wrong dashboard password: the broker refuses, the page says so.
+    const refused = await desk.newPage();
+    watchErrors(refused, 'wrong password');
+    await refused.goto(`http://127.0.0.1:${wsPort}/index.html?ward=${ward}&user=${dash.user}&pass=wrong`);
+    await waitState(refused, () => document.body.dataset.warnings === 'broker' &&
+      /authori[sz]ed/i.test(document.querySelector('[data-warn="broker"]').textContent),
+    'wrong password: the broker warning says the connection is not authorised', 10000);
+    await refused.close();
+
     // A page opened before its broker exists connects once the broker starts.
     const port2 = await freePort(), wsPort2 = await freePort();
     const early = await desk.newPage();

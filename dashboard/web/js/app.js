@@ -417,6 +417,7 @@
     const body = $('khoms').tBodies[0];
     $('khoms-empty').hidden = rows.length > 0;
     $('khoms').closest('.table-wrap').hidden = rows.length === 0;
+    $('khoms-hint').hidden = rows.length < 2;
     body.replaceChildren(...rows.map((r) => h('tr', { 'data-khom': r.id },
       h('th', { scope: 'row', 'data-col': 'khom' }, r.name,
         r.unassigned ? h('span', { class: 'tag' }, t('khom.unassigned')) : null),
