@@ -61,8 +61,10 @@ need_program KDC_AGGREGATOR
 
 rm -rf "$work"
 mkdir -p "$work"
-trap 'kdc_cleanup $?; echo "demo: stopped everything it started"' EXIT
-trap 'exit 130' INT TERM
+interrupted=0
+# On Ctrl-C the logs are not news; on a failure their last lines are shown.
+trap 'st=$?; [ "$interrupted" = 1 ] && st=0; kdc_cleanup "$st"; echo "demo: stopped everything it started"' EXIT
+trap 'interrupted=1; exit 130' INT TERM
 
 # ---- the ward --------------------------------------------------------------
 profile=$root/deploy/ward-profile.example.ini
@@ -101,7 +103,7 @@ campaign_with_event() {
 		dev_config "$conf" "$work/broker" "$ward" T1 "T1-D$d"
 		for i in $(seq 1 15); do
 			h=H$d$(printf '%02d' "$i")
-			day=$(date -u -d "-$((29 - 2 * i)) days" +%Y-%m-%dT0$((i % 8 + 1)):15:00Z)
+			day=$(date -u -d "-$((30 - 2 * i)) days -$((i % 8 + 1)) hours" +%Y-%m-%dT%H:%M:%SZ)
 			dev_event "$conf" visit --khom 6 --household "$h" --outcome \
 				"$([ $((i % 5)) = 0 ] && echo not_home || echo surveyed)" --members 4 \
 				--members-15plus 3 --smartphones 2 --needs install_app,payment_account --at "$day"
@@ -138,7 +140,10 @@ fi
 echo "demo: ward statistics (retained on kdc/v1/$ward/stats/ward):"
 sleep 1.5 # stats are coalesced to about one publish a second
 if [ -x "$KDC_STATS" ]; then
-	"$KDC_STATS" --broker "$url" --ward "$ward" --once --json || fail "kdc-stats --once failed"
+	"$KDC_STATS" --broker "$url" --ward "$ward" --once || fail "kdc-stats --once failed"
+	"$KDC_STATS" --broker "$url" --ward "$ward" --once --json >"$work/stats.json" ||
+		fail "kdc-stats --once --json failed"
+	echo "demo: the same snapshot as JSON (kdc-stats --once --json): $work/stats.json"
 else
 	snapshot=$(mosquitto_sub -h 127.0.0.1 -p "${ports[0]}" -t "kdc/v1/$ward/stats/ward" -C 1 -W 10 2>/dev/null)
 	[ -n "$snapshot" ] || fail "no retained stats on kdc/v1/$ward/stats/ward within 10 s"
