@@ -19,9 +19,11 @@
  *   --ready-file F: written once subscribed, so a script can start the load.
  *   --clean: cleansession=1 (a live counter that needs no session).
  *
- * Output (stdout, one line): count= ids= dup_ids= rejected= first_ms= last_ms=
- * elapsed_ms= rate= ; first_ms/last_ms are wall-clock UTC milliseconds so that
- * a script can compare them with the start time of another process.
+ * Output (stdout, one line): count= messages= ids= distinct= rejected= bad=
+ * first_ms= last_ms= elapsed_ms= rate= cpu_ms= done= ; first_ms/last_ms are
+ * wall-clock UTC milliseconds so that a script can compare them with the start
+ * time of another process; cpu_ms is this process's user+system CPU time
+ * (less sensitive than rates to other programs sharing the machine).
  * Exit 0 when N arrived, 3 on timeout (the figures so far are still printed). */
 #include <errno.h>
 #include <pthread.h>
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <MQTTAsync.h>
@@ -291,7 +294,12 @@ static void print_result(struct sub_state *st)
 	long long el = atomic_load(&st->last_mono) - atomic_load(&st->first_mono);
 	long long counted = st->o->receipts ? atomic_load(&st->distinct) : n;
 	double rate = 0;
+	struct rusage ru;
+	long long cpu_ms = -1;
 
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		cpu_ms = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+		         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 	if (!atomic_load(&st->done)) {
 		last = kdc_now_ms();
 		el = atomic_load(&st->first_mono) ? kdc_mono_ms() - atomic_load(&st->first_mono) : 0;
@@ -299,10 +307,10 @@ static void print_result(struct sub_state *st)
 	if (el > 0)
 		rate = (double)counted * 1000.0 / (double)el;
 	printf("count=%lld messages=%lld ids=%lld distinct=%lld rejected=%lld bad=%lld "
-	       "first_ms=%lld last_ms=%lld elapsed_ms=%lld rate=%.0f done=%d\n",
+	       "first_ms=%lld last_ms=%lld elapsed_ms=%lld rate=%.0f cpu_ms=%lld done=%d\n",
 	       counted, n, atomic_load(&st->ids), atomic_load(&st->distinct),
 	       atomic_load(&st->rejected), atomic_load(&st->bad), first, last, el, rate,
-	       atomic_load(&st->done));
+	       cpu_ms, atomic_load(&st->done));
 	fflush(stdout);
 }
 

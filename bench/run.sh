@@ -247,6 +247,14 @@ agg_make_session() {
 	agg_stop
 }
 
+# cpu_ms PID: user+system CPU time of a process so far, in ms.
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+cpu_ms() {
+	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk -v hz="$CLK_TCK" '{ printf "%.0f", ($12 + $13) * 1000 / hz }'
+}
+# per_k MS N: milliseconds per 1000 events.
+per_k() { awk -v ms="$1" -v n="$2" 'BEGIN { printf "%.1f", ms * 1000 / n }'; }
+
 events_in() { sqlite3 "$1" 'select count(*) from events;' 2>/dev/null || echo "?"; }
 vm_kib() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status" 2>/dev/null; }
 
@@ -336,12 +344,17 @@ base_drain() {
 		return 1
 	fi
 	record pub_rate "$LOAD_RATE"
+	bcpu=$(cpu_ms "$BROKER_PID")
 	"$BASE_SUB" --broker "$BROKER_URL" --topic "kdc/v1/$WARD/events/+/+" --client-id bench-base \
 		--count "$n" --timeout "$(drain_timeout "$n")" --quiet >"$out" 2>>"$LOG"
+	bcpu=$(($(cpu_ms "$BROKER_PID") - bcpu))
 	cat "$out" >>"$LOG"
 	broker_stop
 	[ "$(kv done "$out")" = 1 ] || { say "   baseline drain incomplete: $(cat "$out")"; return 1; }
 	BASE_RATE=$(kv rate "$out")
+	BASE_CPU=$(per_k "$(kv cpu_ms "$out")" "$n")
+	record base_cpu "$BASE_CPU"
+	record base_bcpu "$(per_k "$bcpu" "$n")"
 }
 
 # agg_drain DB N KEY: fresh broker, the aggregator's session, a backlog of N
@@ -362,9 +375,12 @@ agg_drain() {
 		return 1
 	fi
 	counter_start "$out" "$n" "$(drain_timeout "$n")" || { say "   receipt counter did not start"; broker_stop; return 1; }
+	bcpu=$(cpu_ms "$BROKER_PID")
 	t0=$(now_ms)
 	agg_start "$db" "$alog"
 	counter_wait
+	acpu=$(cpu_ms "$AGG_PID")
+	bcpu=$(($(cpu_ms "$BROKER_PID") - bcpu))
 	agg_stop
 	broker_stop
 	cat "$out" >>"$LOG"
@@ -379,7 +395,10 @@ agg_drain() {
 	fi
 	last=$(kv last_ms "$out")
 	AGG_RATE=$(awk -v n="$n" -v ms="$((last - t0))" 'BEGIN { printf "%.0f", n * 1000 / ms }')
+	AGG_CPU=$(per_k "$acpu" "$n")
 	record "$key" "$AGG_RATE"
+	record "${key}_cpu" "$AGG_CPU"
+	record "${key}_bcpu" "$(per_k "$bcpu" "$n")"
 }
 
 if want 1 || want 2; then
@@ -392,16 +411,22 @@ if want 1 || want 2; then
 			rm -f "$WORK"/fig2.db*
 			if agg_drain "$WORK/fig2.db" "$M" agg_rate && [ -n "$BASE_RATE" ]; then
 				record agg_ratio "$(awk -v a="$AGG_RATE" -v b="$BASE_RATE" 'BEGIN { printf "%.3f", a / b }')"
+				record cpu_ratio "$(awk -v a="$AGG_CPU" -v b="$BASE_CPU" 'BEGIN { printf "%.2f", a / b }')"
 			fi
 			say "   rep $r: kdc-aggregator ${AGG_RATE:-failed} ev/s"
 		fi
 	done
 	row pub_rate "(0) loadgen publisher -> broker, QoS 1, window 100" "ev/s" 0
 	row base_rate "(1) broker ceiling: backlog drained by bare subscriber" "ev/s" 0
+	row base_cpu "(1) CPU of the bare subscriber per 1000 events" "ms" 1
+	row base_bcpu "(1) CPU of mosquitto per 1000 events, bare drain" "ms" 1
 	if want 2; then
 		if have "$AGG"; then
 			row agg_rate "(2) backlog drained by kdc-aggregator (stored+receipted)" "ev/s" 0
 			row agg_ratio "(2)/(1) ratio per repetition (goal >= 0.8; issue: 0.9)" "ratio" 2
+			row agg_rate_cpu "(2) CPU of kdc-aggregator per 1000 events (all threads)" "ms" 1
+			row agg_rate_bcpu "(2) CPU of mosquitto per 1000 events, aggregator drain" "ms" 1
+			row cpu_ratio "(2)/(1) CPU per event, aggregator / bare subscriber" "ratio" 2
 		else
 			note "(2) kdc-aggregator drain: skipped: kdc-aggregator not built"
 		fi
@@ -610,6 +635,8 @@ if want 7; then
 		row ing_small "(7) backlog of $ING_M drained, $ING_SMALL events already stored" "ev/s" 0
 		row ing_big "(7) backlog of $ING_M drained, $big_n events already stored" "ev/s" 0
 		row ing_ratio "(7) ratio big/small history (goal >= 0.8)" "ratio" 2
+		row ing_small_cpu "(7) aggregator CPU per 1000 events, $ING_SMALL stored" "ms" 1
+		row ing_big_cpu "(7) aggregator CPU per 1000 events, $big_n stored" "ms" 1
 	fi
 fi
 
