@@ -17,7 +17,7 @@ packages=(
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libcmocka-dev libcjson-dev libssl-dev openssl
 	chromium valgrind
-	procps util-linux ca-certificates
+	jq python3 curl procps util-linux coreutils ca-certificates
 )
 
 installed() {
