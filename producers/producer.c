@@ -85,6 +85,7 @@ struct kdc_producer {
 	int resend_pass;                 /* in prod__send_row: 1 when resending */
 	int64_t resent;                  /* events resent in the current resend round */
 	int send_rc;                     /* why prod__send_row stopped */
+	int window_full;                 /* the last round stopped at our own window */
 	struct kdc_producer_stats st;
 };
 
@@ -482,6 +483,7 @@ static int prod__send_row(void *ud, const struct kdc_outbox_row *row)
 	/* take the slot before Paho can possibly ack */
 	pthread_mutex_lock(&p->lock);
 	if (!p->connected || p->inflight >= p->conf.window) {
+		p->window_full = p->connected;
 		pthread_mutex_unlock(&p->lock);
 		free(pub);
 		return p->send_rc = KDC_ERR_BUSY;
@@ -516,6 +518,16 @@ static int prod__send_row(void *ud, const struct kdc_outbox_row *row)
 	return 0;
 }
 
+static int prod__connected(kdc_producer *p)
+{
+	int c;
+
+	pthread_mutex_lock(&p->lock);
+	c = p->connected;
+	pthread_mutex_unlock(&p->lock);
+	return c;
+}
+
 static int prod__room(kdc_producer *p)
 {
 	int room;
@@ -534,8 +546,11 @@ static int prod__publish(kdc_producer *p, int *more)
 	int room, n = 0, rc;
 
 	*more = 0;
-	if ((room = prod__room(p)) <= 0)
+	p->window_full = 0;
+	if ((room = prod__room(p)) <= 0) {
+		p->window_full = prod__connected(p); /* else simply offline */
 		return KDC_OK;
+	}
 	p->send_rc = KDC_OK;
 	p->resend_pass = 0;
 	rc = kdc_outbox_due(p->ob, p->cursor, INT64_MAX, now, room, prod__send_row, p, &n);
@@ -627,7 +642,10 @@ int kdc_producer_poll(kdc_producer *p, int timeout_ms)
 	if (timeout_ms > PROD_WAIT_MAX_MS)
 		timeout_ms = PROD_WAIT_MAX_MS;
 	pthread_mutex_lock(&p->lock);
-	if (!p->rq_head && !p->reconnected && !p->failed_min_seq) {
+	/* an ack that came since the round ended has already signalled: look
+	 * at what it left behind instead of waiting for the next one */
+	if (!p->rq_head && !p->reconnected && !p->failed_min_seq &&
+	    !(p->window_full && p->connected && p->inflight < p->conf.window)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += (long)timeout_ms * 1000000L;
