@@ -214,7 +214,12 @@ static int record(struct cli *c, kdc_event_pb *ev, const char *what)
 	if ((ret = open_producer(c, &p)) != 0)
 		return ret;
 	rc = kdc_producer_record(p, ev, id, &v);
-	if (rc == KDC_ERR_INVAL) {
+	if (rc == KDC_ERR_INVAL && c->at &&
+	    v.reason == KDC__V1__REJECT_REASON__REJECT_REASON_CLOCK_SKEW) {
+		fprintf(stderr, "kdc-event: --at %s is outside what the server accepts: at most "
+		        "two years ago and at most a day ahead\n", c->at);
+		ret = EXIT_USAGE;
+	} else if (rc == KDC_ERR_INVAL) {
 		fprintf(stderr, "kdc-event: this %s cannot be recorded: %s\n", what, v.detail);
 		ret = EXIT_USAGE;
 	} else if (rc != KDC_OK) {
