@@ -593,6 +593,15 @@ static int prod__publish(kdc_producer *p, int *more)
 
 /* ---- the owner's loop ------------------------------------------------------------ */
 
+/* Copies the counters Paho's threads keep into the stats (lock held). */
+static void prod__snapshot(kdc_producer *p)
+{
+	p->st.acked = p->acked;
+	p->st.connects = p->connects;
+	p->st.inflight = p->inflight;
+	p->st.connected = p->connected;
+}
+
 int kdc_producer_poll(kdc_producer *p, int timeout_ms)
 {
 	struct prod_receipt *list;
@@ -614,10 +623,7 @@ int kdc_producer_poll(kdc_producer *p, int timeout_ms)
 	p->reconnected = 0;
 	failed = p->failed_min_seq;
 	p->failed_min_seq = 0;
-	p->st.acked = p->acked;
-	p->st.connects = p->connects;
-	p->st.inflight = p->inflight;
-	p->st.connected = p->connected;
+	prod__snapshot(p);
 	pthread_mutex_unlock(&p->lock);
 
 	if (reconnected) {
@@ -700,7 +706,9 @@ int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_at
 			p->next_count = now + PROD_COUNT_EVERY_MS;
 		}
 		if (progress && now >= next_progress) {
-			progress(ud, &p->st);
+			struct kdc_producer_stats s;
+			kdc_producer_stats(p, &s);
+			progress(ud, &s);
 			next_progress = now + 250;
 		}
 	}
@@ -709,18 +717,18 @@ int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_at
 		if (rc == KDC_OK)
 			rc = frc;
 	}
-	if (progress)
-		progress(ud, &p->st);
+	if (progress) {
+		struct kdc_producer_stats s;
+		kdc_producer_stats(p, &s);
+		progress(ud, &s);
+	}
 	return rc;
 }
 
 void kdc_producer_stats(kdc_producer *p, struct kdc_producer_stats *out)
 {
 	pthread_mutex_lock(&p->lock);
-	p->st.acked = p->acked;
-	p->st.connects = p->connects;
-	p->st.inflight = p->inflight;
-	p->st.connected = p->connected;
+	prod__snapshot(p);
 	pthread_mutex_unlock(&p->lock);
 	*out = p->st;
 }

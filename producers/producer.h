@@ -94,7 +94,8 @@ kdc_producer *kdc_producer_new(const struct kdc_producer_conf *conf, char *err, 
 void kdc_producer_free(kdc_producer *p);
 
 /* The producer's outbox (owned by it), for listings and for batches:
- * kdc_outbox_begin / kdc_producer_record... / kdc_outbox_commit. */
+ * kdc_outbox_begin / kdc_producer_record... / kdc_outbox_commit. Commit a
+ * batch before the next poll: receipts need their own transaction. */
 kdc_outbox *kdc_producer_outbox(kdc_producer *p);
 
 /* Records an event: sets ward, team and device from the conf (a device
