@@ -82,16 +82,16 @@ struct kdc_producer {
 	size_t nmarks, cap_marks;
 	int64_t marks_since;             /* mono ms of the oldest unflushed mark */
 	int64_t next_count;              /* mono ms of the next pending count */
-	int resend_pass;                 /* in prod__send_row: 1 when resending */
+	int resend_pass;                 /* in producer__send_row: 1 when resending */
 	int64_t resent;                  /* events resent in the current resend round */
-	int send_rc;                     /* why prod__send_row stopped */
+	int send_rc;                     /* why producer__send_row stopped */
 	int window_full;                 /* the last round stopped at our own window */
 	struct kdc_producer_stats st;
 };
 
 /* ---- configuration ------------------------------------------------------- */
 
-static int prod__check_code(const char *v, const char *name, char *err, size_t errlen)
+static int producer__check_code(const char *v, const char *name, char *err, size_t errlen)
 {
 	if (!v || !*v) {
 		snprintf(err, errlen, "%s is not set: give --%s CODE or '%s = CODE' in the config file",
@@ -112,9 +112,9 @@ int kdc_producer_check_conf(const struct kdc_producer_conf *c, int need_identity
 	const char *ver = c->mqtt.mqtt_version;
 	int rc;
 
-	if (need_identity && ((rc = prod__check_code(c->ward, "ward", err, errlen)) ||
-	                      (rc = prod__check_code(c->team, "team", err, errlen)) ||
-	                      (rc = prod__check_code(c->device, "device", err, errlen))))
+	if (need_identity && ((rc = producer__check_code(c->ward, "ward", err, errlen)) ||
+	                      (rc = producer__check_code(c->team, "team", err, errlen)) ||
+	                      (rc = producer__check_code(c->device, "device", err, errlen))))
 		return rc;
 	if (!c->outbox || !*c->outbox) {
 		snprintf(err, errlen, "outbox is not set: give --outbox FILE or 'outbox = FILE' "
@@ -133,7 +133,7 @@ int kdc_producer_check_conf(const struct kdc_producer_conf *c, int need_identity
 }
 
 /* Deep copy driven by the option table: every string option is duplicated. */
-static int prod__conf_copy(struct kdc_producer_conf *dst, const struct kdc_producer_conf *src)
+static int producer__conf_copy(struct kdc_producer_conf *dst, const struct kdc_producer_conf *src)
 {
 	*dst = *src;
 	for (const struct kdc_opt *o = kdc_producer_opts; o->name; o++) {
@@ -154,7 +154,7 @@ static int prod__conf_copy(struct kdc_producer_conf *dst, const struct kdc_produ
 
 /* ---- Paho's threads: copy, count, signal -------------------------------- */
 
-static void prod__on_message(void *ud, const char *topic, const void *payload, size_t len)
+static void producer__on_message(void *ud, const char *topic, const void *payload, size_t len)
 {
 	kdc_producer *p = ud;
 	struct prod_receipt *r;
@@ -186,7 +186,7 @@ cleanup:
 	pthread_mutex_unlock(&p->lock);
 }
 
-static void prod__on_connection(void *ud, int connected, int session_present)
+static void producer__on_connection(void *ud, int connected, int session_present)
 {
 	kdc_producer *p = ud;
 
@@ -203,7 +203,7 @@ static void prod__on_connection(void *ud, int connected, int session_present)
 	pthread_mutex_unlock(&p->lock);
 }
 
-static void prod__on_publish(void *ud, int ok)
+static void producer__on_publish(void *ud, int ok)
 {
 	struct prod_pub *pub = ud;
 	kdc_producer *p = pub->p;
@@ -244,7 +244,7 @@ kdc_producer *kdc_producer_new(const struct kdc_producer_conf *conf, char *err, 
 	pthread_condattr_destroy(&ca);
 	p->pubs.next = p->pubs.prev = &p->pubs;
 	p->st.pending = -1;
-	if (prod__conf_copy(&p->conf, conf) != KDC_OK) {
+	if (producer__conf_copy(&p->conf, conf) != KDC_OK) {
 		memset(&p->conf, 0, sizeof p->conf);
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -264,7 +264,7 @@ fail:
 	return NULL;
 }
 
-static int prod__flush_marks(kdc_producer *p)
+static int producer__flush_marks(kdc_producer *p)
 {
 	int rc;
 
@@ -287,7 +287,7 @@ void kdc_producer_free(kdc_producer *p)
 	if (!p)
 		return;
 	if (p->ob)
-		prod__flush_marks(p);
+		producer__flush_marks(p);
 	/* after this no Paho callback can run: what is left in the lists is ours */
 	kdc_mqtt_free(p->mqtt);
 	while ((r = p->rq_head)) {
@@ -334,7 +334,7 @@ int kdc_producer_record(kdc_producer *p, kdc_event_pb *ev, uint8_t id[KDC_UUID_L
 
 int kdc_producer_connect(kdc_producer *p, char *err, size_t errlen)
 {
-	struct kdc_mqtt_callbacks cbs = { prod__on_message, prod__on_connection, p };
+	struct kdc_mqtt_callbacks cbs = { producer__on_message, producer__on_connection, p };
 	struct kdc_mqtt_conf mc = p->conf.mqtt;
 	char client_id[64];
 	int rc;
@@ -360,7 +360,7 @@ int kdc_producer_connect(kdc_producer *p, char *err, size_t errlen)
 
 /* ---- receipts ------------------------------------------------------------------ */
 
-static int prod__apply_one(kdc_producer *p, const struct prod_receipt *r)
+static int producer__apply_one(kdc_producer *p, const struct prod_receipt *r)
 {
 	struct kdc_outbox_applied a;
 	kdc_receipt_pb *rc_pb;
@@ -393,7 +393,7 @@ cleanup:
 
 /* Applies the queued receipts, PROD_RECEIPTS_PER_TX per transaction: deletes
  * of a busy stream share one fsync. */
-static int prod__apply_receipts(kdc_producer *p, struct prod_receipt *list)
+static int producer__apply_receipts(kdc_producer *p, struct prod_receipt *list)
 {
 	int rc = KDC_OK, n = 0, applied = 0;
 	struct prod_receipt *r;
@@ -403,7 +403,7 @@ static int prod__apply_receipts(kdc_producer *p, struct prod_receipt *list)
 			break;
 		r = list;
 		list = r->next;
-		rc = prod__apply_one(p, r);
+		rc = producer__apply_one(p, r);
 		free(r);
 		if (rc != KDC_OK)
 			break;
@@ -435,7 +435,7 @@ static int prod__apply_receipts(kdc_producer *p, struct prod_receipt *list)
 /* The events topic for a stored event: normally the conf's; an event
  * recorded before the device moved team keeps the team it was recorded
  * under, or the aggregator would refuse it as a topic mismatch. */
-static const char *prod__topic(kdc_producer *p, const struct kdc_outbox_row *row,
+static const char *producer__topic(kdc_producer *p, const struct kdc_outbox_row *row,
                                char *buf, size_t len)
 {
 	kdc_event_pb *ev = kdc__v1__event__unpack(NULL, row->payload_len, row->payload);
@@ -450,7 +450,7 @@ static const char *prod__topic(kdc_producer *p, const struct kdc_outbox_row *row
 	return topic;
 }
 
-static int prod__add_mark(kdc_producer *p, int64_t seq)
+static int producer__add_mark(kdc_producer *p, int64_t seq)
 {
 	if (p->nmarks == p->cap_marks) {
 		size_t cap = p->cap_marks ? p->cap_marks * 2 : 256;
@@ -468,7 +468,7 @@ static int prod__add_mark(kdc_producer *p, int64_t seq)
 
 /* kdc_outbox_due callback: publishes one row into a free window slot. A
  * non-zero return stops the listing (window full, not connected, ...). */
-static int prod__send_row(void *ud, const struct kdc_outbox_row *row)
+static int producer__send_row(void *ud, const struct kdc_outbox_row *row)
 {
 	kdc_producer *p = ud;
 	struct prod_pub *pub;
@@ -496,9 +496,9 @@ static int prod__send_row(void *ud, const struct kdc_outbox_row *row)
 	p->pubs.prev = pub;
 	pthread_mutex_unlock(&p->lock);
 
-	topic = prod__topic(p, row, buf, sizeof buf);
+	topic = producer__topic(p, row, buf, sizeof buf);
 	rc = kdc_mqtt_publish(p->mqtt, topic, row->payload, row->payload_len, 1, 0,
-	                      prod__on_publish, pub);
+	                      producer__on_publish, pub);
 	if (rc != KDC_OK) {
 		/* the callback will not come: give the slot back ourselves */
 		pthread_mutex_lock(&p->lock);
@@ -513,12 +513,12 @@ static int prod__send_row(void *ud, const struct kdc_outbox_row *row)
 	p->st.published++;
 	if (!p->resend_pass && row->seq > p->cursor)
 		p->cursor = row->seq;
-	if (prod__add_mark(p, row->seq) != KDC_OK)
+	if (producer__add_mark(p, row->seq) != KDC_OK)
 		kdc_debug("producer %s: out of memory for a sent mark", p->conf.device);
 	return 0;
 }
 
-static int prod__connected(kdc_producer *p)
+static int producer__connected(kdc_producer *p)
 {
 	int c;
 
@@ -528,7 +528,7 @@ static int prod__connected(kdc_producer *p)
 	return c;
 }
 
-static int prod__room(kdc_producer *p)
+static int producer__room(kdc_producer *p)
 {
 	int room;
 
@@ -540,20 +540,20 @@ static int prod__room(kdc_producer *p)
 
 /* Publishes while the window has room. *more = 1 when it stopped for a
  * reason other than a full window or an empty outbox (come back at once). */
-static int prod__publish(kdc_producer *p, int *more)
+static int producer__publish(kdc_producer *p, int *more)
 {
 	int64_t now = kdc_now_ms(), mono = kdc_mono_ms(), before;
 	int room, n = 0, rc;
 
 	*more = 0;
 	p->window_full = 0;
-	if ((room = prod__room(p)) <= 0) {
-		p->window_full = prod__connected(p); /* else simply offline */
+	if ((room = producer__room(p)) <= 0) {
+		p->window_full = producer__connected(p); /* else simply offline */
 		return KDC_OK;
 	}
 	p->send_rc = KDC_OK;
 	p->resend_pass = 0;
-	rc = kdc_outbox_due(p->ob, p->cursor, INT64_MAX, now, room, prod__send_row, p, &n);
+	rc = kdc_outbox_due(p->ob, p->cursor, INT64_MAX, now, room, producer__send_row, p, &n);
 	if (rc == KDC_ERR_DB || rc == KDC_ERR_DISK_FULL)
 		return rc;
 	if (p->send_rc != KDC_OK)
@@ -566,12 +566,12 @@ static int prod__publish(kdc_producer *p, int *more)
 		return KDC_OK;
 	/* nothing new: anything sent too long ago without a receipt? */
 	room -= n;
-	if ((rc = prod__flush_marks(p)) != KDC_OK)
+	if ((rc = producer__flush_marks(p)) != KDC_OK)
 		return rc;
 	before = p->st.published;
 	p->resend_pass = 1;
 	rc = kdc_outbox_due(p->ob, 0, now - p->conf.resend_after * 1000, now, room,
-	                    prod__send_row, p, &n);
+	                    producer__send_row, p, &n);
 	p->resend_pass = 0;
 	if (rc == KDC_ERR_DB || rc == KDC_ERR_DISK_FULL)
 		return rc;
@@ -594,7 +594,7 @@ static int prod__publish(kdc_producer *p, int *more)
 /* ---- the owner's loop ------------------------------------------------------------ */
 
 /* Copies the counters Paho's threads keep into the stats (lock held). */
-static void prod__snapshot(kdc_producer *p)
+static void producer__snapshot(kdc_producer *p)
 {
 	p->st.acked = p->acked;
 	p->st.connects = p->connects;
@@ -623,7 +623,7 @@ int kdc_producer_poll(kdc_producer *p, int timeout_ms)
 	p->reconnected = 0;
 	failed = p->failed_min_seq;
 	p->failed_min_seq = 0;
-	prod__snapshot(p);
+	producer__snapshot(p);
 	pthread_mutex_unlock(&p->lock);
 
 	if (reconnected) {
@@ -633,14 +633,14 @@ int kdc_producer_poll(kdc_producer *p, int timeout_ms)
 	}
 	if (failed > 0 && failed - 1 < p->cursor)
 		p->cursor = failed - 1;
-	if (list && (rc = prod__apply_receipts(p, list)) != KDC_OK)
+	if (list && (rc = producer__apply_receipts(p, list)) != KDC_OK)
 		return rc;
-	if ((rc = prod__publish(p, &more)) != KDC_OK)
+	if ((rc = producer__publish(p, &more)) != KDC_OK)
 		return rc;
 	mono = kdc_mono_ms();
 	if (p->nmarks >= PROD_MARKS_FLUSH_N ||
 	    (p->nmarks > 0 && mono - p->marks_since >= PROD_MARKS_FLUSH_MS))
-		prod__flush_marks(p);
+		producer__flush_marks(p);
 	if (more || timeout_ms <= 0)
 		return KDC_OK;
 
@@ -670,7 +670,7 @@ int kdc_producer_run(kdc_producer *p, const volatile sig_atomic_t *stop)
 	while (!*stop && (rc = kdc_producer_poll(p, PROD_WAIT_MAX_MS)) == KDC_OK)
 		;
 	if (rc == KDC_OK)
-		rc = prod__flush_marks(p);
+		rc = producer__flush_marks(p);
 	return rc;
 }
 
@@ -713,7 +713,7 @@ int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_at
 		}
 	}
 	if (rc == KDC_OK || rc == KDC_ERR_TIMEOUT) {
-		int frc = prod__flush_marks(p);
+		int frc = producer__flush_marks(p);
 		if (rc == KDC_OK)
 			rc = frc;
 	}
@@ -728,7 +728,7 @@ int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_at
 void kdc_producer_stats(kdc_producer *p, struct kdc_producer_stats *out)
 {
 	pthread_mutex_lock(&p->lock);
-	prod__snapshot(p);
+	producer__snapshot(p);
 	pthread_mutex_unlock(&p->lock);
 	*out = p->st;
 }
