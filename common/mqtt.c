@@ -22,7 +22,7 @@
 enum mqtt_state { MQTT_DOWN, MQTT_CONNECTING, MQTT_UP };
 
 #define MQTT_BACKOFF_MIN_MS 500
-#define MQTT_BACKOFF_MAX_MS 30000
+#define MQTT_BACKOFF_MAX_MS 10000
 #define MQTT_MAX_SUBS 16
 #define MQTT_MAX_BUFFERED 20000
 
@@ -83,7 +83,6 @@ static void mqtt__connected(kdc_mqtt *m, int session_present)
 {
 	atomic_store(&m->negotiated, atomic_load(&m->version));
 	atomic_store(&m->state, MQTT_UP);
-	m->backoff_ms = MQTT_BACKOFF_MIN_MS;
 	kdc_info("mqtt: connected to %s as %s (MQTT %s, session %s)", m->conf.broker,
 	         m->conf.client_id, atomic_load(&m->version) == 5 ? "5" : "3.1.1",
 	         session_present ? "resumed" : "new");
@@ -370,6 +369,7 @@ void kdc_mqtt_tick(kdc_mqtt *m)
 
 	if (atomic_load(&m->state) == MQTT_UP) {
 		m->version_locked = 1;
+		m->backoff_ms = MQTT_BACKOFF_MIN_MS;
 		return;
 	}
 	if (atomic_load(&m->state) == MQTT_CONNECTING)
