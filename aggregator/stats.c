@@ -9,7 +9,9 @@
  *    a batch split, a restart or a late event gives the same tables as a
  *    rebuild in event-time order.
  *  - Windows are whole local days (7 d, 30 d, series) and whole local hours
- *    (24 h) ending at now: a publish sums at most 60 day rows per kind.
+ *    (24 h) ending at now: a publish sums at most 60 day rows per kind. Day
+ *    and hour rows are written only for events that can still enter those
+ *    windows (see stats__keep), so a backlog of old events costs little.
  *  - Indicators that move with the clock (people paying regularly, the value
  *    30 days ago for the pace) come from per-day histograms: how many
  *    households were first reached on day D, how many payment-account holders
@@ -746,8 +748,33 @@ static void stats__touch(struct scope *sc, const struct kdc_event_row *r)
 
 #define COPY_CODE(dst, src) snprintf((dst), KDC_CODE_MAX + 1, "%.*s", KDC_CODE_MAX, (src))
 
+/* Which time-bucketed rows an event can ever matter for. Snapshots look at
+ * most SERIES_DAYS days and 24 hours back from their `now`, and `now` is never
+ * before the moment the event was stored (received_ms, the same wall clock):
+ * an event already older than that when it arrived (a backlog, a rebuild of
+ * years of events) cannot enter those windows again, so its day and hour rows
+ * are not written. The rule depends on the row only, so a rebuild writes
+ * exactly the same rows. One unit of margin absorbs small clock steps. */
+struct fold_keep {
+	int day, hour, payday;
+};
+
+static struct fold_keep stats__keep(const kdc_stats *s, const struct kdc_event_row *r,
+                                    int64_t day, int64_t hour)
+{
+	const int off = s->profile->utc_offset_min;
+	const int64_t rday = kdc_local_day(r->received_ms, off);
+	struct fold_keep k;
+
+	k.day = day >= rday - SERIES_DAYS;
+	k.hour = hour >= kdc_local_hour(r->received_ms, off) - 24;
+	/* paydays: the value 30 days ago looks back a whole "regularly" window */
+	k.payday = day >= rday - PACE_DAYS - KDC_PROFILE_MAX_WINDOW - 1;
+	return k;
+}
+
 static int stats__fold_counters(kdc_stats *s, int64_t sid, const struct kdc_event_row *r,
-                                int64_t day, int64_t hour)
+                                int64_t day, int64_t hour, struct fold_keep keep)
 {
 	struct k_day kd;
 	struct k_hour kh;
@@ -758,24 +785,28 @@ static int stats__fold_counters(kdc_stats *s, int64_t sid, const struct kdc_even
 	char team[KDC_CODE_MAX + 1];
 	int created;
 
-	memset(&kd, 0, sizeof kd);
-	kd.sid = sid;
-	kd.day = day;
-	kd.kind = r->kind;
-	kd.sub = r->subkind;
-	if (!(vd = hmap_get(&s->days, &kd, &created)))
-		return KDC_ERR_NOMEM;
-	vd->n++;
-	if (r->kind == KDC_KIND_PAYMENT)
-		vd->amount += r->amount_vnd;
-
-	memset(&kh, 0, sizeof kh);
-	kh.sid = sid;
-	kh.hour = hour;
-	kh.kind = r->kind;
-	if (!(vh = hmap_get(&s->hours, &kh, &created)))
-		return KDC_ERR_NOMEM;
-	vh->n++;
+	if (keep.day) {
+		memset(&kd, 0, sizeof kd);
+		kd.sid = sid;
+		kd.day = day;
+		kd.kind = r->kind;
+		/* only services are shown per sub-kind: fewer rows for the rest */
+		kd.sub = r->kind == KDC_KIND_SERVICE ? r->subkind : 0;
+		if (!(vd = hmap_get(&s->days, &kd, &created)))
+			return KDC_ERR_NOMEM;
+		vd->n++;
+		if (r->kind == KDC_KIND_PAYMENT)
+			vd->amount += r->amount_vnd;
+	}
+	if (keep.hour) {
+		memset(&kh, 0, sizeof kh);
+		kh.sid = sid;
+		kh.hour = hour;
+		kh.kind = r->kind;
+		if (!(vh = hmap_get(&s->hours, &kh, &created)))
+			return KDC_ERR_NOMEM;
+		vh->n++;
+	}
 
 	memset(&kv, 0, sizeof kv);
 	kv.sid = sid;
@@ -801,7 +832,7 @@ static void stats__invalidate_d0(struct scope *sc, int64_t day)
 /* Household and person facts go to the khóm's and the team's rows; the ward
  * mirrors the khóm's (see the top of this file). */
 static int stats__fold_entities(kdc_stats *s, int64_t sid, const struct kdc_event_row *r,
-                                int64_t day)
+                                int64_t day, struct fold_keep keep)
 {
 	int created;
 
@@ -851,11 +882,13 @@ static int stats__fold_entities(kdc_stats *s, int64_t sid, const struct kdc_even
 			if (!v->has_pay || day > v->last_pay_day)
 				v->last_pay_day = day;
 			v->has_pay = 1;
-			memset(&kp, 0, sizeof kp);
-			kp.p = k;
-			kp.day = day;
-			if (!hmap_get(&s->paydays, &kp, &created))
-				return KDC_ERR_NOMEM;
+			if (keep.payday) {
+				memset(&kp, 0, sizeof kp);
+				kp.p = k;
+				kp.day = day;
+				if (!hmap_get(&s->paydays, &kp, &created))
+					return KDC_ERR_NOMEM;
+			}
 		}
 	}
 	return KDC_OK;
@@ -868,6 +901,7 @@ static int stats__fold_row(kdc_stats *s, const struct kdc_event_row *r)
 	int64_t hour = kdc_local_hour(r->occurred_ms, off);
 	char kcode[KDC_CODE_MAX + 1], tcode[KDC_CODE_MAX + 1];
 	struct scope *ward, *khom, *team;
+	struct fold_keep keep;
 	int rc;
 
 	if (r->kind < 0 || r->kind >= NKIND) {
@@ -887,11 +921,12 @@ static int stats__fold_row(kdc_stats *s, const struct kdc_event_row *r)
 	stats__touch(ward, r);
 	stats__touch(khom, r);
 	stats__touch(team, r);
-	if ((rc = stats__fold_counters(s, ward->sid, r, day, hour)) ||
-	    (rc = stats__fold_counters(s, khom->sid, r, day, hour)) ||
-	    (rc = stats__fold_counters(s, team->sid, r, day, hour)) ||
-	    (rc = stats__fold_entities(s, khom->sid, r, day)) ||
-	    (rc = stats__fold_entities(s, team->sid, r, day)))
+	keep = stats__keep(s, r, day, hour);
+	if ((rc = stats__fold_counters(s, ward->sid, r, day, hour, keep)) ||
+	    (rc = stats__fold_counters(s, khom->sid, r, day, hour, keep)) ||
+	    (rc = stats__fold_counters(s, team->sid, r, day, hour, keep)) ||
+	    (rc = stats__fold_entities(s, khom->sid, r, day, keep)) ||
+	    (rc = stats__fold_entities(s, team->sid, r, day, keep)))
 		return rc;
 	if (r->kind == KDC_KIND_PAYMENT ||
 	    (r->kind == KDC_KIND_ACCOUNT && r->subkind == ACCT_PAYMENT)) {

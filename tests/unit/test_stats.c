@@ -253,13 +253,19 @@ static void test_window_edges(void **state)
 	fx_add(f, visit(now - 23 * HOUR, "G"));                /* oldest hour of 24 h: in */
 	fx_add(f, visit(now, "H"));
 	fx_add(f, visit(now + 20 * HOUR, "I"));                /* device clock ahead: tomorrow */
+	{
+		/* uploaded now but 61 days old: in the totals, in no window */
+		struct kdc_event_row old = visit(now - 61 * DAY, "J");
+		old.received_ms = now;
+		fx_add(f, old);
+	}
 	fx_publish(f, now, 1000);
 
 	w = fx_get(f, "ward");
 	assert_int_equal(tl_int(w, "events.visit.24h"), 2);   /* G H */
 	assert_int_equal(tl_int(w, "events.visit.7d"), 4);    /* E F G H */
 	assert_int_equal(tl_int(w, "events.visit.30d"), 6);   /* B D E F G H */
-	assert_int_equal(tl_int(w, "events.visit.total"), 9);
+	assert_int_equal(tl_int(w, "events.visit.total"), 10);
 	assert_string_equal(tl_str(w, "series.start"), "2026-09-29");
 	assert_int_equal(tl_int(w, "series.days"), 60);
 	assert_int_equal(tl_int(w, "series.visit.29"), 2);    /* 2026-10-28: A C */
@@ -268,18 +274,23 @@ static void test_window_edges(void **state)
 	assert_int_equal(tl_int(w, "series.visit.53"), 1);    /* 2026-11-21: E */
 	assert_int_equal(tl_int(w, "series.visit.58"), 2);    /* 2026-11-26: F G */
 	assert_int_equal(tl_int(w, "series.visit.59"), 1);    /* today: H */
-	assert_int_equal(tl_int(w, "households.visited"), 9);
+	assert_int_equal(tl_int(w, "households.visited"), 10);
+	assert_int_equal(tl_int(w, "series.visit.0"), 0);
 	assert_string_equal(tl_str(w, "latest_event"), "2026-11-27T23:00:00.000Z");
 	cJSON_Delete(w);
 
 	/* a late upload for 10 days ago: 30 d and the series move, 24 h and 7 d do not */
-	fx_add(f, visit(now - 10 * DAY, "late"));
+	{
+		struct kdc_event_row late = visit(now - 10 * DAY, "late");
+		late.received_ms = now;
+		fx_add(f, late);
+	}
 	assert_int_equal(fx_publish(f, now + 1000, 1000), 3); /* ward, khom 6, team T1 */
 	w = fx_get(f, "ward");
 	assert_int_equal(tl_int(w, "events.visit.24h"), 2);
 	assert_int_equal(tl_int(w, "events.visit.7d"), 4);
 	assert_int_equal(tl_int(w, "events.visit.30d"), 7);
-	assert_int_equal(tl_int(w, "events.visit.total"), 10);
+	assert_int_equal(tl_int(w, "events.visit.total"), 11);
 	assert_int_equal(tl_int(w, "series.visit.49"), 1);    /* 2026-11-17 */
 	cJSON_Delete(w);
 	fx_close(f);
