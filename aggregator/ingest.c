@@ -167,6 +167,9 @@ size_t kdc_ingest_wait(kdc_ingest *q, size_t max, int timeout_ms, int fill_ms)
 
 	if (max == 0)
 		return 0;
+	/* a batch bigger than the ring could never fill: take what fits */
+	if (max > q->cap)
+		max = q->cap;
 	pthread_mutex_lock(&q->lock);
 	if (q->tail == q->head && timeout_ms > 0) {
 		ingest__deadline(&until, timeout_ms);

@@ -244,7 +244,8 @@ static void agg__status(struct agg *a)
 	if (rc != KDC_OK)
 		return; /* try again next tick */
 	if (strcmp(status, a->status) != 0)
-		kdc_notice("status: %s%s%s", status, degraded ? " (" : "", degraded ? reason : "");
+		kdc_notice("status: %s%s%s%s", status, degraded ? " (" : "", degraded ? reason : "",
+		           degraded ? ")" : "");
 	snprintf(a->status, sizeof a->status, "%s", status);
 	a->connects_seen = connects;
 	a->health_seen = gen;

@@ -24,6 +24,10 @@
 #define IDLE_STATS_MS 1000      /* and at least this often when idle */
 #define THROUGHPUT_LOG_MS 60000
 #define REJECT_LOG_MS 10000
+/* Healthy again only after commits work and none failed for this long: at
+ * the edge of a full disk small batches fit and big ones do not, and the
+ * status should not flap with every batch. */
+#define RECOVER_MS 10000
 
 /* An oversized payload is only partly kept; decode must refuse it on its
  * length before reading any byte, which it does for len > KDC_MAX_EVENT_BYTES. */
@@ -79,6 +83,8 @@ struct kdc_writer {
 	/* writer thread only */
 	int failing;
 	int fail_rc;
+	int ok_since_fail;           /* a commit worked after the last failure */
+	int64_t last_fail_ms;        /* monotonic */
 	uint64_t episode_batches, episode_msgs;
 	struct writer_period period;
 	int64_t period_start_ms;
@@ -162,6 +168,8 @@ static void writer__failed(kdc_writer *w, int rc, size_t n)
 	}
 	w->episode_batches++;
 	w->episode_msgs += n;
+	w->ok_since_fail = 0;
+	w->last_fail_ms = kdc_mono_ms();
 	w->period.failed += n;
 	writer__set_health(w, 1, writer__fail_reason(rc));
 	pthread_mutex_lock(&w->lock);
@@ -170,9 +178,13 @@ static void writer__failed(kdc_writer *w, int rc, size_t n)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static void writer__recovered(kdc_writer *w)
+static void writer__recovered(kdc_writer *w, int committed)
 {
 	if (!w->failing)
+		return;
+	if (committed)
+		w->ok_since_fail = 1;
+	if (!w->ok_since_fail || kdc_mono_ms() - w->last_fail_ms < RECOVER_MS)
 		return;
 	kdc_notice("storing events again after %llu failed batches (%llu messages were not stored; "
 	           "their devices send them again)",
@@ -437,7 +449,7 @@ static void writer__batch(kdc_writer *w, size_t n)
 	/* committed: the slots can go back to the receive thread before the
 	 * receipts are built from the outcomes */
 	kdc_ingest_release(w->in, n);
-	writer__recovered(w);
+	writer__recovered(w, 1);
 	w->period.stored += nrows;
 	w->period.duplicates += ndup;
 	w->period.rejected += nrej;
@@ -548,6 +560,8 @@ static void *writer__main(void *arg)
 			last_stats = mono;
 			next_idle_stats = mono + IDLE_STATS_MS;
 		}
+		if (!n)
+			writer__recovered(w, 0);
 		if (mono - w->period_start_ms >= THROUGHPUT_LOG_MS)
 			writer__log_period(w, mono);
 		if (!n && atomic_load(&w->stopping) && kdc_ingest_closed(w->in) &&
