@@ -72,15 +72,21 @@ static void hmap_init(struct hmap *m, size_t ksize, size_t vsize)
 	m->esize = (ksize + vsize + 7) & ~(size_t)7;
 }
 
+/* Keys are zero-padded structs whose sizes are multiples of 8: hash them a
+ * word at a time (a multiply-xorshift mix per word). */
 static uint64_t hmap__hash(const void *key, size_t n)
 {
 	const unsigned char *p = key;
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 1099511628211ULL;
+	for (; n >= 8; n -= 8, p += 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
+		h ^= h >> 31;
 	}
+	for (; n > 0; n--, p++)
+		h = (h ^ *p) * 0x100000001B3ULL;
 	return h ^ (h >> 29);
 }
 
@@ -187,10 +193,10 @@ struct v_hour { int64_t n; };
 struct k_dev { int64_t sid; char device[KDC_CODE_MAX + 1]; char pad[7]; };
 struct v_dev { int64_t last_ms, n; char team[KDC_CODE_MAX + 1]; };
 struct k_hh { int64_t sid; char khom[KDC_CODE_MAX + 1]; char household[KDC_CODE_MAX + 1]; char pad[6]; };
-struct v_hh { int64_t visit_day, reach_day; int has_visit, has_reach, surveyed; };
+struct v_hh { int64_t visit_day, reach_day; int has_visit, has_reach, surveyed; uint32_t scope; };
 struct k_person { int64_t sid; char khom[KDC_CODE_MAX + 1]; char household[KDC_CODE_MAX + 1];
 	char pad[2]; int32_t member; };
-struct v_person { int64_t pid, acct_pay_day, last_pay_day; uint32_t bits; int has_acct_pay, has_pay; };
+struct v_person { int64_t pid, acct_pay_day, last_pay_day; uint32_t bits, scope; int has_acct_pay, has_pay; };
 struct k_payday { struct k_person p; int64_t day; };
 struct v_payday { int64_t unused; };
 struct k_hist { int64_t sid, day; int32_t what, pad; };
@@ -330,6 +336,7 @@ struct kdc_stats {
 	struct scope *scopes;
 	size_t nscopes, scopes_cap;
 	struct hmap scope_index;            /* scope_key -> scope_ref */
+	size_t ward_index;                  /* the ward's scope in scopes[] */
 	int64_t next_sid;
 	int64_t rejected_total;
 	/* per-batch accumulators */
@@ -541,6 +548,7 @@ static int stats__register_profile_scopes(kdc_stats *s)
 	if (!(sc = stats__scope_find(s, SCOPE_WARD, "")) &&
 	    !(sc = stats__scope_add(s, s->next_sid, SCOPE_WARD, "", 0)))
 		return KDC_ERR_NOMEM;
+	s->ward_index = (size_t)(sc - s->scopes);
 	if ((rc = stats__scope_store(s, sc)))
 		return rc;
 	for (size_t i = 0; i < p->nkhoms; i++) {
@@ -831,9 +839,11 @@ static void stats__invalidate_d0(struct scope *sc, int64_t day)
 
 /* Household and person facts go to the khóm's and the team's rows; the ward
  * mirrors the khóm's (see the top of this file). */
-static int stats__fold_entities(kdc_stats *s, int64_t sid, const struct kdc_event_row *r,
+static int stats__fold_entities(kdc_stats *s, const struct scope *sc, const struct kdc_event_row *r,
                                 int64_t day, struct fold_keep keep)
 {
+	const int64_t sid = sc->sid;
+	const uint32_t scope = (uint32_t)(sc - s->scopes);
 	int created;
 
 	if (r->kind == KDC_KIND_VISIT || r->kind == KDC_KIND_ACCOUNT) {
@@ -846,6 +856,7 @@ static int stats__fold_entities(kdc_stats *s, int64_t sid, const struct kdc_even
 		COPY_CODE(k.household, r->household);
 		if (!(v = hmap_get(&s->hhs, &k, &created)))
 			return KDC_ERR_NOMEM;
+		v->scope = scope;
 		if (r->kind == KDC_KIND_VISIT) {
 			if (!v->has_visit || day < v->visit_day)
 				v->visit_day = day;
@@ -870,6 +881,7 @@ static int stats__fold_entities(kdc_stats *s, int64_t sid, const struct kdc_even
 		k.member = r->member;
 		if (!(v = hmap_get(&s->persons, &k, &created)))
 			return KDC_ERR_NOMEM;
+		v->scope = scope;
 		if (r->kind == KDC_KIND_ACCOUNT) {
 			v->bits |= 1u << r->subkind;
 			if (r->subkind == ACCT_PAYMENT && (!v->has_acct_pay || day < v->acct_pay_day)) {
@@ -902,6 +914,7 @@ static int stats__fold_row(kdc_stats *s, const struct kdc_event_row *r)
 	char kcode[KDC_CODE_MAX + 1], tcode[KDC_CODE_MAX + 1];
 	struct scope *ward, *khom, *team;
 	struct fold_keep keep;
+	size_t ki;
 	int rc;
 
 	if (r->kind < 0 || r->kind >= NKIND) {
@@ -910,14 +923,15 @@ static int stats__fold_row(kdc_stats *s, const struct kdc_event_row *r)
 	}
 	COPY_CODE(kcode, r->khom);
 	COPY_CODE(tcode, r->team);
-	if (!stats__scope_for(s, SCOPE_KHOM, kcode) || !stats__scope_for(s, SCOPE_TEAM, tcode))
+	/* indices, not pointers: adding the team's scope may move the array */
+	if (!(khom = stats__scope_for(s, SCOPE_KHOM, kcode)))
 		return KDC_ERR_NOMEM;
-	/* looked up only now: adding a scope may have moved the array; from
-	 * here on no scope is added, so the three pointers stay valid */
-	if (!(ward = stats__scope_find(s, SCOPE_WARD, "")) ||
-	    !(khom = stats__scope_find(s, SCOPE_KHOM, kcode)) ||
-	    !(team = stats__scope_find(s, SCOPE_TEAM, tcode)))
-		return KDC_ERR_DB;
+	ki = (size_t)(khom - s->scopes);
+	if (!(team = stats__scope_for(s, SCOPE_TEAM, tcode)))
+		return KDC_ERR_NOMEM;
+	/* from here on no scope is added: the three pointers stay valid */
+	khom = &s->scopes[ki];
+	ward = &s->scopes[s->ward_index];
 	stats__touch(ward, r);
 	stats__touch(khom, r);
 	stats__touch(team, r);
@@ -925,8 +939,8 @@ static int stats__fold_row(kdc_stats *s, const struct kdc_event_row *r)
 	if ((rc = stats__fold_counters(s, ward->sid, r, day, hour, keep)) ||
 	    (rc = stats__fold_counters(s, khom->sid, r, day, hour, keep)) ||
 	    (rc = stats__fold_counters(s, team->sid, r, day, hour, keep)) ||
-	    (rc = stats__fold_entities(s, khom->sid, r, day, keep)) ||
-	    (rc = stats__fold_entities(s, team->sid, r, day, keep)))
+	    (rc = stats__fold_entities(s, khom, r, day, keep)) ||
+	    (rc = stats__fold_entities(s, team, r, day, keep)))
 		return rc;
 	if (r->kind == KDC_KIND_PAYMENT ||
 	    (r->kind == KDC_KIND_ACCOUNT && r->subkind == ACCT_PAYMENT)) {
@@ -976,15 +990,6 @@ static int stats__hist_move(kdc_stats *s, const struct scope *sc, struct scope *
 	return KDC_OK;
 }
 
-static struct scope *stats__scope_by_sid(kdc_stats *s, int64_t sid)
-{
-	/* few scopes, called once per distinct household or person of a batch */
-	for (size_t i = 0; i < s->nscopes; i++)
-		if (s->scopes[i].sid == sid)
-			return &s->scopes[i];
-	return NULL;
-}
-
 /* Adds 1 to a counter of sc and, when sc is a khóm, of the ward as well. */
 #define BUMP(sc, ward, field) \
 	do { \
@@ -1001,13 +1006,11 @@ static int stats__flush_households(kdc_stats *s, struct scope *ward)
 	for (size_t i = 0; i < s->hhs.len; i++) {
 		const struct k_hh *k = HMAP_KEY(&s->hhs, i);
 		const struct v_hh *v = HMAP_VAL(&s->hhs, i);
-		struct scope *sc = stats__scope_by_sid(s, k->sid);
+		struct scope *sc = &s->scopes[v->scope];
 		sqlite3_stmt *st = stats__stmt(s, Q_HH_GET);
 		int had_visit = 0, had_reach = 0, was_surveyed = 0, has_visit, has_reach, surveyed, rc;
 		int64_t old_visit = 0, old_reach = 0, new_visit, new_reach;
 
-		if (!sc)
-			return KDC_ERR_DB;
 		sqlite3_bind_int64(st, 1, k->sid);
 		sqlite3_bind_text(st, 2, k->khom, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, k->household, -1, SQLITE_STATIC);
@@ -1063,14 +1066,12 @@ static int stats__flush_persons(kdc_stats *s, struct scope *ward)
 	for (size_t i = 0; i < s->persons.len; i++) {
 		const struct k_person *k = HMAP_KEY(&s->persons, i);
 		struct v_person *v = HMAP_VAL(&s->persons, i);
-		struct scope *sc = stats__scope_by_sid(s, k->sid);
+		struct scope *sc = &s->scopes[v->scope];
 		sqlite3_stmt *st = stats__stmt(s, Q_PERSON_GET);
 		int found, had_acct = 0, had_pay = 0, has_acct, has_pay, rc;
 		uint32_t old_bits = 0, bits;
 		int64_t old_acct = 0, old_pay = 0, new_acct, new_pay;
 
-		if (!sc)
-			return KDC_ERR_DB;
 		sqlite3_bind_int64(st, 1, k->sid);
 		sqlite3_bind_text(st, 2, k->khom, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, k->household, -1, SQLITE_STATIC);
