@@ -1,0 +1,1025 @@
+/* rollup.c: the province profile and the roll-up of ward snapshots.
+ *
+ * Exactness: every additive field is an integer in the ward snapshot (the
+ * aggregator prints them as raw integers) and is summed here in int64. cJSON
+ * reads numbers as doubles, which hold every integer up to 2^53 exactly; a
+ * larger or fractional value makes the snapshot invalid rather than silently
+ * rounded. The province's percentages are recomputed from the summed counts,
+ * never averaged. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "kdc_conf.h"
+#include "kdc_err.h"
+#include "kdc_util.h"
+#include "rollup.h"
+
+#define MS_PER_DAY 86400000LL
+#define SERIES_DAYS 60
+#define PACE_DAYS 30      /* the pace of a target: its gain over 30 days (stats.c) */
+#define HORIZON_DAYS 3650 /* projections further away are "not at this pace" */
+#define MAX_EXACT 9007199254740992.0 /* 2^53 */
+
+/* ---- what is summed ------------------------------------------------------- */
+
+/* The additive fields of a ward snapshot (docs/province.md): counts of
+ * distinct households and people, and counts and amounts of events. A
+ * household and its people belong to exactly one ward, and an event to the
+ * ward it was sent to, so the province's number is the sum of its wards'. */
+static const char *const rollup_fields[] = {
+	"households.total", "households.visited", "households.surveyed", "households.reached",
+	"people_15plus.total", "people_15plus.with_payment_account", "people_15plus.paying_regularly",
+	"accounts.public_service_portal", "accounts.vneid_level2", "accounts.provincial_app",
+	"accounts.payment",
+	"events.visit.24h", "events.visit.7d", "events.visit.30d", "events.visit.total",
+	"events.account.24h", "events.account.7d", "events.account.30d", "events.account.total",
+	"events.payment.24h", "events.payment.7d", "events.payment.30d", "events.payment.total",
+	"events.service.24h", "events.service.7d", "events.service.30d", "events.service.total",
+	"services.birth_registration", "services.marital_status", "services.medical_booking",
+	"services.field_report", "services.other",
+	"payments.count_30d", "payments.amount_vnd_30d", "payments.count_total",
+	"payments.amount_vnd_total",
+	"stored_total", "rejected_total",
+};
+#define NFIELDS (sizeof rollup_fields / sizeof rollup_fields[0])
+_Static_assert(NFIELDS == 38, "the F_ indices below follow rollup_fields");
+
+enum {
+	F_HH_TOTAL = 0, F_HH_VISITED = 1, F_HH_REACHED = 3, F_P_TOTAL = 4, F_P_ACCOUNT = 5,
+	F_P_REGULAR = 6, F_STORED = 36,
+};
+
+static const char *const series_kinds[] = { "visit", "account", "payment", "service" };
+#define NKINDS 4
+
+/* Each target indicator's count and denominator among the fields. */
+static const struct { int value, denom; } indicator_fields[KDC_IND_COUNT] = {
+	[KDC_IND_HOUSEHOLDS_VISITED] = { F_HH_VISITED, F_HH_TOTAL },
+	[KDC_IND_HOUSEHOLDS_REACHED] = { F_HH_REACHED, F_HH_TOTAL },
+	[KDC_IND_PEOPLE_WITH_PAYMENT_ACCOUNT] = { F_P_ACCOUNT, F_P_TOTAL },
+	[KDC_IND_PEOPLE_PAYING_REGULARLY] = { F_P_REGULAR, F_P_TOTAL },
+};
+
+/* ---- the province profile --------------------------------------------------- */
+
+static const struct { int indicator; long long percent_x100; const char *deadline; }
+rollup_default_targets[] = {
+	{ KDC_IND_HOUSEHOLDS_REACHED, 8500, "2023-12-31" },
+	{ KDC_IND_PEOPLE_PAYING_REGULARLY, 8000, "2025-12-31" },
+};
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+	return a / b + ((a % b != 0) && ((a > 0) == (b > 0)));
+}
+
+/* The value parsers below accept exactly what the ward profile accepts
+ * (profile.c), so one file format is learnt once. */
+
+/* "85", "82.5", "82.75" -> hundredths of a percent, in (0, 100]. */
+static int rollup__percent(const char *s, long long *out)
+{
+	long long whole = 0, frac = 0;
+	int digits = 0, fdigits = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++, digits++) {
+		if (digits > 3)
+			return KDC_ERR_INVAL;
+		whole = whole * 10 + (*s - '0');
+	}
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++, fdigits++) {
+			if (fdigits >= 2)
+				return KDC_ERR_INVAL;
+			frac = frac * 10 + (*s - '0');
+		}
+		if (fdigits == 0)
+			return KDC_ERR_INVAL;
+	}
+	if (*s == '%')
+		s++;
+	if (*s != '\0' || digits == 0)
+		return KDC_ERR_INVAL;
+	if (fdigits == 1)
+		frac *= 10;
+	*out = whole * 100 + frac;
+	return (*out > 0 && *out <= 10000) ? KDC_OK : KDC_ERR_INVAL;
+}
+
+/* "+07:00", "+7", "+0700", "-03:30", "0", "Z" -> minutes east of UTC. */
+static int rollup__offset(const char *s, int *out)
+{
+	int sign, h = 0, m = 0, n = 0;
+
+	if (strcmp(s, "Z") == 0 || strcmp(s, "0") == 0 || strcmp(s, "UTC") == 0) {
+		*out = 0;
+		return KDC_OK;
+	}
+	if (*s != '+' && *s != '-')
+		return KDC_ERR_INVAL;
+	sign = *s == '-' ? -1 : 1;
+	for (s++; *s >= '0' && *s <= '9' && n < 2; s++, n++)
+		h = h * 10 + (*s - '0');
+	if (n == 0)
+		return KDC_ERR_INVAL;
+	if (*s == ':')
+		s++;
+	if (*s) {
+		if (!(s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' && s[2] == '\0'))
+			return KDC_ERR_INVAL;
+		m = (s[0] - '0') * 10 + (s[1] - '0');
+	}
+	if (h > 14 || m > 59 || (h == 14 && m > 0))
+		return KDC_ERR_INVAL;
+	*out = sign * (h * 60 + m);
+	return KDC_OK;
+}
+
+/* Exactly YYYY-MM-DD, a real calendar date -> day number. */
+static int rollup__date(const char *s, char out[11], int64_t *day)
+{
+	int64_t ms;
+
+	if (strlen(s) != 10 || kdc_time_parse(s, &ms) != KDC_OK)
+		return KDC_ERR_INVAL;
+	*day = floor_div(ms, MS_PER_DAY);
+	kdc_day_format(*day, out, 11);
+	return strcmp(out, s) == 0 ? KDC_OK : KDC_ERR_INVAL;
+}
+
+static int rollup__name(char *dst, const char *value, char *err, size_t errlen)
+{
+	size_t n = strlen(value);
+
+	if (n == 0 || n >= KDC_PROFILE_NAME_MAX) {
+		snprintf(err, errlen, "name must be 1 to %d bytes", KDC_PROFILE_NAME_MAX - 1);
+		return KDC_ERR_CONFIG;
+	}
+	memcpy(dst, value, n + 1);
+	return KDC_OK;
+}
+
+struct prov_parse {
+	struct kdc_province *p;
+	size_t cap;
+	int target_line[KDC_IND_COUNT];
+	unsigned target_keys[KDC_IND_COUNT]; /* 1 percent, 2 deadline */
+	int nerr_nomem;
+};
+
+static int prov__target(struct prov_parse *ps, const char *ind_name, const char *key,
+                        const char *value, int line, char *err, size_t errlen)
+{
+	struct kdc_province *p = ps->p;
+	struct kdc_profile_target *t = NULL;
+	int ind = kdc_indicator_parse(ind_name);
+
+	if (ind < 0) {
+		snprintf(err, errlen, "unknown indicator '%.60s' (known: households_visited, "
+		         "households_reached, people_with_payment_account, people_paying_regularly)",
+		         ind_name);
+		return KDC_ERR_CONFIG;
+	}
+	if (!ps->target_line[ind]) {
+		ps->target_line[ind] = line;
+		t = &p->targets[p->ntargets++];
+		t->indicator = ind;
+	}
+	for (size_t i = 0; i < p->ntargets; i++)
+		if (p->targets[i].indicator == ind)
+			t = &p->targets[i];
+	if (strcmp(key, "percent") == 0) {
+		if (rollup__percent(value, &t->percent_x100) != KDC_OK) {
+			snprintf(err, errlen, "percent must be above 0 and at most 100, with up to two "
+			         "decimals, got '%.40s'", value);
+			return KDC_ERR_CONFIG;
+		}
+		ps->target_keys[ind] |= 1;
+		return KDC_OK;
+	}
+	if (strcmp(key, "deadline") == 0) {
+		if (rollup__date(value, t->deadline, &t->deadline_day) != KDC_OK) {
+			snprintf(err, errlen, "deadline must be a date YYYY-MM-DD, got '%.40s'", value);
+			return KDC_ERR_CONFIG;
+		}
+		ps->target_keys[ind] |= 2;
+		return KDC_OK;
+	}
+	snprintf(err, errlen, "unknown key '%.40s' in [target %s] (known: percent, deadline)", key,
+	         ind_name);
+	return KDC_ERR_CONFIG;
+}
+
+static int prov__ward(struct prov_parse *ps, const char *code, const char *name, char *err,
+                      size_t errlen)
+{
+	struct kdc_province *p = ps->p;
+	struct kdc_province_ward *w;
+
+	if (!kdc_code_valid(code)) {
+		snprintf(err, errlen, "ward code '%.40s' is not a code (1 to %d of A-Z a-z 0-9 _ -)",
+		         code, KDC_CODE_MAX);
+		return KDC_ERR_CONFIG;
+	}
+	if (strcmp(code, "province") == 0) {
+		snprintf(err, errlen, "'province' cannot be a ward code: kdc/v1/province/ holds the "
+		         "province snapshots");
+		return KDC_ERR_CONFIG;
+	}
+	for (size_t i = 0; i < p->nwards; i++)
+		if (strcmp(p->wards[i].code, code) == 0) {
+			snprintf(err, errlen, "ward %s is listed twice", code);
+			return KDC_ERR_CONFIG;
+		}
+	if (p->nwards >= KDC_ROLLUP_MAX_WARDS) {
+		snprintf(err, errlen, "more than %d wards", KDC_ROLLUP_MAX_WARDS);
+		return KDC_ERR_CONFIG;
+	}
+	if (p->nwards == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 16;
+		void *nw = realloc(p->wards, cap * sizeof *p->wards);
+		if (!nw) {
+			snprintf(err, errlen, "out of memory");
+			ps->nerr_nomem = 1;
+			return KDC_ERR_NOMEM;
+		}
+		p->wards = nw;
+		ps->cap = cap;
+	}
+	w = &p->wards[p->nwards];
+	memset(w, 0, sizeof *w);
+	snprintf(w->code, sizeof w->code, "%s", code);
+	if (rollup__name(w->name, name, err, errlen) != KDC_OK)
+		return KDC_ERR_CONFIG;
+	p->nwards++;
+	return KDC_OK;
+}
+
+static int prov__cb(void *ud, const char *section, const char *key, const char *value, int line,
+                    char *err, size_t errlen)
+{
+	struct prov_parse *ps = ud;
+	struct kdc_province *p = ps->p;
+
+	if (strcmp(section, "province") == 0) {
+		if (strcmp(key, "code") == 0) {
+			if (!kdc_code_valid(value)) {
+				snprintf(err, errlen, "province code '%.40s' is not a code (1 to %d of "
+				         "A-Z a-z 0-9 _ -)", value, KDC_CODE_MAX);
+				return KDC_ERR_CONFIG;
+			}
+			snprintf(p->code, sizeof p->code, "%s", value);
+			return KDC_OK;
+		}
+		if (strcmp(key, "name") == 0)
+			return rollup__name(p->name, value, err, errlen);
+		if (strcmp(key, "utc_offset") == 0) {
+			if (rollup__offset(value, &p->utc_offset_min) != KDC_OK) {
+				snprintf(err, errlen, "utc_offset must look like +07:00 (from -14:00 to "
+				         "+14:00), got '%.40s'", value);
+				return KDC_ERR_CONFIG;
+			}
+			return KDC_OK;
+		}
+		snprintf(err, errlen, "unknown key '%.40s' in [province] (known: code, name, utc_offset)",
+		         key);
+		return KDC_ERR_CONFIG;
+	}
+	if (strcmp(section, "wards") == 0)
+		return prov__ward(ps, key, value, err, errlen);
+	if (strncmp(section, "target ", 7) == 0 || strncmp(section, "target\t", 7) == 0) {
+		const char *ind = section + 7;
+		while (*ind == ' ' || *ind == '\t')
+			ind++;
+		return prov__target(ps, ind, key, value, line, err, errlen);
+	}
+	snprintf(err, errlen, "unknown section [%.60s] (known: [province], [wards], "
+	         "[target INDICATOR])", section);
+	return KDC_ERR_CONFIG;
+}
+
+int kdc_province_load(const char *path, struct kdc_province **out, char *err, size_t errlen)
+{
+	struct prov_parse ps;
+	struct kdc_province *p;
+	int rc;
+
+	*out = NULL;
+	memset(&ps, 0, sizeof ps);
+	if (!(p = calloc(1, sizeof *p))) {
+		snprintf(err, errlen, "out of memory");
+		return KDC_ERR_NOMEM;
+	}
+	p->utc_offset_min = KDC_PROFILE_DEFAULT_OFFSET_MIN;
+	ps.p = p;
+	if ((rc = kdc_ini_parse(path, prov__cb, &ps, err, errlen)) != KDC_OK) {
+		if (ps.nerr_nomem)
+			rc = KDC_ERR_NOMEM;
+		goto cleanup;
+	}
+	rc = KDC_ERR_CONFIG;
+	if (!p->code[0]) {
+		snprintf(err, errlen, "%s: missing [province] code = ... (the province's "
+		         "administrative-unit code)", path);
+		goto cleanup;
+	}
+	if (p->nwards == 0) {
+		snprintf(err, errlen, "%s: no wards: list them under [wards] as 'CODE = name' lines",
+		         path);
+		goto cleanup;
+	}
+	for (int i = 0; i < KDC_IND_COUNT; i++)
+		if (ps.target_line[i] && ps.target_keys[i] != 3) {
+			snprintf(err, errlen, "%s:%d: [target %s] needs both percent = and deadline =",
+			         path, ps.target_line[i], kdc_indicator_name(i));
+			goto cleanup;
+		}
+	if (p->ntargets == 0) {
+		for (size_t i = 0; i < sizeof rollup_default_targets / sizeof rollup_default_targets[0];
+		     i++) {
+			struct kdc_profile_target *t = &p->targets[p->ntargets++];
+			t->indicator = rollup_default_targets[i].indicator;
+			t->percent_x100 = rollup_default_targets[i].percent_x100;
+			rollup__date(rollup_default_targets[i].deadline, t->deadline, &t->deadline_day);
+		}
+	} else {
+		/* indicator order, as in the ward snapshots */
+		struct kdc_profile_target sorted[KDC_IND_COUNT];
+		size_t n = 0;
+		for (int ind = 0; ind < KDC_IND_COUNT; ind++)
+			for (size_t i = 0; i < p->ntargets; i++)
+				if (p->targets[i].indicator == ind)
+					sorted[n++] = p->targets[i];
+		memcpy(p->targets, sorted, n * sizeof sorted[0]);
+	}
+	if (!p->name[0])
+		snprintf(p->name, sizeof p->name, "%s", p->code);
+	*out = p;
+	p = NULL;
+	rc = KDC_OK;
+cleanup:
+	kdc_province_free(p);
+	return rc;
+}
+
+void kdc_province_free(struct kdc_province *p)
+{
+	if (!p)
+		return;
+	free(p->wards);
+	free(p);
+}
+
+/* ---- the roll-up state -------------------------------------------------------- */
+
+enum link_state { LINK_UNKNOWN = -1, LINK_DOWN = 0, LINK_UP = 1 };
+
+struct ward_state {
+	/* the last snapshot */
+	int has_snap;
+	int64_t seq, as_of_ms;
+	int64_t v[NFIELDS];
+	int has_gained[KDC_IND_COUNT];
+	int64_t gained[KDC_IND_COUNT];
+	int has_series;
+	int64_t series_start;               /* day number */
+	int64_t series[NKINDS][SERIES_DAYS];
+	int has_latest;
+	int64_t latest_ms;
+	int64_t window_days;                /* regular_window_days, 0 if absent */
+	int64_t devices;
+	char snap_name[KDC_PROFILE_NAME_MAX];
+	/* the aggregator's status and the bridge */
+	char status[16];                    /* "" until one arrives */
+	int has_since;
+	int64_t since_ms;
+	int link;
+};
+
+struct kdc_rollup {
+	const struct kdc_province *prov;
+	struct ward_state *w; /* one per prov->wards[i] */
+};
+
+kdc_rollup *kdc_rollup_new(const struct kdc_province *prov)
+{
+	kdc_rollup *r = calloc(1, sizeof *r);
+
+	if (!r)
+		return NULL;
+	r->prov = prov;
+	if (!(r->w = calloc(prov->nwards ? prov->nwards : 1, sizeof *r->w))) {
+		free(r);
+		return NULL;
+	}
+	for (size_t i = 0; i < prov->nwards; i++)
+		r->w[i].link = LINK_UNKNOWN;
+	return r;
+}
+
+void kdc_rollup_free(kdc_rollup *r)
+{
+	if (!r)
+		return;
+	free(r->w);
+	free(r);
+}
+
+static struct ward_state *rollup__find(const kdc_rollup *r, const char *ward)
+{
+	/* a province has about a hundred wards; messages come about once a
+	 * second per ward: a linear scan costs nothing worth indexing */
+	for (size_t i = 0; i < r->prov->nwards; i++)
+		if (strcmp(r->prov->wards[i].code, ward) == 0)
+			return &r->w[i];
+	return NULL;
+}
+
+/* The member at a dotted path, or NULL. */
+static const cJSON *json_path(const cJSON *o, const char *path)
+{
+	char part[64];
+
+	while (o && *path) {
+		size_t n = strcspn(path, ".");
+		if (n >= sizeof part)
+			return NULL;
+		memcpy(part, path, n);
+		part[n] = '\0';
+		o = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, part) : NULL;
+		path += n + (path[n] == '.');
+	}
+	return o;
+}
+
+/* A whole number from 0 to 2^53 (exact in a double). */
+static int json_count(const cJSON *o, int64_t *out)
+{
+	double d;
+
+	if (!cJSON_IsNumber(o))
+		return KDC_ERR_INVAL;
+	d = o->valuedouble;
+	if (!(d >= 0 && d <= MAX_EXACT) || floor(d) != d)
+		return KDC_ERR_INVAL;
+	*out = (int64_t)d;
+	return KDC_OK;
+}
+
+/* A whole number from -2^53 to 2^53. */
+static int json_whole(const cJSON *o, int64_t *out)
+{
+	double d;
+
+	if (!cJSON_IsNumber(o))
+		return KDC_ERR_INVAL;
+	d = o->valuedouble;
+	if (!(d >= -MAX_EXACT && d <= MAX_EXACT) || floor(d) != d)
+		return KDC_ERR_INVAL;
+	*out = (int64_t)d;
+	return KDC_OK;
+}
+
+static int json_time_ms(const cJSON *o, int64_t *out)
+{
+	return cJSON_IsString(o) && kdc_time_parse(o->valuestring, out) == KDC_OK ? KDC_OK
+	                                                                        : KDC_ERR_INVAL;
+}
+
+/* Parses a ward snapshot into ns. Returns KDC_ROLLUP_CHANGED-compatible 0 or
+ * KDC_ROLLUP_INVALID with a reason. */
+static int rollup__parse_snap(const char *ward, const cJSON *root, struct ward_state *ns,
+                              char *err, size_t errlen)
+{
+	const cJSON *o, *t;
+	int64_t ms;
+
+	if (!cJSON_IsObject(root)) {
+		snprintf(err, errlen, "not a JSON object");
+		return KDC_ROLLUP_INVALID;
+	}
+	o = cJSON_GetObjectItemCaseSensitive(root, "schema");
+	if (!cJSON_IsString(o) || strcmp(o->valuestring, "kdc.stats.v1") != 0) {
+		snprintf(err, errlen, "schema is not kdc.stats.v1");
+		return KDC_ROLLUP_INVALID;
+	}
+	o = cJSON_GetObjectItemCaseSensitive(root, "scope");
+	if (o && (!cJSON_IsString(o) || strcmp(o->valuestring, "ward") != 0)) {
+		snprintf(err, errlen, "scope is not \"ward\"");
+		return KDC_ROLLUP_INVALID;
+	}
+	o = cJSON_GetObjectItemCaseSensitive(root, "ward");
+	if (cJSON_IsString(o) && strcmp(o->valuestring, ward) != 0) {
+		snprintf(err, errlen, "snapshot of ward %.40s on the topic of ward %s", o->valuestring,
+		         ward);
+		return KDC_ROLLUP_INVALID;
+	}
+	if (json_count(cJSON_GetObjectItemCaseSensitive(root, "seq"), &ns->seq) != KDC_OK ||
+	    json_count(cJSON_GetObjectItemCaseSensitive(root, "as_of_ms"), &ns->as_of_ms) != KDC_OK) {
+		snprintf(err, errlen, "seq or as_of_ms missing or not a whole number");
+		return KDC_ROLLUP_INVALID;
+	}
+	for (size_t i = 0; i < NFIELDS; i++)
+		if (json_count(json_path(root, rollup_fields[i]), &ns->v[i]) != KDC_OK) {
+			snprintf(err, errlen, "%s missing or not a whole number from 0 to 2^53",
+			         rollup_fields[i]);
+			return KDC_ROLLUP_INVALID;
+		}
+	/* the 30-day gain of each target, for the province's pace */
+	t = cJSON_GetObjectItemCaseSensitive(root, "targets");
+	if (!cJSON_IsArray(t))
+		t = NULL;
+	cJSON_ArrayForEach(o, t) {
+		const cJSON *ind = cJSON_GetObjectItemCaseSensitive(o, "indicator");
+		int k = cJSON_IsString(ind) ? kdc_indicator_parse(ind->valuestring) : -1;
+		/* a gain is negative when counts shrank (events deleted on request) */
+		if (k >= 0 && json_whole(cJSON_GetObjectItemCaseSensitive(o, "gained_30d"),
+		                         &ns->gained[k]) == KDC_OK)
+			ns->has_gained[k] = 1;
+	}
+	/* the daily series, summed by date */
+	t = cJSON_GetObjectItemCaseSensitive(root, "series");
+	o = json_path(t, "start");
+	ns->has_series = 0;
+	if (cJSON_IsString(o) && strlen(o->valuestring) == 10 &&
+	    kdc_time_parse(o->valuestring, &ms) == KDC_OK) {
+		int64_t days;
+		ns->series_start = floor_div(ms, MS_PER_DAY);
+		ns->has_series = json_count(json_path(t, "days"), &days) == KDC_OK && days == SERIES_DAYS;
+		for (int k = 0; k < NKINDS && ns->has_series; k++) {
+			const cJSON *arr = cJSON_GetObjectItemCaseSensitive(t, series_kinds[k]);
+			if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != SERIES_DAYS) {
+				ns->has_series = 0;
+				break;
+			}
+			for (int d = 0; d < SERIES_DAYS; d++)
+				if (json_count(cJSON_GetArrayItem(arr, d), &ns->series[k][d]) != KDC_OK) {
+					ns->has_series = 0;
+					break;
+				}
+		}
+	}
+	ns->has_latest = json_time_ms(cJSON_GetObjectItemCaseSensitive(root, "latest_event"),
+	                              &ns->latest_ms) == KDC_OK;
+	if (json_count(cJSON_GetObjectItemCaseSensitive(root, "regular_window_days"),
+	               &ns->window_days) != KDC_OK)
+		ns->window_days = 0;
+	t = cJSON_GetObjectItemCaseSensitive(root, "devices");
+	ns->devices = cJSON_IsArray(t) ? cJSON_GetArraySize(t) : 0;
+	o = cJSON_GetObjectItemCaseSensitive(root, "ward_name");
+	if (cJSON_IsString(o))
+		snprintf(ns->snap_name, sizeof ns->snap_name, "%s", o->valuestring);
+	ns->has_snap = 1;
+	return KDC_ROLLUP_CHANGED;
+}
+
+int kdc_rollup_ward_stats(kdc_rollup *r, const char *ward, const char *json, size_t len,
+                          char *err, size_t errlen)
+{
+	struct ward_state *w = rollup__find(r, ward), *ns = NULL;
+	cJSON *root = NULL;
+	int rc;
+
+	if (!w)
+		return KDC_ROLLUP_UNLISTED;
+	if (len == 0) {
+		/* an emptied retained topic: the ward withdrew its numbers */
+		if (!w->has_snap)
+			return KDC_ROLLUP_SAME;
+		w->has_snap = 0;
+		return KDC_ROLLUP_CHANGED;
+	}
+	if (!(ns = calloc(1, sizeof *ns))) {
+		snprintf(err, errlen, "out of memory");
+		return KDC_ROLLUP_INVALID;
+	}
+	if (!(root = cJSON_ParseWithLength(json, len))) {
+		snprintf(err, errlen, "not JSON");
+		rc = KDC_ROLLUP_INVALID;
+		goto cleanup;
+	}
+	if ((rc = rollup__parse_snap(ward, root, ns, err, errlen)) != KDC_ROLLUP_CHANGED)
+		goto cleanup;
+	if (w->has_snap && ns->seq == w->seq && ns->as_of_ms == w->as_of_ms) {
+		rc = KDC_ROLLUP_SAME;
+		goto cleanup;
+	}
+	/* seq goes up by one per publish and survives restarts and rebuilds; a
+	 * lower seq with a later as_of means the ward's database was recreated */
+	if (w->has_snap && ns->seq <= w->seq && ns->as_of_ms <= w->as_of_ms) {
+		rc = KDC_ROLLUP_OLDER;
+		goto cleanup;
+	}
+	/* keep the status, which comes from another topic */
+	memcpy(ns->status, w->status, sizeof ns->status);
+	ns->has_since = w->has_since;
+	ns->since_ms = w->since_ms;
+	ns->link = w->link;
+	*w = *ns;
+	rc = KDC_ROLLUP_CHANGED;
+cleanup:
+	cJSON_Delete(root);
+	free(ns);
+	return rc;
+}
+
+int kdc_rollup_ward_status(kdc_rollup *r, const char *ward, const char *json, size_t len,
+                           char *err, size_t errlen)
+{
+	struct ward_state *w = rollup__find(r, ward);
+	const cJSON *st, *since;
+	cJSON *root;
+	char status[sizeof w->status];
+	int64_t since_ms = 0;
+	int has_since, rc;
+
+	if (!w)
+		return KDC_ROLLUP_UNLISTED;
+	if (len == 0) {
+		if (!w->status[0])
+			return KDC_ROLLUP_SAME;
+		w->status[0] = '\0';
+		w->has_since = 0;
+		return KDC_ROLLUP_CHANGED;
+	}
+	if (!(root = cJSON_ParseWithLength(json, len))) {
+		snprintf(err, errlen, "status is not JSON");
+		return KDC_ROLLUP_INVALID;
+	}
+	st = cJSON_GetObjectItemCaseSensitive(root, "status");
+	if (!cJSON_IsString(st) || (strcmp(st->valuestring, "online") != 0 &&
+	                            strcmp(st->valuestring, "offline") != 0 &&
+	                            strcmp(st->valuestring, "degraded") != 0)) {
+		snprintf(err, errlen, "status is not online, offline or degraded");
+		rc = KDC_ROLLUP_INVALID;
+		goto cleanup;
+	}
+	snprintf(status, sizeof status, "%s", st->valuestring);
+	since = cJSON_GetObjectItemCaseSensitive(root, "since");
+	has_since = json_time_ms(since, &since_ms) == KDC_OK;
+	if (strcmp(status, w->status) == 0 && has_since == w->has_since &&
+	    (!has_since || since_ms == w->since_ms)) {
+		rc = KDC_ROLLUP_SAME;
+		goto cleanup;
+	}
+	memcpy(w->status, status, sizeof status);
+	w->has_since = has_since;
+	w->since_ms = since_ms;
+	rc = KDC_ROLLUP_CHANGED;
+cleanup:
+	cJSON_Delete(root);
+	return rc;
+}
+
+int kdc_rollup_ward_link(kdc_rollup *r, const char *ward, const char *payload, size_t len,
+                         char *err, size_t errlen)
+{
+	struct ward_state *w = rollup__find(r, ward);
+	int link;
+
+	if (!w)
+		return KDC_ROLLUP_UNLISTED;
+	if (len == 0)
+		link = LINK_UNKNOWN;
+	else if (len == 1 && (payload[0] == '0' || payload[0] == '1'))
+		link = payload[0] == '1' ? LINK_UP : LINK_DOWN;
+	else {
+		snprintf(err, errlen, "bridge state is not 0 or 1");
+		return KDC_ROLLUP_INVALID;
+	}
+	if (link == w->link)
+		return KDC_ROLLUP_SAME;
+	w->link = link;
+	return KDC_ROLLUP_CHANGED;
+}
+
+static int ward_online(const struct ward_state *w)
+{
+	return strcmp(w->status, "online") == 0 && w->link != LINK_DOWN;
+}
+
+void kdc_rollup_counts(const kdc_rollup *r, size_t *listed, size_t *reporting, size_t *online)
+{
+	size_t rep = 0, on = 0;
+
+	for (size_t i = 0; i < r->prov->nwards; i++) {
+		rep += r->w[i].has_snap;
+		on += ward_online(&r->w[i]);
+	}
+	if (listed)
+		*listed = r->prov->nwards;
+	if (reporting)
+		*reporting = rep;
+	if (online)
+		*online = on;
+}
+
+/* ---- JSON out ------------------------------------------------------------------ */
+
+/* Integers go out as raw text, as in the ward snapshots: cJSON's doubles
+ * would print large VND sums as 1e+16. */
+static cJSON *out_int(cJSON *obj, const char *name, int64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof buf, "%lld", (long long)v);
+	return cJSON_AddRawToObject(obj, name, buf);
+}
+
+static cJSON *out_time(cJSON *obj, const char *name, int has, int64_t ms)
+{
+	char buf[40];
+
+	if (!has)
+		return cJSON_AddNullToObject(obj, name);
+	kdc_time_format(ms, buf, sizeof buf);
+	return cJSON_AddStringToObject(obj, name, buf);
+}
+
+static cJSON *out_day(cJSON *obj, const char *name, int64_t day)
+{
+	char buf[16];
+
+	kdc_day_format(day, buf, sizeof buf);
+	return cJSON_AddStringToObject(obj, name, buf);
+}
+
+/* Adds v at a dotted path, creating the objects on the way. */
+static int out_path(cJSON *root, const char *path, int64_t v)
+{
+	char part[64];
+	cJSON *o = root;
+
+	for (;;) {
+		size_t n = strcspn(path, ".");
+		if (n >= sizeof part)
+			return KDC_ERR_INVAL;
+		memcpy(part, path, n);
+		part[n] = '\0';
+		if (path[n] == '\0')
+			return out_int(o, part, v) ? KDC_OK : KDC_ERR_NOMEM;
+		{
+			cJSON *next = cJSON_GetObjectItemCaseSensitive(o, part);
+			if (!next && !(next = cJSON_AddObjectToObject(o, part)))
+				return KDC_ERR_NOMEM;
+			o = next;
+		}
+		path += n + 1;
+	}
+}
+
+/* One target, from the summed counts, with the ward aggregator's formulas
+ * (docs/stats.md "Targets and the projected date"). */
+static int rollup__target(const kdc_rollup *r, const struct kdc_profile_target *t,
+                          const int64_t *sum, int64_t today, cJSON *arr)
+{
+	const struct kdc_province *p = r->prov;
+	int64_t value = sum[indicator_fields[t->indicator].value];
+	int64_t denom = sum[indicator_fields[t->indicator].denom];
+	int64_t gained = 0, need;
+	int has_gained = 0, reporting = 0;
+	cJSON *o = cJSON_CreateObject();
+	char buf[32];
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return KDC_ERR_NOMEM;
+	}
+	/* the pace is known only when every reporting ward published it */
+	has_gained = 1;
+	for (size_t i = 0; i < p->nwards; i++) {
+		const struct ward_state *w = &r->w[i];
+		if (!w->has_snap)
+			continue;
+		reporting++;
+		if (!w->has_gained[t->indicator])
+			has_gained = 0;
+		else
+			gained += w->gained[t->indicator];
+	}
+	has_gained = has_gained && reporting > 0;
+	cJSON_AddStringToObject(o, "indicator", kdc_indicator_name(t->indicator));
+	if (t->percent_x100 % 100)
+		snprintf(buf, sizeof buf, "%lld.%02lld", t->percent_x100 / 100, t->percent_x100 % 100);
+	else
+		snprintf(buf, sizeof buf, "%lld", t->percent_x100 / 100);
+	cJSON_AddRawToObject(o, "percent", buf);
+	cJSON_AddStringToObject(o, "deadline", t->deadline);
+	if (denom > 0) {
+		int64_t c100 = (value * 10000 + denom / 2) / denom;
+		snprintf(buf, sizeof buf, "%lld.%02lld", (long long)(c100 / 100), (long long)(c100 % 100));
+		cJSON_AddRawToObject(o, "current", buf);
+	} else {
+		cJSON_AddNullToObject(o, "current");
+	}
+	out_int(o, "value", value);
+	out_int(o, "denominator", denom);
+	if (has_gained)
+		out_int(o, "gained_30d", gained);
+	else
+		cJSON_AddNullToObject(o, "gained_30d");
+	need = ceil_div(t->percent_x100 * denom, 10000);
+	if (denom <= 0) {
+		cJSON_AddNullToObject(o, "projected");
+		cJSON_AddBoolToObject(o, "on_track", 0);
+		cJSON_AddBoolToObject(o, "met", 0);
+	} else if (value >= need) {
+		out_day(o, "projected", today);
+		cJSON_AddBoolToObject(o, "on_track", 1);
+		cJSON_AddBoolToObject(o, "met", 1);
+	} else {
+		int64_t days = 0;
+		int reachable = has_gained && gained > 0;
+		if (reachable) {
+			days = ceil_div((need - value) * PACE_DAYS, gained);
+			reachable = days <= HORIZON_DAYS;
+		}
+		if (reachable)
+			out_day(o, "projected", today + days);
+		else
+			cJSON_AddNullToObject(o, "projected");
+		cJSON_AddBoolToObject(o, "on_track", reachable && today + days <= t->deadline_day);
+		cJSON_AddBoolToObject(o, "met", 0);
+	}
+	return KDC_OK;
+}
+
+/* The daily series of the province: the 60 days ending on the latest day any
+ * ward's series ends, each day the sum of the wards' values for that date. */
+static int rollup__series(const kdc_rollup *r, cJSON *root)
+{
+	int64_t end = INT64_MIN, sum[NKINDS][SERIES_DAYS];
+	cJSON *o, *arr;
+
+	for (size_t i = 0; i < r->prov->nwards; i++)
+		if (r->w[i].has_snap && r->w[i].has_series &&
+		    r->w[i].series_start + SERIES_DAYS - 1 > end)
+			end = r->w[i].series_start + SERIES_DAYS - 1;
+	if (end == INT64_MIN)
+		return cJSON_AddNullToObject(root, "series") ? KDC_OK : KDC_ERR_NOMEM;
+	memset(sum, 0, sizeof sum);
+	for (size_t i = 0; i < r->prov->nwards; i++) {
+		const struct ward_state *w = &r->w[i];
+		if (!w->has_snap || !w->has_series)
+			continue;
+		for (int d = 0; d < SERIES_DAYS; d++) {
+			int64_t at = w->series_start + d - (end - SERIES_DAYS + 1);
+			if (at < 0 || at >= SERIES_DAYS)
+				continue;
+			for (int k = 0; k < NKINDS; k++)
+				sum[k][at] += w->series[k][d];
+		}
+	}
+	if (!(o = cJSON_AddObjectToObject(root, "series")))
+		return KDC_ERR_NOMEM;
+	out_day(o, "start", end - SERIES_DAYS + 1);
+	out_int(o, "days", SERIES_DAYS);
+	for (int k = 0; k < NKINDS; k++) {
+		if (!(arr = cJSON_AddArrayToObject(o, series_kinds[k])))
+			return KDC_ERR_NOMEM;
+		for (int d = 0; d < SERIES_DAYS; d++) {
+			char buf[32];
+			cJSON *num;
+			snprintf(buf, sizeof buf, "%lld", (long long)sum[k][d]);
+			if (!(num = cJSON_CreateRaw(buf)) || !cJSON_AddItemToArray(arr, num)) {
+				cJSON_Delete(num);
+				return KDC_ERR_NOMEM;
+			}
+		}
+	}
+	return KDC_OK;
+}
+
+/* The fields of a ward's row in the province table. */
+static const int row_fields[] = { F_HH_TOTAL, F_HH_VISITED, F_HH_REACHED, F_P_TOTAL,
+                                  F_P_ACCOUNT, F_P_REGULAR, F_STORED };
+
+static int rollup__ward_row(const kdc_rollup *r, size_t i, int64_t now_ms, cJSON *arr)
+{
+	const struct kdc_province_ward *pw = &r->prov->wards[i];
+	const struct ward_state *w = &r->w[i];
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return KDC_ERR_NOMEM;
+	}
+	cJSON_AddStringToObject(o, "ward", pw->code);
+	cJSON_AddStringToObject(o, "name", pw->name);
+	cJSON_AddBoolToObject(o, "reporting", w->has_snap);
+	cJSON_AddStringToObject(o, "status", w->status[0] ? w->status : "unknown");
+	out_time(o, "status_since", w->has_since, w->since_ms);
+	if (w->link == LINK_UNKNOWN)
+		cJSON_AddNullToObject(o, "link");
+	else
+		cJSON_AddStringToObject(o, "link", w->link == LINK_UP ? "up" : "down");
+	cJSON_AddBoolToObject(o, "online", ward_online(w));
+	if (!w->has_snap) {
+		static const char *const nulls[] = { "seq", "as_of", "as_of_ms", "age_s",
+		                                     "households", "people_15plus", "stored_total",
+		                                     "latest_event", "devices" };
+		for (size_t k = 0; k < sizeof nulls / sizeof nulls[0]; k++)
+			cJSON_AddNullToObject(o, nulls[k]);
+		return KDC_OK;
+	}
+	out_int(o, "seq", w->seq);
+	out_time(o, "as_of", 1, w->as_of_ms);
+	out_int(o, "as_of_ms", w->as_of_ms);
+	/* a snapshot "from the future" (clocks apart) shows age 0 */
+	out_int(o, "age_s", now_ms > w->as_of_ms ? (now_ms - w->as_of_ms) / 1000 : 0);
+	for (size_t k = 0; k < sizeof row_fields / sizeof row_fields[0]; k++)
+		if (out_path(o, rollup_fields[row_fields[k]], w->v[row_fields[k]]) != KDC_OK)
+			return KDC_ERR_NOMEM;
+	out_time(o, "latest_event", w->has_latest, w->latest_ms);
+	out_int(o, "devices", w->devices);
+	return KDC_OK;
+}
+
+int kdc_rollup_build(const kdc_rollup *r, int64_t now_ms, int64_t seq, char **out)
+{
+	const struct kdc_province *p = r->prov;
+	int64_t sum[NFIELDS], latest = 0, oldest = 0, newest = 0, window = -1, devices = 0;
+	size_t reporting = 0, online = 0;
+	int has_latest = 0, rc = KDC_ERR_NOMEM;
+	cJSON *root = cJSON_CreateObject(), *arr;
+
+	*out = NULL;
+	if (!root)
+		return KDC_ERR_NOMEM;
+	memset(sum, 0, sizeof sum);
+	for (size_t i = 0; i < p->nwards; i++) {
+		const struct ward_state *w = &r->w[i];
+		online += ward_online(w);
+		if (!w->has_snap)
+			continue;
+		for (size_t k = 0; k < NFIELDS; k++)
+			sum[k] += w->v[k];
+		if (w->has_latest && (!has_latest || w->latest_ms > latest)) {
+			latest = w->latest_ms;
+			has_latest = 1;
+		}
+		if (reporting == 0 || w->as_of_ms < oldest)
+			oldest = w->as_of_ms;
+		if (reporting == 0 || w->as_of_ms > newest)
+			newest = w->as_of_ms;
+		/* the same window everywhere, or the province's number mixes them */
+		if (window == -1)
+			window = w->window_days;
+		else if (window != w->window_days)
+			window = 0;
+		devices += w->devices;
+		reporting++;
+	}
+	cJSON_AddStringToObject(root, "schema", KDC_ROLLUP_SCHEMA);
+	cJSON_AddStringToObject(root, "province", p->code);
+	cJSON_AddStringToObject(root, "province_name", p->name);
+	out_int(root, "seq", seq);
+	out_time(root, "as_of", 1, now_ms);
+	out_int(root, "as_of_ms", now_ms);
+	out_int(root, "wards_listed", (int64_t)p->nwards);
+	out_int(root, "wards_reporting", (int64_t)reporting);
+	out_int(root, "wards_online", (int64_t)online);
+	out_time(root, "oldest_ward_as_of", reporting > 0, oldest);
+	out_time(root, "newest_ward_as_of", reporting > 0, newest);
+	for (size_t k = 0; k < NFIELDS; k++)
+		if ((rc = out_path(root, rollup_fields[k], sum[k])) != KDC_OK)
+			goto cleanup;
+	rc = KDC_ERR_NOMEM;
+	out_int(root, "devices", devices);
+	out_time(root, "latest_event", has_latest, latest);
+	if (window > 0)
+		out_int(root, "regular_window_days", window);
+	else
+		cJSON_AddNullToObject(root, "regular_window_days");
+	out_int(root, "utc_offset_min", p->utc_offset_min);
+	if (!(arr = cJSON_AddArrayToObject(root, "targets")))
+		goto cleanup;
+	for (size_t i = 0; i < p->ntargets; i++)
+		if ((rc = rollup__target(r, &p->targets[i], sum,
+		                         floor_div(now_ms + (int64_t)p->utc_offset_min * 60000, MS_PER_DAY),
+		                         arr)) != KDC_OK)
+			goto cleanup;
+	if ((rc = rollup__series(r, root)) != KDC_OK)
+		goto cleanup;
+	rc = KDC_ERR_NOMEM;
+	if (!(arr = cJSON_AddArrayToObject(root, "wards")))
+		goto cleanup;
+	for (size_t i = 0; i < p->nwards; i++)
+		if ((rc = rollup__ward_row(r, i, now_ms, arr)) != KDC_OK)
+			goto cleanup;
+	*out = cJSON_PrintUnformatted(root);
+	rc = *out ? KDC_OK : KDC_ERR_NOMEM;
+cleanup:
+	cJSON_Delete(root);
+	return rc;
+}
