@@ -267,6 +267,10 @@ static int writer__one(kdc_writer *w, const struct kdc_ingest_msg *m, struct wri
 	o->has_id = 0;
 	o->device[0] = '\0';
 	if (m->lost) {
+		/* the receive thread had no memory to copy it: no row, no receipt,
+		 * so the device sends it again */
+		kdc_warn("a %zu-byte message was dropped for lack of memory; its device will resend it",
+		         m->payload_len);
 		o->reason = OUTCOME_SKIP;
 		return KDC_OK;
 	}
