@@ -1,0 +1,152 @@
+# shellcheck shell=bash
+# tests/province/lib.sh: helpers of the province tests, on top of
+# tests/lib/common.sh (source that first). Everything is started on free
+# 127.0.0.1 ports and stopped by PID.
+#
+# Environment: KDC_ROLLUP (path of kdc-rollup) besides common.sh's.
+
+# ---- brokers with extra configuration -------------------------------------------
+# broker_start (common.sh) writes its own mosquitto.conf; a broker directory
+# holding extra.conf gets those lines appended (a bridge, log_type subscribe).
+eval "$(declare -f broker__write_conf | sed '1s/broker__write_conf/prov__common_write_conf/')"
+broker__write_conf() {
+	prov__common_write_conf "$@"
+	[ -f "$1/extra.conf" ] && cat "$1/extra.conf" >>"$1/mosquitto.conf"
+	return 0
+}
+
+# conf_broker_start DIR PORT...: starts mosquitto with the DIR/mosquitto.conf
+# the test wrote itself (e.g. from deploy/province/), waits until every PORT
+# accepts. broker_stop / broker_kill / broker_pid of common.sh work on it.
+conf_broker_start() {
+	local dir=$1 pid p ok
+	shift
+	echo "$1" >"$dir/port"
+	setsid mosquitto -c "$dir/mosquitto.conf" </dev/null >>"$dir/out" 2>&1 &
+	pid=$!
+	echo "$pid" >"$dir/mosquitto.pid"
+	KDC_PIDS+=("$pid")
+	case " ${KDC_LOGS[*]} " in *" $dir/mosquitto.log "*) ;; *) KDC_LOGS+=("$dir/mosquitto.log" "$dir/out") ;; esac
+	local deadline=$((SECONDS + 10))
+	while pid_alive "$pid"; do
+		ok=1
+		for p in "$@"; do port_open "$p" || ok=0; done
+		[ "$ok" = 1 ] && return 0
+		[ "$SECONDS" -ge "$deadline" ] && break
+		sleep 0.05
+	done
+	tail -n 20 "$dir/out" "$dir/mosquitto.log" >&2 2>/dev/null
+	fail "mosquitto with $dir/mosquitto.conf did not start on ports $*"
+}
+
+# fill_template IN OUT NAME=VALUE...: replaces @NAME@ by VALUE.
+fill_template() {
+	local in=$1 out=$2 kv args=()
+	shift 2
+	for kv in "$@"; do
+		args+=(-e "s|@${kv%%=*}@|${kv#*=}|g")
+	done
+	sed "${args[@]}" "$in" >"$out"
+	if grep -q '@[A-Z_]*@' "$out"; then
+		fail "template $in: unfilled $(grep -o '@[A-Z_]*@' "$out" | sort -u | tr '\n' ' ')"
+	fi
+}
+
+# ---- kdc-rollup ---------------------------------------------------------------------
+# Lives in a directory like an aggregator: rollup.pid, rollup.log, rollup.args.
+
+rollup_start() {
+	local dir=$1
+	shift
+	need_program KDC_ROLLUP
+	mkdir -p "$dir"
+	printf '%s\n' "$@" >"$dir/rollup.args"
+	rollup_restart "$dir"
+}
+
+rollup_restart() {
+	local dir=$1 pid args=()
+	mapfile -t args <"$dir/rollup.args"
+	echo "--- start $(date -u +%H:%M:%S.%N)" >>"$dir/rollup.log"
+	"$KDC_ROLLUP" "${args[@]}" </dev/null >>"$dir/rollup.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$dir/rollup.pid"
+	KDC_PIDS+=("$pid")
+	case " ${KDC_LOGS[*]} " in *" $dir/rollup.log "*) ;; *) KDC_LOGS+=("$dir/rollup.log") ;; esac
+}
+
+# rollup_stop DIR: SIGTERM, then exit status 0 within 10 s.
+rollup_stop() {
+	local dir=$1 pid
+	pid=$(cat "$dir/rollup.pid" 2>/dev/null)
+	[ -n "$pid" ] || fail "no kdc-rollup running in $dir"
+	pid_alive "$pid" || fail "kdc-rollup (pid $pid) died before it was told to stop; log: $dir/rollup.log"
+	kill -TERM "$pid"
+	pid_wait_dead "$pid" 10 || { kill -KILL "$pid"; fail "kdc-rollup did not exit within 10 s of SIGTERM"; }
+	kdc_forget_pid "$pid"
+	rm -f "$dir/rollup.pid"
+	[ "$KDC_WAIT_STATUS" = 0 ] || fail "kdc-rollup exit status after SIGTERM: expected 0, got $KDC_WAIT_STATUS"
+	echo "ok: kdc-rollup exit status after SIGTERM = 0"
+}
+
+# ---- reading retained JSON --------------------------------------------------------
+# retained_json PORT TOPIC [MOSQUITTO_SUB ARGS...]: the retained message, or
+# nothing after 3 s.
+retained_json() {
+	local port=$1 topic=$2
+	shift 2
+	mosquitto_sub -h 127.0.0.1 -p "$port" "$@" -t "$topic" -C 1 -W 3 2>/dev/null
+	return 0
+}
+
+# The fields kdc-rollup adds up (docs/province.md), as jq paths. Written out
+# here rather than read from the code under test.
+PROV_ADDITIVE=(
+	.households.total .households.visited .households.surveyed .households.reached
+	.people_15plus.total .people_15plus.with_payment_account .people_15plus.paying_regularly
+	.accounts.public_service_portal .accounts.vneid_level2 .accounts.provincial_app .accounts.payment
+	.events.visit.24h .events.visit.7d .events.visit.30d .events.visit.total
+	.events.account.24h .events.account.7d .events.account.30d .events.account.total
+	.events.payment.24h .events.payment.7d .events.payment.30d .events.payment.total
+	.events.service.24h .events.service.7d .events.service.30d .events.service.total
+	.services.birth_registration .services.marital_status .services.medical_booking
+	.services.field_report .services.other
+	.payments.count_30d .payments.amount_vnd_30d .payments.count_total .payments.amount_vnd_total
+	.stored_total .rejected_total
+)
+
+# check_province_sum PROVJSON WARDJSON...: every additive field of the
+# province equals the sum of the wards' (jq adds integers exactly below 2^53),
+# and each target's value and denominator are sums too, with current
+# recomputed. Prints one line per field; fails at the first difference.
+check_province_sum() {
+	local prov=$1 path want got n=0
+	shift
+	for path in "${PROV_ADDITIVE[@]}"; do
+		want=$(printf '%s\n' "$@" | jq -s "map($path) | add")
+		got=$(jq "$path" <<<"$prov")
+		[ "$want" = "$got" ] || fail "province $path: expected the wards' sum $want, got $got"
+		n=$((n + 1))
+	done
+	echo "ok: province = sum of $# ward snapshots for all $n additive fields (stored_total $(jq .stored_total <<<"$prov"))"
+	local ind value denom cur
+	for ind in households_reached people_paying_regularly; do
+		case $ind in
+		households_reached) value=.households.reached denom=.households.total ;;
+		people_paying_regularly) value=.people_15plus.paying_regularly denom=.people_15plus.total ;;
+		esac
+		want=$(printf '%s\n' "$@" | jq -s "map($value) | add")
+		got=$(jq ".targets[] | select(.indicator == \"$ind\") | .value" <<<"$prov")
+		assert_eq "province target $ind value (sum)" "$want" "$got"
+		denom=$(printf '%s\n' "$@" | jq -s "map($denom) | add")
+		got=$(jq ".targets[] | select(.indicator == \"$ind\") | .denominator" <<<"$prov")
+		assert_eq "province target $ind denominator (sum)" "$denom" "$got"
+		# 100 * value / denominator, two decimals, half up, in integers
+		cur=$(awk -v v="$want" -v d="$denom" 'BEGIN { if (d == 0) { print "null"; exit }
+			c = int((v * 10000 + int(d / 2)) / d); printf "%.2f\n", c / 100 }')
+		got=$(jq -r ".targets[] | select(.indicator == \"$ind\") | .current" <<<"$prov")
+		# jq prints 43.1 for 43.10
+		got=$(awk -v x="$got" 'BEGIN { if (x == "null") print "null"; else printf "%.2f\n", x }')
+		assert_eq "province target $ind current (recomputed)" "$cur" "$got"
+	done
+}
