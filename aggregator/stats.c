@@ -1282,7 +1282,8 @@ int kdc_stats_rejected(kdc_stats *s, size_t n)
 	sqlite3_bind_int64(st, 2, (int64_t)n);
 	if ((rc = stats__run(s, st, "count rejected")))
 		return rc;
-	s->rejected_total += (int64_t)n;
+	/* s->rejected_total is re-read at publish: this transaction may still
+	 * roll back */
 	for (size_t i = 0; i < s->nscopes; i++)
 		s->scopes[i].dirty = 1;
 	return KDC_OK;
@@ -1943,6 +1944,11 @@ int kdc_stats_publish(kdc_stats *s, int64_t now_ms, int64_t min_interval_ms,
 	pend = calloc(s->nscopes ? s->nscopes : 1, sizeof *pend);
 	if (!pend)
 		return KDC_ERR_NOMEM;
+	{
+		int found;
+		if ((rc = stats__meta_get(s, "rejected_total", &s->rejected_total, &found)))
+			goto cleanup;
+	}
 	for (size_t i = 0; i < s->nscopes; i++) {
 		struct scope *sc = &s->scopes[i];
 		struct snapshot sn;

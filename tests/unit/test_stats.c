@@ -593,6 +593,11 @@ static void test_rejected_total(void **state)
 	tl_store_rejected(f->db, now);
 	assert_int_equal(kdc_stats_rejected(f->stats, 2), 0);
 	assert_int_equal(sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	/* a batch that rolls back does not count */
+	assert_int_equal(sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	tl_store_rejected(f->db, now);
+	assert_int_equal(kdc_stats_rejected(f->stats, 1), 0);
+	assert_int_equal(sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	fx_publish(f, now, 0);
 	w = fx_get(f, "khom/7");
 	assert_int_equal(tl_int(w, "rejected_total"), 2);
