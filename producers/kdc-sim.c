@@ -490,8 +490,12 @@ static void print_summary(struct run *r, FILE *out)
 	double secs = (double)r->record_ms / 1000.0;
 
 	if (r->load) {
+		if (r->cli->rate)
+			snprintf(a, sizeof a, "%lld events/s", r->cli->rate);
+		else
+			snprintf(a, sizeof a, "as fast as possible");
 		fprintf(out, "kdc-sim: load of %lld events over %zu devices, ward %s, rate %s\n",
-		        r->cli->events, r->ndev, s->ward, r->cli->rate ? "" : "as fast as possible");
+		        r->cli->events, r->ndev, s->ward, a);
 	} else {
 		kdc_time_format(r->start_ms, a, sizeof a);
 		kdc_time_format(r->end_ms, b, sizeof b);
