@@ -150,3 +150,21 @@ check_province_sum() {
 		assert_eq "province target $ind current (recomputed)" "$cur" "$got"
 	done
 }
+
+# ---- TLS -----------------------------------------------------------------------------
+# make_tls DIR: a throwaway CA (DIR/ca.crt) and a server certificate for
+# 127.0.0.1 and localhost signed by it (DIR/server.crt, DIR/server.key).
+make_tls() {
+	local d=$1 out
+	mkdir -p "$d"
+	out=$({
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+			-subj "/CN=kdc test CA" -keyout "$d/ca.key" -out "$d/ca.crt" &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+				-subj "/CN=localhost" -keyout "$d/server.key" -out "$d/server.csr" &&
+			printf 'subjectAltName = IP:127.0.0.1, DNS:localhost\nextendedKeyUsage = serverAuth\n' >"$d/ext.cnf" &&
+			openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+				-CAcreateserial -days 2 -extfile "$d/ext.cnf" -out "$d/server.crt"
+	} 2>&1) || fail "openssl could not make the test certificates: $out"
+	chmod 600 "$d/server.key" "$d/ca.key"
+}
