@@ -1969,7 +1969,10 @@ int kdc_stats_publish(kdc_stats *s, int64_t now_ms, int64_t min_interval_ms,
 		sc->dirty = 0;
 		sc->last_eval_ms = now_ms;
 		sc->eval_hour = hour;
-		if (sc->last_body && strcmp(body, sc->last_body) == 0) {
+		/* unchanged numbers are still republished once a minute, so that a
+		 * viewer can tell a quiet ward from a stopped aggregator by as_of */
+		if (sc->last_body && strcmp(body, sc->last_body) == 0 &&
+		    now_ms >= sc->last_emit_ms && now_ms - sc->last_emit_ms < REEVAL_MS) {
 			cJSON_free(body);
 			continue;
 		}

@@ -578,6 +578,10 @@ static void test_seq_and_coalescing(void **state)
 	assert_int_equal(kdc_stats_rebuild(f->stats), 0);
 	assert_int_equal(fx_publish(f, now + 7000, 1000), 5);
 	assert_int_equal(seq_of(f, "ward"), 4);
+	/* unchanged numbers: quiet for a minute, then republished (heartbeat) */
+	assert_int_equal(fx_publish(f, now + 7000 + 59000, 1000), 0);
+	assert_int_equal(fx_publish(f, now + 7000 + 60000, 1000), 5);
+	assert_int_equal(seq_of(f, "ward"), 5);
 	fx_close(f);
 }
 
