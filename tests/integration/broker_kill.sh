@@ -6,7 +6,7 @@
 # rows, each id once, every outbox empty.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
-kdc_test_init broker_kill
+kdc_test_init broker_kill 220
 need_program KDC_EVENT
 need_program KDC_AGGREGATOR
 STREAM_WARD=90006

@@ -5,7 +5,7 @@
 # gets its receipt too and empties the outbox.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
-kdc_test_init duplicates
+kdc_test_init duplicates 130
 need_program KDC_EVENT
 need_program KDC_AGGREGATOR
 [ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"

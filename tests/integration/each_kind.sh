@@ -4,7 +4,7 @@
 # outbox; every stored row equals, field by field, what kdc-event was told.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
-kdc_test_init each_kind
+kdc_test_init each_kind 130
 need_program KDC_EVENT
 need_program KDC_AGGREGATOR
 [ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"

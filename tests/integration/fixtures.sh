@@ -4,7 +4,7 @@
 # or wiped. The spine tests rely on exactly these behaviours.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
-kdc_test_init fixtures
+kdc_test_init fixtures 130
 
 mapfile -t ports < <(free_port 4)
 assert_eq "free ports returned" 4 "${#ports[@]}"

@@ -5,7 +5,7 @@
 # receipt rejecting it, and the aggregator goes on storing good events.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
-kdc_test_init rejects
+kdc_test_init rejects 130
 need_program KDC_EVENT
 need_program KDC_AGGREGATOR
 [ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"

@@ -90,12 +90,15 @@ wait_for() {
 	done
 }
 
-# pid_alive PID: true while the process exists and is not a zombie.
+# pid_alive PID: true while the process exists and is not a zombie. (No
+# subprocess: it runs in tight polling loops.)
 pid_alive() {
-	local state
-	[ -r "/proc/$1/stat" ] || return 1
-	state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+	local stat rest
+	[ -n "$1" ] || return 1
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	rest=${stat##*) }
+	case "${rest%% *}" in Z | X | "") return 1 ;; esac
+	return 0
 }
 
 # pid_wait_dead PID SECONDS: true once PID is gone. When it was a child of this
@@ -505,20 +508,55 @@ mq_pub_file() {
 
 # ---- per-test setup and cleanup ------------------------------------------------
 
-# kdc_test_init NAME: a fresh work directory ($WORK) and the cleanup trap.
+# kdc_test_init NAME [DEADLINE]: a fresh work directory ($WORK) and the
+# cleanup trap. With DEADLINE (seconds), a watchdog fails the test when it runs
+# longer, so that its processes are stopped and their logs shown before ctest's
+# own timeout would kill the script without either.
 kdc_test_init() {
 	WORK=${KDC_TEST_WORK:-${TMPDIR:-/tmp}/kdc-test}/$1
 	rm -rf "$WORK"
 	mkdir -p "$WORK"
 	trap 'kdc_cleanup $?' EXIT
-	trap 'exit 130' INT TERM
+	trap 'exit 130' INT
+	trap 'kdc__on_term' TERM
 	kdc_say "test $1: work directory $WORK"
+	if [ -n "${2:-}" ]; then
+		kdc__watchdog "$2" "$$" &
+		KDC_WATCHDOG=$!
+	fi
+}
+
+kdc__on_term() {
+	if [ -n "${KDC_WATCHDOG:-}" ] && ! pid_alive "$KDC_WATCHDOG"; then
+		printf 'FAIL: the test ran past its deadline\n' >&2
+	fi
+	exit 143
+}
+
+# kdc__watchdog SECONDS PID: after SECONDS, SIGTERM to the test shell PID and
+# to the processes it is waiting for in the foreground (its children).
+kdc__watchdog() {
+	local i c
+	for ((i = 0; i < $1; i++)); do
+		sleep 1
+		pid_alive "$2" || exit 0
+	done
+	printf 'FAIL: test still running after its %s s deadline; stopping it\n' "$1" >&2
+	kill -TERM "$2" 2>/dev/null
+	for c in $(ps -o pid= --ppid "$2" 2>/dev/null); do
+		[ "$c" != "$BASHPID" ] && kill -TERM "$c" 2>/dev/null
+	done
+	exit 0
 }
 
 # kdc_cleanup STATUS: stops every process started here, by PID; on failure
 # shows the end of each log.
 kdc_cleanup() {
 	local st=${1:-0} pid log
+	if [ -n "${KDC_WATCHDOG:-}" ]; then
+		kill -TERM "$KDC_WATCHDOG" 2>/dev/null
+		KDC_WATCHDOG=
+	fi
 	for pid in "${KDC_PIDS[@]}"; do
 		[ -n "$pid" ] && pid_alive "$pid" && kill -TERM "$pid" 2>/dev/null
 	done
