@@ -588,8 +588,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kdc-stats: out of memory\n");
 		return EXIT_FAIL;
 	}
-	/* a viewer keeps no session on the broker after it quits (MQTT 5) */
-	c.mqtt.session_expiry = 0;
+	/* a viewer keeps no session on the broker after it quits */
+	c.mqtt.clean_session = 1;
 	if (kdc_conf_args(opts, &c, argc, argv, &argi, err, sizeof err) != KDC_OK) {
 		fprintf(stderr, "kdc-stats: %s\n", err);
 		ret = EXIT_USAGE;

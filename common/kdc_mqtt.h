@@ -33,6 +33,9 @@ struct kdc_mqtt_conf {
 	char *mqtt_version;  /* "auto" (default), "5" or "3.1.1" */
 	long long keepalive; /* seconds */
 	long long session_expiry; /* v5 session expiry in seconds */
+	int clean_session;   /* 1 for viewers: no session is kept on the broker
+	                        (v3 cleansession=1, v5 cleanstart=1 and expiry 0);
+	                        not an option-table field: programs set it */
 };
 
 /* Option-table rows for the fields above, to splice into a program's table

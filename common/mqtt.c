@@ -207,9 +207,9 @@ static int mqtt__start_connect(kdc_mqtt *m)
 	if (v5) {
 		MQTTProperty p;
 		o = &co5;
-		o->cleanstart = 0;
+		o->cleanstart = m->conf.clean_session;
 		p.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
-		p.value.integer4 = (unsigned int)m->conf.session_expiry;
+		p.value.integer4 = m->conf.clean_session ? 0 : (unsigned int)m->conf.session_expiry;
 		if (MQTTProperties_add(&props, &p) != 0)
 			return KDC_ERR_MQTT;
 		o->connectProperties = &props;
@@ -217,7 +217,7 @@ static int mqtt__start_connect(kdc_mqtt *m)
 		o->onFailure5 = mqtt__on_connect_fail5;
 	} else {
 		o = &co;
-		o->cleansession = 0;
+		o->cleansession = m->conf.clean_session;
 		o->MQTTVersion = MQTTVERSION_3_1_1;
 		o->onSuccess = mqtt__on_connect;
 		o->onFailure = mqtt__on_connect_fail;
@@ -302,6 +302,7 @@ kdc_mqtt *kdc_mqtt_new(const struct kdc_mqtt_conf *conf,
 	m->conf.mqtt_version = kdc_strdup(ver);
 	m->conf.keepalive = conf->keepalive > 0 ? conf->keepalive : 30;
 	m->conf.session_expiry = conf->session_expiry;
+	m->conf.clean_session = conf->clean_session ? 1 : 0;
 	if (!m->conf.broker || !m->conf.client_id || !m->conf.mqtt_version) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
