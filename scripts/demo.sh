@@ -12,7 +12,8 @@
 # usage: scripts/demo.sh [--once] [--no-build]
 #   --once      stop after the campaign and the statistics (for tests and CI)
 #   --no-build  use build/ as it is
-# Work files (broker, database, device outboxes, logs) go to var/demo/.
+# Work files (broker, database, device outboxes, logs) go to var/demo/ (or
+# KDC_DEMO_DIR); the build directory is build/ (or KDC_BUILD_DIR).
 set -u
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,7 +24,7 @@ for arg in "$@"; do
 	--once) once=1 ;;
 	--no-build) do_build=0 ;;
 	-h | --help)
-		sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+		awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 		exit 0
 		;;
 	*)
@@ -34,7 +35,7 @@ for arg in "$@"; do
 done
 
 build=${KDC_BUILD_DIR:-$root/build}
-work=$root/var/demo
+work=${KDC_DEMO_DIR:-$root/var/demo}
 
 if [ "$do_build" = 1 ]; then
 	bash "$root/scripts/install-deps.sh" || exit 1
