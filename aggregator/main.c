@@ -2,6 +2,7 @@
  *
  *   kdc-aggregator [run] --ward CODE --db PATH [--broker URL] [options]
  *   kdc-aggregator rebuild --db PATH [--profile FILE]
+ *   kdc-aggregator forget --db PATH [--profile FILE] --household CODE
  *
  * Threads of `run`:
  *   - main: owns the MQTT client (connect/reconnect ticks), publishes what
@@ -57,6 +58,7 @@ struct agg_conf {
 	char *ward;
 	char *db;
 	char *profile;
+	char *household;
 	long long batch_max;
 	long long batch_ms;
 	char *synchronous;
@@ -78,6 +80,8 @@ static const struct kdc_opt agg_opts[] = {
 	        "SQLite database file, created with mode 0600 (required)"),
 	AGG_OPT("profile", KDC_OPT_STR, profile, 0, 0, NULL,
 	        "ward profile: households and people 15+ per khom, teams, targets"),
+	AGG_OPT("household", KDC_OPT_STR, household, 0, 0, NULL,
+	        "forget: the household code whose data is deleted"),
 	KDC_MQTT_OPTS(struct agg_conf, mqtt),
 	AGG_OPT("batch-max", KDC_OPT_INT, batch_max, 1, 100000, "1000",
 	        "events stored per transaction at most"),
@@ -102,12 +106,15 @@ static void agg__usage(FILE *out)
 	fprintf(out,
 	        "usage: kdc-aggregator [run] --ward CODE --db PATH [--broker URL] [options]\n"
 	        "       kdc-aggregator rebuild --db PATH [--profile FILE]\n"
+	        "       kdc-aggregator forget --db PATH [--profile FILE] --household CODE\n"
 	        "\n"
 	        "run (the default) subscribes to kdc/v1/{ward}/events/+/+, stores every event\n"
 	        "once, publishes receipts after each commit and the statistics as retained\n"
 	        "JSON, until SIGTERM or SIGINT.\n"
 	        "rebuild recomputes the statistics from the stored events (stop the daemon\n"
 	        "first: it keeps statistics in memory too).\n"
+	        "forget deletes one household's events and refused payloads (personal-data\n"
+	        "law) and rebuilds the statistics, in one transaction (stop the daemon first).\n"
 	        "\n"
 	        "options (also as 'name = value' lines in --config FILE):\n");
 	kdc_conf_usage(agg_opts, out);
@@ -501,6 +508,65 @@ cleanup:
 	return rc;
 }
 
+/* ---- forget ------------------------------------------------------------------- */
+
+/* Deletes one household's data and brings the statistics to what a rebuild
+ * from the remaining events gives, in one transaction: a crash leaves either
+ * everything as it was or everything done. */
+static int agg_forget(struct agg_conf *c)
+{
+	struct kdc_store_opts so = KDC_STORE_OPTS_INIT;
+	struct kdc_profile *profile = NULL;
+	kdc_store *store = NULL;
+	kdc_stats *stats = NULL;
+	int64_t events = 0, rejected = 0;
+	char err[512];
+	int rc, in_tx = 0;
+
+	if (!c->db || !*c->db)
+		return agg__config_error("forget: --db is required (the aggregator's SQLite file)", NULL);
+	if (!c->household || !kdc_code_valid(c->household))
+		return agg__config_error("forget: --household CODE is required (the household's "
+		                         "pseudonymous code, e.g. H0042)", NULL);
+	if ((rc = agg__profile(c, c->ward && *c->ward ? c->ward : NULL, &profile)) != 0)
+		return rc;
+	rc = 1;
+	so.busy_timeout_ms = (int)c->busy_timeout_ms;
+	if (!(store = kdc_store_open(c->db, &so, err, sizeof err))) {
+		kdc_error("%s", err);
+		goto cleanup;
+	}
+	if (!(stats = kdc_stats_open(kdc_store_db(store), profile, err, sizeof err))) {
+		kdc_error("cannot set up statistics in %s: %s", c->db, err);
+		goto cleanup;
+	}
+	/* the statistics keep household codes too: overwrite everything deleted */
+	if (kdc_store_secure_delete(store, 1) != KDC_OK || kdc_store_begin(store) != KDC_OK)
+		goto fail;
+	in_tx = 1;
+	if (kdc_store_forget_household(store, c->household, &events, &rejected) != KDC_OK ||
+	    kdc_stats_rebuild(stats) != KDC_OK || kdc_store_commit(store) != KDC_OK)
+		goto fail;
+	in_tx = 0;
+	if (kdc_store_checkpoint(store) != KDC_OK)
+		kdc_warn("deleted, but the write-ahead log could not be truncated yet: %s",
+		         kdc_store_errmsg(store));
+	printf("household %s: %lld events and %lld refused payloads deleted; statistics rebuilt\n",
+	       c->household, (long long)events, (long long)rejected);
+	rc = 0;
+	goto cleanup;
+fail:
+	kdc_error("forgetting household %s in %s failed, nothing was changed: %s", c->household,
+	          c->db, kdc_store_errmsg(store));
+	if (in_tx)
+		kdc_store_rollback(store);
+cleanup:
+	kdc_stats_free(stats);
+	kdc_store_close(store);
+	kdc_profile_free(profile);
+	return rc;
+}
+
 /* ---- commands -------------------------------------------------------------- */
 
 struct agg_command {
@@ -508,11 +574,10 @@ struct agg_command {
 	int (*fn)(struct agg_conf *c);
 };
 
-/* A later `forget` (delete one household's events, as personal-data law
- * asks, then rebuild the statistics) is one more row here. */
 static const struct agg_command agg_commands[] = {
 	{ "run", agg_run },
 	{ "rebuild", agg_rebuild },
+	{ "forget", agg_forget },
 };
 
 int main(int argc, char **argv)
@@ -534,7 +599,7 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		if (!cmd)
-			return agg__config_error("unknown command '%s' (commands: run, rebuild; see --help)",
+			return agg__config_error("unknown command '%s' (commands: run, rebuild, forget; see --help)",
 			                         argv[1]);
 		argi = 2;
 	}

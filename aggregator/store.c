@@ -450,3 +450,48 @@ int kdc_store_add_rejected(kdc_store *s, const struct kdc_rejected_row *r)
 		return store__fail(s, src, "bind rejected");
 	return store__step_done(s, st, "insert rejected");
 }
+
+static int store__delete_where(kdc_store *s, const char *sql, const char *household,
+                               int64_t *deleted)
+{
+	sqlite3_stmt *st = NULL;
+	int src, rc;
+
+	if ((src = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) != SQLITE_OK)
+		return store__fail(s, src, "prepare delete");
+	if ((src = sqlite3_bind_text(st, 1, household, -1, SQLITE_STATIC)) != SQLITE_OK) {
+		rc = store__fail(s, src, "bind household");
+		goto cleanup;
+	}
+	if ((rc = store__step_done(s, st, "delete household rows")) == KDC_OK)
+		*deleted = sqlite3_changes64(s->db);
+cleanup:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int kdc_store_forget_household(kdc_store *s, const char *household,
+                               int64_t *events, int64_t *rejected)
+{
+	int rc;
+
+	*events = *rejected = 0;
+	rc = store__delete_where(s, "DELETE FROM events WHERE household = ?1", household, events);
+	if (rc == KDC_OK)
+		rc = store__delete_where(s, "DELETE FROM rejected WHERE instr(payload, CAST(?1 AS BLOB)) > 0",
+		                         household, rejected);
+	return rc;
+}
+
+int kdc_store_secure_delete(kdc_store *s, int on)
+{
+	return store__exec(s, on ? "PRAGMA secure_delete = ON" : "PRAGMA secure_delete = OFF",
+	                   "secure_delete");
+}
+
+int kdc_store_checkpoint(kdc_store *s)
+{
+	int src = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+
+	return src == SQLITE_OK ? KDC_OK : store__fail(s, src, "checkpoint");
+}

@@ -83,4 +83,22 @@ struct kdc_rejected_row {
 };
 int kdc_store_add_rejected(kdc_store *s, const struct kdc_rejected_row *r);
 
+/* Deletes a household's data, as personal-data law asks: every event with
+ * that household code, and every refused payload whose bytes contain the code
+ * (a refused payload may not decode, so its bytes are searched; a short code
+ * can match unrelated garbage, which is then deleted too). Call inside a
+ * transaction (kdc_store_begin), after kdc_store_secure_delete(s, 1) so that
+ * the deleted rows are overwritten in the file, not just unlinked. The counts
+ * of deleted rows go to *events and *rejected. */
+int kdc_store_forget_household(kdc_store *s, const char *household,
+                               int64_t *events, int64_t *rejected);
+
+/* Turns SQLite's secure_delete on or off for this connection: when on, every
+ * deleted row is overwritten with zeros in the file. */
+int kdc_store_secure_delete(kdc_store *s, int on);
+
+/* Copies the write-ahead log into the database and truncates it, so that no
+ * deleted data stays behind in the -wal file. Outside a transaction. */
+int kdc_store_checkpoint(kdc_store *s);
+
 #endif

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Personal-data deletion: `kdc-aggregator forget --household CODE` removes the
+# household's events and refused payloads, leaves other households alone,
+# brings the statistics to exactly what a rebuild gives, and leaves no trace of
+# the code in the database file (secure_delete, WAL truncated).
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+kdc_test_init forget 120
+need_program KDC_EVENT
+need_program KDC_AGGREGATOR
+[ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
+
+ward=31975
+profile=$KDC_SOURCE_DIR/deploy/ward-profile.example.ini
+db=$WORK/agg/ward.db
+agg_start "$WORK/agg" --broker "$(broker_url "$BROKER_DIR")" --ward "$ward" \
+	--db "$db" --profile "$profile" --client-id "kdc-agg-$ward-forget"
+agg_wait_online "$BROKER_DIR" "$ward" 30
+
+conf=$WORK/d1.conf
+dev_config "$conf" "$BROKER_DIR" "$ward" T1 D1 resend-after=5
+# the household to forget has a code found nowhere else in the data
+gone=HXQZ77
+dev_event "$conf" visit --khom 6 --household "$gone" --outcome surveyed --members 3 --members-15plus 2
+dev_event "$conf" account --khom 6 --household "$gone" --member 1 --kind payment
+dev_event "$conf" payment --khom 6 --household "$gone" --member 1 --purpose water --method qr_code --amount 120000
+dev_event "$conf" visit --khom 6 --household H002 --outcome surveyed --members 2 --members-15plus 2
+dev_event "$conf" account --khom 6 --household H002 --member 2 --kind vneid_level2
+dev_sync "$conf" 60
+
+# a refused payload naming the household (a visit must not name a member)
+now_ms=$(($(date +%s%N) / 1000000))
+printf 'id: "%s" seq: 99 occurred_ms: %s ward: "%s" khom: "6" team: "T1" device: "D1" household: "%s" member: 1 visit { outcome: VISIT_OUTCOME_SURVEYED }\n' \
+	"$(hex_escape "$(uuid7_hex)")" "$now_ms" "$ward" "$gone" | pb_encode kdc.v1.Event event >"$WORK/bad.bin" ||
+	fail "protoc could not encode the refused event"
+mq_pub_file "$BROKER_DIR" "kdc/v1/$ward/events/T1/D1" "$WORK/bad.bin"
+one_rejected() { [ "$(sql_count "$db" rejected)" = 1 ]; }
+wait_for 20 "the refused payload is stored" one_rejected
+assert_eq "events stored before forget" 5 "$(sql_count "$db" events)"
+agg_stop "$WORK/agg"
+
+grep -q "$gone" "$db" || fail "the household code should be in the database before forget"
+"$KDC_AGGREGATOR" forget --db "$db" --profile "$profile" --household "$gone" \
+	>"$WORK/forget.out" 2>"$WORK/forget.err" || fail "forget failed: $(cat "$WORK/forget.err")"
+assert_contains "forget's report" "3 events and 1 refused payloads deleted" "$(cat "$WORK/forget.out")"
+assert_eq "events of the forgotten household" 0 "$(sql_count "$db" events "household = '$gone'")"
+assert_eq "events of the other household" 2 "$(sql_count "$db" events "household = 'H002'")"
+assert_eq "refused payloads left" 0 "$(sql_count "$db" rejected)"
+for f in "$db" "$db-wal"; do
+	[ -f "$f" ] || continue
+	if grep -q "$gone" "$f"; then
+		fail "the code $gone is still readable in $(basename "$f") after forget"
+	fi
+done
+printf 'ok: the code is nowhere in the database file or its WAL\n'
+
+# statistics after forget == statistics after a fresh rebuild of the same data
+dump_stats() {
+	local t
+	for t in $(sql "$1" "select name from sqlite_master where type = 'table' and name like 'st\\_%' escape '\\' order by name;"); do
+		echo "== $t"
+		sql "$1" "select * from $t order by 1, 2;"
+	done
+}
+dump_stats "$db" >"$WORK/after_forget.txt"
+"$KDC_AGGREGATOR" rebuild --db "$db" --profile "$profile" 2>"$WORK/rebuild.err" ||
+	fail "rebuild failed: $(cat "$WORK/rebuild.err")"
+dump_stats "$db" >"$WORK/after_rebuild.txt"
+[ -s "$WORK/after_forget.txt" ] || fail "no statistics tables found"
+diff -u "$WORK/after_forget.txt" "$WORK/after_rebuild.txt" >"$WORK/stats.diff" ||
+	fail "statistics after forget differ from a rebuild: $(head -n 20 "$WORK/stats.diff")"
+printf 'ok: statistics after forget equal a rebuild (%s lines compared)\n' "$(wc -l <"$WORK/after_forget.txt")"
+
+# and the published numbers only count the remaining household
+agg_restart "$WORK/agg"
+agg_wait_online "$BROKER_DIR" "$ward" 30
+json=$(mosquitto_sub -h 127.0.0.1 -p "$(broker_port "$BROKER_DIR")" -t "kdc/v1/$ward/stats/ward" -C 1 -W 10)
+assert_eq "households visited after forget" 1 "$(jq -r .households.visited <<<"$json")"
+assert_eq "people with a payment account after forget" 0 "$(jq -r .people_15plus.with_payment_account <<<"$json")"
+assert_eq "stored events after forget" 2 "$(jq -r .stored_total <<<"$json")"
+agg_stop "$WORK/agg"
+kdc_say "forget: 3 events + 1 refused payload deleted, statistics equal a rebuild"
