@@ -16,7 +16,7 @@ packages=(
 	libsqlite3-dev sqlite3
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libcmocka-dev libcjson-dev libssl-dev openssl
-	chromium valgrind
+	chromium valgrind rabbitmq-server
 	jq python3 curl procps util-linux coreutils ca-certificates
 )
 

@@ -168,3 +168,92 @@ make_tls() {
 	} 2>&1) || fail "openssl could not make the test certificates: $out"
 	chmod 600 "$d/server.key" "$d/ca.key"
 }
+
+# ---- RabbitMQ with its MQTT plugin (TOOLCHAIN.md section 9) ---------------------------
+# A node lives in a directory: rabbitmq.conf (written by the caller), env
+# (its environment), mnesia/, log/, beam.pid, epmd port. Everything on
+# 127.0.0.1, its own epmd on a free port (so no other Erlang node on the
+# machine is touched), stopped by PID.
+RABBIT_BIN=${RABBIT_BIN:-/usr/lib/rabbitmq/bin}
+
+# rabbit_env DIR: the environment of the node's commands.
+rabbit_env() {
+	local d=$1
+	export HOME=$d RABBITMQ_NODENAME=rabbit@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+		ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT=$(cat "$d/epmd.port") \
+		RABBITMQ_NODE_PORT=$(cat "$d/amqp.port") RABBITMQ_DIST_PORT=$(cat "$d/dist.port") \
+		RABBITMQ_CONFIG_FILE=$d/rabbitmq.conf RABBITMQ_MNESIA_BASE=$d/mnesia \
+		RABBITMQ_LOG_BASE=$d/log RABBITMQ_ENABLED_PLUGINS_FILE=$d/enabled_plugins \
+		RABBITMQ_PID_FILE=$d/beam.pid
+	# the distribution ports (node and command-line tools) on loopback too
+	export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+	export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+}
+
+# rabbit_ports DIR: picks the node's free ports (amqp, dist, epmd, mqtt, mqtts).
+rabbit_ports() {
+	local d=$1 p
+	mkdir -p "$d"
+	mapfile -t p < <(free_port 5)
+	echo "${p[0]}" >"$d/amqp.port"
+	echo "${p[1]}" >"$d/dist.port"
+	echo "${p[2]}" >"$d/epmd.port"
+	echo "${p[3]}" >"$d/mqtt.port"
+	echo "${p[4]}" >"$d/mqtts.port"
+}
+
+rabbitmqctl_() { (rabbit_env "$RABBIT_DIR" && "$RABBIT_BIN/rabbitmqctl" "$@"); }
+
+# rabbit_start DIR: enables the MQTT plugin, starts the node, waits (up to
+# 90 s) until its MQTT ports accept. DIR/rabbitmq.conf must exist.
+rabbit_start() {
+	local d=$1 pid t0=$SECONDS out
+	RABBIT_DIR=$d
+	[ -x "$RABBIT_BIN/rabbitmq-server" ] ||
+		fail "RabbitMQ is not installed ($RABBIT_BIN/rabbitmq-server missing): apt-get install rabbitmq-server"
+	out=$( (rabbit_env "$d" && "$RABBIT_BIN/rabbitmq-plugins" enable --offline rabbitmq_mqtt) 2>&1) ||
+		fail "rabbitmq-plugins enable --offline rabbitmq_mqtt failed: $out"
+	(rabbit_env "$d" && exec setsid "$RABBIT_BIN/rabbitmq-server" </dev/null >>"$d/server.out" 2>&1) &
+	pid=$!
+	echo "$pid" >"$d/server.pid"
+	KDC_LOGS+=("$d/server.out")
+	while ! { port_open "$(cat "$d/mqtt.port")" && port_open "$(cat "$d/mqtts.port")"; }; do
+		pid_alive "$pid" || fail "rabbitmq-server exited while starting (see $d/server.out, $d/log)"
+		[ $((SECONDS - t0)) -ge 90 ] && fail "RabbitMQ's MQTT ports not open after 90 s (see $d/log)"
+		sleep 0.25
+	done
+	kdc_say "RabbitMQ ready in $((SECONDS - t0)) s (beam pid $(cat "$d/beam.pid" 2>/dev/null), MQTT 127.0.0.1:$(cat "$d/mqtt.port"), TLS :$(cat "$d/mqtts.port"))"
+}
+
+# epmd_pid PORT: the epmd serving that port (by its environment), if any.
+epmd_pid() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" = epmd ] || continue
+		tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qx "ERL_EPMD_PORT=$1" && { echo "${p#/proc/}"; return 0; }
+	done
+	return 0
+}
+
+# rabbit_stop DIR: rabbitmqctl stop, then the node's processes and its epmd
+# by PID. Safe to call twice and after a failed start.
+rabbit_stop() {
+	local d=$1 beam spid epmd
+	[ -f "$d/epmd.port" ] || return 0
+	beam=$(cat "$d/beam.pid" 2>/dev/null)
+	spid=$(cat "$d/server.pid" 2>/dev/null)
+	if [ -n "$beam" ] && pid_alive "$beam"; then
+		(rabbit_env "$d" && timeout 30 "$RABBIT_BIN/rabbitmqctl" stop) >>"$d/stop.out" 2>&1
+		pid_wait_dead "$beam" 20 || { kill -KILL "$beam" 2>/dev/null; pid_wait_dead "$beam" 5; }
+	fi
+	if [ -n "$spid" ] && pid_alive "$spid"; then
+		kill -TERM "$spid" 2>/dev/null
+		pid_wait_dead "$spid" 5 || kill -KILL "$spid" 2>/dev/null
+	fi
+	epmd=$(epmd_pid "$(cat "$d/epmd.port")")
+	if [ -n "$epmd" ]; then
+		kill -TERM "$epmd" 2>/dev/null
+		pid_wait_dead "$epmd" 5 || kill -KILL "$epmd" 2>/dev/null
+	fi
+	rm -f "$d/beam.pid" "$d/server.pid"
+}
