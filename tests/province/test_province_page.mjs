@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+// Browser test of the province page (dashboard/web/province.html) in
+// headless Chromium, fed by the real kdc-rollup: a mosquitto of its own
+// (plain + websockets listeners, the dashboard served by http_dir), ward
+// snapshots of two wards published retained (tests/dashboard/fixture.mjs),
+// one ward online and one offline, a third ward listed but silent; kdc-rollup
+// adds them up and the page must show exactly the province snapshot it
+// published (read back with mosquitto_sub), follow a newer one, and switch
+// to English. Expected texts are formatted with the browser's own Intl.
+//
+// Environment: KDC_ROLLUP (path of kdc-rollup). Screenshots to ARTIFACTS_DIR
+// (default tests/artifacts/). Exit 0 when every check passed, 1 otherwise
+// (Chromium or playwright-core missing included).
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  REPO, DASHBOARD_DIR, sleep, freePort, startBroker, stopBroker, publishAll, publishRetained,
+  loadPlaywright, launchBrowser,
+} from '../dashboard/harness.mjs';
+import { makeStats, messages } from '../dashboard/fixture.mjs';
+
+const ARTIFACTS = process.env.ARTIFACTS_DIR || join(REPO, 'tests', 'artifacts');
+const PROVINCE = '91400';
+const WARDS = [['91401', 'Phường Một'], ['91402', 'Phường Hai'], ['91403', 'Phường Ba']];
+
+const t0 = Date.now();
+let failures = 0;
+const log = (m) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${m}`);
+function check(cond, what, detail) {
+  if (cond) log(`ok   ${what}`);
+  else { failures++; log(`FAIL ${what}${detail !== undefined ? ': ' + detail : ''}`); }
+}
+const eq = (what, want, got) => check(want === got, `${what} = ${JSON.stringify(got)}`, `expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
+
+function readProvince(port) {
+  const r = spawnSync('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-C', '1', '-W', '3',
+    '-t', `kdc/v1/province/${PROVINCE}/stats`], { encoding: 'utf8' });
+  try { return JSON.parse(r.stdout); } catch { return null; }
+}
+
+async function waitProvince(port, pred, what, ms = 20000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const p = readProvince(port);
+    if (p && pred(p)) return p;
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function main() {
+  const rollupBin = process.env.KDC_ROLLUP;
+  if (!rollupBin) { console.log('FAIL: KDC_ROLLUP is not set (run under ctest)'); process.exit(1); }
+  const pw = await loadPlaywright();
+  const dir = mkdtempSync(join(tmpdir(), 'kdc-province-page-'));
+  const port = await freePort();
+  let wsPort = await freePort();
+  while (wsPort === port) wsPort = await freePort();
+  const broker = await startBroker(join(dir, 'broker'), { port, wsPort, httpDir: DASHBOARD_DIR });
+  let rollup = null, browser = null;
+  try {
+    // two wards with figures, one online and one offline
+    const now = Date.now();
+    const w1 = makeStats({ ward: WARDS[0][0], wardName: WARDS[0][1], nowMs: now - 5000, seq: 4, seed: 3 });
+    const w2 = makeStats({ ward: WARDS[1][0], wardName: WARDS[1][1], nowMs: now - 3600e3, seq: 9, seed: 11 });
+    w2.status = { status: 'offline', ward: WARDS[1][0], since: new Date(now - 3600e3).toISOString() };
+    await publishAll(port, messages(w1, WARDS[0][0]));
+    await publishAll(port, messages(w2, WARDS[1][0]));
+    writeFileSync(join(dir, 'province.ini'), `[province]\ncode = ${PROVINCE}\nname = Tỉnh Thử Nghiệm\n[wards]\n` +
+      WARDS.map(([c, n]) => `${c} = ${n}\n`).join(''));
+    const out = openSync(join(dir, 'rollup.log'), 'a');
+    rollup = spawn(rollupBin, ['--profile', join(dir, 'province.ini'), '--broker', `tcp://127.0.0.1:${port}`,
+      '--refresh-s', '5'], { stdio: ['ignore', out, out] });
+    let prov = await waitProvince(port, (p) => p.wards_reporting === 2, 'a province snapshot of 2 wards');
+    log(`ok   kdc-rollup published seq ${prov.seq}: stored_total ${prov.stored_total}`);
+    eq('province households.reached = sum of the two wards',
+      w1.ward.households.reached + w2.ward.households.reached, prov.households.reached);
+
+    browser = await launchBrowser(pw);
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 }, locale: 'vi-VN' });
+    page.on('pageerror', (e) => { failures++; log(`FAIL uncaught error in the page: ${e.message}`); });
+    await page.goto(`http://127.0.0.1:${wsPort}/province.html?province=${PROVINCE}&stale=0`);
+    await page.waitForFunction((seq) => document.body.dataset.provSeq === String(seq), prov.seq, { timeout: 10000 });
+    log('ok   the page shows the retained province snapshot');
+
+    const shown = () => page.evaluate(() => {
+      const txt = (sel) => { const e = document.querySelector(sel); return e ? e.textContent.trim() : null; };
+      return {
+        name: txt('#prov-name'),
+        h1: txt('h1'),
+        lang: document.documentElement.lang,
+        warnings: document.body.dataset.warnings,
+        reachedCard: txt('#overview [data-f="hh_reached"] .card-value'),
+        wardsCard: txt('#overview [data-f="wards"] .card-value'),
+        targets: Array.from(document.querySelectorAll('#targets .target')).map((e) => [e.dataset.indicator, e.querySelector('[data-f="current"]').textContent]),
+        rows: Array.from(document.querySelectorAll('#wards tbody tr')).map((r) => ({
+          ward: r.dataset.ward, state: r.dataset.state, name: r.querySelector('th a').textContent,
+          reached: r.querySelector('[data-col="reached"] .rate').textContent,
+          frac: r.querySelector('[data-col="reached"] .frac').textContent,
+          paying: r.querySelector('[data-col="paying"] .rate').textContent,
+          age: r.querySelector('[data-col="age"]').textContent,
+        })),
+      };
+    });
+    // what the page must show, formatted here with the browser's Intl
+    const expected = (p, locale) => page.evaluate(([p, locale]) => {
+      const int = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
+      const pct = new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 });
+      const rate = (a, b) => (typeof a === 'number' && b > 0 ? pct.format(a / b) : '—');
+      return {
+        name: p.province_name,
+        reachedCard: int.format(p.households.reached),
+        wardsCard: int.format(p.wards_reporting) + ' / ' + int.format(p.wards_listed),
+        targets: p.targets.map((t) => [t.indicator, t.current === null ? '—' : pct.format(t.current / 100)]),
+        rows: p.wards.map((w) => ({
+          ward: w.ward, name: w.name,
+          reached: w.reporting ? rate(w.households.reached, w.households.total) : '—',
+          frac: w.reporting ? int.format(w.households.reached) + '/' + int.format(w.households.total) : '—/—',
+          paying: w.reporting ? rate(w.people_15plus.paying_regularly, w.people_15plus.total) : '—',
+        })),
+      };
+    }, [p, locale]);
+
+    let s = await shown(), want = await expected(prov, 'vi-VN');
+    eq('province name', want.name, s.name);
+    eq('households reached card', want.reachedCard, s.reachedCard);
+    eq('wards reporting card', want.wardsCard, s.wardsCard);
+    eq('targets (indicator, current %)', JSON.stringify(want.targets), JSON.stringify(s.targets));
+    const byWard = (rows) => JSON.stringify(rows.map(({ ward, name, reached, frac, paying }) => ({ ward, name, reached, frac, paying }))
+      .sort((a, b) => a.ward.localeCompare(b.ward)));
+    eq('wards table (name, reached %, fraction, paying %)', byWard(want.rows), byWard(s.rows));
+    eq('ward states', 'online offline missing',
+      WARDS.map(([c]) => (s.rows.find((r) => r.ward === c) || {}).state).join(' '));
+    check(/giờ|hour/.test(s.rows.find((r) => r.ward === WARDS[1][0]).age), `offline ward's age shown in hours ("${s.rows.find((r) => r.ward === WARDS[1][0]).age}")`);
+    check(s.warnings.includes('wards_offline') && s.warnings.includes('wards_missing'),
+      `warnings about the offline and the silent ward ("${s.warnings}")`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'province-vi.png'), fullPage: true });
+
+    // a newer snapshot of ward 1: kdc-rollup republishes, the page follows
+    const w1b = makeStats({ ward: WARDS[0][0], wardName: WARDS[0][1], nowMs: Date.now(), seq: 5, seed: 3, bump: 40 });
+    await publishRetained(port, `kdc/v1/${WARDS[0][0]}/stats/ward`, JSON.stringify(w1b.ward));
+    const prov2 = await waitProvince(port, (p) => p.wards.find((w) => w.ward === WARDS[0][0]).seq === 5, 'the province snapshot with ward 1 seq 5');
+    await page.waitForFunction((seq) => Number(document.body.dataset.provSeq) >= seq, prov2.seq, { timeout: 10000 });
+    s = await shown();
+    want = await expected(prov2, 'vi-VN');
+    eq('households reached card after the ward update', want.reachedCard, s.reachedCard);
+    eq('wards table after the ward update', byWard(want.rows), byWard(s.rows));
+
+    // English
+    await page.click('#lang');
+    await page.waitForFunction(() => document.documentElement.lang === 'en', null, { timeout: 5000 });
+    s = await shown();
+    want = await expected(prov2, 'en-GB');
+    eq('heading in English', 'Digital residential areas — province', s.h1);
+    eq('wards table in English', byWard(want.rows), byWard(s.rows));
+    eq('state of the silent ward in English', 'No figures yet',
+      await page.textContent(`#wards tr[data-ward="${WARDS[2][0]}"] .ward-state`));
+    await page.screenshot({ path: join(ARTIFACTS, 'province-en.png'), fullPage: true });
+    log(`screenshots in ${ARTIFACTS}: province-vi.png, province-en.png`);
+  } finally {
+    if (browser) await browser.close();
+    if (rollup) {
+      rollup.kill('SIGTERM');
+      await new Promise((res) => (rollup.exitCode !== null ? res() : rollup.once('exit', res)));
+    }
+    await stopBroker(broker);
+    if (failures === 0) rmSync(dir, { recursive: true, force: true });
+    else log(`kept ${dir} (broker and kdc-rollup logs)`);
+  }
+}
+
+main().then(() => {
+  log(failures === 0 ? 'province page: all checks passed' : `province page: ${failures} check(s) failed`);
+  process.exit(failures === 0 ? 0 : 1);
+}, (e) => {
+  log(`FAIL ${e.stack || e.message}`);
+  process.exit(1);
+});
