@@ -156,9 +156,16 @@ fault_devices() {
 fault_conf() { echo "$WORK/dev/$1.conf"; }
 fault_outbox() { echo "$WORK/dev/$1.db"; }
 
+# fault_has_outbox DEV: true once the device's outbox table exists (a
+# process killed while creating it may leave an empty file behind).
+fault_has_outbox() {
+	[ -f "$(fault_outbox "$1")" ] &&
+		[ "$(sql "$(fault_outbox "$1")" "select count(*) from sqlite_master where name = 'outbox';")" = 1 ]
+}
+
 # fault_outbox_count DEV [WHERE]: rows in the device's outbox (0 if none yet).
 fault_outbox_count() {
-	[ -f "$(fault_outbox "$1")" ] || { echo 0; return; }
+	fault_has_outbox "$1" || { echo 0; return; }
 	sql_count "$(fault_outbox "$1")" outbox "${2:-}"
 }
 
@@ -211,7 +218,7 @@ fault_capture() {
 	local d devs=()
 	[ $# -gt 0 ] && devs=("$@") || devs=("${DEVICES[@]}")
 	for d in "${devs[@]}"; do
-		[ -f "$(fault_outbox "$d")" ] || continue
+		fault_has_outbox "$d" || continue
 		sql "$(fault_outbox "$d")" "select lower(hex(id)) from outbox;" >>"$WORK/expected.ids" ||
 			fail "cannot read the outbox of $d"
 	done
@@ -445,7 +452,10 @@ fault_verify() {
 	[ "$gaps" = 0 ] || fault_note "$gaps gaps in devices' stored sequence numbers"
 	[ "$FAULT_STRIKES_IN_FLIGHT" = 0 ] ||
 		fault_note "$FAULT_STRIKES_IN_FLIGHT of $FAULTS faults struck while devices were still syncing"
-	[ "$FAULT_SYNC_TIMEOUTS" = 0 ] || fault_note "$FAULT_SYNC_TIMEOUTS syncs gave up (exit 3) during the faults"
+	# Liveness: every sync is given minutes for seconds of traffic; one that
+	# gives up left its device stuck behind faults a healthy client rides out.
+	[ "$FAULT_SYNC_TIMEOUTS" = 0 ] ||
+		problems+=("$FAULT_SYNC_TIMEOUTS syncs gave up (exit 3) during the faults; their events got through only with a later sync (see $WORK/dev/*.sync.log)")
 
 	elapsed=$((SECONDS - FAULT_T0))
 	line=$(printf 'RESULT %s scale=%s events=%s faults=%s (%s) lost=%s duplicated=%s unexpected=%s outbox_left=%s stats=%s extra_syncs=%s time=%ss seed=%s' \
@@ -476,8 +486,9 @@ fault_proxy_start() {
 	need_program KDC_FAULTPROXY
 	local dir=$WORK/proxy
 	mkdir -p "$dir"
-	rm -f "$dir/port"
-	: >"$dir/control"
+	# No control file yet: the proxy would read it at start, and it replaces
+	# the command line's faults.
+	rm -f "$dir/port" "$dir/control"
 	setsid "$KDC_FAULTPROXY" --target "$(broker_port "$WORK/broker")" --listen 0 \
 		--port-file "$dir/port" --stats "$dir/stats" --control "$dir/control" \
 		--seed "$FAULT_SEED" "$@" </dev/null >/dev/null 2>>"$dir/proxy.log" &

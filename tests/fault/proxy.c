@@ -4,20 +4,26 @@
  * connects each client to 127.0.0.1:--target and forwards bytes both ways,
  * while injecting the faults a flaky mobile network produces:
  *
- *   reset   a random live connection is reset (SO_LINGER 0 then close: both
- *           ends get an RST), at random intervals around --reset-every ms;
+ *   reset   each connection is reset (SO_LINGER 0 then close: both ends get
+ *           an RST) after a random lifetime around --reset-every ms;
  *   stall   all forwarding stops for --stall-for ms, at random intervals
  *           around --stall-every ms (connections stay open, bytes wait);
- *   cut     a random live connection forwards only a random prefix of the
- *           next chunk it reads, then is closed (a packet torn in the middle),
- *           at random intervals around --cut-every ms;
+ *   cut     each connection, after a random lifetime around --cut-every ms,
+ *           forwards only a random prefix of the next chunk it reads and is
+ *           then closed (a packet torn in the middle);
  *   trickle every byte is written by its own send() with TCP_NODELAY, so the
  *           peer sees 1-byte segments;
  *   down    new connections are reset at once and live ones are reset: the
- *           network is gone.
+ *           network is gone;
+ *   rate    each direction of each connection carries at most --rate bytes a
+ *           second (a slow mobile link; not a fault by itself, but it makes
+ *           traffic last long enough for the faults to meet it).
  *
- * Random choices come from --seed, so a run can be repeated. Intervals are
- * uniform in [0.5, 1.5] x the mean. The fault settings can be changed while
+ * Lifetimes count from the moment the connection to the target is made, so
+ * a device that reconnects always gets time to talk (a sync needs about half
+ * a second); faulting one random connection of all instead would starve the
+ * last device left. Random choices come from --seed, so a run can be
+ * repeated. Intervals are uniform in [0.5, 1.5] x the mean. The fault settings can be changed while
  * running: on SIGHUP the --control file is read again; it holds the same
  * options without dashes, one per line ("reset-every 2000", "trickle 1",
  * "down 1"; "#" starts a comment) and replaces every fault setting (a fault
@@ -57,6 +63,7 @@ struct proxy_faults {
 	long long cut_every;   /* ms, 0 = off */
 	long long trickle;     /* 0/1 */
 	long long down;        /* 0/1 */
+	long long rate;        /* bytes/s per connection and direction, 0 = unlimited */
 };
 
 struct proxy_counts {
@@ -83,6 +90,10 @@ struct proxy_conn {
 	int connecting;      /* nonblocking connect to the target in progress */
 	int c_eof, s_eof;    /* that side sent FIN */
 	int cut_armed;       /* forward a prefix of the next chunk, then close */
+	int64_t reset_at;    /* monotonic ms of its reset, 0 = none */
+	int64_t cut_at;      /* monotonic ms its cut is armed, 0 = none */
+	int64_t up_ready;    /* --rate: no write to the target before this ms */
+	int64_t down_ready;  /* --rate: no write to the client before this ms */
 	int close_after;     /* close once the cut prefix is written */
 	struct proxy_buf up;   /* client -> target */
 	struct proxy_buf down; /* target -> client */
@@ -98,7 +109,7 @@ struct proxy {
 	struct proxy_faults faults; /* in force */
 	struct proxy_counts counts;
 	uint64_t rng;
-	int64_t next_reset, next_stall, next_cut; /* monotonic ms, 0 = none */
+	int64_t next_stall; /* monotonic ms, 0 = none */
 	int64_t stalled_until;
 	int64_t stats_written_at;
 	int stats_dirty;
@@ -149,17 +160,19 @@ struct proxy_opt {
 
 static const struct proxy_opt proxy_fault_opts[] = {
 	{ "reset-every", offsetof(struct proxy_faults, reset_every), 86400000,
-	  "mean ms between connection resets (RST), 0 = off" },
+	  "mean lifetime in ms of a connection before its reset (RST), 0 = off" },
 	{ "stall-every", offsetof(struct proxy_faults, stall_every), 86400000,
 	  "mean ms between stalls of all forwarding, 0 = off" },
 	{ "stall-for", offsetof(struct proxy_faults, stall_for), 3600000,
 	  "length of a stall in ms (default 3000)" },
 	{ "cut-every", offsetof(struct proxy_faults, cut_every), 86400000,
-	  "mean ms between connections cut mid-chunk, 0 = off" },
+	  "mean lifetime in ms of a connection before it is cut mid-chunk, 0 = off" },
 	{ "trickle", offsetof(struct proxy_faults, trickle), 1,
 	  "1 = forward byte by byte (1-byte segments)" },
 	{ "down", offsetof(struct proxy_faults, down), 1,
 	  "1 = reset every connection (network gone)" },
+	{ "rate", offsetof(struct proxy_faults, rate), 1000000000,
+	  "bytes/s per connection and direction, 0 = unlimited" },
 };
 #define PROXY_NOPTS (sizeof(proxy_fault_opts) / sizeof(proxy_fault_opts[0]))
 
@@ -339,6 +352,15 @@ static void proxy__drop(struct proxy *p, int i, int rst)
 	p->stats_dirty = 1;
 }
 
+/* Sets a connection's reset and cut times from now (it just got through). */
+static void proxy__arm(struct proxy *p, struct proxy_conn *c, int64_t now)
+{
+	const struct proxy_faults *f = &p->faults;
+
+	c->reset_at = f->reset_every > 0 ? now + proxy__interval(p, f->reset_every) : 0;
+	c->cut_at = f->cut_every > 0 ? now + proxy__interval(p, f->cut_every) : 0;
+}
+
 static void proxy__accept(struct proxy *p)
 {
 	struct sockaddr_in addr;
@@ -385,6 +407,8 @@ static void proxy__accept(struct proxy *p)
 			goto refuse;
 		}
 		c->connecting = 1;
+	} else {
+		proxy__arm(p, c, kdc_mono_ms());
 	}
 	p->conns[p->nconns++] = c;
 	p->counts.connections++;
@@ -426,16 +450,20 @@ static int proxy__read(struct proxy *p, struct proxy_conn *c, int from,
 	return 0;
 }
 
-/* Writes what b holds to `to`: all it can, or one byte in trickle mode.
+/* Writes what b holds to `to`: all it can, one byte in trickle mode, or
+ * 50 ms worth under --rate (then *ready says when the next write may go).
  * Returns 0, or -1 when the connection must be dropped with an RST. */
 static int proxy__write(struct proxy *p, int to, struct proxy_buf *b,
-                        unsigned long long *bytes)
+                        unsigned long long *bytes, int64_t *ready)
 {
 	size_t want = b->len - b->off;
+	long long rate = p->faults.rate;
 	ssize_t n;
 
 	if (want == 0)
 		return 0;
+	if (rate > 0 && want > (size_t)(rate / 20 > 0 ? rate / 20 : 1))
+		want = (size_t)(rate / 20 > 0 ? rate / 20 : 1);
 	if (p->faults.trickle)
 		want = 1;
 	n = send(to, b->data + b->off, want, MSG_NOSIGNAL);
@@ -446,6 +474,8 @@ static int proxy__write(struct proxy *p, int to, struct proxy_buf *b,
 	}
 	if (p->faults.trickle)
 		p->counts.trickle_writes++;
+	if (rate > 0)
+		*ready = kdc_mono_ms() + (int64_t)n * 1000 / rate;
 	b->off += (size_t)n;
 	*bytes += (unsigned long long)n;
 	p->stats_dirty = 1;
@@ -473,6 +503,7 @@ static int proxy__service(struct proxy *p, int i, short crev, short srev)
 			return 1;
 		}
 		c->connecting = 0;
+		proxy__arm(p, c, kdc_mono_ms());
 		return 0;
 	}
 	/* An error, or a hang-up that no read will notice because the buffer
@@ -487,9 +518,11 @@ static int proxy__service(struct proxy *p, int i, short crev, short srev)
 	if ((srev & POLLIN) && c->down.len == 0 && !c->s_eof &&
 	    proxy__read(p, c, c->sfd, &c->down, &c->s_eof) != 0)
 		goto reset;
-	if ((srev & (POLLOUT | POLLERR)) && proxy__write(p, c->sfd, &c->up, &p->counts.bytes_up) != 0)
+	if ((srev & POLLOUT) &&
+	    proxy__write(p, c->sfd, &c->up, &p->counts.bytes_up, &c->up_ready) != 0)
 		goto reset;
-	if ((crev & (POLLOUT | POLLERR)) && proxy__write(p, c->cfd, &c->down, &p->counts.bytes_down) != 0)
+	if ((crev & POLLOUT) &&
+	    proxy__write(p, c->cfd, &c->down, &p->counts.bytes_down, &c->down_ready) != 0)
 		goto reset;
 	if (c->close_after && c->up.len == 0 && c->down.len == 0) {
 		p->counts.cuts++;
@@ -518,38 +551,24 @@ reset:
 
 /* ---- fault timers --------------------------------------------------------------- */
 
-static void proxy__schedule(struct proxy *p, int64_t now)
-{
-	const struct proxy_faults *f = &p->faults;
-
-	p->next_reset = f->reset_every > 0 ? now + proxy__interval(p, f->reset_every) : 0;
-	p->next_stall = f->stall_every > 0 ? now + proxy__interval(p, f->stall_every) : 0;
-	p->next_cut = f->cut_every > 0 ? now + proxy__interval(p, f->cut_every) : 0;
-}
-
-/* A random established connection, or -1. */
-static int proxy__pick(struct proxy *p)
-{
-	int live[PROXY_MAX_CONNS], n = 0, i;
-
-	for (i = 0; i < p->nconns; i++) {
-		if (!p->conns[i]->connecting && !p->conns[i]->close_after)
-			live[n++] = i;
-	}
-	return n == 0 ? -1 : live[proxy__rand(p) % (uint64_t)n];
-}
-
 static void proxy__fire(struct proxy *p, int64_t now)
 {
 	int i;
 
-	if (p->next_reset != 0 && now >= p->next_reset) {
-		i = proxy__pick(p);
-		if (i >= 0) {
+	for (i = p->nconns - 1; i >= 0; i--) {
+		struct proxy_conn *c = p->conns[i];
+
+		if (c->connecting || c->close_after)
+			continue;
+		if (c->reset_at != 0 && now >= c->reset_at) {
 			p->counts.resets++;
 			proxy__drop(p, i, 1);
+			continue;
 		}
-		p->next_reset = now + proxy__interval(p, p->faults.reset_every);
+		if (c->cut_at != 0 && now >= c->cut_at) {
+			c->cut_armed = 1;
+			c->cut_at = 0;
+		}
 	}
 	if (p->next_stall != 0 && now >= p->next_stall && now >= p->stalled_until) {
 		p->counts.stalls++;
@@ -557,17 +576,37 @@ static void proxy__fire(struct proxy *p, int64_t now)
 		p->stalled_until = now + p->faults.stall_for;
 		p->next_stall = p->stalled_until + proxy__interval(p, p->faults.stall_every);
 	}
-	if (p->next_cut != 0 && now >= p->next_cut) {
-		i = proxy__pick(p);
-		if (i >= 0)
-			p->conns[i]->cut_armed = 1;
-		p->next_cut = now + proxy__interval(p, p->faults.cut_every);
+}
+
+/* The earliest fault time after now, or `limit`. */
+static int64_t proxy__next_wake(const struct proxy *p, int64_t now, int64_t limit)
+{
+	int64_t wake = limit;
+	int i;
+
+	for (i = 0; i < p->nconns; i++) {
+		const struct proxy_conn *c = p->conns[i];
+
+		if (c->reset_at != 0 && c->reset_at < wake)
+			wake = c->reset_at;
+		if (c->cut_at != 0 && c->cut_at < wake)
+			wake = c->cut_at;
+		if (c->up.len > 0 && c->up_ready > now && c->up_ready < wake)
+			wake = c->up_ready;
+		if (c->down.len > 0 && c->down_ready > now && c->down_ready < wake)
+			wake = c->down_ready;
 	}
+	if (p->next_stall != 0 && p->next_stall < wake)
+		wake = p->next_stall;
+	if (now < p->stalled_until && p->stalled_until < wake)
+		wake = p->stalled_until;
+	return wake;
 }
 
 static void proxy__apply(struct proxy *p, const struct proxy_faults *f)
 {
 	int64_t now = kdc_mono_ms();
+	int i;
 
 	p->faults = *f;
 	if (!f->stall_every)
@@ -576,10 +615,15 @@ static void proxy__apply(struct proxy *p, const struct proxy_faults *f)
 		while (p->nconns > 0)
 			proxy__drop(p, p->nconns - 1, 1);
 	}
-	proxy__schedule(p, now);
+	p->next_stall = f->stall_every > 0 ? now + proxy__interval(p, f->stall_every) : 0;
+	for (i = 0; i < p->nconns; i++) {
+		if (!p->conns[i]->connecting)
+			proxy__arm(p, p->conns[i], now);
+	}
 	kdc_notice("faults: reset-every %lld, stall-every %lld (for %lld), cut-every %lld, "
-	           "trickle %lld, down %lld",
-	           f->reset_every, f->stall_every, f->stall_for, f->cut_every, f->trickle, f->down);
+	           "trickle %lld, down %lld, rate %lld",
+	           f->reset_every, f->stall_every, f->stall_for, f->cut_every, f->trickle, f->down,
+	           f->rate);
 }
 
 /* ---- main loop ------------------------------------------------------------------- */
@@ -640,11 +684,11 @@ static int proxy__run(struct proxy *p)
 			} else if (!stalled) {
 				if (c->up.len == 0 && !c->c_eof && !c->close_after)
 					ce |= POLLIN;
-				if (c->down.len > 0)
+				if (c->down.len > 0 && now >= c->down_ready)
 					ce |= POLLOUT;
 				if (c->down.len == 0 && !c->s_eof && !c->close_after)
 					se |= POLLIN;
-				if (c->up.len > 0)
+				if (c->up.len > 0 && now >= c->up_ready)
 					se |= POLLOUT;
 			}
 			/* A stalled connection is left out of poll() altogether:
@@ -658,14 +702,7 @@ static int proxy__run(struct proxy *p)
 			pfd[2 + 2 * i].revents = 0;
 		}
 		nfds = 1 + 2 * p->nconns;
-		if (p->next_reset != 0 && p->next_reset < wake)
-			wake = p->next_reset;
-		if (p->next_stall != 0 && p->next_stall < wake)
-			wake = p->next_stall;
-		if (p->next_cut != 0 && p->next_cut < wake)
-			wake = p->next_cut;
-		if (stalled && p->stalled_until < wake)
-			wake = p->stalled_until;
+		wake = proxy__next_wake(p, now, wake);
 		n = poll(pfd, (nfds_t)nfds, wake > now ? (int)(wake - now) : 0);
 		if (n < 0) {
 			if (errno == EINTR)

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Scenario 4: a flaky network between devices and broker. The devices connect
 # through kdc-faultproxy injecting one kind of fault for the whole traffic:
-#   reset    a random connection reset (RST) about every second
-#   stall    all forwarding stopped for 3 s, about every 6 s
-#   cut      a random connection closed mid-chunk (a packet torn) about every second
+#   reset    every connection reset (RST) after a random 0.75-2.25 s
+#   stall    all forwarding stopped for 3 s, on average every 2.5 s scaled, 6 s full
+#   cut      every connection closed mid-chunk (a packet torn) after 0.75-2.25 s
 #   trickle  every byte in its own 1-byte segment
-# The aggregator talks to the broker directly. Scaled: 8 x 500 events per
+# Every connection is also limited to 16 KiB/s each way. The aggregator
+# talks to the broker directly. Scaled: 8 x 500 events per
 # kind; full: 8 x 12,500 = 100,000. When the traffic is over the faults stop
 # and anything left is synced again (counted as extra syncs).
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 kind=${1:-}
+# A sync needs about half a second to connect and get its first receipts, so
+# connections live 0.75-2.25 s: short enough that every device is hit,
+# long enough for progress. Scaled traffic lasts seconds: stalls come sooner.
 case $kind in
-reset) opts=(--reset-every 1000) ward=91011 stat=resets ;;
-stall) opts=(--stall-every 6000 --stall-for 3000) ward=91012 stat=stalls ;;
-cut) opts=(--cut-every 1000) ward=91013 stat=cuts ;;
+reset) opts=(--reset-every 1500) ward=91011 stat=resets ;;
+stall) opts=(--stall-every "$(fault_pick 2500 6000)" --stall-for 3000) ward=91012 stat=stalls ;;
+cut) opts=(--cut-every 1500) ward=91013 stat=cuts ;;
 trickle) opts=(--trickle 1) ward=91014 stat=trickle_writes ;;
 *) echo "usage: $0 reset|stall|cut|trickle" >&2; exit 2 ;;
 esac
@@ -27,13 +31,16 @@ FAULT_WHAT="proxy $kind ($stat)"
 
 fault_broker_start
 fault_agg_start
+# 16 KiB/s each way per connection, a slow mobile link: a device's traffic
+# then lasts seconds (scaled) to a minute (full), and the faults meet it.
+opts+=(--rate 16384)
 fault_proxy_start "${opts[@]}"
 fault_devices "$devices" "$PROXY_URL"
 fault_record "$per_dev"
 kdc_say "recorded $(fault_expected) events; syncing through the proxy (${opts[*]})"
 fault_sync_start "$sync_timeout"
 fault_sync_wait $((sync_timeout + 30))
-fault_proxy_control "" # faults off
+fault_proxy_control "" # faults (and the rate limit) off
 injected=$(fault_proxy_stat "$stat")
 fault_count "${injected:-0}"
 kdc_say "proxy: $(tr '\n' ' ' <"$WORK/proxy/stats")"
