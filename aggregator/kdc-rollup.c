@@ -151,6 +151,8 @@ struct ru {
 	int64_t last_pub;      /* mono ms of the last publish, 0 = none */
 	int dirty;
 	unsigned long long ignored_unlisted, ignored_invalid, ignored_older;
+	int64_t invalid_logged_ms;     /* mono ms of the last "ignored" warning */
+	unsigned long long invalid_unsaid;
 };
 
 /* kdc/v1/{ward}/stats/ward, kdc/v1/{ward}/status/aggregator,
@@ -294,8 +296,17 @@ static void ru__apply(struct ru *r, const struct msg *m)
 			         m->ward);
 		break;
 	case KDC_ROLLUP_INVALID:
+		/* a broken ward publishes about once a second: say it once a
+		 * minute, with how many were left unsaid */
 		r->ignored_invalid++;
-		kdc_warn("ward %s: ignored a message: %s", m->ward, err);
+		if (kdc_mono_ms() - r->invalid_logged_ms >= 60000 || r->invalid_logged_ms == 0) {
+			kdc_warn("ward %s: ignored a message: %s (%llu more ignored messages since the "
+			         "last warning)", m->ward, err, r->invalid_unsaid);
+			r->invalid_logged_ms = kdc_mono_ms();
+			r->invalid_unsaid = 0;
+		} else {
+			r->invalid_unsaid++;
+		}
 		break;
 	case KDC_ROLLUP_OLDER:
 		r->ignored_older++;

@@ -169,7 +169,7 @@ static int rollup__name(char *dst, const char *value, char *err, size_t errlen)
 	return KDC_OK;
 }
 
-struct prov_parse {
+struct rollup_parse {
 	struct kdc_province *p;
 	size_t cap;
 	int target_line[KDC_IND_COUNT];
@@ -177,7 +177,7 @@ struct prov_parse {
 	int nerr_nomem;
 };
 
-static int prov__target(struct prov_parse *ps, const char *ind_name, const char *key,
+static int rollup__profile_target(struct rollup_parse *ps, const char *ind_name, const char *key,
                         const char *value, int line, char *err, size_t errlen)
 {
 	struct kdc_province *p = ps->p;
@@ -220,7 +220,7 @@ static int prov__target(struct prov_parse *ps, const char *ind_name, const char 
 	return KDC_ERR_CONFIG;
 }
 
-static int prov__ward(struct prov_parse *ps, const char *code, const char *name, char *err,
+static int rollup__profile_ward(struct rollup_parse *ps, const char *code, const char *name, char *err,
                       size_t errlen)
 {
 	struct kdc_province *p = ps->p;
@@ -265,10 +265,10 @@ static int prov__ward(struct prov_parse *ps, const char *code, const char *name,
 	return KDC_OK;
 }
 
-static int prov__cb(void *ud, const char *section, const char *key, const char *value, int line,
+static int rollup__profile_line(void *ud, const char *section, const char *key, const char *value, int line,
                     char *err, size_t errlen)
 {
-	struct prov_parse *ps = ud;
+	struct rollup_parse *ps = ud;
 	struct kdc_province *p = ps->p;
 
 	if (strcmp(section, "province") == 0) {
@@ -296,12 +296,12 @@ static int prov__cb(void *ud, const char *section, const char *key, const char *
 		return KDC_ERR_CONFIG;
 	}
 	if (strcmp(section, "wards") == 0)
-		return prov__ward(ps, key, value, err, errlen);
+		return rollup__profile_ward(ps, key, value, err, errlen);
 	if (strncmp(section, "target ", 7) == 0 || strncmp(section, "target\t", 7) == 0) {
 		const char *ind = section + 7;
 		while (*ind == ' ' || *ind == '\t')
 			ind++;
-		return prov__target(ps, ind, key, value, line, err, errlen);
+		return rollup__profile_target(ps, ind, key, value, line, err, errlen);
 	}
 	snprintf(err, errlen, "unknown section [%.60s] (known: [province], [wards], "
 	         "[target INDICATOR])", section);
@@ -310,7 +310,7 @@ static int prov__cb(void *ud, const char *section, const char *key, const char *
 
 int kdc_province_load(const char *path, struct kdc_province **out, char *err, size_t errlen)
 {
-	struct prov_parse ps;
+	struct rollup_parse ps;
 	struct kdc_province *p;
 	int rc;
 
@@ -322,7 +322,7 @@ int kdc_province_load(const char *path, struct kdc_province **out, char *err, si
 	}
 	p->utc_offset_min = KDC_PROFILE_DEFAULT_OFFSET_MIN;
 	ps.p = p;
-	if ((rc = kdc_ini_parse(path, prov__cb, &ps, err, errlen)) != KDC_OK) {
+	if ((rc = kdc_ini_parse(path, rollup__profile_line, &ps, err, errlen)) != KDC_OK) {
 		if (ps.nerr_nomem)
 			rc = KDC_ERR_NOMEM;
 		goto cleanup;
