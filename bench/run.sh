@@ -2,7 +2,7 @@
 # bench/run.sh: the kdc benchmarks, one command, one table.
 #
 #   bash bench/run.sh [--quick | --smoke] [--reps N] [--only 1,2,...]
-#                     [--build-dir DIR] [--keep]
+#                     [--build-dir DIR] [--keep] [--agg-args "ARGS"]
 #
 # Builds the programs (Release) if needed, prints the machine and versions,
 # starts its own mosquitto on free 127.0.0.1 ports and runs each figure N
@@ -10,7 +10,8 @@
 # means is in bench/README.md. --quick uses smaller sizes, --smoke tiny ones
 # and one repetition (a few seconds, for ctest: it proves the harness works,
 # its figures mean nothing). A figure whose program is not built yet prints
-# "skipped: ... not built" instead of failing.
+# "skipped: ... not built" instead of failing. --agg-args adds options to
+# every kdc-aggregator run (e.g. "--queue-slots 4096"), to try a setting.
 #
 # Every process is started by this script, remembered by PID and stopped by
 # PID on exit (other people may run their own mosquitto on this machine).
@@ -24,6 +25,7 @@ MODE=full
 REPS=
 ONLY=
 KEEP=0
+AGG_ARGS=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) MODE=quick ;;
@@ -32,7 +34,8 @@ while [ $# -gt 0 ]; do
 	--only) ONLY=$2; shift ;;
 	--build-dir) BUILD=$2; shift ;;
 	--keep) KEEP=1 ;;
-	-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--agg-args) AGG_ARGS=$2; shift ;;
+	-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -148,7 +151,7 @@ MACHINE="machine: $(nproc) cores, ${CPU:-unknown CPU}, $MEM RAM, Linux $(uname -
 VERSIONS="versions: mosquitto $(mosquitto -h 2>/dev/null | head -n 1 | sed "s/^mosquitto version //"), Paho C $(pkgver libpaho-mqtt1.3), SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1), protobuf-c $(pkgver libprotobuf-c1), $(gcc --version | head -n 1)"
 say "$MACHINE"
 say "$VERSIONS"
-say "mode: $MODE, $REPS repetition(s) per figure; broker: mosquitto, persistence off, set_tcp_nodelay true, max_queued_messages 2000000, max_inflight_messages 100"
+say "mode: $MODE, $REPS repetition(s) per figure${AGG_ARGS:+, kdc-aggregator $AGG_ARGS}; broker: mosquitto, persistence off, set_tcp_nodelay true, max_queued_messages 2000000, max_inflight_messages 100"
 
 # ---- broker ----------------------------------------------------------------------
 free_port() {
@@ -209,8 +212,9 @@ broker_stop() { stop_pid "$BROKER_PID" 5; BROKER_PID=; }
 AGG_PID=
 # agg_start DB LOG [CLIENT_ID]: kdc-aggregator on the current broker.
 agg_start() {
+	# shellcheck disable=SC2086 # AGG_ARGS is a list of options
 	"$AGG" --broker "$BROKER_URL" --ward "$WARD" --db "$1" --client-id "${3:-kdc-agg-bench}" \
-		--mqtt-version 3.1.1 --log-level warning </dev/null >>"$2" 2>&1 &
+		--mqtt-version 3.1.1 --log-level warning $AGG_ARGS </dev/null >>"$2" 2>&1 &
 	AGG_PID=$!
 	PIDS+=("$AGG_PID")
 }
@@ -310,13 +314,13 @@ ROWS=()
 row() {
 	local key=$1 f=$WORK/values/$1 line
 	if [ ! -s "$f" ]; then
-		line=$(printf '%-58s %-7s %10s %10s %10s  %s' "$2" "$3" - - - "0 runs")
+		line=$(printf '%-64s %-7s %10s %10s %10s  %s' "$2" "$3" - - - "0 runs")
 	else
 		line=$(sort -g "$f" | awk -v d="$4" -v label="$2" -v unit="$3" '
 			{ v[NR] = $1 }
 			END {
 				med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-				fmt = "%-58s %-7s %10." d "f %10." d "f %10." d "f  %d run" (NR > 1 ? "s" : "")
+				fmt = "%-64s %-7s %10." d "f %10." d "f %10." d "f  %d run" (NR > 1 ? "s" : "")
 				printf fmt, label, unit, med, v[1], v[NR], NR
 			}')
 	fi
@@ -643,11 +647,11 @@ fi
 # ---- the table ------------------------------------------------------------------------------------------
 {
 	echo
-	echo "kdc benchmarks ($MODE, $(date -u +%Y-%m-%dT%H:%MZ))"
+	echo "kdc benchmarks ($MODE, $(date -u +%Y-%m-%dT%H:%MZ))${AGG_ARGS:+ kdc-aggregator $AGG_ARGS}"
 	echo "$MACHINE"
 	echo "$VERSIONS"
 	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-	printf '%-58s %-7s %10s %10s %10s  %s\n' "figure" "unit" "median" "min" "max" "n"
+	printf '%-64s %-7s %10s %10s %10s  %s\n' "figure" "unit" "median" "min" "max" "n"
 	for l in "${ROWS[@]}"; do echo "$l"; done
 } | tee -a "$LOG" "$WORK/table.txt"
 echo "(raw values and logs: $WORK)" >&2
