@@ -26,7 +26,7 @@ fault_init "proxy_$kind" "$ward"
 
 devices=8
 per_dev=$(fault_pick 500 12500)
-sync_timeout=$(fault_pick 150 900)
+sync_timeout=$(fault_pick 150 600)
 FAULT_WHAT="proxy $kind ($stat)"
 
 fault_broker_start
