@@ -91,7 +91,7 @@ struct parse_state {
 	int window_line;
 };
 
-static int profile__name(char *dst, const char *value, char *err, size_t errlen)
+int kdc_profile_parse_name(char *dst, const char *value, char *err, size_t errlen)
 {
 	size_t n = strlen(value);
 
@@ -115,7 +115,7 @@ static int profile__code(char *dst, const char *value, const char *what, char *e
 }
 
 /* "85", "82.5", "82.75" -> hundredths of a percent, in (0, 100]. */
-static int profile__percent(const char *s, long long *out)
+int kdc_profile_parse_percent(const char *s, long long *out)
 {
 	long long whole = 0, frac = 0;
 	int digits = 0, fdigits = 0;
@@ -145,7 +145,7 @@ static int profile__percent(const char *s, long long *out)
 }
 
 /* "+07:00", "+7", "+0700", "-03:30", "0", "Z" -> minutes east of UTC. */
-static int profile__offset(const char *s, int *out)
+int kdc_profile_parse_offset(const char *s, int *out)
 {
 	int sign = 1, h = 0, m = 0, n = 0;
 
@@ -176,7 +176,7 @@ static int profile__offset(const char *s, int *out)
 	return KDC_OK;
 }
 
-static int profile__date(const char *s, char out[11], int64_t *day)
+int kdc_profile_parse_date(const char *s, char out[11], int64_t *day)
 {
 	int64_t ms;
 
@@ -411,11 +411,11 @@ static int profile__ini_cb(void *ud, const char *section, const char *key,
 			       profile__code(p->ward, value, "ward code", err, errlen);
 		if (strcmp(key, "name") == 0)
 			return seen_key(&st->ward, 1, key, line, err, errlen) ||
-			       profile__name(p->ward_name, value, err, errlen);
+			       kdc_profile_parse_name(p->ward_name, value, err, errlen);
 		if (strcmp(key, "utc_offset") == 0) {
 			if (seen_key(&st->ward, 2, key, line, err, errlen))
 				return KDC_ERR_CONFIG;
-			if (profile__offset(value, &p->utc_offset_min) != KDC_OK) {
+			if (kdc_profile_parse_offset(value, &p->utc_offset_min) != KDC_OK) {
 				snprintf(err, errlen, "utc_offset must look like +07:00 (from -14:00 to +14:00), got '%.40s'", value);
 				return KDC_ERR_CONFIG;
 			}
@@ -428,7 +428,7 @@ static int profile__ini_cb(void *ud, const char *section, const char *key,
 
 		if (strcmp(key, "name") == 0)
 			return seen_key(e, 0, key, line, err, errlen) ||
-			       profile__name(k->name, value, err, errlen);
+			       kdc_profile_parse_name(k->name, value, err, errlen);
 		if (strcmp(key, "households") == 0)
 			return seen_key(e, 1, key, line, err, errlen) ||
 			       profile__count(value, key, &k->households, err, errlen);
@@ -443,7 +443,7 @@ static int profile__ini_cb(void *ud, const char *section, const char *key,
 
 		if (strcmp(key, "name") == 0)
 			return seen_key(e, 0, key, line, err, errlen) ||
-			       profile__name(t->name, value, err, errlen);
+			       kdc_profile_parse_name(t->name, value, err, errlen);
 		if (strcmp(key, "khoms") == 0)
 			return seen_key(e, 1, key, line, err, errlen) ||
 			       profile__khom_list(st, value, line, err, errlen);
@@ -460,7 +460,7 @@ static int profile__ini_cb(void *ud, const char *section, const char *key,
 		if (strcmp(key, "percent") == 0) {
 			if (seen_key(e, 0, key, line, err, errlen))
 				return KDC_ERR_CONFIG;
-			if (profile__percent(value, &tg->percent_x100) != KDC_OK) {
+			if (kdc_profile_parse_percent(value, &tg->percent_x100) != KDC_OK) {
 				snprintf(err, errlen, "percent must be a number above 0 and at most 100 "
 				         "(up to 2 decimals), got '%.40s'", value);
 				return KDC_ERR_CONFIG;
@@ -470,7 +470,7 @@ static int profile__ini_cb(void *ud, const char *section, const char *key,
 		if (strcmp(key, "deadline") == 0) {
 			if (seen_key(e, 1, key, line, err, errlen))
 				return KDC_ERR_CONFIG;
-			if (profile__date(value, tg->deadline, &tg->deadline_day) != KDC_OK) {
+			if (kdc_profile_parse_date(value, tg->deadline, &tg->deadline_day) != KDC_OK) {
 				snprintf(err, errlen, "deadline must be a date YYYY-MM-DD, got '%.40s'", value);
 				return KDC_ERR_CONFIG;
 			}
@@ -587,7 +587,7 @@ static void profile__set_defaults(struct kdc_profile *p)
 
 		t->indicator = default_targets[i].indicator;
 		t->percent_x100 = default_targets[i].percent_x100;
-		profile__date(default_targets[i].deadline, t->deadline, &t->deadline_day);
+		kdc_profile_parse_date(default_targets[i].deadline, t->deadline, &t->deadline_day);
 	}
 }
 

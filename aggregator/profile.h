@@ -74,6 +74,18 @@ struct kdc_profile {
  * for something missing from the whole file) in err, and *out is NULL. */
 int kdc_profile_load(const char *path, struct kdc_profile **out, char *err, size_t errlen);
 
+/* Value parsers of the profile format, shared with other INI files of the
+ * same family (the province profile of kdc-rollup), so one format is learnt
+ * once. Each returns 0 or an error code:
+ *  - name: 1 to KDC_PROFILE_NAME_MAX - 1 bytes, copied to dst (reason in err);
+ *  - percent: "85", "82.5", "82.75", optional '%' -> hundredths, in (0, 100];
+ *  - offset: "+07:00", "+7", "+0700", "-03:30", "0", "Z" -> minutes east of UTC;
+ *  - date: exactly YYYY-MM-DD, a real calendar date -> out and day number. */
+int kdc_profile_parse_name(char *dst, const char *value, char *err, size_t errlen);
+int kdc_profile_parse_percent(const char *s, long long *out);
+int kdc_profile_parse_offset(const char *s, int *out);
+int kdc_profile_parse_date(const char *s, char out[11], int64_t *day);
+
 /* A profile with no khóms or teams, the default targets and settings, for a
  * ward run without --profile. ward may be NULL. NULL when out of memory. */
 struct kdc_profile *kdc_profile_new_default(const char *ward);

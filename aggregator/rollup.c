@@ -83,92 +83,6 @@ static int64_t ceil_div(int64_t a, int64_t b)
 	return a / b + ((a % b != 0) && ((a > 0) == (b > 0)));
 }
 
-/* The value parsers below accept exactly what the ward profile accepts
- * (profile.c), so one file format is learnt once. */
-
-/* "85", "82.5", "82.75" -> hundredths of a percent, in (0, 100]. */
-static int rollup__percent(const char *s, long long *out)
-{
-	long long whole = 0, frac = 0;
-	int digits = 0, fdigits = 0;
-
-	for (; *s >= '0' && *s <= '9'; s++, digits++) {
-		if (digits > 3)
-			return KDC_ERR_INVAL;
-		whole = whole * 10 + (*s - '0');
-	}
-	if (*s == '.') {
-		for (s++; *s >= '0' && *s <= '9'; s++, fdigits++) {
-			if (fdigits >= 2)
-				return KDC_ERR_INVAL;
-			frac = frac * 10 + (*s - '0');
-		}
-		if (fdigits == 0)
-			return KDC_ERR_INVAL;
-	}
-	if (*s == '%')
-		s++;
-	if (*s != '\0' || digits == 0)
-		return KDC_ERR_INVAL;
-	if (fdigits == 1)
-		frac *= 10;
-	*out = whole * 100 + frac;
-	return (*out > 0 && *out <= 10000) ? KDC_OK : KDC_ERR_INVAL;
-}
-
-/* "+07:00", "+7", "+0700", "-03:30", "0", "Z" -> minutes east of UTC. */
-static int rollup__offset(const char *s, int *out)
-{
-	int sign, h = 0, m = 0, n = 0;
-
-	if (strcmp(s, "Z") == 0 || strcmp(s, "0") == 0 || strcmp(s, "UTC") == 0) {
-		*out = 0;
-		return KDC_OK;
-	}
-	if (*s != '+' && *s != '-')
-		return KDC_ERR_INVAL;
-	sign = *s == '-' ? -1 : 1;
-	for (s++; *s >= '0' && *s <= '9' && n < 2; s++, n++)
-		h = h * 10 + (*s - '0');
-	if (n == 0)
-		return KDC_ERR_INVAL;
-	if (*s == ':')
-		s++;
-	if (*s) {
-		if (!(s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' && s[2] == '\0'))
-			return KDC_ERR_INVAL;
-		m = (s[0] - '0') * 10 + (s[1] - '0');
-	}
-	if (h > 14 || m > 59 || (h == 14 && m > 0))
-		return KDC_ERR_INVAL;
-	*out = sign * (h * 60 + m);
-	return KDC_OK;
-}
-
-/* Exactly YYYY-MM-DD, a real calendar date -> day number. */
-static int rollup__date(const char *s, char out[11], int64_t *day)
-{
-	int64_t ms;
-
-	if (strlen(s) != 10 || kdc_time_parse(s, &ms) != KDC_OK)
-		return KDC_ERR_INVAL;
-	*day = floor_div(ms, MS_PER_DAY);
-	kdc_day_format(*day, out, 11);
-	return strcmp(out, s) == 0 ? KDC_OK : KDC_ERR_INVAL;
-}
-
-static int rollup__name(char *dst, const char *value, char *err, size_t errlen)
-{
-	size_t n = strlen(value);
-
-	if (n == 0 || n >= KDC_PROFILE_NAME_MAX) {
-		snprintf(err, errlen, "name must be 1 to %d bytes", KDC_PROFILE_NAME_MAX - 1);
-		return KDC_ERR_CONFIG;
-	}
-	memcpy(dst, value, n + 1);
-	return KDC_OK;
-}
-
 struct rollup_parse {
 	struct kdc_province *p;
 	size_t cap;
@@ -199,7 +113,7 @@ static int rollup__profile_target(struct rollup_parse *ps, const char *ind_name,
 		if (p->targets[i].indicator == ind)
 			t = &p->targets[i];
 	if (strcmp(key, "percent") == 0) {
-		if (rollup__percent(value, &t->percent_x100) != KDC_OK) {
+		if (kdc_profile_parse_percent(value, &t->percent_x100) != KDC_OK) {
 			snprintf(err, errlen, "percent must be above 0 and at most 100, with up to two "
 			         "decimals, got '%.40s'", value);
 			return KDC_ERR_CONFIG;
@@ -208,7 +122,7 @@ static int rollup__profile_target(struct rollup_parse *ps, const char *ind_name,
 		return KDC_OK;
 	}
 	if (strcmp(key, "deadline") == 0) {
-		if (rollup__date(value, t->deadline, &t->deadline_day) != KDC_OK) {
+		if (kdc_profile_parse_date(value, t->deadline, &t->deadline_day) != KDC_OK) {
 			snprintf(err, errlen, "deadline must be a date YYYY-MM-DD, got '%.40s'", value);
 			return KDC_ERR_CONFIG;
 		}
@@ -259,7 +173,7 @@ static int rollup__profile_ward(struct rollup_parse *ps, const char *code, const
 	w = &p->wards[p->nwards];
 	memset(w, 0, sizeof *w);
 	snprintf(w->code, sizeof w->code, "%s", code);
-	if (rollup__name(w->name, name, err, errlen) != KDC_OK)
+	if (kdc_profile_parse_name(w->name, name, err, errlen) != KDC_OK)
 		return KDC_ERR_CONFIG;
 	p->nwards++;
 	return KDC_OK;
@@ -282,9 +196,9 @@ static int rollup__profile_line(void *ud, const char *section, const char *key, 
 			return KDC_OK;
 		}
 		if (strcmp(key, "name") == 0)
-			return rollup__name(p->name, value, err, errlen);
+			return kdc_profile_parse_name(p->name, value, err, errlen);
 		if (strcmp(key, "utc_offset") == 0) {
-			if (rollup__offset(value, &p->utc_offset_min) != KDC_OK) {
+			if (kdc_profile_parse_offset(value, &p->utc_offset_min) != KDC_OK) {
 				snprintf(err, errlen, "utc_offset must look like +07:00 (from -14:00 to "
 				         "+14:00), got '%.40s'", value);
 				return KDC_ERR_CONFIG;
@@ -350,7 +264,7 @@ int kdc_province_load(const char *path, struct kdc_province **out, char *err, si
 			struct kdc_profile_target *t = &p->targets[p->ntargets++];
 			t->indicator = rollup_default_targets[i].indicator;
 			t->percent_x100 = rollup_default_targets[i].percent_x100;
-			rollup__date(rollup_default_targets[i].deadline, t->deadline, &t->deadline_day);
+			kdc_profile_parse_date(rollup_default_targets[i].deadline, t->deadline, &t->deadline_day);
 		}
 	} else {
 		/* indicator order, as in the ward snapshots */
