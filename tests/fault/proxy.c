@@ -10,7 +10,8 @@
  *           around --stall-every ms (connections stay open, bytes wait);
  *   cut     each connection, after a random lifetime around --cut-every ms,
  *           forwards only a random prefix of the next chunk it reads and is
- *           then closed (a packet torn in the middle);
+ *           then closed (a packet torn in the middle); --cut-side 1 tears
+ *           only what the client sends, 2 only what the target sends;
  *   trickle every byte is written by its own send() with TCP_NODELAY, so the
  *           peer sees 1-byte segments;
  *   down    new connections are reset at once and live ones are reset: the
@@ -61,6 +62,7 @@ struct proxy_faults {
 	long long stall_every; /* ms, 0 = off */
 	long long stall_for;   /* ms */
 	long long cut_every;   /* ms, 0 = off */
+	long long cut_side;    /* 0 either direction, 1 client->target, 2 target->client */
 	long long trickle;     /* 0/1 */
 	long long down;        /* 0/1 */
 	long long rate;        /* bytes/s per connection and direction, 0 = unlimited */
@@ -167,6 +169,8 @@ static const struct proxy_opt proxy_fault_opts[] = {
 	  "length of a stall in ms (default 3000)" },
 	{ "cut-every", offsetof(struct proxy_faults, cut_every), 86400000,
 	  "mean lifetime in ms of a connection before it is cut mid-chunk, 0 = off" },
+	{ "cut-side", offsetof(struct proxy_faults, cut_side), 2,
+	  "which chunk a cut tears: 0 the next either way, 1 client's, 2 target's" },
 	{ "trickle", offsetof(struct proxy_faults, trickle), 1,
 	  "1 = forward byte by byte (1-byte segments)" },
 	{ "down", offsetof(struct proxy_faults, down), 1,
@@ -423,10 +427,11 @@ refuse:
 		close(sfd);
 }
 
-/* Reads a chunk from `from` into b. Applies an armed cut: only a random prefix
- * of the chunk is kept and the connection closes once it is written.
- * Returns 0, or -1 when the connection must be dropped with an RST. */
-static int proxy__read(struct proxy *p, struct proxy_conn *c, int from,
+/* Reads a chunk from `from` into b. Applies an armed cut (when `side` is the
+ * one --cut-side names): only a random prefix of the chunk is kept and the
+ * connection closes once it is written. Returns 0, or -1 when the connection
+ * must be dropped with an RST. */
+static int proxy__read(struct proxy *p, struct proxy_conn *c, int from, int side,
                        struct proxy_buf *b, int *eof)
 {
 	ssize_t n = read(from, b->data, sizeof(b->data));
@@ -442,7 +447,7 @@ static int proxy__read(struct proxy *p, struct proxy_conn *c, int from,
 	}
 	b->off = 0;
 	b->len = (size_t)n;
-	if (c->cut_armed) {
+	if (c->cut_armed && (p->faults.cut_side == 0 || p->faults.cut_side == side)) {
 		b->len = n > 1 ? 1 + (size_t)(proxy__rand(p) % (uint64_t)(n - 1)) : 0;
 		c->cut_armed = 0;
 		c->close_after = 1;
@@ -513,10 +518,10 @@ static int proxy__service(struct proxy *p, int i, short crev, short srev)
 	if (((crev & POLLHUP) && !(crev & POLLIN)) || ((srev & POLLHUP) && !(srev & POLLIN)))
 		goto reset;
 	if ((crev & POLLIN) && c->up.len == 0 && !c->c_eof &&
-	    proxy__read(p, c, c->cfd, &c->up, &c->c_eof) != 0)
+	    proxy__read(p, c, c->cfd, 1, &c->up, &c->c_eof) != 0)
 		goto reset;
 	if ((srev & POLLIN) && c->down.len == 0 && !c->s_eof &&
-	    proxy__read(p, c, c->sfd, &c->down, &c->s_eof) != 0)
+	    proxy__read(p, c, c->sfd, 2, &c->down, &c->s_eof) != 0)
 		goto reset;
 	if ((srev & POLLOUT) &&
 	    proxy__write(p, c->sfd, &c->up, &p->counts.bytes_up, &c->up_ready) != 0)
@@ -620,10 +625,10 @@ static void proxy__apply(struct proxy *p, const struct proxy_faults *f)
 		if (!p->conns[i]->connecting)
 			proxy__arm(p, p->conns[i], now);
 	}
-	kdc_notice("faults: reset-every %lld, stall-every %lld (for %lld), cut-every %lld, "
-	           "trickle %lld, down %lld, rate %lld",
-	           f->reset_every, f->stall_every, f->stall_for, f->cut_every, f->trickle, f->down,
-	           f->rate);
+	kdc_notice("faults: reset-every %lld, stall-every %lld (for %lld), cut-every %lld "
+	           "(side %lld), trickle %lld, down %lld, rate %lld",
+	           f->reset_every, f->stall_every, f->stall_for, f->cut_every, f->cut_side,
+	           f->trickle, f->down, f->rate);
 }
 
 /* ---- main loop ------------------------------------------------------------------- */
