@@ -15,15 +15,20 @@
  * batching, commit and fsync, and the receipt's way back. (The producer
  * library exposes no per-event receipt hook, hence the watcher.)
  *
+ * --nodelay sets TCP_NODELAY on this process's sockets (see set_nodelay_all).
+ *
  * Prints one line: count= received= p50_ms= p99_ms= max_ms= mean_ms=
  * lag_max_ms= (how far the recording loop fell behind its schedule)
  * pending= done= . Exit 0 when every event was receipted, 3 on timeout. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +52,7 @@ struct lat_opts {
 	long long devices;
 	long long timeout_s;
 	long long tick_ms;
+	int nodelay;
 };
 
 /* id -> event index, filled by the owner thread after each record and read
@@ -75,6 +81,30 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	g_stop = 1;
+}
+
+/* --nodelay: Paho never sets TCP_NODELAY on its sockets. To measure what
+ * Nagle's algorithm costs the device side, set it on every TCP socket this
+ * process holds once the clients are connected (an experiment, not a fix). */
+static int set_nodelay_all(void)
+{
+	int fd, n = 0, one = 1;
+
+	for (fd = 3; fd < 1024; fd++) {
+		struct sockaddr_storage a;
+		socklen_t len = sizeof a;
+		int type = 0;
+		socklen_t tl = sizeof type;
+
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_STREAM)
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&a, &len) != 0 ||
+		    (a.ss_family != AF_INET && a.ss_family != AF_INET6))
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0)
+			n++;
+	}
+	return n;
 }
 
 static int64_t mono_us(void)
@@ -268,10 +298,17 @@ static int parse_args(int argc, char **argv, struct lat_opts *o)
 {
 	int i;
 
-	for (i = 1; i + 1 < argc; i += 2) {
-		const char *a = argv[i], *v = argv[i + 1];
+	for (i = 1; i < argc; i += 2) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int rc = 0;
 
+		if (strcmp(a, "--nodelay") == 0) {
+			o->nodelay = 1;
+			i--;
+			continue;
+		}
+		if (!v)
+			break;
 		if (strcmp(a, "--broker") == 0)
 			o->broker = v;
 		else if (strcmp(a, "--ward") == 0)
@@ -304,7 +341,7 @@ static int parse_args(int argc, char **argv, struct lat_opts *o)
 	if (i != argc || !o->broker || !o->dir || o->count <= 0 || o->rate <= 0) {
 		fprintf(stderr, "usage: latency --broker URL --dir DIR --rate R --count N [--devices D (4)]\n"
 		                "               [--ward 31975] [--team T1] [--device-prefix L]\n"
-		                "               [--tick-ms 5] [--timeout SECONDS (120)]\n");
+		                "               [--tick-ms 5] [--timeout SECONDS (120)] [--nodelay]\n");
 		return -1;
 	}
 	return 0;
@@ -448,6 +485,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
+	if (o.nodelay)
+		fprintf(stderr, "latency: TCP_NODELAY set on %d sockets\n", set_nodelay_all());
 	t0 = mono_us();
 	for (i = 0; i < o.count; i++)
 		st.due_us[i] = t0 + (int64_t)((double)i * 1e6 / (double)o.rate);

@@ -117,11 +117,12 @@ trap cleanup EXIT
 trap 'echo "interrupted" >&2; exit 130' INT TERM
 
 say() { printf '%s\n' "$*" | tee -a "$LOG" >&2; }
+section() { say "== [${SECONDS}s] $*"; }
 now_ms() { date +%s%3N; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # ---- build -----------------------------------------------------------------------
-say "== building (Release) in $BUILD"
+section "building (Release) in $BUILD"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 	cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >>"$LOG" 2>&1 ||
 		{ echo "run.sh: cmake configure failed, see $LOG" >&2; exit 1; }
@@ -406,7 +407,7 @@ agg_drain() {
 }
 
 if want 1 || want 2; then
-	say "== (1)(2) backlog of $M events: bare subscriber, then kdc-aggregator"
+	section "(1)(2) backlog of $M events: bare subscriber, then kdc-aggregator"
 	for r in $(seq 1 "$REPS"); do
 		BASE_RATE=
 		base_drain "$M" && record base_rate "$BASE_RATE"
@@ -443,7 +444,7 @@ if want 3; then
 		note "(3) latency outbox -> receipt: skipped: $(have "$AGG" || echo "kdc-aggregator ")$(have "$LATENCY" || echo "bench/latency (needs the producer library) ")not built"
 	else
 		for rate in "${LAT_N[@]}"; do
-			say "== (3) latency at $rate events/s"
+			section "(3) latency at $rate events/s"
 			for r in $(seq 1 "$REPS"); do
 				broker_start
 				rm -rf "$WORK"/fig3*
@@ -482,7 +483,7 @@ if want 4 || want 5 || want 7; then
 	if ! have "$AGG"; then
 		note "(4) aggregator memory: skipped: kdc-aggregator not built"
 	else
-		say "== (4) aggregator memory after $RSS_A and $RSS_B events (live load)"
+		section "(4) aggregator memory after $RSS_A and $RSS_B events (live load)"
 		reps4=$REPS
 		want 4 || reps4=1
 		for r in $(seq 1 "$reps4"); do
@@ -538,7 +539,7 @@ if want 5; then
 		note "(5) rebuild speed: skipped: $(have "$AGG" && echo "no database from (4)" || echo "kdc-aggregator not built")"
 	else
 		n=$(events_in "$BIG_DB")
-		say "== (5) kdc-aggregator rebuild over $n stored events"
+		section "(5) kdc-aggregator rebuild over $n stored events"
 		for r in $(seq 1 "$REPS"); do
 			t0=$(now_ms)
 			if "$AGG" rebuild --db "$BIG_DB" >>"$WORK/fig5.log" 2>&1; then
@@ -558,7 +559,7 @@ if want 6; then
 	if ! have "$EVENT"; then
 		note "(6) device side: skipped: kdc-event not built"
 	else
-		say "== (6) device side: $DEV_N events recorded into an outbox, then synced"
+		section "(6) device side: $DEV_N events recorded into an outbox, then synced"
 		for r in $(seq 1 "$REPS"); do
 			rm -rf "$WORK/fig6"
 			mkdir -p "$WORK/fig6"
@@ -612,7 +613,7 @@ if want 7; then
 		note "(7) ingest vs history: skipped: $(have "$AGG" && echo "no database from (4)" || echo "kdc-aggregator not built")"
 	else
 		big_n=$(events_in "$BIG_DB")
-		say "== (7) backlog of $ING_M events drained into a database holding $ING_SMALL, then $big_n events"
+		section "(7) backlog of $ING_M events drained into a database holding $ING_SMALL, then $big_n events"
 		# the small database, made once through the real path
 		small=$WORK/fig7-small.db
 		rm -f "$small"*
