@@ -49,21 +49,21 @@ full)
 	RSS_A=100000; RSS_B=1000000   # (4)
 	LAT_N=(1000 5000) LAT_SECS=10 # (3) rates and seconds per run
 	DEV_N=100000      # (6)
-	ING_SMALL=10000; ING_BIG=1000000; ING_M=100000 # (7)
+	ING_SMALL=10000; ING_M=100000 # (7): the big history is (4)'s database
 	: "${REPS:=5}" ;;
 quick)
 	M=20000
 	RSS_A=10000; RSS_B=100000
 	LAT_N=(1000 5000) LAT_SECS=4
 	DEV_N=20000
-	ING_SMALL=10000; ING_BIG=100000; ING_M=20000
+	ING_SMALL=10000; ING_M=20000
 	: "${REPS:=5}" ;;
 smoke)
 	M=2000
 	RSS_A=1000; RSS_B=4000
 	LAT_N=(200) LAT_SECS=2
 	DEV_N=1000
-	ING_SMALL=500; ING_BIG=3000; ING_M=1000
+	ING_SMALL=500; ING_M=1000
 	: "${REPS:=1}" ;;
 esac
 case $REPS in ''|*[!0-9]*|0) echo "run.sh: --reps must be a positive number" >&2; exit 2 ;; esac
@@ -88,7 +88,7 @@ pid_alive() {
 # Leaves the exit status in STOP_STATUS (when it was our child).
 STOP_STATUS=
 stop_pid() {
-	local pid=$1 secs=${2:-10} end i
+	local pid=$1 secs=${2:-10} end i st
 	STOP_STATUS=
 	[ -z "$pid" ] && return 0
 	if pid_alive "$pid"; then
@@ -101,7 +101,8 @@ stop_pid() {
 		fi
 	fi
 	wait "$pid" 2>/dev/null
-	[ -z "$STOP_STATUS" ] && STOP_STATUS=$?
+	st=$?
+	[ -z "$STOP_STATUS" ] && STOP_STATUS=$st
 	for i in "${!PIDS[@]}"; do [ "${PIDS[$i]}" = "$pid" ] && unset 'PIDS[i]'; done
 	return 0
 }
@@ -171,10 +172,10 @@ BROKER_PORT=
 # Persistence is off on purpose: the benchmark measures the message path, and
 # a periodic save of 200,000 queued messages would land in random runs.
 broker_start() {
-	local dir=$WORK/broker attempt end
+	local dir=$WORK/broker end
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	for attempt in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		BROKER_PORT=$(free_port)
 		{
 			echo "listener $BROKER_PORT 127.0.0.1"
@@ -355,7 +356,7 @@ base_drain() {
 	bcpu=$(($(cpu_ms "$BROKER_PID") - bcpu))
 	cat "$out" >>"$LOG"
 	broker_stop
-	[ "$(kv done "$out")" = 1 ] || { say "   baseline drain incomplete: $(cat "$out")"; return 1; }
+	[ "$(kv "done" "$out")" = 1 ] || { say "   baseline drain incomplete: $(cat "$out")"; return 1; }
 	BASE_RATE=$(kv rate "$out")
 	BASE_CPU=$(per_k "$(kv cpu_ms "$out")" "$n")
 	record base_cpu "$BASE_CPU"
@@ -389,7 +390,7 @@ agg_drain() {
 	agg_stop
 	broker_stop
 	cat "$out" >>"$LOG"
-	if [ "$(kv done "$out")" != 1 ]; then
+	if [ "$(kv "done" "$out")" != 1 ]; then
 		say "   aggregator drain incomplete: $(cat "$out") (log: $alog)"
 		return 1
 	fi
@@ -455,7 +456,7 @@ if want 3; then
 					"$LATENCY" --broker "$BROKER_URL" --ward "$WARD" --dir "$WORK/fig3" \
 						--rate "$rate" --count $((rate * LAT_SECS)) --devices 4 >"$out" 2>>"$LOG"
 					cat "$out" >>"$LOG"
-					if [ "$(kv done "$out")" = 1 ]; then
+					if [ "$(kv "done" "$out")" = 1 ]; then
 						record "lat_p50_$rate" "$(kv p50_ms "$out")"
 						record "lat_p99_$rate" "$(kv p99_ms "$out")"
 						record "lat_max_$rate" "$(kv max_ms "$out")"
@@ -497,12 +498,12 @@ if want 4 || want 5 || want 7; then
 				out=$WORK/fig4.out
 				if counter_start "$out" "$RSS_A" "$(drain_timeout "$RSS_A")" &&
 					loadgen_run "$RSS_A" --devices 4 --device-prefix M && counter_wait &&
-					[ "$(kv done "$out")" = 1 ]; then
+					[ "$(kv "done" "$out")" = 1 ]; then
 					rss_a=$(vm_kib "$AGG_PID" VmRSS)
 					rest=$((RSS_B - RSS_A))
 					if counter_start "$out" "$rest" "$(drain_timeout "$rest")" &&
 						loadgen_run "$rest" --devices 4 --device-prefix M --seq-start $((RSS_A / 4 + 1)) &&
-						counter_wait && [ "$(kv done "$out")" = 1 ]; then
+						counter_wait && [ "$(kv "done" "$out")" = 1 ]; then
 						rss_b=$(vm_kib "$AGG_PID" VmRSS)
 						hwm=$(vm_kib "$AGG_PID" VmHWM)
 						ok=1
@@ -624,7 +625,7 @@ if want 7; then
 		agg_stop
 		broker_stop
 		for r in $(seq 1 "$REPS"); do
-			small_rate= big_rate=
+			small_rate='' big_rate=''
 			rm -f "$WORK"/fig7-run.db*
 			for f in "$small"*; do cp "$f" "$WORK/fig7-run.db${f#"$small"}"; done
 			agg_drain "$WORK/fig7-run.db" "$ING_M" ing_small && small_rate=$AGG_RATE
