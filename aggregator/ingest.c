@@ -160,7 +160,33 @@ static int ingest__wait_count(kdc_ingest *q, size_t want, const struct timespec 
 	return 1;
 }
 
-size_t kdc_ingest_wait(kdc_ingest *q, size_t max, int timeout_ms, int fill_ms)
+/* The earlier of two monotonic deadlines. */
+static const struct timespec *ingest__earlier(const struct timespec *a, const struct timespec *b)
+{
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec ? a : b;
+	return a->tv_nsec <= b->tv_nsec ? a : b;
+}
+
+/* The fill window with a pause detector: waits in slices of gap_ms and stops
+ * when a whole slice brought nothing new. Lock held. */
+static void ingest__fill_gap(kdc_ingest *q, size_t max, const struct timespec *until, int gap_ms)
+{
+	for (;;) {
+		struct timespec slice;
+		size_t seen = q->tail;
+
+		ingest__deadline(&slice, gap_ms);
+		if (ingest__earlier(until, &slice) == until) {
+			ingest__wait_count(q, max, until);
+			return;
+		}
+		if (ingest__wait_count(q, max, &slice) || q->tail == seen)
+			return;
+	}
+}
+
+size_t kdc_ingest_wait_gap(kdc_ingest *q, size_t max, int timeout_ms, int fill_ms, int gap_ms)
 {
 	struct timespec until;
 	size_t n;
@@ -178,12 +204,20 @@ size_t kdc_ingest_wait(kdc_ingest *q, size_t max, int timeout_ms, int fill_ms)
 	/* a batch window: more events per commit means fewer fsyncs */
 	if (q->tail != q->head && q->tail - q->head < max && fill_ms > 0) {
 		ingest__deadline(&until, fill_ms);
-		ingest__wait_count(q, max, &until);
+		if (gap_ms > 0 && gap_ms < fill_ms)
+			ingest__fill_gap(q, max, &until, gap_ms);
+		else
+			ingest__wait_count(q, max, &until);
 	}
 	q->woken = 0;
 	n = q->tail - q->head;
 	pthread_mutex_unlock(&q->lock);
 	return n < max ? n : max;
+}
+
+size_t kdc_ingest_wait(kdc_ingest *q, size_t max, int timeout_ms, int fill_ms)
+{
+	return kdc_ingest_wait_gap(q, max, timeout_ms, fill_ms, 0);
 }
 
 const struct kdc_ingest_msg *kdc_ingest_at(const kdc_ingest *q, size_t i)

@@ -56,6 +56,11 @@ int kdc_ingest_put(kdc_ingest *q, const char *topic, const void *payload, size_t
  * kdc_ingest_release(q, n). Returns 0 at once when the queue is closed and
  * empty. */
 size_t kdc_ingest_wait(kdc_ingest *q, size_t max, int timeout_ms, int fill_ms);
+/* The same, but the fill window also ends as soon as no message arrived for
+ * gap_ms (the flow paused: the tail of a backlog, a quiet moment). A backlog
+ * then fills big batches at once, and its last messages are not held for the
+ * whole fill_ms. gap_ms <= 0 behaves like kdc_ingest_wait. */
+size_t kdc_ingest_wait_gap(kdc_ingest *q, size_t max, int timeout_ms, int fill_ms, int gap_ms);
 const struct kdc_ingest_msg *kdc_ingest_at(const kdc_ingest *q, size_t i);
 void kdc_ingest_release(kdc_ingest *q, size_t n);
 

@@ -83,8 +83,9 @@ static const struct kdc_opt agg_opts[] = {
 	AGG_OPT("household", KDC_OPT_STR, household, 0, 0, NULL,
 	        "forget: the household code whose data is deleted"),
 	KDC_MQTT_OPTS(struct agg_conf, mqtt),
-	AGG_OPT("batch-max", KDC_OPT_INT, batch_max, 1, 100000, "1000",
-	        "events stored per transaction at most"),
+	AGG_OPT("batch-max", KDC_OPT_INT, batch_max, 1, 100000, "4096",
+	        "events stored per transaction at most (a backlog is drained in batches "
+	        "this big: per-batch work is shared by more events)"),
 	AGG_OPT("batch-ms", KDC_OPT_INT, batch_ms, 0, 10000, "50",
 	        "wait at most this many ms to fill a batch (latency of receipts)"),
 	AGG_OPT("synchronous", KDC_OPT_STR, synchronous, 0, 0, "full",

@@ -28,6 +28,17 @@
  * the edge of a full disk small batches fit and big ones do not, and the
  * status should not flap with every batch. */
 #define RECOVER_MS 10000
+/* A batch stops filling once the flow pauses this long: the end of a backlog
+ * (or a quiet moment) is committed and receipted at once instead of after the
+ * whole batch_ms. Messages of a flowing stream (a backlog arrives every few
+ * microseconds) are far closer together. */
+#define BATCH_GAP_MS 2
+/* Batches grow towards batch_max only while a backlog keeps them full: a
+ * batch may hold at most twice the previous one, and at least this many.
+ * Big batches share the per-batch work (fsync, one statistics row per key)
+ * among more events; the ramp keeps a short burst, or the first batch after a
+ * restart, from being committed all at once. */
+#define BATCH_START 1000
 
 /* An oversized payload is only partly kept; decode must refuse it on its
  * length before reading any byte, which it does for len > KDC_MAX_EVENT_BYTES. */
@@ -81,6 +92,7 @@ struct kdc_writer {
 	size_t pack_cap;
 
 	/* writer thread only */
+	size_t limit;                /* size of the next batch at most */
 	int failing;
 	int fail_rc;
 	int ok_since_fail;           /* a commit worked after the last failure */
@@ -540,6 +552,16 @@ static void writer__log_totals(kdc_writer *w)
 	         (unsigned long long)c.receipts, (unsigned long long)c.receipts_dropped);
 }
 
+static size_t writer__next_limit(const kdc_writer *w, size_t n)
+{
+	size_t start = BATCH_START < w->conf.batch_max ? BATCH_START : w->conf.batch_max;
+	size_t next = 2 * n;
+
+	if (next < start)
+		next = start;
+	return next < w->conf.batch_max ? next : w->conf.batch_max;
+}
+
 static void *writer__main(void *arg)
 {
 	kdc_writer *w = arg;
@@ -547,6 +569,7 @@ static void *writer__main(void *arg)
 	int64_t last_stats = 0, next_idle_stats = mono;
 
 	w->period_start_ms = mono;
+	w->limit = writer__next_limit(w, 0);
 	for (;;) {
 		int64_t wait = next_idle_stats - kdc_mono_ms();
 		size_t n;
@@ -555,9 +578,11 @@ static void *writer__main(void *arg)
 			wait = 1;
 		if (wait > IDLE_STATS_MS)
 			wait = IDLE_STATS_MS;
-		n = kdc_ingest_wait(w->in, w->conf.batch_max, (int)wait, w->conf.batch_ms);
-		if (n)
+		n = kdc_ingest_wait_gap(w->in, w->limit, (int)wait, w->conf.batch_ms, BATCH_GAP_MS);
+		if (n) {
 			writer__batch(w, n);
+			w->limit = writer__next_limit(w, n);
+		}
 		mono = kdc_mono_ms();
 		if ((n && mono - last_stats >= STATS_CALL_MS) || mono >= next_idle_stats) {
 			writer__publish_stats(w, w->conf.stats_interval_ms);

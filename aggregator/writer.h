@@ -1,7 +1,8 @@
 /* writer.h: the aggregator's writer thread, the only user of the database.
  *
  * Loop: take a batch from the ingest queue (up to batch_max messages, or what
- * arrived within batch_ms of the first), and in ONE transaction: parse each
+ * arrived within batch_ms of the first, or until the flow pauses for a couple
+ * of milliseconds), and in ONE transaction: parse each
  * topic, decode and validate the payload, INSERT OR IGNORE the event (new
  * rows are folded into the statistics, duplicates are receipted again), or
  * keep the payload in `rejected` with the reason. Commit. Only then queue one
@@ -32,11 +33,14 @@
 
 struct kdc_writer_conf {
 	const char *ward;           /* this aggregator's ward code (copied) */
-	size_t batch_max;           /* messages per transaction at most */
+	size_t batch_max;           /* messages per transaction at most (reached
+	                               when a backlog keeps batches full: each may
+	                               be twice the previous one; live traffic
+	                               gives what arrived within batch_ms) */
 	int batch_ms;               /* wait at most this long to fill a batch */
 	int64_t stats_interval_ms;  /* min time between snapshots of one scope */
 };
-#define KDC_WRITER_CONF_INIT { NULL, 1000, 50, 1000 }
+#define KDC_WRITER_CONF_INIT { NULL, 4096, 50, 1000 }
 
 typedef struct kdc_writer kdc_writer;
 

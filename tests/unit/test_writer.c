@@ -50,17 +50,22 @@ static void fixture_open(struct fixture *f, const char *name)
 	assert_non_null(f->out);
 }
 
-static void fixture_start(struct fixture *f)
+static void fixture_start_with(struct fixture *f, size_t batch_max, int batch_ms)
 {
 	struct kdc_writer_conf c = KDC_WRITER_CONF_INIT;
 	char err[256] = "";
 
 	c.ward = WARD;
-	c.batch_max = 100;
-	c.batch_ms = 20;
+	c.batch_max = batch_max;
+	c.batch_ms = batch_ms;
 	f->w = kdc_writer_start(&c, f->store, NULL, f->in, f->out, err, sizeof err);
 	if (!f->w)
 		fail_msg("writer: %s", err);
+}
+
+static void fixture_start(struct fixture *f)
+{
+	fixture_start_with(f, 100, 20);
 }
 
 static void fixture_close(struct fixture *f)
@@ -251,11 +256,52 @@ static void test_failed_commit_sends_no_receipt_and_degrades(void **state)
 	fixture_close(&f);
 }
 
+/* A batch that stops growing (the end of a backlog, a lone event) is
+ * committed and receipted once the flow pauses, not after the whole window. */
+static void test_paused_flow_is_committed_before_the_window_ends(void **state)
+{
+	struct fixture f;
+	uint8_t buf[512], id[16];
+	struct kdc_outq_msg *m;
+	struct kdc_writer_counters c;
+	long long receipted = 0;
+	int64_t t0, waited;
+
+	fixture_open(&f, "gap");
+	fixture_start_with(&f, 1000, 5000);
+	t0 = kdc_mono_ms();
+	for (int i = 0; i < 5; i++) {
+		size_t n = make_event(buf, "D1", (uint64_t)i + 1, id);
+		assert_int_equal(kdc_ingest_put(f.in, "kdc/v1/" WARD "/events/T1/D1", buf, n), KDC_OK);
+	}
+	while (receipted < 5 && kdc_mono_ms() - t0 < 4000) {
+		kdc_outq_wait(f.out, 100);
+		while ((m = kdc_outq_pop(f.out))) {
+			if (!m->retain) {
+				kdc_receipt_pb *r = kdc__v1__receipt__unpack(NULL, m->len, m->payload);
+				assert_non_null(r);
+				receipted += (long long)r->n_committed;
+				kdc__v1__receipt__free_unpacked(r, NULL);
+			}
+			kdc_outq_msg_free(m);
+		}
+	}
+	waited = kdc_mono_ms() - t0;
+	assert_int_equal(receipted, 5);
+	if (waited >= 2500)
+		fail_msg("receipts came after %lld ms: the 5000 ms window was not cut short by "
+		         "the pause", (long long)waited);
+	kdc_writer_counters(f.w, &c);
+	assert_int_equal(c.stored, 5);
+	fixture_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_events_stored_once_and_all_receipted),
 		cmocka_unit_test(test_failed_commit_sends_no_receipt_and_degrades),
+		cmocka_unit_test(test_paused_flow_is_committed_before_the_window_ends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
