@@ -46,6 +46,7 @@
 
 #define EXIT_CONFIG 2
 #define MAIN_TICK_MS 100
+#define DOWN_TICK_MS 10
 #define SHUTDOWN_PUBLISH_MS 5000
 #define DISCONNECT_MS 3000
 #define RECEIPT_QUEUE_BYTES (64u * 1024 * 1024)
@@ -440,6 +441,11 @@ static int agg_run(struct agg_conf *c)
 		busy = agg__publish_queued(&a);
 		if (busy)
 			kdc_sleep_ms(5);
+		else if (!kdc_mqtt_connected(a.mqtt))
+			/* queued retained stats wait for the broker, so waiting on the
+			 * queue would return at once: a busy loop for as long as the
+			 * broker is away (every start-up included) */
+			kdc_sleep_ms(DOWN_TICK_MS);
 		else
 			kdc_outq_wait(a.out, MAIN_TICK_MS);
 	}
