@@ -55,6 +55,19 @@ enum hist_what {
 	HIST_LASTPAY,     /* payment-account holders by the day of their last payment */
 };
 
+/* Copies a code (cut at KDC_CODE_MAX chars) into a KDC_CODE_MAX + 1 buffer
+ * and zero-fills the rest, so that keys holding it compare as bytes. Called
+ * about 15 times per event folded: snprintf here was a tenth of the fold. */
+static void copy_code(char *dst, const char *src)
+{
+	size_t n = strnlen(src, KDC_CODE_MAX);
+
+	memcpy(dst, src, n);
+	memset(dst + n, 0, KDC_CODE_MAX + 1 - n);
+}
+
+#define COPY_CODE(dst, src) copy_code((dst), (src))
+
 /* ---- small hash map: fixed-size keys (zero-padded structs), dense values -- */
 
 struct hmap {
@@ -428,7 +441,7 @@ static struct scope *stats__scope_find(kdc_stats *s, int kind, const char *code)
 
 	memset(&k, 0, sizeof k);
 	k.kind = kind;
-	snprintf(k.code, sizeof k.code, "%s", code);
+	copy_code(k.code, code);
 	r = hmap_find(&s->scope_index, &k);
 	return r ? &s->scopes[r->index] : NULL;
 }
@@ -754,7 +767,6 @@ static void stats__touch(struct scope *sc, const struct kdc_event_row *r)
 	}
 }
 
-#define COPY_CODE(dst, src) snprintf((dst), KDC_CODE_MAX + 1, "%.*s", KDC_CODE_MAX, (src))
 
 /* Which time-bucketed rows an event can ever matter for. Snapshots look at
  * most SERIES_DAYS days and 24 hours back from their `now`, and `now` is never
