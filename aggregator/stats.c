@@ -5,6 +5,12 @@
  *  - kdc_stats_apply folds a batch in memory first (hash maps keyed by scope
  *    and day, hour, device, household or person), then writes one keyed
  *    upsert per distinct key. Nothing scans history.
+ *  - What the tables already say about a household, a person and a person's
+ *    payment days is cached in memory, so that a batch reads nothing back and
+ *    writes only what changes (most events of a campaign repeat known facts).
+ *    The caches mirror the database as this connection wrote it: they are
+ *    dropped when a transaction rolls back (SQLite's rollback hook) or another
+ *    connection commits (PRAGMA data_version), and refill from the tables.
  *  - Everything derived is order-independent (sums, min, max, set unions), so
  *    a batch split, a restart or a late event gives the same tables as a
  *    rebuild in event-time order.
@@ -214,6 +220,16 @@ struct k_payday { struct k_person p; int64_t day; };
 struct v_payday { int64_t unused; };
 struct k_hist { int64_t sid, day; int32_t what, pad; };
 struct v_hist { int64_t n; };
+/* Cached rows (see the top of this file): st_household, st_person, and the
+ * st_payday keys known to exist. */
+struct c_hh { int64_t visit_day, reach_day; int has_visit, has_reach, surveyed; };
+struct c_person { int64_t pid, acct_pay_day, last_pay_day; uint32_t bits; int found, has_acct, has_pay; };
+struct k_pidday { int64_t pid, day; };
+struct c_pidday { int64_t unused; };
+
+/* Entries per cache; a fuller cache is dropped and refills (a very large
+ * ward then reads some rows again: slower, never wrong). */
+#define CACHE_MAX 65536
 
 /* ---- scopes -------------------------------------------------------------- */
 
@@ -253,7 +269,7 @@ enum stmt_id {
 	Q_DAY_UP, Q_HOUR_UP, Q_DEV_UP, Q_HH_GET, Q_HH_PUT, Q_PERSON_GET, Q_PERSON_INS,
 	Q_PERSON_UPD, Q_PAYDAY_INS, Q_HIST_UP, Q_SCOPE_INS, Q_SCOPE_UP, Q_SCOPE_GET,
 	Q_DAYS, Q_HOURS, Q_DEVICES, Q_HIST_FROM, Q_REGULAR_AT, Q_REGULAR_AT_WARD,
-	Q_SEQ_SET, Q_META_GET, Q_META_SET, Q_META_ADD,
+	Q_SEQ_SET, Q_META_GET, Q_META_SET, Q_META_ADD, Q_DATA_VERSION,
 	Q_COUNT
 };
 
@@ -306,6 +322,8 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_META_SET] = "INSERT INTO st_meta(key,value) VALUES(?1,?2) "
 	               "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
 	[Q_META_ADD] = "UPDATE st_meta SET value=value+?2 WHERE key=?1",
+	/* changes when another connection commits (not for our own writes) */
+	[Q_DATA_VERSION] = "PRAGMA data_version",
 };
 
 static const char *const schema_sql =
@@ -354,6 +372,10 @@ struct kdc_stats {
 	int64_t rejected_total;
 	/* per-batch accumulators */
 	struct hmap days, hours, devs, hhs, persons, paydays, hists;
+	/* caches of what the tables hold (writer thread; see the top) */
+	struct hmap hh_cache, person_cache, payday_cache;
+	int cache_stale;                    /* set by the rollback hook */
+	int64_t data_version;
 };
 
 /* ---- SQLite helpers --------------------------------------------------------- */
@@ -425,6 +447,127 @@ static int stats__meta_set(kdc_stats *s, const char *key, int64_t v)
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, v);
 	return stats__run(s, st, "write st_meta");
+}
+
+/* ---- caches of the tables' rows ----------------------------------------- */
+
+static void stats__cache_drop(kdc_stats *s)
+{
+	hmap_clear(&s->hh_cache);
+	hmap_clear(&s->person_cache);
+	hmap_clear(&s->payday_cache);
+	s->cache_stale = 0;
+}
+
+/* SQLite's rollback hook: runs on the thread that rolls back, inside SQLite
+ * (a ROLLBACK, or an error that ended the transaction), so it only notes that
+ * the caches may now be ahead of the tables. */
+static void stats__on_rollback(void *ud)
+{
+	((kdc_stats *)ud)->cache_stale = 1;
+}
+
+/* Before a batch: drop the caches if a transaction of ours rolled back or
+ * another connection changed the database since the last batch. */
+static int stats__cache_check(kdc_stats *s)
+{
+	sqlite3_stmt *st = stats__stmt(s, Q_DATA_VERSION);
+	int64_t v;
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_ROW) {
+		rc = stats__dberr(s, rc, "read data_version");
+		sqlite3_reset(st);
+		return rc;
+	}
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (s->cache_stale || v != s->data_version) {
+		stats__cache_drop(s);
+		s->data_version = v;
+	}
+	return KDC_OK;
+}
+
+/* A cache entry for key, created zeroed (= "no row", *created = 1) when
+ * absent; a full cache is emptied first. NULL when out of memory. Valid until
+ * the next lookup in the same cache. */
+static void *stats__cache_get(struct hmap *cache, const void *key, int *created)
+{
+	if (cache->len >= CACHE_MAX)
+		hmap_clear(cache);
+	return hmap_get(cache, key, created);
+}
+
+/* The st_household row of k as the tables hold it (all zero: no row). NULL
+ * with *rc set on error. Valid until the next call. */
+static struct c_hh *stats__hh_row(kdc_stats *s, const struct k_hh *k, int *rc)
+{
+	struct c_hh *c;
+	sqlite3_stmt *st;
+	int created, step;
+
+	if (!(c = stats__cache_get(&s->hh_cache, k, &created))) {
+		*rc = KDC_ERR_NOMEM;
+		return NULL;
+	}
+	if (!created)
+		return c;
+	st = stats__stmt(s, Q_HH_GET);
+	sqlite3_bind_int64(st, 1, k->sid);
+	sqlite3_bind_text(st, 2, k->khom, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, k->household, -1, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		c->has_visit = sqlite3_column_type(st, 0) != SQLITE_NULL;
+		c->visit_day = sqlite3_column_int64(st, 0);
+		c->has_reach = sqlite3_column_type(st, 1) != SQLITE_NULL;
+		c->reach_day = sqlite3_column_int64(st, 1);
+		c->surveyed = sqlite3_column_int(st, 2);
+	} else if (step != SQLITE_DONE) {
+		/* the zeroed entry is wrong now: the caller's error drops the cache */
+		*rc = stats__dberr(s, step, "read st_household");
+		sqlite3_reset(st);
+		return NULL;
+	}
+	sqlite3_reset(st);
+	return c;
+}
+
+/* The st_person row of k (found = 0: no row). As stats__hh_row. */
+static struct c_person *stats__person_row(kdc_stats *s, const struct k_person *k, int *rc)
+{
+	struct c_person *c;
+	sqlite3_stmt *st;
+	int created, step;
+
+	if (!(c = stats__cache_get(&s->person_cache, k, &created))) {
+		*rc = KDC_ERR_NOMEM;
+		return NULL;
+	}
+	if (!created)
+		return c;
+	st = stats__stmt(s, Q_PERSON_GET);
+	sqlite3_bind_int64(st, 1, k->sid);
+	sqlite3_bind_text(st, 2, k->khom, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, k->household, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, k->member);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		c->found = 1;
+		c->pid = sqlite3_column_int64(st, 0);
+		c->bits = (uint32_t)sqlite3_column_int64(st, 1);
+		c->has_acct = sqlite3_column_type(st, 2) != SQLITE_NULL;
+		c->acct_pay_day = sqlite3_column_int64(st, 2);
+		c->has_pay = sqlite3_column_type(st, 3) != SQLITE_NULL;
+		c->last_pay_day = sqlite3_column_int64(st, 3);
+	} else if (step != SQLITE_DONE) {
+		*rc = stats__dberr(s, step, "read st_person");
+		sqlite3_reset(st);
+		return NULL;
+	}
+	sqlite3_reset(st);
+	return c;
 }
 
 /* ---- scope registry --------------------------------------------------------- */
@@ -695,6 +838,11 @@ kdc_stats *kdc_stats_open(sqlite3 *db, const struct kdc_profile *profile,
 	hmap_init(&s->persons, sizeof(struct k_person), sizeof(struct v_person));
 	hmap_init(&s->paydays, sizeof(struct k_payday), sizeof(struct v_payday));
 	hmap_init(&s->hists, sizeof(struct k_hist), sizeof(struct v_hist));
+	hmap_init(&s->hh_cache, sizeof(struct k_hh), sizeof(struct c_hh));
+	hmap_init(&s->person_cache, sizeof(struct k_person), sizeof(struct c_person));
+	hmap_init(&s->payday_cache, sizeof(struct k_pidday), sizeof(struct c_pidday));
+	s->data_version = -1;
+	sqlite3_rollback_hook(db, stats__on_rollback, s);
 
 	if (stats__exec(s, "SAVEPOINT st_open")) {
 		snprintf(err, errlen, "cannot open a transaction: %s", sqlite3_errmsg(db));
@@ -748,6 +896,11 @@ void kdc_stats_free(kdc_stats *s)
 	hmap_free(&s->persons);
 	hmap_free(&s->paydays);
 	hmap_free(&s->hists);
+	hmap_free(&s->hh_cache);
+	hmap_free(&s->person_cache);
+	hmap_free(&s->payday_cache);
+	if (s->db)
+		sqlite3_rollback_hook(s->db, NULL, NULL);
 	kdc_profile_free(s->own_profile);
 	free(s);
 }
@@ -1019,26 +1172,18 @@ static int stats__flush_households(kdc_stats *s, struct scope *ward)
 		const struct k_hh *k = HMAP_KEY(&s->hhs, i);
 		const struct v_hh *v = HMAP_VAL(&s->hhs, i);
 		struct scope *sc = &s->scopes[v->scope];
-		sqlite3_stmt *st = stats__stmt(s, Q_HH_GET);
-		int had_visit = 0, had_reach = 0, was_surveyed = 0, has_visit, has_reach, surveyed, rc;
-		int64_t old_visit = 0, old_reach = 0, new_visit, new_reach;
+		struct c_hh *c;
+		sqlite3_stmt *st;
+		int had_visit, had_reach, was_surveyed, has_visit, has_reach, surveyed, rc;
+		int64_t old_visit, old_reach, new_visit, new_reach;
 
-		sqlite3_bind_int64(st, 1, k->sid);
-		sqlite3_bind_text(st, 2, k->khom, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, k->household, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			had_visit = sqlite3_column_type(st, 0) != SQLITE_NULL;
-			old_visit = sqlite3_column_int64(st, 0);
-			had_reach = sqlite3_column_type(st, 1) != SQLITE_NULL;
-			old_reach = sqlite3_column_int64(st, 1);
-			was_surveyed = sqlite3_column_int(st, 2);
-		} else if (rc != SQLITE_DONE) {
-			rc = stats__dberr(s, rc, "read st_household");
-			sqlite3_reset(st);
+		if (!(c = stats__hh_row(s, k, &rc)))
 			return rc;
-		}
-		sqlite3_reset(st);
+		had_visit = c->has_visit;
+		old_visit = c->visit_day;
+		had_reach = c->has_reach;
+		old_reach = c->reach_day;
+		was_surveyed = c->surveyed;
 
 		has_visit = had_visit || v->has_visit;
 		new_visit = !had_visit ? v->visit_day :
@@ -1060,6 +1205,11 @@ static int stats__flush_households(kdc_stats *s, struct scope *ward)
 		sqlite3_bind_int(st, 6, surveyed);
 		if ((rc = stats__run(s, st, "write st_household")))
 			return rc;
+		c->has_visit = has_visit;
+		c->visit_day = has_visit ? new_visit : 0;
+		c->has_reach = has_reach;
+		c->reach_day = has_reach ? new_reach : 0;
+		c->surveyed = surveyed;
 		if (has_visit && !had_visit)
 			BUMP(sc, ward, hh_visited);
 		if (surveyed && !was_surveyed)
@@ -1079,30 +1229,20 @@ static int stats__flush_persons(kdc_stats *s, struct scope *ward)
 		const struct k_person *k = HMAP_KEY(&s->persons, i);
 		struct v_person *v = HMAP_VAL(&s->persons, i);
 		struct scope *sc = &s->scopes[v->scope];
-		sqlite3_stmt *st = stats__stmt(s, Q_PERSON_GET);
-		int found, had_acct = 0, had_pay = 0, has_acct, has_pay, rc;
-		uint32_t old_bits = 0, bits;
-		int64_t old_acct = 0, old_pay = 0, new_acct, new_pay;
+		struct c_person *c;
+		sqlite3_stmt *st;
+		int found, had_acct, had_pay, has_acct, has_pay, rc;
+		uint32_t old_bits, bits;
+		int64_t old_acct, old_pay, new_acct, new_pay;
 
-		sqlite3_bind_int64(st, 1, k->sid);
-		sqlite3_bind_text(st, 2, k->khom, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, k->household, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 4, k->member);
-		rc = sqlite3_step(st);
-		found = rc == SQLITE_ROW;
-		if (found) {
-			v->pid = sqlite3_column_int64(st, 0);
-			old_bits = (uint32_t)sqlite3_column_int64(st, 1);
-			had_acct = sqlite3_column_type(st, 2) != SQLITE_NULL;
-			old_acct = sqlite3_column_int64(st, 2);
-			had_pay = sqlite3_column_type(st, 3) != SQLITE_NULL;
-			old_pay = sqlite3_column_int64(st, 3);
-		} else if (rc != SQLITE_DONE) {
-			rc = stats__dberr(s, rc, "read st_person");
-			sqlite3_reset(st);
+		if (!(c = stats__person_row(s, k, &rc)))
 			return rc;
-		}
-		sqlite3_reset(st);
+		found = c->found;
+		old_bits = c->bits;
+		had_acct = c->has_acct;
+		old_acct = c->acct_pay_day;
+		had_pay = c->has_pay;
+		old_pay = c->last_pay_day;
 
 		bits = old_bits | v->bits;
 		has_acct = had_acct || v->has_acct_pay;
@@ -1123,17 +1263,24 @@ static int stats__flush_persons(kdc_stats *s, struct scope *ward)
 			bind_opt_day(st, 7, has_pay, new_pay);
 			if ((rc = stats__run(s, st, "insert st_person")))
 				return rc;
-			v->pid = sqlite3_last_insert_rowid(s->db);
+			c->found = 1;
+			c->pid = sqlite3_last_insert_rowid(s->db);
 		} else if (bits != old_bits || has_acct != had_acct || has_pay != had_pay ||
 		           new_acct != old_acct || new_pay != old_pay) {
 			st = stats__stmt(s, Q_PERSON_UPD);
-			sqlite3_bind_int64(st, 1, v->pid);
+			sqlite3_bind_int64(st, 1, c->pid);
 			sqlite3_bind_int64(st, 2, bits);
 			bind_opt_day(st, 3, has_acct, new_acct);
 			bind_opt_day(st, 4, has_pay, new_pay);
 			if ((rc = stats__run(s, st, "update st_person")))
 				return rc;
 		}
+		c->bits = bits;
+		c->has_acct = has_acct;
+		c->acct_pay_day = has_acct ? new_acct : 0;
+		c->has_pay = has_pay;
+		c->last_pay_day = has_pay ? new_pay : 0;
+		v->pid = c->pid;
 		for (int kind = 1; kind < NACCT; kind++)
 			if ((bits & (1u << kind)) && !(old_bits & (1u << kind)))
 				BUMP(sc, ward, acct[kind]);
@@ -1145,11 +1292,20 @@ static int stats__flush_persons(kdc_stats *s, struct scope *ward)
 	for (size_t i = 0; i < s->paydays.len; i++) {
 		const struct k_payday *k = HMAP_KEY(&s->paydays, i);
 		const struct v_person *p = hmap_find(&s->persons, &k->p);
-		sqlite3_stmt *st = stats__stmt(s, Q_PAYDAY_INS);
-		int rc;
+		struct k_pidday kd;
+		sqlite3_stmt *st;
+		int rc, created;
 
 		if (!p)
 			return KDC_ERR_DB;
+		memset(&kd, 0, sizeof kd);
+		kd.pid = p->pid;
+		kd.day = k->day;
+		if (!stats__cache_get(&s->payday_cache, &kd, &created))
+			return KDC_ERR_NOMEM;
+		if (!created)
+			continue; /* the row is there already */
+		st = stats__stmt(s, Q_PAYDAY_INS);
 		sqlite3_bind_int64(st, 1, k->p.sid);
 		sqlite3_bind_int64(st, 2, k->day);
 		sqlite3_bind_int64(st, 3, p->pid);
@@ -1266,6 +1422,8 @@ int kdc_stats_apply(kdc_stats *s, const struct kdc_event_row *rows, size_t n)
 	if (n == 0)
 		return KDC_OK;
 	stats__batch_reset(s);
+	if ((rc = stats__cache_check(s)))
+		goto cleanup;
 	for (size_t i = 0; i < n; i++)
 		if ((rc = stats__fold_row(s, &rows[i])))
 			goto cleanup;
@@ -1278,6 +1436,10 @@ int kdc_stats_apply(kdc_stats *s, const struct kdc_event_row *rows, size_t n)
 	    (rc = stats__flush_counters(s)))
 		goto cleanup;
 cleanup:
+	/* some rows may be written and others not: the caller rolls back, and
+	 * the caches must not outlive that */
+	if (rc)
+		s->cache_stale = 1;
 	stats__batch_reset(s);
 	return rc;
 }
@@ -1417,6 +1579,7 @@ int kdc_stats_rebuild(kdc_stats *s)
 	                         " pay_amount=0, hh_visited=0, hh_surveyed=0, hh_reached=0, acct_portal=0,"
 	                         " acct_vneid=0, acct_app=0, acct_payment=0, latest_ms=NULL;")))
 		goto fail;
+	stats__cache_drop(s);
 	if ((rc = stats__refold(s)) || (rc = stats__recount_rejected(s)))
 		goto fail;
 	if ((rc = stats__exec(s, "RELEASE st_rebuild")))
@@ -1433,6 +1596,8 @@ int kdc_stats_rebuild(kdc_stats *s)
 fail:
 	sqlite3_exec(s->db, "ROLLBACK TO st_rebuild", NULL, NULL, NULL);
 	sqlite3_exec(s->db, "RELEASE st_rebuild", NULL, NULL, NULL);
+	/* a savepoint's rollback does not call the rollback hook */
+	stats__cache_drop(s);
 	for (size_t i = 0; i < s->nscopes; i++)
 		s->scopes[i].d0_valid = 0;
 	return rc;

@@ -14,6 +14,9 @@
  *  - kdc_stats_rejected(n): n = rows inserted into table `rejected` (rebuild
  *    recounts that table).
  *  - kdc_stats_rebuild works inside or outside a transaction (SAVEPOINT).
+ *  - kdc_stats_open takes the connection's rollback hook (sqlite3_rollback_hook)
+ *    until kdc_stats_free: the statistics cache rows they wrote and must
+ *    forget them when a transaction is rolled back. Do not set another one.
  * What the numbers mean: docs/stats.md.
  *
  * The derived state lives in SQLite tables (st_*) next to `events` and is

@@ -659,6 +659,57 @@ static void test_open_rebuilds_when_tables_are_new(void **state)
 	fx_close(f);
 }
 
+/* The statistics cache what they wrote; another program changing the
+ * database meanwhile (kdc-aggregator forget run next to the daemon: deletes a
+ * household's events and rebuilds) must not leave the cache saying that the
+ * household was already visited. */
+static void test_other_connection_changes_are_seen(void **state)
+{
+	const int64_t now = lt("2026-11-27T10:00:00");
+	struct fixture *f = fx_open("otherconn", test_profile);
+	sqlite3 *db2;
+	kdc_stats *s2;
+	char err[512];
+	cJSON *w;
+
+	(void)state;
+	fx_add(f, visit(lt("2026-11-26T09:00:00"), "H1"));
+	fx_add(f, tl_row(lt("2026-11-26T09:10:00"), "6", "T1", "D1", "H1", 1, ACCOUNT, ACCT_PAYMENT, 0));
+	fx_publish(f, now, 0);
+	w = fx_get(f, "ward");
+	assert_int_equal(tl_int(w, "households.visited"), 1);
+	assert_int_equal(tl_int(w, "households.reached"), 1);
+	cJSON_Delete(w);
+
+	/* another connection forgets H1 and rebuilds */
+	db2 = tl_db_open(f->db_path);
+	s2 = kdc_stats_open(db2, f->profile, err, sizeof err);
+	if (!s2)
+		fail_msg("second kdc_stats_open: %s", err);
+	assert_int_equal(sqlite3_exec(db2, "BEGIN IMMEDIATE; DELETE FROM events WHERE household = 'H1'",
+	                              NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(kdc_stats_rebuild(s2), 0);
+	assert_int_equal(sqlite3_exec(db2, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	kdc_stats_free(s2);
+	tl_db_close(db2);
+
+	/* H1 visited again: counted once more, as a rebuild would */
+	fx_add(f, visit(lt("2026-11-27T08:00:00"), "H1"));
+	fx_publish(f, now + 1000, 0);
+	w = fx_get(f, "ward");
+	assert_int_equal(tl_int(w, "households.visited"), 1);
+	assert_int_equal(tl_int(w, "households.reached"), 0);
+	assert_int_equal(tl_int(w, "people_15plus.with_payment_account"), 0);
+	cJSON_Delete(w);
+	assert_int_equal(kdc_stats_rebuild(f->stats), 0);
+	fx_publish(f, now + 2000, 0);
+	w = fx_get(f, "ward");
+	assert_int_equal(tl_int(w, "households.visited"), 1);
+	assert_int_equal(tl_int(w, "households.reached"), 0);
+	cJSON_Delete(w);
+	fx_close(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -673,6 +724,7 @@ int main(void)
 		cmocka_unit_test(test_seq_and_coalescing),
 		cmocka_unit_test(test_rejected_total),
 		cmocka_unit_test(test_open_rebuilds_when_tables_are_new),
+		cmocka_unit_test(test_other_connection_changes_are_seen),
 	};
 
 	kdc_log_set_level(KDC_LOG_ERROR);
