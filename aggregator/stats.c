@@ -266,18 +266,14 @@ struct scope_key { int32_t kind; char code[KDC_CODE_MAX + 1]; char pad[3]; };
 struct scope_ref { size_t index; };
 
 enum stmt_id {
-	Q_DAY_UP, Q_HOUR_UP, Q_DEV_UP, Q_HH_GET, Q_HH_PUT, Q_PERSON_GET, Q_PERSON_INS,
-	Q_PERSON_UPD, Q_PAYDAY_INS, Q_HIST_UP, Q_SCOPE_INS, Q_SCOPE_UP, Q_SCOPE_GET,
+	Q_DEV_UP, Q_HH_GET, Q_HH_PUT, Q_PERSON_GET, Q_PERSON_INS,
+	Q_PERSON_UPD, Q_SCOPE_INS, Q_SCOPE_UP, Q_SCOPE_GET,
 	Q_DAYS, Q_HOURS, Q_DEVICES, Q_HIST_FROM, Q_REGULAR_AT, Q_REGULAR_AT_WARD,
 	Q_SEQ_SET, Q_META_GET, Q_META_SET, Q_META_ADD, Q_DATA_VERSION,
 	Q_COUNT
 };
 
 static const char *const stmt_sql[Q_COUNT] = {
-	[Q_DAY_UP] = "INSERT INTO st_day(sid,day,kind,sub,n,amount) VALUES(?1,?2,?3,?4,?5,?6) "
-	             "ON CONFLICT(sid,day,kind,sub) DO UPDATE SET n=n+excluded.n, amount=amount+excluded.amount",
-	[Q_HOUR_UP] = "INSERT INTO st_hour(sid,hour,kind,n) VALUES(?1,?2,?3,?4) "
-	              "ON CONFLICT(sid,hour,kind) DO UPDATE SET n=n+excluded.n",
 	/* the device's team is the one of its latest event; ties broken by code
 	 * so that the order of folding never matters */
 	[Q_DEV_UP] = "INSERT INTO st_device(sid,device,team,last_ms,n) VALUES(?1,?2,?3,?4,?5) "
@@ -293,9 +289,6 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_PERSON_INS] = "INSERT INTO st_person(sid,khom,household,member,accounts,acct_pay_day,last_pay_day) "
 	                 "VALUES(?1,?2,?3,?4,?5,?6,?7)",
 	[Q_PERSON_UPD] = "UPDATE st_person SET accounts=?2, acct_pay_day=?3, last_pay_day=?4 WHERE pid=?1",
-	[Q_PAYDAY_INS] = "INSERT OR IGNORE INTO st_payday(sid,day,pid) VALUES(?1,?2,?3)",
-	[Q_HIST_UP] = "INSERT INTO st_hist(sid,what,day,n) VALUES(?1,?2,?3,?4) "
-	              "ON CONFLICT(sid,what,day) DO UPDATE SET n=n+excluded.n",
 	[Q_SCOPE_INS] = "INSERT OR IGNORE INTO st_scope(sid,kind,code) VALUES(?1,?2,?3)",
 	[Q_SCOPE_UP] = "UPDATE st_scope SET ev_visit=ev_visit+?2, ev_account=ev_account+?3, "
 	               "ev_payment=ev_payment+?4, ev_service=ev_service+?5, pay_amount=pay_amount+?6, "
@@ -324,6 +317,37 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_META_ADD] = "UPDATE st_meta SET value=value+?2 WHERE key=?1",
 	/* changes when another connection commits (not for our own writes) */
 	[Q_DATA_VERSION] = "PRAGMA data_version",
+};
+
+/* The keyed writes of a batch's sums, as INSERTs of MULTI_ROWS rows at a
+ * time (the rows' keys are distinct): a thousand day rows then cost 32
+ * statements rather than a thousand. Every column is an integer, bound in
+ * order; the rows of a batch that do not fill a statement use the one-row
+ * form. */
+#define MULTI_ROWS 32
+#define MULTI_MAX_COLS 6
+enum multi_id { M_DAY, M_HOUR, M_PAYDAY, M_HIST, M_COUNT };
+
+static const struct {
+	const char *head, *row, *tail, *what;
+	int ncols;
+} multi_sql[M_COUNT] = {
+	[M_DAY] = { "INSERT INTO st_day(sid,day,kind,sub,n,amount) VALUES", "(?,?,?,?,?,?)",
+	            " ON CONFLICT(sid,day,kind,sub) DO UPDATE SET n=n+excluded.n, amount=amount+excluded.amount",
+	            "write st_day", 6 },
+	[M_HOUR] = { "INSERT INTO st_hour(sid,hour,kind,n) VALUES", "(?,?,?,?)",
+	             " ON CONFLICT(sid,hour,kind) DO UPDATE SET n=n+excluded.n", "write st_hour", 4 },
+	[M_PAYDAY] = { "INSERT OR IGNORE INTO st_payday(sid,day,pid) VALUES", "(?,?,?)", "",
+	               "insert st_payday", 3 },
+	[M_HIST] = { "INSERT INTO st_hist(sid,what,day,n) VALUES", "(?,?,?,?)",
+	             " ON CONFLICT(sid,what,day) DO UPDATE SET n=n+excluded.n", "write st_hist", 4 },
+};
+
+/* Rows queued for one multi-row statement. */
+struct multi_buf {
+	enum multi_id id;
+	int nrows;
+	int64_t v[MULTI_ROWS * MULTI_MAX_COLS];
 };
 
 static const char *const schema_sql =
@@ -364,6 +388,7 @@ struct kdc_stats {
 	const struct kdc_profile *profile;
 	struct kdc_profile *own_profile;   /* used when the caller gave NULL */
 	sqlite3_stmt *st[Q_COUNT];
+	sqlite3_stmt *multi[M_COUNT][2];    /* one row, MULTI_ROWS rows */
 	struct scope *scopes;
 	size_t nscopes, scopes_cap;
 	struct hmap scope_index;            /* scope_key -> scope_ref */
@@ -414,6 +439,41 @@ static int stats__exec(kdc_stats *s, const char *sql)
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 
 	return rc == SQLITE_OK ? KDC_OK : stats__dberr(s, rc, sql);
+}
+
+/* Binds rows [from, from + rows) of b to the one- or MULTI_ROWS-row form of
+ * its statement and runs it. */
+static int stats__multi_run(kdc_stats *s, const struct multi_buf *b, int from, int rows)
+{
+	const int nc = multi_sql[b->id].ncols;
+	sqlite3_stmt *st = s->multi[b->id][rows == 1 ? 0 : 1];
+
+	for (int i = 0; i < rows * nc; i++)
+		sqlite3_bind_int64(st, i + 1, b->v[from * nc + i]);
+	return stats__run(s, st, multi_sql[b->id].what);
+}
+
+/* Queues one row of ncols values; a full buffer is written at once. */
+static int stats__multi_add(kdc_stats *s, struct multi_buf *b, const int64_t *row)
+{
+	const int nc = multi_sql[b->id].ncols;
+
+	memcpy(&b->v[b->nrows * nc], row, (size_t)nc * sizeof *row);
+	if (++b->nrows < MULTI_ROWS)
+		return KDC_OK;
+	b->nrows = 0;
+	return stats__multi_run(s, b, 0, MULTI_ROWS);
+}
+
+/* Writes the rows still queued, one statement each. */
+static int stats__multi_end(kdc_stats *s, struct multi_buf *b)
+{
+	int rc = KDC_OK;
+
+	for (int r = 0; r < b->nrows && rc == KDC_OK; r++)
+		rc = stats__multi_run(s, b, r, 1);
+	b->nrows = 0;
+	return rc;
 }
 
 static void bind_opt_day(sqlite3_stmt *st, int i, int has, int64_t day)
@@ -752,6 +812,41 @@ static int stats__events_any(kdc_stats *s, int *any)
 	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? KDC_OK : stats__dberr(s, rc, "read events");
 }
 
+/* Prepares each multi_sql statement with one row and with MULTI_ROWS rows. */
+static int stats__prepare_multi(kdc_stats *s, char *err, size_t errlen)
+{
+	for (int i = 0; i < M_COUNT; i++) {
+		size_t rowlen = strlen(multi_sql[i].row);
+		size_t len = strlen(multi_sql[i].head) + MULTI_ROWS * (rowlen + 1) +
+		             strlen(multi_sql[i].tail) + 1;
+		char *sql = malloc(len);
+
+		if (!sql) {
+			snprintf(err, errlen, "out of memory");
+			return KDC_ERR_NOMEM;
+		}
+		for (int k = 0; k < 2; k++) {
+			int rows = k ? MULTI_ROWS : 1, src;
+			char *p = sql;
+
+			p += sprintf(p, "%s", multi_sql[i].head);
+			for (int r = 0; r < rows; r++)
+				p += sprintf(p, "%s%s", r ? "," : "", multi_sql[i].row);
+			sprintf(p, "%s", multi_sql[i].tail);
+			src = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+			                         &s->multi[i][k], NULL);
+			if (src != SQLITE_OK) {
+				snprintf(err, errlen, "cannot prepare statistics statement %s: %s",
+				         multi_sql[i].what, sqlite3_errmsg(s->db));
+				free(sql);
+				return KDC_ERR_DB;
+			}
+		}
+		free(sql);
+	}
+	return KDC_OK;
+}
+
 /* Creates the tables and decides whether the derived state must be rebuilt:
  * tables new while events exist (an older database), or days cut at another
  * UTC offset than the profile's now. */
@@ -772,6 +867,8 @@ static int stats__schema(kdc_stats *s, int *need_rebuild, char *err, size_t errl
 			         sqlite3_errmsg(s->db));
 			return KDC_ERR_DB;
 		}
+	if ((rc = stats__prepare_multi(s, err, errlen)))
+		return rc;
 	if ((rc = stats__table_exists(s, "events", &events_exist)))
 		goto dberr;
 	if (events_exist && (rc = stats__events_any(s, &any)))
@@ -885,6 +982,10 @@ void kdc_stats_free(kdc_stats *s)
 		return;
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
+	for (int i = 0; i < M_COUNT; i++) {
+		sqlite3_finalize(s->multi[i][0]);
+		sqlite3_finalize(s->multi[i][1]);
+	}
 	for (size_t i = 0; i < s->nscopes; i++)
 		cJSON_free(s->scopes[i].last_body);
 	free(s->scopes);
@@ -1225,6 +1326,8 @@ static int stats__flush_households(kdc_stats *s, struct scope *ward)
 
 static int stats__flush_persons(kdc_stats *s, struct scope *ward)
 {
+	struct multi_buf b;
+
 	for (size_t i = 0; i < s->persons.len; i++) {
 		const struct k_person *k = HMAP_KEY(&s->persons, i);
 		struct v_person *v = HMAP_VAL(&s->persons, i);
@@ -1289,11 +1392,13 @@ static int stats__flush_persons(kdc_stats *s, struct scope *ward)
 		                           has_acct && has_pay, new_pay)))
 			return rc;
 	}
+	b.id = M_PAYDAY;
+	b.nrows = 0;
 	for (size_t i = 0; i < s->paydays.len; i++) {
 		const struct k_payday *k = HMAP_KEY(&s->paydays, i);
 		const struct v_person *p = hmap_find(&s->persons, &k->p);
 		struct k_pidday kd;
-		sqlite3_stmt *st;
+		int64_t row[3];
 		int rc, created;
 
 		if (!p)
@@ -1305,46 +1410,43 @@ static int stats__flush_persons(kdc_stats *s, struct scope *ward)
 			return KDC_ERR_NOMEM;
 		if (!created)
 			continue; /* the row is there already */
-		st = stats__stmt(s, Q_PAYDAY_INS);
-		sqlite3_bind_int64(st, 1, k->p.sid);
-		sqlite3_bind_int64(st, 2, k->day);
-		sqlite3_bind_int64(st, 3, p->pid);
-		if ((rc = stats__run(s, st, "insert st_payday")))
+		row[0] = k->p.sid;
+		row[1] = k->day;
+		row[2] = p->pid;
+		if ((rc = stats__multi_add(s, &b, row)))
 			return rc;
 	}
-	return KDC_OK;
+	return stats__multi_end(s, &b);
 }
 
 static int stats__flush_counters(kdc_stats *s)
 {
+	struct multi_buf b;
 	int rc;
 
+	b.id = M_DAY;
+	b.nrows = 0;
 	for (size_t i = 0; i < s->days.len; i++) {
 		const struct k_day *k = HMAP_KEY(&s->days, i);
 		const struct v_day *v = HMAP_VAL(&s->days, i);
-		sqlite3_stmt *st = stats__stmt(s, Q_DAY_UP);
+		const int64_t row[6] = { k->sid, k->day, k->kind, k->sub, v->n, v->amount };
 
-		sqlite3_bind_int64(st, 1, k->sid);
-		sqlite3_bind_int64(st, 2, k->day);
-		sqlite3_bind_int(st, 3, k->kind);
-		sqlite3_bind_int(st, 4, k->sub);
-		sqlite3_bind_int64(st, 5, v->n);
-		sqlite3_bind_int64(st, 6, v->amount);
-		if ((rc = stats__run(s, st, "write st_day")))
+		if ((rc = stats__multi_add(s, &b, row)))
 			return rc;
 	}
+	if ((rc = stats__multi_end(s, &b)))
+		return rc;
+	b.id = M_HOUR;
 	for (size_t i = 0; i < s->hours.len; i++) {
 		const struct k_hour *k = HMAP_KEY(&s->hours, i);
 		const struct v_hour *v = HMAP_VAL(&s->hours, i);
-		sqlite3_stmt *st = stats__stmt(s, Q_HOUR_UP);
+		const int64_t row[4] = { k->sid, k->hour, k->kind, v->n };
 
-		sqlite3_bind_int64(st, 1, k->sid);
-		sqlite3_bind_int64(st, 2, k->hour);
-		sqlite3_bind_int(st, 3, k->kind);
-		sqlite3_bind_int64(st, 4, v->n);
-		if ((rc = stats__run(s, st, "write st_hour")))
+		if ((rc = stats__multi_add(s, &b, row)))
 			return rc;
 	}
+	if ((rc = stats__multi_end(s, &b)))
+		return rc;
 	for (size_t i = 0; i < s->devs.len; i++) {
 		const struct k_dev *k = HMAP_KEY(&s->devs, i);
 		const struct v_dev *v = HMAP_VAL(&s->devs, i);
@@ -1358,21 +1460,19 @@ static int stats__flush_counters(kdc_stats *s)
 		if ((rc = stats__run(s, st, "write st_device")))
 			return rc;
 	}
+	b.id = M_HIST;
 	for (size_t i = 0; i < s->hists.len; i++) {
 		const struct k_hist *k = HMAP_KEY(&s->hists, i);
 		const struct v_hist *v = HMAP_VAL(&s->hists, i);
-		sqlite3_stmt *st;
+		const int64_t row[4] = { k->sid, k->what, k->day, v->n };
 
 		if (v->n == 0)
 			continue;
-		st = stats__stmt(s, Q_HIST_UP);
-		sqlite3_bind_int64(st, 1, k->sid);
-		sqlite3_bind_int(st, 2, k->what);
-		sqlite3_bind_int64(st, 3, k->day);
-		sqlite3_bind_int64(st, 4, v->n);
-		if ((rc = stats__run(s, st, "write st_hist")))
+		if ((rc = stats__multi_add(s, &b, row)))
 			return rc;
 	}
+	if ((rc = stats__multi_end(s, &b)))
+		return rc;
 	for (size_t i = 0; i < s->nscopes; i++) {
 		struct scope *sc = &s->scopes[i];
 		const struct counters *d = &sc->delta;
