@@ -24,8 +24,8 @@
 
 enum mqtt_state { MQTT_DOWN, MQTT_CONNECTING, MQTT_UP };
 
-#define MQTT_BACKOFF_MIN_MS 500
-#define MQTT_BACKOFF_MAX_MS 10000
+#define MQTT_BACKOFF_MIN_MS 250
+#define MQTT_BACKOFF_MAX_MS 5000 /* a TCP SYN every 5 s costs nothing offline */
 #define MQTT_MAX_SUBS 16
 #define MQTT_MAX_BUFFERED 20000
 
