@@ -22,6 +22,8 @@ struct kdc_store {
 	sqlite3_stmt *commit;
 	sqlite3_stmt *rollback;
 	sqlite3_stmt *add_event;
+	sqlite3_stmt *add_events;      /* KDC_STORE_ROWS_PER_INSERT rows */
+	sqlite3_stmt *savepoint, *release, *rollback_to;
 	sqlite3_stmt *add_rejected;
 	int version;
 	char errmsg[256];
@@ -49,11 +51,13 @@ static const char *const store_migrations[KDC_STORE_SCHEMA_VERSION] = {
 	");",
 };
 
-#define SQL_ADD_EVENT \
+#define SQL_EVENT_COLUMNS \
 	"INSERT OR IGNORE INTO events(id, seq, occurred_ms, received_ms, ward, khom, team," \
 	" device, household, member, kind, subkind, method, amount_vnd, members," \
-	" members_15plus, smartphones, needs)" \
-	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+	" members_15plus, smartphones, needs) VALUES"
+#define SQL_EVENT_ROW "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+#define EVENT_NCOLS 18
+#define SQL_ADD_EVENT SQL_EVENT_COLUMNS SQL_EVENT_ROW
 #define SQL_ADD_REJECTED \
 	"INSERT INTO rejected(received_ms, topic, device, event_id, reason, reason_name," \
 	" detail, payload_len, payload) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -288,7 +292,13 @@ static int store__prepare(kdc_store *s, char *err, size_t errlen)
 		{ &s->rollback, "ROLLBACK" },
 		{ &s->add_event, SQL_ADD_EVENT },
 		{ &s->add_rejected, SQL_ADD_REJECTED },
+		{ &s->savepoint, "SAVEPOINT kdc_rows" },
+		{ &s->release, "RELEASE kdc_rows" },
+		{ &s->rollback_to, "ROLLBACK TO kdc_rows" },
 	};
+	char sql[sizeof SQL_EVENT_COLUMNS + KDC_STORE_ROWS_PER_INSERT * sizeof SQL_EVENT_ROW];
+	char *p = sql;
+	int msrc;
 
 	for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
 		int src = sqlite3_prepare_v3(s->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
@@ -298,6 +308,15 @@ static int store__prepare(kdc_store *s, char *err, size_t errlen)
 			snprintf(err, errlen, "%s (%s)", s->errmsg, stmts[i].sql);
 			return rc;
 		}
+	}
+	p += sprintf(p, "%s", SQL_EVENT_COLUMNS);
+	for (int r = 0; r < KDC_STORE_ROWS_PER_INSERT; r++)
+		p += sprintf(p, "%s%s", r ? "," : "", SQL_EVENT_ROW);
+	msrc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->add_events, NULL);
+	if (msrc != SQLITE_OK) {
+		int rc = store__fail(s, msrc, "prepare");
+		snprintf(err, errlen, "%s (multi-row insert)", s->errmsg);
+		return rc;
 	}
 	return KDC_OK;
 }
@@ -353,6 +372,10 @@ void kdc_store_close(kdc_store *s)
 	sqlite3_finalize(s->commit);
 	sqlite3_finalize(s->rollback);
 	sqlite3_finalize(s->add_event);
+	sqlite3_finalize(s->add_events);
+	sqlite3_finalize(s->savepoint);
+	sqlite3_finalize(s->release);
+	sqlite3_finalize(s->rollback_to);
 	sqlite3_finalize(s->add_rejected);
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
 		kdc_error("closing the database failed: %s", sqlite3_errmsg(s->db));
@@ -394,35 +417,94 @@ void kdc_store_rollback(kdc_store *s)
 		kdc_error("rollback failed: %s", s->errmsg);
 }
 
-/* Text columns are bound SQLITE_STATIC: the caller's row outlives the step. */
+/* Binds row r at parameters base + 1 .. base + EVENT_NCOLS. Text columns
+ * are bound SQLITE_STATIC: the caller's row outlives the step. */
+static int store__bind_event(sqlite3_stmt *st, int base, const struct kdc_event_row *r)
+{
+	int src;
+
+	if ((src = sqlite3_bind_blob(st, base + 1, r->id, KDC_UUID_LEN, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_int64(st, base + 2, r->seq)) ||
+	    (src = sqlite3_bind_int64(st, base + 3, r->occurred_ms)) ||
+	    (src = sqlite3_bind_int64(st, base + 4, r->received_ms)) ||
+	    (src = sqlite3_bind_text(st, base + 5, r->ward, -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_text(st, base + 6, r->khom, -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_text(st, base + 7, r->team, -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_text(st, base + 8, r->device, -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_text(st, base + 9, r->household, -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_int(st, base + 10, r->member)) ||
+	    (src = sqlite3_bind_int(st, base + 11, r->kind)) ||
+	    (src = sqlite3_bind_int(st, base + 12, r->subkind)) ||
+	    (src = sqlite3_bind_int(st, base + 13, r->method)) ||
+	    (src = sqlite3_bind_int64(st, base + 14, r->amount_vnd)) ||
+	    (src = sqlite3_bind_int(st, base + 15, r->members)) ||
+	    (src = sqlite3_bind_int(st, base + 16, r->members_15plus)) ||
+	    (src = sqlite3_bind_int(st, base + 17, r->smartphones)) ||
+	    (src = sqlite3_bind_int64(st, base + 18, (sqlite3_int64)r->needs)))
+		return src;
+	return SQLITE_OK;
+}
+
 int kdc_store_add_event(kdc_store *s, const struct kdc_event_row *r, int *inserted)
 {
 	sqlite3_stmt *st = s->add_event;
 	int src, rc;
 
 	*inserted = 0;
-	if ((src = sqlite3_bind_blob(st, 1, r->id, KDC_UUID_LEN, SQLITE_STATIC)) ||
-	    (src = sqlite3_bind_int64(st, 2, r->seq)) ||
-	    (src = sqlite3_bind_int64(st, 3, r->occurred_ms)) ||
-	    (src = sqlite3_bind_int64(st, 4, r->received_ms)) ||
-	    (src = sqlite3_bind_text(st, 5, r->ward, -1, SQLITE_STATIC)) ||
-	    (src = sqlite3_bind_text(st, 6, r->khom, -1, SQLITE_STATIC)) ||
-	    (src = sqlite3_bind_text(st, 7, r->team, -1, SQLITE_STATIC)) ||
-	    (src = sqlite3_bind_text(st, 8, r->device, -1, SQLITE_STATIC)) ||
-	    (src = sqlite3_bind_text(st, 9, r->household, -1, SQLITE_STATIC)) ||
-	    (src = sqlite3_bind_int(st, 10, r->member)) ||
-	    (src = sqlite3_bind_int(st, 11, r->kind)) ||
-	    (src = sqlite3_bind_int(st, 12, r->subkind)) ||
-	    (src = sqlite3_bind_int(st, 13, r->method)) ||
-	    (src = sqlite3_bind_int64(st, 14, r->amount_vnd)) ||
-	    (src = sqlite3_bind_int(st, 15, r->members)) ||
-	    (src = sqlite3_bind_int(st, 16, r->members_15plus)) ||
-	    (src = sqlite3_bind_int(st, 17, r->smartphones)) ||
-	    (src = sqlite3_bind_int64(st, 18, (sqlite3_int64)r->needs)))
+	if ((src = store__bind_event(st, 0, r)) != SQLITE_OK)
 		return store__fail(s, src, "bind event");
 	if ((rc = store__step_done(s, st, "insert event")) != KDC_OK)
 		return rc;
 	*inserted = sqlite3_changes(s->db) > 0;
+	return KDC_OK;
+}
+
+/* One statement of KDC_STORE_ROWS_PER_INSERT rows under a savepoint: when
+ * fewer rows than that were new, which ones is unknown, so the statement is
+ * undone and the rows are stored one at a time. */
+static int store__add_chunk(kdc_store *s, const struct kdc_event_row *rows, uint8_t *inserted)
+{
+	const int k = KDC_STORE_ROWS_PER_INSERT;
+	int src, rc, all;
+
+	if ((rc = store__step_done(s, s->savepoint, "savepoint")) != KDC_OK)
+		return rc;
+	for (int i = 0; i < k; i++)
+		if ((src = store__bind_event(s->add_events, i * EVENT_NCOLS, &rows[i])) != SQLITE_OK)
+			return store__fail(s, src, "bind event");
+	if ((rc = store__step_done(s, s->add_events, "insert events")) != KDC_OK)
+		return rc;
+	all = sqlite3_changes(s->db) == k;
+	if (!all) {
+		if ((rc = store__step_done(s, s->rollback_to, "rollback to savepoint")) != KDC_OK)
+			return rc;
+		for (int i = 0; i < k; i++) {
+			int one;
+			if ((rc = kdc_store_add_event(s, &rows[i], &one)) != KDC_OK)
+				return rc;
+			inserted[i] = (uint8_t)one;
+		}
+	} else {
+		memset(inserted, 1, (size_t)k);
+	}
+	return store__step_done(s, s->release, "release savepoint");
+}
+
+int kdc_store_add_events(kdc_store *s, const struct kdc_event_row *rows, size_t n,
+                         uint8_t *inserted)
+{
+	size_t i = 0;
+	int rc;
+
+	for (; n - i >= KDC_STORE_ROWS_PER_INSERT; i += KDC_STORE_ROWS_PER_INSERT)
+		if ((rc = store__add_chunk(s, rows + i, inserted + i)) != KDC_OK)
+			return rc;
+	for (; i < n; i++) {
+		int one;
+		if ((rc = kdc_store_add_event(s, &rows[i], &one)) != KDC_OK)
+			return rc;
+		inserted[i] = (uint8_t)one;
+	}
 	return KDC_OK;
 }
 

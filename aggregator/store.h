@@ -69,6 +69,16 @@ void kdc_store_rollback(kdc_store *s);
  * is only read during the call. */
 int kdc_store_add_event(kdc_store *s, const struct kdc_event_row *row, int *inserted);
 
+/* The same for rows[0..n), in order, inside the open transaction:
+ * inserted[i] = 1 when row i was new, 0 when its id was already stored or
+ * came earlier in rows. Rows go KDC_STORE_ROWS_PER_INSERT to a statement;
+ * a statement that meets a duplicate is undone (savepoint) and its rows are
+ * stored one by one, so duplicates cost more than new rows. After an error
+ * roll the transaction back. */
+#define KDC_STORE_ROWS_PER_INSERT 16
+int kdc_store_add_events(kdc_store *s, const struct kdc_event_row *rows, size_t n,
+                         uint8_t *inserted);
+
 /* One refused payload. Pointers are only read during kdc_store_add_rejected. */
 struct kdc_rejected_row {
 	int64_t received_ms;

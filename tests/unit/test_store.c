@@ -123,6 +123,55 @@ static void test_store_refuses_second_copy_of_event_id(void **state)
 	drop_db(path);
 }
 
+/* Many rows to a statement: new rows, ids stored before, and ids repeated
+ * within the call, across whole statements and a remainder; the flags and the
+ * table agree, and the first copy of each id is the one kept. */
+static void test_add_events_flags_duplicates_in_and_across_calls(void **state)
+{
+	const char *path = fresh_db("many");
+	enum { N = 3 * KDC_STORE_ROWS_PER_INSERT + 5 };
+	struct kdc_event_row rows[N], old;
+	uint8_t inserted[N];
+	kdc_store *s = open_ok(path);
+	int one = -1, want_new = 0;
+
+	(void)state;
+	make_row(&old, 1000);
+	assert_int_equal(kdc_store_begin(s), KDC_OK);
+	assert_int_equal(kdc_store_add_event(s, &old, &one), KDC_OK);
+	assert_int_equal(kdc_store_commit(s), KDC_OK);
+	for (int i = 0; i < N; i++)
+		make_row(&rows[i], i);
+	/* the second statement meets a stored id, the third an id of the first,
+	 * the remainder an id of its own */
+	rows[KDC_STORE_ROWS_PER_INSERT + 3] = old;
+	rows[2 * KDC_STORE_ROWS_PER_INSERT + 7] = rows[4];
+	rows[2 * KDC_STORE_ROWS_PER_INSERT + 7].seq = 777;
+	rows[N - 1] = rows[N - 3];
+	memset(inserted, 0xee, sizeof inserted);
+	assert_int_equal(kdc_store_begin(s), KDC_OK);
+	assert_int_equal(kdc_store_add_events(s, rows, N, inserted), KDC_OK);
+	assert_int_equal(kdc_store_commit(s), KDC_OK);
+	for (int i = 0; i < N; i++) {
+		int dup = i == KDC_STORE_ROWS_PER_INSERT + 3 || i == 2 * KDC_STORE_ROWS_PER_INSERT + 7 ||
+		          i == N - 1;
+		if (inserted[i] != !dup)
+			fail_msg("row %d: inserted %d, expected %d", i, inserted[i], !dup);
+		want_new += !dup;
+	}
+	assert_int_equal(query_ll(s, "SELECT count(*) FROM events"), want_new + 1);
+	assert_int_equal(query_ll(s, "SELECT count(*) FROM events WHERE seq = 777"), 0);
+	/* all of them again: nothing new */
+	assert_int_equal(kdc_store_begin(s), KDC_OK);
+	assert_int_equal(kdc_store_add_events(s, rows, N, inserted), KDC_OK);
+	assert_int_equal(kdc_store_commit(s), KDC_OK);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(inserted[i], 0);
+	assert_int_equal(query_ll(s, "SELECT count(*) FROM events"), want_new + 1);
+	kdc_store_close(s);
+	drop_db(path);
+}
+
 static void test_rolled_back_event_is_not_stored(void **state)
 {
 	const char *path = fresh_db("rollback");
@@ -351,6 +400,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store_refuses_second_copy_of_event_id),
+		cmocka_unit_test(test_add_events_flags_duplicates_in_and_across_calls),
 		cmocka_unit_test(test_rolled_back_event_is_not_stored),
 		cmocka_unit_test(test_rejected_row_kept_with_reason),
 		cmocka_unit_test(test_schema_reopen_and_migration_idempotent),
