@@ -7,6 +7,8 @@
  * JSON is built only by the coalesced statistics publish. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,8 @@
  * among more events; the ramp keeps a short burst, or the first batch after a
  * restart, from being committed all at once. */
 #define BATCH_START 1000
+/* Room for one decoded event's fields; a larger one spills to malloc. */
+#define ARENA_BYTES (8 * 1024)
 
 /* An oversized payload is only partly kept; decode must refuse it on its
  * length before reading any byte, which it does for len > KDC_MAX_EVENT_BYTES. */
@@ -63,6 +67,16 @@ struct writer_group {
 	uint32_t start, n;
 };
 
+/* Where protobuf-c puts the fields of the event being decoded: a bump
+ * allocator emptied before the next message, so that decoding costs no
+ * malloc/free per field. What does not fit goes to malloc, chained for the
+ * reset. */
+struct writer_arena {
+	uint8_t *buf;
+	size_t used;
+	void *spilled;               /* malloc'ed blocks, each starting with the link */
+};
+
 struct writer_period {
 	uint64_t stored, duplicates, rejected, failed;
 };
@@ -85,6 +99,8 @@ struct kdc_writer {
 	struct writer_group *groups;
 	int32_t *hash;
 	size_t hash_size;            /* power of two >= 2 * batch_max */
+	struct writer_arena arena;
+	ProtobufCAllocator pb_alloc;
 	/* receipt scratch, RECEIPT_CHUNK entries */
 	ProtobufCBinaryData *committed;
 	Kdc__V1__Rejection *rej;
@@ -209,6 +225,65 @@ static void writer__recovered(kdc_writer *w, int committed)
 
 /* ---- one message ------------------------------------------------------------ */
 
+static void *writer__arena_alloc(void *ud, size_t n)
+{
+	struct writer_arena *a = ud;
+	const size_t align = _Alignof(max_align_t);
+	size_t at = (a->used + align - 1) & ~(align - 1);
+	void **block;
+
+	if (n <= ARENA_BYTES && at <= ARENA_BYTES - n) {
+		a->used = at + n;
+		return a->buf + at;
+	}
+	if (n > SIZE_MAX - align || !(block = malloc(align + n)))
+		return NULL;
+	*block = a->spilled;
+	a->spilled = block;
+	return (uint8_t *)block + align;
+}
+
+/* Fields are dropped all at once by writer__arena_reset. */
+static void writer__arena_free(void *ud, void *p)
+{
+	(void)ud;
+	(void)p;
+}
+
+static void writer__arena_reset(struct writer_arena *a)
+{
+	while (a->spilled) {
+		void **block = a->spilled;
+		a->spilled = *block;
+		free(block);
+	}
+	a->used = 0;
+}
+
+/* kdc_event_decode, with the fields in the arena (valid until the next
+ * writer__arena_reset). What the arena cannot decode goes to
+ * kdc_event_decode itself: a payload too large or not an Event gets its
+ * verdict there (NULL), and one that failed only for lack of memory may
+ * decode there after all: then *heap is that event, for kdc_event_free. */
+static kdc_event_pb *writer__decode(kdc_writer *w, const struct kdc_ingest_msg *m,
+                                    struct kdc_verdict *v, kdc_event_pb **heap)
+{
+	kdc_event_pb *ev = NULL;
+
+	*heap = NULL;
+	writer__arena_reset(&w->arena);
+	/* payload_len, not payload_kept: an oversized payload is refused on its
+	 * length before any byte is read */
+	if (m->payload_len <= KDC_MAX_EVENT_BYTES)
+		ev = kdc__v1__event__unpack(&w->pb_alloc, m->payload_len, m->payload);
+	if (ev) {
+		v->reason = 0;
+		v->detail[0] = '\0';
+		return ev;
+	}
+	return *heap = kdc_event_decode(m->payload, m->payload_len, v);
+}
+
 /* Topics come from devices: keep control characters out of the log. */
 static void writer__printable(char *dst, size_t len, const char *src)
 {
@@ -273,7 +348,7 @@ static int writer__one(kdc_writer *w, const struct kdc_ingest_msg *m, struct wri
 	struct kdc_event_topic t;
 	struct kdc_verdict v;
 	struct kdc_event_row *row;
-	kdc_event_pb *ev = NULL;
+	kdc_event_pb *ev, *heap = NULL;
 	int rc = KDC_OK;
 
 	memset(&t, 0, sizeof t);
@@ -302,9 +377,7 @@ static int writer__one(kdc_writer *w, const struct kdc_ingest_msg *m, struct wri
 		                      detail);
 	}
 	memcpy(o->device, t.device, sizeof o->device);
-	/* payload_len, not payload_kept: an oversized payload is refused on its
-	 * length before any byte is read */
-	ev = kdc_event_decode(m->payload, m->payload_len, &v);
+	ev = writer__decode(w, m, &v, &heap);
 	if (!ev) {
 		(*nrej)++;
 		return writer__reject(w, m, o, now, v.reason, v.detail);
@@ -323,7 +396,7 @@ static int writer__one(kdc_writer *w, const struct kdc_ingest_msg *m, struct wri
 	row->received_ms = now;
 	(*nvalid)++;
 cleanup:
-	kdc_event_free(ev);
+	kdc_event_free(heap);
 	return rc;
 }
 
@@ -643,6 +716,8 @@ static void writer__free(kdc_writer *w)
 	free(w->rej);
 	free(w->rejp);
 	free(w->pack);
+	writer__arena_reset(&w->arena);
+	free(w->arena.buf);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
@@ -682,8 +757,12 @@ kdc_writer *kdc_writer_start(const struct kdc_writer_conf *conf, kdc_store *stor
 	w->committed = calloc(RECEIPT_CHUNK, sizeof *w->committed);
 	w->rej = calloc(RECEIPT_CHUNK, sizeof *w->rej);
 	w->rejp = calloc(RECEIPT_CHUNK, sizeof *w->rejp);
-	if (!w->outcomes || !w->rows || !w->inserted || !w->order || !w->groups || !w->hash || !w->committed ||
-	    !w->rej || !w->rejp) {
+	w->arena.buf = malloc(ARENA_BYTES);
+	w->pb_alloc.alloc = writer__arena_alloc;
+	w->pb_alloc.free = writer__arena_free;
+	w->pb_alloc.allocator_data = &w->arena;
+	if (!w->outcomes || !w->rows || !w->inserted || !w->order || !w->groups || !w->hash ||
+	    !w->committed || !w->rej || !w->rejp || !w->arena.buf) {
 		snprintf(err, errlen, "out of memory for batches of %zu", max);
 		goto fail;
 	}

@@ -256,6 +256,56 @@ static void test_failed_commit_sends_no_receipt_and_degrades(void **state)
 	fixture_close(&f);
 }
 
+/* The decoder keeps one event's fields in a fixed arena; a payload under the
+ * size limit that unpacks into more than that (thousands of repeated needs)
+ * spills to the heap and is still judged: rejected for its values, with its
+ * id, and nothing leaks (the sanitizer build checks). */
+static void test_event_bigger_than_the_decode_arena_is_judged(void **state)
+{
+	struct fixture f;
+	kdc_event_pb ev = KDC__V1__EVENT__INIT;
+	Kdc__V1__HouseholdVisited visit = KDC__V1__HOUSEHOLD_VISITED__INIT;
+	Kdc__V1__Need needs[4000];
+	uint8_t buf[KDC_MAX_EVENT_BYTES], id[16];
+	int64_t now = kdc_now_ms();
+	size_t n;
+	kdc_receipt_pb *r;
+
+	(void)state;
+	for (size_t i = 0; i < 4000; i++)
+		needs[i] = KDC__V1__NEED__NEED_INSTALL_APP;
+	assert_int_equal(kdc_uuid7(id, now), KDC_OK);
+	ev.id.data = id;
+	ev.id.len = 16;
+	ev.seq = 1;
+	ev.occurred_ms = now - 60000;
+	ev.ward = WARD;
+	ev.khom = "6";
+	ev.team = "T1";
+	ev.device = "D1";
+	ev.household = "H001";
+	ev.body_case = KDC__V1__EVENT__BODY_VISIT;
+	visit.outcome = KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_SURVEYED;
+	visit.n_needs = 4000;
+	visit.needs = needs;
+	ev.visit = &visit;
+	assert_true(kdc__v1__event__get_packed_size(&ev) <= sizeof buf);
+	n = kdc__v1__event__pack(&ev, buf);
+	fixture_open(&f, "arena");
+	fixture_start(&f);
+	assert_int_equal(kdc_ingest_put(f.in, "kdc/v1/" WARD "/events/T1/D1", buf, n), KDC_OK);
+	kdc_writer_stop(f.w);
+	f.w = NULL;
+	assert_int_equal(count(&f, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(count(&f, "SELECT count(*) FROM rejected WHERE reason_name = 'bad_value'"), 1);
+	r = receipt_for(&f, "D1");
+	assert_int_equal(r->n_rejected, 1);
+	assert_int_equal(r->rejected[0]->reason, KDC__V1__REJECT_REASON__REJECT_REASON_BAD_VALUE);
+	assert_memory_equal(r->rejected[0]->id.data, id, 16);
+	kdc__v1__receipt__free_unpacked(r, NULL);
+	fixture_close(&f);
+}
+
 /* A batch that stops growing (the end of a backlog, a lone event) is
  * committed and receipted once the flow pauses, not after the whole window. */
 static void test_paused_flow_is_committed_before_the_window_ends(void **state)
@@ -302,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_events_stored_once_and_all_receipted),
 		cmocka_unit_test(test_failed_commit_sends_no_receipt_and_degrades),
 		cmocka_unit_test(test_paused_flow_is_committed_before_the_window_ends),
+		cmocka_unit_test(test_event_bigger_than_the_decode_arena_is_judged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
