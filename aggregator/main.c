@@ -638,6 +638,11 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	kdc_log_set_level(level);
+	/* Nobody reads SQLite's memory statistics here, and keeping them takes a
+	 * process-wide mutex on every SQLite allocation. Only possible before
+	 * SQLite's first use. */
+	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+		kdc_debug("SQLite memory statistics stay on (SQLite already in use)");
 	rc = cmd->fn(&conf);
 cleanup:
 	kdc_conf_free(agg_opts, &conf);
