@@ -223,7 +223,11 @@ struct v_hist { int64_t n; };
 /* Cached rows (see the top of this file): st_household, st_person, and the
  * st_payday keys known to exist. */
 struct c_hh { int64_t visit_day, reach_day; int has_visit, has_reach, surveyed; };
-struct c_person { int64_t pid, acct_pay_day, last_pay_day; uint32_t bits; int found, has_acct, has_pay; };
+struct c_person {
+	int64_t pid, acct_pay_day, last_pay_day;
+	uint32_t bits;
+	int found, has_acct, has_pay;
+};
 struct k_pidday { int64_t pid, day; };
 struct c_pidday { int64_t unused; };
 
@@ -333,7 +337,8 @@ static const struct {
 	int ncols;
 } multi_sql[M_COUNT] = {
 	[M_DAY] = { "INSERT INTO st_day(sid,day,kind,sub,n,amount) VALUES", "(?,?,?,?,?,?)",
-	            " ON CONFLICT(sid,day,kind,sub) DO UPDATE SET n=n+excluded.n, amount=amount+excluded.amount",
+	            " ON CONFLICT(sid,day,kind,sub) DO UPDATE SET n=n+excluded.n,"
+	            " amount=amount+excluded.amount",
 	            "write st_day", 6 },
 	[M_HOUR] = { "INSERT INTO st_hour(sid,hour,kind,n) VALUES", "(?,?,?,?)",
 	             " ON CONFLICT(sid,hour,kind) DO UPDATE SET n=n+excluded.n", "write st_hour", 4 },
