@@ -16,6 +16,7 @@
 #include "kdc_conf.h"
 #include "kdc_err.h"
 #include "kdc_util.h"
+#include "jsonout.h"
 #include "rollup.h"
 
 #define MS_PER_DAY 86400000LL
@@ -640,34 +641,6 @@ void kdc_rollup_counts(const kdc_rollup *r, size_t *listed, size_t *reporting, s
 
 /* ---- JSON out ------------------------------------------------------------------ */
 
-/* Integers go out as raw text, as in the ward snapshots: cJSON's doubles
- * would print large VND sums as 1e+16. */
-static cJSON *out_int(cJSON *obj, const char *name, int64_t v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof buf, "%lld", (long long)v);
-	return cJSON_AddRawToObject(obj, name, buf);
-}
-
-static cJSON *out_time(cJSON *obj, const char *name, int has, int64_t ms)
-{
-	char buf[40];
-
-	if (!has)
-		return cJSON_AddNullToObject(obj, name);
-	kdc_time_format(ms, buf, sizeof buf);
-	return cJSON_AddStringToObject(obj, name, buf);
-}
-
-static cJSON *out_day(cJSON *obj, const char *name, int64_t day)
-{
-	char buf[16];
-
-	kdc_day_format(day, buf, sizeof buf);
-	return cJSON_AddStringToObject(obj, name, buf);
-}
-
 /* Adds v at a dotted path, creating the objects on the way. */
 static int out_path(cJSON *root, const char *path, int64_t v)
 {
@@ -681,7 +654,7 @@ static int out_path(cJSON *root, const char *path, int64_t v)
 		memcpy(part, path, n);
 		part[n] = '\0';
 		if (path[n] == '\0')
-			return out_int(o, part, v) ? KDC_OK : KDC_ERR_NOMEM;
+			return kdc_json_int(o, part, v) ? KDC_OK : KDC_ERR_NOMEM;
 		{
 			cJSON *next = cJSON_GetObjectItemCaseSensitive(o, part);
 			if (!next && !(next = cJSON_AddObjectToObject(o, part)))
@@ -736,10 +709,10 @@ static int rollup__target(const kdc_rollup *r, const struct kdc_profile_target *
 	} else {
 		cJSON_AddNullToObject(o, "current");
 	}
-	out_int(o, "value", value);
-	out_int(o, "denominator", denom);
+	kdc_json_int(o, "value", value);
+	kdc_json_int(o, "denominator", denom);
 	if (has_gained)
-		out_int(o, "gained_30d", gained);
+		kdc_json_int(o, "gained_30d", gained);
 	else
 		cJSON_AddNullToObject(o, "gained_30d");
 	need = ceil_div(t->percent_x100 * denom, 10000);
@@ -748,7 +721,7 @@ static int rollup__target(const kdc_rollup *r, const struct kdc_profile_target *
 		cJSON_AddBoolToObject(o, "on_track", 0);
 		cJSON_AddBoolToObject(o, "met", 0);
 	} else if (value >= need) {
-		out_day(o, "projected", today);
+		kdc_json_day(o, "projected", today);
 		cJSON_AddBoolToObject(o, "on_track", 1);
 		cJSON_AddBoolToObject(o, "met", 1);
 	} else {
@@ -759,7 +732,7 @@ static int rollup__target(const kdc_rollup *r, const struct kdc_profile_target *
 			reachable = days <= HORIZON_DAYS;
 		}
 		if (reachable)
-			out_day(o, "projected", today + days);
+			kdc_json_day(o, "projected", today + days);
 		else
 			cJSON_AddNullToObject(o, "projected");
 		cJSON_AddBoolToObject(o, "on_track", reachable && today + days <= t->deadline_day);
@@ -796,8 +769,8 @@ static int rollup__series(const kdc_rollup *r, cJSON *root)
 	}
 	if (!(o = cJSON_AddObjectToObject(root, "series")))
 		return KDC_ERR_NOMEM;
-	out_day(o, "start", end - SERIES_DAYS + 1);
-	out_int(o, "days", SERIES_DAYS);
+	kdc_json_day(o, "start", end - SERIES_DAYS + 1);
+	kdc_json_int(o, "days", SERIES_DAYS);
 	for (int k = 0; k < NKINDS; k++) {
 		if (!(arr = cJSON_AddArrayToObject(o, series_kinds[k])))
 			return KDC_ERR_NOMEM;
@@ -832,7 +805,7 @@ static int rollup__ward_row(const kdc_rollup *r, size_t i, int64_t now_ms, cJSON
 	cJSON_AddStringToObject(o, "name", pw->name);
 	cJSON_AddBoolToObject(o, "reporting", w->has_snap);
 	cJSON_AddStringToObject(o, "status", w->status[0] ? w->status : "unknown");
-	out_time(o, "status_since", w->has_since, w->since_ms);
+	kdc_json_time(o, "status_since", w->has_since, w->since_ms);
 	if (w->link == LINK_UNKNOWN)
 		cJSON_AddNullToObject(o, "link");
 	else
@@ -846,16 +819,16 @@ static int rollup__ward_row(const kdc_rollup *r, size_t i, int64_t now_ms, cJSON
 			cJSON_AddNullToObject(o, nulls[k]);
 		return KDC_OK;
 	}
-	out_int(o, "seq", w->seq);
-	out_time(o, "as_of", 1, w->as_of_ms);
-	out_int(o, "as_of_ms", w->as_of_ms);
+	kdc_json_int(o, "seq", w->seq);
+	kdc_json_time(o, "as_of", 1, w->as_of_ms);
+	kdc_json_int(o, "as_of_ms", w->as_of_ms);
 	/* a snapshot "from the future" (clocks apart) shows age 0 */
-	out_int(o, "age_s", now_ms > w->as_of_ms ? (now_ms - w->as_of_ms) / 1000 : 0);
+	kdc_json_int(o, "age_s", now_ms > w->as_of_ms ? (now_ms - w->as_of_ms) / 1000 : 0);
 	for (size_t k = 0; k < sizeof row_fields / sizeof row_fields[0]; k++)
 		if (out_path(o, rollup_fields[row_fields[k]], w->v[row_fields[k]]) != KDC_OK)
 			return KDC_ERR_NOMEM;
-	out_time(o, "latest_event", w->has_latest, w->latest_ms);
-	out_int(o, "devices", w->devices);
+	kdc_json_time(o, "latest_event", w->has_latest, w->latest_ms);
+	kdc_json_int(o, "devices", w->devices);
 	return KDC_OK;
 }
 
@@ -897,25 +870,25 @@ int kdc_rollup_build(const kdc_rollup *r, int64_t now_ms, int64_t seq, char **ou
 	cJSON_AddStringToObject(root, "schema", KDC_ROLLUP_SCHEMA);
 	cJSON_AddStringToObject(root, "province", p->code);
 	cJSON_AddStringToObject(root, "province_name", p->name);
-	out_int(root, "seq", seq);
-	out_time(root, "as_of", 1, now_ms);
-	out_int(root, "as_of_ms", now_ms);
-	out_int(root, "wards_listed", (int64_t)p->nwards);
-	out_int(root, "wards_reporting", (int64_t)reporting);
-	out_int(root, "wards_online", (int64_t)online);
-	out_time(root, "oldest_ward_as_of", reporting > 0, oldest);
-	out_time(root, "newest_ward_as_of", reporting > 0, newest);
+	kdc_json_int(root, "seq", seq);
+	kdc_json_time(root, "as_of", 1, now_ms);
+	kdc_json_int(root, "as_of_ms", now_ms);
+	kdc_json_int(root, "wards_listed", (int64_t)p->nwards);
+	kdc_json_int(root, "wards_reporting", (int64_t)reporting);
+	kdc_json_int(root, "wards_online", (int64_t)online);
+	kdc_json_time(root, "oldest_ward_as_of", reporting > 0, oldest);
+	kdc_json_time(root, "newest_ward_as_of", reporting > 0, newest);
 	for (size_t k = 0; k < NFIELDS; k++)
 		if ((rc = out_path(root, rollup_fields[k], sum[k])) != KDC_OK)
 			goto cleanup;
 	rc = KDC_ERR_NOMEM;
-	out_int(root, "devices", devices);
-	out_time(root, "latest_event", has_latest, latest);
+	kdc_json_int(root, "devices", devices);
+	kdc_json_time(root, "latest_event", has_latest, latest);
 	if (window > 0)
-		out_int(root, "regular_window_days", window);
+		kdc_json_int(root, "regular_window_days", window);
 	else
 		cJSON_AddNullToObject(root, "regular_window_days");
-	out_int(root, "utc_offset_min", p->utc_offset_min);
+	kdc_json_int(root, "utc_offset_min", p->utc_offset_min);
 	if (!(arr = cJSON_AddArrayToObject(root, "targets")))
 		goto cleanup;
 	for (size_t i = 0; i < p->ntargets; i++)

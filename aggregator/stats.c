@@ -36,6 +36,7 @@
 #include "kdc_log.h"
 #include "kdc_util.h"
 #include "profile.h"
+#include "jsonout.h"
 #include "stats.h"
 
 #define STATS_SCHEMA 1
@@ -1859,34 +1860,6 @@ static void stats__denominators(const kdc_stats *s, const struct scope *sc, stru
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-/* Integers go out as raw text: cJSON's doubles would round sums of VND above
- * 2^53 and print 1e+16. */
-static cJSON *json_int(cJSON *obj, const char *name, int64_t v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof buf, "%lld", (long long)v);
-	return cJSON_AddRawToObject(obj, name, buf);
-}
-
-static cJSON *json_time(cJSON *obj, const char *name, int has, int64_t ms)
-{
-	char buf[40];
-
-	if (!has)
-		return cJSON_AddNullToObject(obj, name);
-	kdc_time_format(ms, buf, sizeof buf);
-	return cJSON_AddStringToObject(obj, name, buf);
-}
-
-static cJSON *json_day(cJSON *obj, const char *name, int64_t day)
-{
-	char buf[16];
-
-	kdc_day_format(day, buf, sizeof buf);
-	return cJSON_AddStringToObject(obj, name, buf);
-}
-
 static int64_t ceil_div(int64_t a, int64_t b)
 {
 	return a / b + ((a % b != 0) && ((a > 0) == (b > 0)));
@@ -1950,9 +1923,9 @@ static int stats__json_target(kdc_stats *s, struct scope *sc, const struct snaps
 	} else {
 		cJSON_AddNullToObject(o, "current");
 	}
-	json_int(o, "value", value);
-	json_int(o, "denominator", denom);
-	json_int(o, "gained_30d", value - then);
+	kdc_json_int(o, "value", value);
+	kdc_json_int(o, "denominator", denom);
+	kdc_json_int(o, "gained_30d", value - then);
 	/* the smallest count that meets the target: value * 10000 >= percent_x100 * denom */
 	need = ceil_div(t->percent_x100 * denom, 10000);
 	if (denom <= 0) {
@@ -1960,7 +1933,7 @@ static int stats__json_target(kdc_stats *s, struct scope *sc, const struct snaps
 		cJSON_AddBoolToObject(o, "on_track", 0);
 		cJSON_AddBoolToObject(o, "met", 0);
 	} else if (value >= need) {
-		json_day(o, "projected", sn->today);
+		kdc_json_day(o, "projected", sn->today);
 		cJSON_AddBoolToObject(o, "on_track", 1);
 		cJSON_AddBoolToObject(o, "met", 1);
 	} else {
@@ -1972,7 +1945,7 @@ static int stats__json_target(kdc_stats *s, struct scope *sc, const struct snaps
 			reachable = days <= HORIZON_DAYS;
 		}
 		if (reachable)
-			json_day(o, "projected", sn->today + days);
+			kdc_json_day(o, "projected", sn->today + days);
 		else
 			cJSON_AddNullToObject(o, "projected");
 		cJSON_AddBoolToObject(o, "on_track", reachable && sn->today + days <= t->deadline_day);
@@ -2068,8 +2041,8 @@ static int stats__json_devices(kdc_stats *s, const struct scope *sc, cJSON *obj)
 		}
 		cJSON_AddStringToObject(o, "device", v[i].device);
 		cJSON_AddStringToObject(o, "team", v[i].team);
-		json_time(o, "last_event", v[i].seen, v[i].last_ms);
-		json_int(o, "events", v[i].n);
+		kdc_json_time(o, "last_event", v[i].seen, v[i].last_ms);
+		kdc_json_int(o, "events", v[i].n);
 	}
 cleanup:
 	free(v);
@@ -2114,46 +2087,46 @@ static int stats__build(kdc_stats *s, struct scope *sc, const struct snapshot *s
 	cJSON_AddStringToObject(root, "name", scope_name(s, sc));
 	cJSON_AddBoolToObject(root, "unassigned", sc->kind != SCOPE_WARD && sc->pidx < 0);
 	if (with_meta) {
-		json_int(root, "seq", seq);
-		json_time(root, "as_of", 1, now_ms);
-		json_int(root, "as_of_ms", now_ms);
+		kdc_json_int(root, "seq", seq);
+		kdc_json_time(root, "as_of", 1, now_ms);
+		kdc_json_int(root, "as_of_ms", now_ms);
 	}
 	if (!(o = cJSON_AddObjectToObject(root, "households")))
 		goto cleanup;
-	json_int(o, "total", sn->hh_total);
-	json_int(o, "visited", sn->c.hh_visited);
-	json_int(o, "surveyed", sn->c.hh_surveyed);
-	json_int(o, "reached", sn->c.hh_reached);
+	kdc_json_int(o, "total", sn->hh_total);
+	kdc_json_int(o, "visited", sn->c.hh_visited);
+	kdc_json_int(o, "surveyed", sn->c.hh_surveyed);
+	kdc_json_int(o, "reached", sn->c.hh_reached);
 	if (!(o = cJSON_AddObjectToObject(root, "people_15plus")))
 		goto cleanup;
-	json_int(o, "total", sn->people_total);
-	json_int(o, "with_payment_account", sn->c.acct[ACCT_PAYMENT]);
-	json_int(o, "paying_regularly", sn->regular_now);
+	kdc_json_int(o, "total", sn->people_total);
+	kdc_json_int(o, "with_payment_account", sn->c.acct[ACCT_PAYMENT]);
+	kdc_json_int(o, "paying_regularly", sn->regular_now);
 	if (!(o = cJSON_AddObjectToObject(root, "accounts")))
 		goto cleanup;
 	for (int k = 1; k < NACCT; k++)
-		json_int(o, kdc_account_name(k), sn->c.acct[k]);
+		kdc_json_int(o, kdc_account_name(k), sn->c.acct[k]);
 	if (!(o = cJSON_AddObjectToObject(root, "events")))
 		goto cleanup;
 	for (int k = 0; k < NKIND; k++) {
 		if (!(e = cJSON_AddObjectToObject(o, kdc_kind_name(k))))
 			goto cleanup;
-		json_int(e, "24h", sn->ev24[k]);
-		json_int(e, "7d", sn->ev7[k]);
-		json_int(e, "30d", sn->ev30[k]);
-		json_int(e, "total", sn->c.ev[k]);
+		kdc_json_int(e, "24h", sn->ev24[k]);
+		kdc_json_int(e, "7d", sn->ev7[k]);
+		kdc_json_int(e, "30d", sn->ev30[k]);
+		kdc_json_int(e, "total", sn->c.ev[k]);
 		stored += sn->c.ev[k];
 	}
 	if (!(o = cJSON_AddObjectToObject(root, "services")))
 		goto cleanup;
 	for (int k = 1; k < NSVC; k++)
-		json_int(o, kdc_service_name(k), sn->svc30[k]);
+		kdc_json_int(o, kdc_service_name(k), sn->svc30[k]);
 	if (!(o = cJSON_AddObjectToObject(root, "payments")))
 		goto cleanup;
-	json_int(o, "count_30d", sn->pay30_n);
-	json_int(o, "amount_vnd_30d", sn->pay30_amount);
-	json_int(o, "count_total", sn->c.ev[KDC_KIND_PAYMENT]);
-	json_int(o, "amount_vnd_total", sn->c.pay_amount);
+	kdc_json_int(o, "count_30d", sn->pay30_n);
+	kdc_json_int(o, "amount_vnd_30d", sn->pay30_amount);
+	kdc_json_int(o, "count_total", sn->c.ev[KDC_KIND_PAYMENT]);
+	kdc_json_int(o, "amount_vnd_total", sn->c.pay_amount);
 	if (!(o = cJSON_AddArrayToObject(root, "targets")))
 		goto cleanup;
 	for (size_t i = 0; i < p->ntargets; i++)
@@ -2162,8 +2135,8 @@ static int stats__build(kdc_stats *s, struct scope *sc, const struct snapshot *s
 	rc = KDC_ERR_NOMEM;
 	if (!(o = cJSON_AddObjectToObject(root, "series")))
 		goto cleanup;
-	json_day(o, "start", sn->today - (SERIES_DAYS - 1));
-	json_int(o, "days", SERIES_DAYS);
+	kdc_json_day(o, "start", sn->today - (SERIES_DAYS - 1));
+	kdc_json_int(o, "days", SERIES_DAYS);
 	for (int k = 0; k < NKIND; k++) {
 		if (!(e = cJSON_AddArrayToObject(o, kdc_kind_name(k))))
 			goto cleanup;
@@ -2180,11 +2153,11 @@ static int stats__build(kdc_stats *s, struct scope *sc, const struct snapshot *s
 	if ((rc = stats__json_devices(s, sc, root)))
 		goto cleanup;
 	rc = KDC_ERR_NOMEM;
-	json_int(root, "stored_total", stored);
-	json_int(root, "rejected_total", s->rejected_total);
-	json_time(root, "latest_event", sn->c.has_latest, sn->c.latest_ms);
-	json_int(root, "regular_window_days", p->regular_window_days);
-	json_int(root, "utc_offset_min", p->utc_offset_min);
+	kdc_json_int(root, "stored_total", stored);
+	kdc_json_int(root, "rejected_total", s->rejected_total);
+	kdc_json_time(root, "latest_event", sn->c.has_latest, sn->c.latest_ms);
+	kdc_json_int(root, "regular_window_days", p->regular_window_days);
+	kdc_json_int(root, "utc_offset_min", p->utc_offset_min);
 	*out = cJSON_PrintUnformatted(root);
 	rc = *out ? KDC_OK : KDC_ERR_NOMEM;
 cleanup:
