@@ -5,7 +5,9 @@
  *
  * It is the baseline every aggregator figure is divided by: whatever the
  * aggregator does beyond counting (decode, validate, store, commit, receipt)
- * shows up as the ratio to this number measured in the same run.
+ * shows up as the ratio to this number measured in the same run. For that
+ * ratio bench/run.sh times both sides from the launch of the process to
+ * last_ms (see bench/README.md), not with the first -> last rate printed here.
  *
  *   baseline_sub --broker URL --topic FILTER --client-id ID --session-only
  *       connects with cleansession=0, subscribes (QoS 1), disconnects: the
