@@ -9,10 +9,11 @@
  *  - subscriptions remembered and renewed after every connect;
  *  - no Paho persistence: kdc keeps its own outboxes and receipts.
  *
- * Threads: kdc_mqtt_new/free/tick must be called from one owner thread.
- * kdc_mqtt_publish may be called from any thread, but never while holding a
- * lock that a callback also takes (Paho calls callbacks with its own global
- * mutex held: library mutex -> your mutex is the only safe order).
+ * Threads: kdc_mqtt_new/free/tick/subscribe/publish must be called from one
+ * owner thread (tick replaces the Paho client after a lost connection), and
+ * never while holding a lock that a callback also takes (Paho calls callbacks
+ * with its own global mutex held: library mutex -> your mutex is the only
+ * safe order).
  * All callbacks run on Paho's threads with that mutex held: they must be
  * quick (copy and hand off; no SQLite commit, no sleeping). */
 #ifndef KDC_MQTT_H
@@ -90,9 +91,11 @@ int kdc_mqtt_connected(const kdc_mqtt *m);
 /* Negotiated protocol: 5 or 4 (3.1.1); 0 before the first connect. */
 int kdc_mqtt_version(const kdc_mqtt *m);
 
-/* Publishes. cb (may be NULL) is called once, on a Paho thread, when the
- * broker acknowledged (QoS 1) or the send failed; it is NOT called when this
- * function itself returns an error. Returns 0, KDC_ERR_NOT_CONNECTED, or
+/* Publishes. cb (may be NULL) is called once, when the broker acknowledged
+ * (QoS 1, on a Paho thread) or the send failed (on a Paho thread, or on the
+ * owner thread inside kdc_mqtt_tick/kdc_mqtt_free for publishes still pending
+ * when the connection was lost); it is NOT called when this function itself
+ * returns an error. Returns 0, KDC_ERR_NOT_CONNECTED, or
  * KDC_ERR_BUSY (Paho's buffer full: retry later), or KDC_ERR_MQTT. */
 int kdc_mqtt_publish(kdc_mqtt *m, const char *topic, const void *payload, size_t len,
                      int qos, int retain, kdc_mqtt_publish_cb cb, void *cb_ud);

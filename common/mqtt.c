@@ -2,11 +2,22 @@
  *
  * State machine, owned by the owner thread through kdc_mqtt_tick():
  *   DOWN --tick, retry time reached--> CONNECTING --onSuccess--> UP
- *   CONNECTING --onFailure--> DOWN (backoff doubles up to 30 s)
- *   UP --connectionLost--> DOWN (retry after 1 s)
+ *   CONNECTING --onFailure--> DOWN (backoff doubles up to MQTT_BACKOFF_MAX_MS)
+ *   UP --connectionLost--> DOWN; the next tick replaces the Paho client with a
+ *     fresh one and connects again at once
  * Paho's callbacks only flip the state and call the user's callbacks; the
- * client itself is created, recreated (auto version switch) and destroyed only
- * by the owner thread. */
+ * client itself is created, recreated (auto version switch, lost connection)
+ * and destroyed only by the owner thread.
+ *
+ * Why a fresh client after every lost connection: Paho 1.3 keeps the
+ * in-flight publishes of a persistent session and writes them again after
+ * the reconnect, and when connections are torn in the middle of a packet
+ * (a mobile link) it now and then sends a corrupted PUBLISH then, or crashes
+ * (tests/fault, proxy_cut). kdc needs none of that state: the outbox and the
+ * receipts carry the guarantee, so each publish still pending on the old
+ * client is reported failed and the caller sends it again. The broker's
+ * session (subscriptions, queued messages for us) is keyed by the client id
+ * and is not affected. */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -41,6 +52,14 @@ struct mqtt_sub {
 	int qos;
 };
 
+/* A publish handed to Paho with a callback, until Paho answers for it. */
+struct mqtt_pub_ctx {
+	struct mqtt_pub_ctx *prev, *next;
+	kdc_mqtt *m;
+	kdc_mqtt_publish_cb cb;
+	void *ud;
+};
+
 struct kdc_mqtt {
 	MQTTAsync client;
 	struct kdc_mqtt_conf conf;     /* owned copies */
@@ -48,7 +67,8 @@ struct kdc_mqtt {
 	char *will_topic;
 	char *will_payload;
 
-	pthread_mutex_t lock;          /* guards subs (read on Paho's thread) and fds */
+	pthread_mutex_t lock;          /* guards subs (read on Paho's thread), fds, pubs */
+	struct mqtt_pub_ctx pubs;      /* list head: publishes Paho has not answered */
 	struct mqtt_sub subs[MQTT_MAX_SUBS];
 	int nsubs;
 	int fds[MQTT_MAX_FDS];         /* the TCP sockets set NODELAY at connect */
@@ -64,16 +84,12 @@ struct kdc_mqtt {
 	_Atomic int version;           /* protocol of the current client: 5 or 4 */
 	_Atomic int negotiated;        /* 5 or 4 once connected, else 0 */
 	_Atomic int failed;            /* set by onFailure, read by tick */
+	_Atomic int lost;              /* set by connectionLost: tick replaces the client */
 	int auto_version;              /* "auto": switch on failure until one works */
 	int version_locked;            /* a connect worked: keep that version */
 	int64_t next_attempt_ms;
 	int64_t backoff_ms;
 	int64_t last_fail_log_ms;
-};
-
-struct mqtt_pub_ctx {
-	kdc_mqtt_publish_cb cb;
-	void *ud;
 };
 
 static int mqtt__is_tls(const char *uri)
@@ -233,6 +249,7 @@ static void mqtt__connection_lost(void *ctx, char *cause)
 
 	kdc_warn("mqtt: connection to %s lost%s%s; reconnecting", m->conf.broker,
 	         cause ? ": " : "", cause ? cause : "");
+	atomic_store(&m->lost, 1);
 	atomic_store(&m->state, MQTT_DOWN);
 	if (m->cbs.on_connection)
 		m->cbs.on_connection(m->cbs.ud, 0, 0);
@@ -253,10 +270,18 @@ static int mqtt__message_arrived(void *ctx, char *topic, int topic_len, MQTTAsyn
 	return 1;
 }
 
+static void mqtt__pub_unlink(struct mqtt_pub_ctx *pc)
+{
+	pthread_mutex_lock(&pc->m->lock);
+	pc->prev->next = pc->next;
+	pc->next->prev = pc->prev;
+	pthread_mutex_unlock(&pc->m->lock);
+}
+
 static void mqtt__pub_done(struct mqtt_pub_ctx *pc, int ok)
 {
-	if (pc->cb)
-		pc->cb(pc->ud, ok);
+	mqtt__pub_unlink(pc);
+	pc->cb(pc->ud, ok);
 	free(pc);
 }
 
@@ -292,6 +317,45 @@ static int mqtt__create(kdc_mqtt *m, char *err, size_t errlen)
 		return KDC_ERR_MQTT;
 	}
 	return KDC_OK;
+}
+
+/* Destroys the Paho client (owner thread, not under m->lock: Paho takes its
+ * own mutex first) and reports every publish it had not answered as failed.
+ * After MQTTAsync_destroy no Paho thread touches those contexts any more. */
+static void mqtt__destroy_client(kdc_mqtt *m)
+{
+	struct mqtt_pub_ctx *pc;
+	int n = 0;
+
+	if (!m->client)
+		return;
+	MQTTAsync_destroy(&m->client);
+	m->client = NULL;
+	pthread_mutex_lock(&m->lock);
+	m->nfds = 0; /* its sockets are closed: the numbers may be reused */
+	pthread_mutex_unlock(&m->lock);
+	for (;;) {
+		pthread_mutex_lock(&m->lock);
+		pc = m->pubs.next != &m->pubs ? m->pubs.next : NULL;
+		pthread_mutex_unlock(&m->lock);
+		if (!pc)
+			break;
+		mqtt__pub_done(pc, 0);
+		n++;
+	}
+	if (n > 0)
+		kdc_debug("mqtt: %d publish(es) of the lost connection reported failed", n);
+}
+
+/* A fresh client in place of the current one (version switch, lost
+ * connection). Logs and leaves m->client NULL on failure: tick retries. */
+static void mqtt__recreate(kdc_mqtt *m)
+{
+	char err[256];
+
+	mqtt__destroy_client(m);
+	if (mqtt__create(m, err, sizeof err) != KDC_OK)
+		kdc_error("mqtt: %s", err);
 }
 
 static int mqtt__start_connect(kdc_mqtt *m)
@@ -382,6 +446,7 @@ kdc_mqtt *kdc_mqtt_new(const struct kdc_mqtt_conf *conf,
 		return NULL;
 	}
 	pthread_mutex_init(&m->lock, NULL);
+	m->pubs.next = m->pubs.prev = &m->pubs;
 	if (strcmp(ver, "5") == 0) {
 		atomic_store(&m->version, 5);
 	} else if (strcmp(ver, "3.1.1") == 0 || strcmp(ver, "4") == 0) {
@@ -467,7 +532,6 @@ cleanup:
 void kdc_mqtt_tick(kdc_mqtt *m)
 {
 	int64_t now = kdc_mono_ms();
-	char err[256];
 
 	if (atomic_load(&m->state) == MQTT_UP) {
 		m->version_locked = 1;
@@ -477,6 +541,11 @@ void kdc_mqtt_tick(kdc_mqtt *m)
 	}
 	if (atomic_load(&m->state) == MQTT_CONNECTING)
 		return;
+	if (atomic_exchange(&m->lost, 0)) {
+		/* the next connect at once: the link may only have blinked */
+		mqtt__recreate(m);
+		m->next_attempt_ms = now;
+	}
 	if (atomic_load(&m->failed)) {
 		/* schedule the next try once per failure */
 		atomic_store(&m->failed, 0);
@@ -485,18 +554,22 @@ void kdc_mqtt_tick(kdc_mqtt *m)
 		                                                         : m->backoff_ms * 2;
 		if (m->auto_version && !m->version_locked) {
 			/* a 3.1.1-only broker (RabbitMQ) refuses a v5 CONNECT: try the other */
-			MQTTAsync_destroy(&m->client);
-			m->client = NULL;
 			atomic_store(&m->version, atomic_load(&m->version) == 5 ? 4 : 5);
-			if (mqtt__create(m, err, sizeof err) != KDC_OK)
-				kdc_error("mqtt: %s", err);
+			mqtt__recreate(m);
 			if (atomic_load(&m->version) == 4)
 				m->next_attempt_ms = now; /* try the other version at once */
 		}
 		return;
 	}
-	if (now < m->next_attempt_ms || !m->client)
+	if (now < m->next_attempt_ms)
 		return;
+	if (!m->client) {
+		mqtt__recreate(m); /* creating it failed before: try again */
+		if (!m->client) {
+			m->next_attempt_ms = now + MQTT_BACKOFF_MAX_MS;
+			return;
+		}
+	}
 	mqtt__start_connect(m);
 }
 
@@ -524,8 +597,16 @@ int kdc_mqtt_publish(kdc_mqtt *m, const char *topic, const void *payload, size_t
 	if (cb) {
 		if (!(pc = malloc(sizeof *pc)))
 			return KDC_ERR_NOMEM;
+		pc->m = m;
 		pc->cb = cb;
 		pc->ud = cb_ud;
+		/* listed before Paho can answer for it */
+		pthread_mutex_lock(&m->lock);
+		pc->next = &m->pubs;
+		pc->prev = m->pubs.prev;
+		m->pubs.prev->next = pc;
+		m->pubs.prev = pc;
+		pthread_mutex_unlock(&m->lock);
 		ro.context = pc;
 		if (atomic_load(&m->version) == 5) {
 			ro.onSuccess5 = mqtt__on_pub5;
@@ -538,7 +619,10 @@ int kdc_mqtt_publish(kdc_mqtt *m, const char *topic, const void *payload, size_t
 	rc = MQTTAsync_send(m->client, topic, (int)len, payload, qos, retain, &ro);
 	if (rc == MQTTASYNC_SUCCESS)
 		return KDC_OK;
-	free(pc);
+	if (pc) {
+		mqtt__pub_unlink(pc);
+		free(pc);
+	}
 	switch (rc) {
 	case MQTTASYNC_DISCONNECTED:
 		return KDC_ERR_NOT_CONNECTED;
@@ -575,7 +659,7 @@ void kdc_mqtt_free(kdc_mqtt *m)
 		return;
 	if (m->client) {
 		kdc_mqtt_disconnect(m, 1000);
-		MQTTAsync_destroy(&m->client);
+		mqtt__destroy_client(m);
 	}
 	for (int i = 0; i < m->nsubs; i++)
 		free(m->subs[i].filter);
