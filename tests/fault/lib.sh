@@ -42,6 +42,7 @@ RANDOM=$FAULT_SEED
 FAULTS=0            # faults injected so far
 FAULT_WHAT=""       # what kind of faults, for the result line
 FAULT_NOTES=()      # things worth reporting that are not failures
+FAULT_PROBLEMS=()   # failures a scenario found before fault_verify
 FAULT_ROUND=0
 DEVICES=()
 declare -A SYNC_PID=() SYNC_RC=()
@@ -226,6 +227,21 @@ fault_capture() {
 
 fault_expected() { sort -u "$WORK/expected.ids" | wc -l; }
 
+# fault_sent_total: publishes made by all the devices' syncs so far, resends
+# included (each finished sync prints "sync: done, nothing pending (N sent";
+# one that gave up or was killed counts as its last progress line).
+fault_sent_total() {
+	local d total=0 n
+	for d in "${DEVICES[@]}"; do
+		n=$(awk '/^--- sync/ { if (last != "") s += last; last = "" }
+			/^sync: sent [0-9]+,/ { last = $3; sub(",", "", last) }
+			/^sync: done, nothing pending \(/ { last = substr($5, 2) }
+			END { if (last != "") s += last; print s + 0 }' "$WORK/dev/$d.sync.log")
+		total=$((total + n))
+	done
+	echo "$total"
+}
+
 # fault_sync_start TIMEOUT [DEV...]: kdc-event sync in the background.
 fault_sync_start() {
 	local timeout=$1 d
@@ -395,7 +411,7 @@ fault__rebuild_compare() {
 # must end it with exit 0).
 fault_verify() {
 	local expected stored lost unexpected dup_seq dup left=0 d n rejected
-	local json stats_total over=0 problems=() gaps elapsed line
+	local json stats_total over=0 problems=("${FAULT_PROBLEMS[@]}") gaps elapsed line
 	kdc_say "verifying"
 	agg_alive "$WORK/agg" || problems+=("the aggregator is not running at the end (log $WORK/agg/agg.log)")
 	sort -u "$WORK/expected.ids" >"$WORK/expected.sorted"

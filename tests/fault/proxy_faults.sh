@@ -40,6 +40,15 @@ fault_record "$per_dev"
 kdc_say "recorded $(fault_expected) events; syncing through the proxy (${opts[*]})"
 fault_sync_start "$sync_timeout"
 fault_sync_wait $((sync_timeout + 30))
+# What the link carried: each event once, plus what was in flight when a
+# connection broke. Sending every unreceipted event again after each
+# reconnect (a resend storm: twice the events and more, the link full of
+# copies) fails the scenario even when everything arrives in the end.
+sent=$(fault_sent_total)
+expected=$(fault_expected)
+fault_note "devices published $sent times for $expected events"
+[ "$sent" -le $((2 * expected)) ] ||
+	FAULT_PROBLEMS+=("devices published $sent times for $expected events: a resend storm (more than 2 per event)")
 fault_proxy_control "" # faults (and the rate limit) off
 injected=$(fault_proxy_stat "$stat")
 fault_count "${injected:-0}"
