@@ -66,6 +66,7 @@ struct agg_conf {
 	long long stats_interval_ms;
 	long long queue_slots;
 	long long busy_timeout_ms;
+	long long cache_mib;
 	char *log_level;
 };
 
@@ -96,6 +97,8 @@ static const struct kdc_opt agg_opts[] = {
 	        "publish each statistics scope at most this often"),
 	AGG_OPT("queue-slots", KDC_OPT_INT, queue_slots, 1024, 1048576, "32768",
 	        "messages held between the MQTT receiver and the writer"),
+	AGG_OPT("cache-mib", KDC_OPT_INT, cache_mib, 1, 4096, "8",
+	        "SQLite page cache in MiB (most of the daemon's memory once the database is big)"),
 	AGG_OPT("busy-timeout-ms", KDC_OPT_INT, busy_timeout_ms, 0, 600000, "5000",
 	        "wait this long for a database locked by another program"),
 	AGG_OPT("log-level", KDC_OPT_STR, log_level, 0, 0, "info",
@@ -378,6 +381,7 @@ static int agg_run(struct agg_conf *c)
 	agg__log_start(c, client_id);
 	so.synchronous_full = full;
 	so.busy_timeout_ms = (int)c->busy_timeout_ms;
+	so.cache_kib = (int)c->cache_mib * 1024;
 	if (!(store = kdc_store_open(c->db, &so, err, sizeof err))) {
 		kdc_error("%s", err);
 		goto cleanup;
@@ -491,6 +495,7 @@ static int agg_rebuild(struct agg_conf *c)
 		return rc;
 	rc = 1;
 	so.busy_timeout_ms = (int)c->busy_timeout_ms;
+	so.cache_kib = (int)c->cache_mib * 1024;
 	if (!(store = kdc_store_open(c->db, &so, err, sizeof err))) {
 		kdc_error("%s", err);
 		goto cleanup;

@@ -189,10 +189,13 @@ static int store__pragmas(kdc_store *s, const struct kdc_store_opts *o, char *er
 	snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", o->synchronous_full ? "FULL" : "NORMAL");
 	if ((rc = store__exec(s, sql, "synchronous")) != KDC_OK)
 		goto cleanup;
-	/* a bigger page cache keeps the right edge of the id index and the
-	 * statistics tables in memory during large batches */
-	if ((rc = store__exec(s, "PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY",
-	                      "cache_size")) != KDC_OK)
+	/* a page cache bigger than SQLite's 2 MiB default keeps the right edge
+	 * of the id index and the statistics tables in memory during large
+	 * batches; it fills as the file grows and is most of the daemon's
+	 * resident memory after that */
+	snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d", o->cache_kib > 0 ? o->cache_kib : 2048);
+	if ((rc = store__exec(s, sql, "cache_size")) != KDC_OK ||
+	    (rc = store__exec(s, "PRAGMA temp_store=MEMORY", "temp_store")) != KDC_OK)
 		goto cleanup;
 	rc = KDC_OK;
 cleanup:

@@ -34,8 +34,9 @@ typedef struct kdc_store kdc_store;
 struct kdc_store_opts {
 	int synchronous_full;   /* 1: PRAGMA synchronous=FULL (safe default); 0: NORMAL */
 	int busy_timeout_ms;    /* wait this long for another process's lock */
+	int cache_kib;          /* SQLite page cache, KiB */
 };
-#define KDC_STORE_OPTS_INIT { 1, 5000 }
+#define KDC_STORE_OPTS_INIT { 1, 5000, 8192 }
 
 /* Opens (creating if needed, mode 0600; a looser existing mode is tightened
  * with a warning) the database at path, switches it to WAL, and migrates the

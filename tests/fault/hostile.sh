@@ -15,7 +15,7 @@ fault_init hostile 91006
 
 flood=$(fault_pick 10000 100000)
 # Warm-up first: the aggregator's ingest ring (32,768 slots, touched lazily)
-# and its SQLite page cache (cache_size 16 MiB) legitimately grow RSS until
+# and its SQLite page cache (--cache-mib, 8 MiB) legitimately grow RSS until
 # about 40,000 messages have gone through (measured: 21 MB after 10,000,
 # 44 MB after 40,000, then +0.3-0.5 MB per 10,000). Only then is "flat" a
 # test of leaks.
