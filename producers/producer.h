@@ -6,8 +6,11 @@
  *   publish -> pending events go out at QoS 1 on
  *              kdc/v1/{ward}/events/{team}/{device}, in seq order, with at most
  *              `window` publishes awaiting the broker's ack; an event with no
- *              receipt is published again after `resend-after` seconds and
- *              after every reconnect (the aggregator stores each id once).
+ *              receipt is published again after `resend-after` seconds, when
+ *              its publish failed (the connection broke before the broker
+ *              acknowledged it), and after a reconnect that found the broker
+ *              without our session (it may have lost what it acknowledged).
+ *              The aggregator stores each id once.
  *   receipt -> kdc.v1.Receipt on kdc/v1/{ward}/receipts/{device} (QoS 1,
  *              persistent session, so receipts wait for us while we are away):
  *              committed ids leave the outbox, rejected ones stay with the
