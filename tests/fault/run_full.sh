@@ -6,7 +6,7 @@
 #   agg_kill broker_kill_keep broker_kill_wipe device_kill
 #   proxy_reset proxy_stall proxy_cut proxy_trickle disk_full hostile
 # BUILD_DIR is a built kdc tree. FAULT_SEED repeats a run's random choices.
-# Takes about an hour on 2 cores; the summary is also left in
+# Takes about 15 minutes on 2 cores; the summary is also left in
 # BUILD_DIR/tests/fault/full-results.txt.
 set -u
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [SCENARIO...]" >&2; exit 2; }
