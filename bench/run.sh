@@ -4,7 +4,8 @@
 #   bash bench/run.sh [--quick | --smoke] [--reps N] [--only 1,2,...]
 #                     [--build-dir DIR] [--keep] [--agg-args "ARGS"]
 #
-# Builds the programs (Release) if needed, prints the machine and versions,
+# Installs the packages if needed (as root; scripts/install-deps.sh), builds
+# the programs (Release) if needed, prints the machine and versions,
 # starts its own mosquitto on free 127.0.0.1 ports and runs each figure N
 # times (default 5), then prints median / min / max per row. What each figure
 # means is in bench/README.md. --quick uses smaller sizes, --smoke tiny ones
@@ -44,6 +45,23 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+
+# ---- what it needs -------------------------------------------------------------
+# On a fresh machine the one command installs the packages too (as test.sh
+# and demo.sh do); quiet and quick when they are there. The ctest smoke run
+# sets KDC_BENCH_NO_INSTALL: the test command has installed them already.
+if [ -z "${KDC_BENCH_NO_INSTALL:-}" ]; then
+	if [ "$(id -u)" = 0 ]; then
+		bash "$SRC/scripts/install-deps.sh" || { echo "run.sh: installing the dependencies failed" >&2; exit 1; }
+	else
+		for tool in cmake gcc mosquitto sqlite3 protoc-c; do
+			command -v "$tool" >/dev/null 2>&1 || {
+				echo "run.sh: $tool is missing: run 'sudo bash scripts/install-deps.sh' first (or this script as root)" >&2
+				exit 1
+			}
+		done
+	fi
+fi
 
 # ---- sizes -------------------------------------------------------------------
 WARD=31975
