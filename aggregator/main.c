@@ -340,9 +340,32 @@ static void agg__shutdown(struct agg *a)
 	kdc_mqtt_disconnect(a->mqtt, DISCONNECT_MS);
 }
 
-static int agg_run(struct agg_conf *c)
+/* Opens the database and its statistics as the options say (run, rebuild
+ * and forget alike). Logs why and returns -1 when it cannot; the caller
+ * frees whatever was opened. */
+static int agg__open_db(const struct agg_conf *c, int synchronous_full,
+                        const struct kdc_profile *profile, kdc_store **store,
+                        kdc_stats **stats)
 {
 	struct kdc_store_opts so = KDC_STORE_OPTS_INIT;
+	char err[512];
+
+	so.synchronous_full = synchronous_full;
+	so.busy_timeout_ms = (int)c->busy_timeout_ms;
+	so.cache_kib = (int)c->cache_mib * 1024;
+	if (!(*store = kdc_store_open(c->db, &so, err, sizeof err))) {
+		kdc_error("%s", err);
+		return -1;
+	}
+	if (!(*stats = kdc_stats_open(kdc_store_db(*store), profile, err, sizeof err))) {
+		kdc_error("cannot set up statistics in %s: %s", c->db, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int agg_run(struct agg_conf *c)
+{
 	struct kdc_writer_conf wc = KDC_WRITER_CONF_INIT;
 	struct kdc_mqtt_callbacks cbs = { 0 };
 	struct kdc_profile *profile = NULL;
@@ -379,17 +402,8 @@ static int agg_run(struct agg_conf *c)
 	rc = 1;
 
 	agg__log_start(c, client_id);
-	so.synchronous_full = full;
-	so.busy_timeout_ms = (int)c->busy_timeout_ms;
-	so.cache_kib = (int)c->cache_mib * 1024;
-	if (!(store = kdc_store_open(c->db, &so, err, sizeof err))) {
-		kdc_error("%s", err);
+	if (agg__open_db(c, full, profile, &store, &stats) != 0)
 		goto cleanup;
-	}
-	if (!(stats = kdc_stats_open(kdc_store_db(store), profile, err, sizeof err))) {
-		kdc_error("cannot set up statistics in %s: %s", c->db, err);
-		goto cleanup;
-	}
 	a.in = kdc_ingest_new((size_t)c->queue_slots);
 	a.out = kdc_outq_new(RECEIPT_QUEUE_BYTES);
 	if (!a.in || !a.out) {
@@ -481,11 +495,9 @@ cleanup:
 
 static int agg_rebuild(struct agg_conf *c)
 {
-	struct kdc_store_opts so = KDC_STORE_OPTS_INIT;
 	struct kdc_profile *profile = NULL;
 	kdc_store *store = NULL;
 	kdc_stats *stats = NULL;
-	char err[512];
 	int64_t t0;
 	int rc;
 
@@ -494,16 +506,8 @@ static int agg_rebuild(struct agg_conf *c)
 	if ((rc = agg__profile(c, c->ward && *c->ward ? c->ward : NULL, &profile)) != 0)
 		return rc;
 	rc = 1;
-	so.busy_timeout_ms = (int)c->busy_timeout_ms;
-	so.cache_kib = (int)c->cache_mib * 1024;
-	if (!(store = kdc_store_open(c->db, &so, err, sizeof err))) {
-		kdc_error("%s", err);
+	if (agg__open_db(c, 1, profile, &store, &stats) != 0)
 		goto cleanup;
-	}
-	if (!(stats = kdc_stats_open(kdc_store_db(store), profile, err, sizeof err))) {
-		kdc_error("cannot set up statistics in %s: %s", c->db, err);
-		goto cleanup;
-	}
 	t0 = kdc_mono_ms();
 	if (kdc_stats_rebuild(stats) != KDC_OK) {
 		kdc_error("rebuilding the statistics of %s failed: %s", c->db,
@@ -527,12 +531,10 @@ cleanup:
  * everything as it was or everything done. */
 static int agg_forget(struct agg_conf *c)
 {
-	struct kdc_store_opts so = KDC_STORE_OPTS_INIT;
 	struct kdc_profile *profile = NULL;
 	kdc_store *store = NULL;
 	kdc_stats *stats = NULL;
 	int64_t events = 0, rejected = 0;
-	char err[512];
 	int rc, in_tx = 0;
 
 	if (!c->db || !*c->db)
@@ -543,15 +545,8 @@ static int agg_forget(struct agg_conf *c)
 	if ((rc = agg__profile(c, c->ward && *c->ward ? c->ward : NULL, &profile)) != 0)
 		return rc;
 	rc = 1;
-	so.busy_timeout_ms = (int)c->busy_timeout_ms;
-	if (!(store = kdc_store_open(c->db, &so, err, sizeof err))) {
-		kdc_error("%s", err);
+	if (agg__open_db(c, 1, profile, &store, &stats) != 0)
 		goto cleanup;
-	}
-	if (!(stats = kdc_stats_open(kdc_store_db(store), profile, err, sizeof err))) {
-		kdc_error("cannot set up statistics in %s: %s", c->db, err);
-		goto cleanup;
-	}
 	/* the statistics keep household codes too: overwrite everything deleted */
 	if (kdc_store_secure_delete(store, 1) != KDC_OK || kdc_store_begin(store) != KDC_OK)
 		goto fail;
