@@ -3,17 +3,13 @@
 // kdc/v1/province/{code}/status/rollup; the province's targets and totals,
 // one row per ward with the age of its last snapshot and whether it is
 // online, and the daily series. Reuses format.js, i18n.js (its strings plus
-// the prov.* ones below), model.js and chart.js of the ward page.
+// the prov.* ones below), model.js, chart.js and page.js of the ward page.
 // Classic script: see format.js for why.
 (function (kdc) {
   'use strict';
 
   const i18n = kdc.i18n, model = kdc.model;
   const SCHEMA = 'kdc.province.v1';
-  const LANG_KEY = 'kdc.dashboard.lang'; // shared with the ward page
-  const SETTLE_MS = 3000;
-  const CONNECT_GRACE_MS = 4000;
-  const CHART_DAYS = 60;
 
   // Only what the ward page does not already say.
   const STRINGS = {
@@ -88,107 +84,29 @@
   };
   for (const lang of Object.keys(STRINGS)) Object.assign(i18n.STRINGS[lang], STRINGS[lang]);
 
+  const page = kdc.page.create({
+    scope: 'province', clientId: 'kdc-prov-', clientGlobal: 'kdcProvinceClient', render: render,
+  });
+  const common = page.state;  // settings, lang, fmt, connection, fatal
   const state = {
-    settings: null,
-    lang: 'vi',
-    fmt: null,
     snap: null,           // province snapshot
     status: null,         // roll-up status message
-    conn: 'connecting',
-    connError: null,
-    startedAt: Date.now(),
-    connectedAt: 0,
     sort: { key: 'ward', dir: 'asc' },
-    renderQueued: false,
   };
 
-  const $ = (id) => document.getElementById(id);
-  const t = (key, params) => i18n.t(state.lang, key, params);
+  const $ = page.$, h = page.h, t = page.t, scheduleRender = page.scheduleRender;
 
-  function h(tag, attrs) {
-    const e = document.createElement(tag);
-    if (attrs) {
-      for (const k in attrs) {
-        const v = attrs[k];
-        if (v === null || v === undefined || v === false) continue;
-        if (k === 'class') e.className = v;
-        else if (k === 'style') e.style.cssText = v;
-        else e.setAttribute(k, v === true ? '' : String(v));
-      }
-    }
-    for (let i = 2; i < arguments.length; i++) {
-      const c = arguments[i];
-      if (c === null || c === undefined || c === false) continue;
-      if (Array.isArray(c)) c.forEach((x) => x && e.append(x));
-      else e.append(c);
-    }
-    return e;
-  }
-
-  // ---- settings and connection (as the ward page; ?province= instead of ?ward=) ----
-
-  function readSettings() {
-    const cfg = Object.assign({ brokerPath: '/mqtt', staleAfterSeconds: 120, timeZone: 'Asia/Ho_Chi_Minh',
-      reconnectSeconds: 2 }, window.KDC_CONFIG || {});
-    const q = new URLSearchParams(location.search);
-    const stale = Number(q.get('stale') !== null ? q.get('stale') : cfg.staleAfterSeconds);
-    const s = {
-      province: q.get('province') || cfg.province || '',
-      broker: q.get('broker') || cfg.broker || '',
-      brokerPort: cfg.brokerPort,
-      brokerPath: cfg.brokerPath || '/mqtt',
-      username: q.get('user') || cfg.username || '',
-      password: q.get('pass') || cfg.password || '',
-      staleMs: 1000 * (Number.isFinite(stale) && stale >= 0 ? stale : 120),
-      timeZone: cfg.timeZone || 'Asia/Ho_Chi_Minh',
-      reconnectMs: 1000 * (Number(cfg.reconnectSeconds) || 2),
-      lang: q.get('lang'),
-    };
-    if (!s.broker) {
-      const secure = location.protocol === 'https:';
-      const port = s.brokerPort || location.port || (secure ? 443 : 80);
-      s.broker = (secure ? 'wss://' : 'ws://') + (location.hostname || '127.0.0.1') + ':' + port + s.brokerPath;
-    }
-    return s;
-  }
+  // ---- messages ----------------------------------------------------------------
 
   function topics(code) {
     return ['kdc/v1/province/' + code + '/stats', 'kdc/v1/province/' + code + '/status/rollup'];
-  }
-
-  function connect() {
-    const s = state.settings;
-    if (!/^wss?:\/\//.test(s.broker)) return fatal('err.bad_broker', { broker: s.broker });
-    if (typeof window.mqtt === 'undefined') return fatal('err.no_mqtt', {});
-    const client = window.mqtt.connect(s.broker, {
-      protocolVersion: 4, clean: true, clientId: 'kdc-prov-' + Math.random().toString(16).slice(2, 10),
-      username: s.username || undefined, password: s.password || undefined, keepalive: 30,
-      reconnectPeriod: s.reconnectMs, connectTimeout: 8000, resubscribe: false,
-    });
-    client.on('connect', () => {
-      state.conn = 'online';
-      state.connError = null;
-      state.connectedAt = Date.now();
-      // exact topics: RabbitMQ delivers retained messages to those only
-      client.subscribe(topics(s.province), { qos: 1 }, (err, granted) => {
-        if (err) state.connError = String(err.message || err);
-        else if (granted && granted.some((g) => g.qos === 128)) state.connError = t('err.denied');
-        scheduleRender();
-      });
-      setTimeout(scheduleRender, SETTLE_MS + 50);
-      scheduleRender();
-    });
-    client.on('close', () => { state.conn = 'offline'; scheduleRender(); });
-    client.on('error', (err) => { state.connError = String((err && err.message) || err); scheduleRender(); });
-    client.on('message', onMessage);
-    window.kdcProvinceClient = client;
   }
 
   const decoder = new TextDecoder('utf-8');
 
   // Never throws: whatever arrives must not break the page.
   function onMessage(topic, payload) {
-    const [stats, status] = topics(state.settings.province);
+    const [stats, status] = topics(common.settings.province);
     const text = decoder.decode(payload);
     let v = null;
     if (text !== '') {
@@ -196,7 +114,7 @@
       if (v === null || typeof v !== 'object') return;
     }
     if (topic === stats) {
-      if (v && (v.schema !== SCHEMA || String(v.province) !== state.settings.province)) {
+      if (v && (v.schema !== SCHEMA || String(v.province) !== common.settings.province)) {
         return console.warn('kdc province: ignored a snapshot of schema ' + v.schema + ', province ' + v.province);
       }
       state.snap = v;
@@ -208,38 +126,20 @@
 
   // ---- rendering ---------------------------------------------------------------
 
-  function scheduleRender() {
-    if (state.renderQueued) return;
-    state.renderQueued = true;
-    requestAnimationFrame(() => { state.renderQueued = false; render(); });
-  }
-
-  function fatal(key, params) {
-    state.fatal = { key: key, params: params };
-    render();
-  }
-
   function render() {
-    for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = t(e.dataset.i18n);
-    const btn = $('lang');
-    btn.textContent = t('lang.toggle');
-    btn.title = t('lang.toggle_title');
+    page.renderLabels();
     renderHeader();
     renderWarnings();
-    if (state.fatal) { $('main').hidden = true; return; }
-    renderTargets();
+    if (common.fatal) { $('main').hidden = true; return; }
+    // The same cards as the ward page's targets, from the province's sums.
+    page.renderTargets($('targets'), state.snap, { waiting: 'prov.empty.waiting', none: 'prov.target.none' });
     renderOverview();
     renderWards();
-    renderCharts();
+    page.renderCharts(state.snap);
     renderFooter();
     const g = (p) => model.get(state.snap, p, null);
     document.body.dataset.provSeq = g('seq') === null ? '' : String(g('seq'));
-    document.body.dataset.lang = state.lang;
-  }
-
-  function connShown() {
-    if (state.conn === 'online') return 'online';
-    return state.connectedAt === 0 && Date.now() - state.startedAt < CONNECT_GRACE_MS ? 'connecting' : 'offline';
+    document.body.dataset.lang = common.lang;
   }
 
   function ageMs() {
@@ -248,22 +148,19 @@
   }
 
   function renderHeader() {
-    const fmt = state.fmt;
+    const fmt = common.fmt;
     const name = model.get(state.snap, 'province_name', '') ||
-      t('prov.name', { province: state.settings.province || '?' });
+      t('prov.name', { province: common.settings.province || '?' });
     $('prov-name').textContent = name;
     document.title = name + ' · ' + t('prov.title');
-    const shown = connShown();
-    $('conn').dataset.state = shown;
-    $('conn').textContent = t('conn.' + shown);
+    page.renderConn();
     const st = state.status && ['online', 'offline'].includes(state.status.status) ? state.status.status : 'unknown';
     $('rollup').dataset.state = st;
     $('rollup').textContent = t('prov.rollup.' + st);
     const age = ageMs();
-    const stale = age !== null && state.settings.staleMs > 0 && age > state.settings.staleMs;
+    const stale = age !== null && common.settings.staleMs > 0 && age > common.settings.staleMs;
     $('age').dataset.state = age === null ? 'none' : stale ? 'stale' : 'fresh';
     $('age').textContent = age === null ? t('age.none') : t('age.label', { ago: fmt.ago(age) });
-    document.body.dataset.conn = shown;
     document.body.dataset.rollup = st;
   }
 
@@ -275,86 +172,33 @@
   }
 
   function renderWarnings() {
-    const fmt = state.fmt, items = [];
-    const add = (kind, text, info) => items.push(h('p', { class: 'warn' + (info ? ' info' : ''), 'data-warn': kind }, text));
-    if (state.fatal) {
-      add('fatal', t(state.fatal.key, state.fatal.params));
-    } else {
-      if (connShown() === 'offline') add('broker', t('warn.broker') + (state.connError ? ' (' + state.connError + ')' : ''));
+    page.renderWarnings(() => {
+      const fmt = common.fmt, items = [];
+      const add = (kind, text, info) => items.push({ kind: kind, text: text, info: info });
+      if (page.connShown() === 'offline') add('broker', page.brokerWarning());
       if (state.status && state.status.status === 'offline') {
         add('rollup_offline', t('prov.warn.rollup_offline', { since: state.status.since ? fmt.time(state.status.since) : fmt.dash }));
       }
       const age = ageMs();
-      if (age !== null && state.settings.staleMs > 0 && age > state.settings.staleMs) {
-        add('stale', t('warn.stale', { ago: fmt.ago(age), limit: fmt.int(state.settings.staleMs / 60000) }));
+      if (age !== null && common.settings.staleMs > 0 && age > common.settings.staleMs) {
+        add('stale', t('warn.stale', { ago: fmt.ago(age), limit: fmt.int(common.settings.staleMs / 60000) }));
       }
       const wards = model.get(state.snap, 'wards', []);
       const offline = wards.filter((w) => w.reporting && !w.online).length;
       const missing = wards.filter((w) => !w.reporting).length;
       if (offline > 0) add('wards_offline', t('prov.warn.wards_offline', { n: fmt.int(offline) }), true);
       if (missing > 0) add('wards_missing', t('prov.warn.wards_missing', { n: fmt.int(missing) }), true);
-      if (!state.snap && state.conn === 'online' && Date.now() - state.connectedAt > SETTLE_MS) {
-        add('no_data', t('prov.warn.no_data', { province: state.settings.province }), true);
+      if (!state.snap && page.settled(Date.now())) {
+        add('no_data', t('prov.warn.no_data', { province: common.settings.province }), true);
       }
-    }
-    $('warnings').replaceChildren(...items);
-    document.body.dataset.warnings = items.map((e) => e.dataset.warn).join(' ');
-  }
-
-  function indicatorLabel(ind) {
-    return i18n.has(state.lang, 'ind.' + ind) ? t('ind.' + ind) : ind;
-  }
-
-  // The same cards as the ward page's targets, from the province's sums.
-  function renderTargets() {
-    const fmt = state.fmt, box = $('targets');
-    if (!state.snap) return box.replaceChildren(h('p', { class: 'empty' }, t('prov.empty.waiting')));
-    const targets = model.get(state.snap, 'targets', []);
-    if (!Array.isArray(targets) || targets.length === 0) {
-      return box.replaceChildren(h('p', { class: 'empty' }, t('prov.target.none')));
-    }
-    const today = typeof state.snap.as_of === 'string' ? state.snap.as_of.slice(0, 10) : null;
-    box.replaceChildren(...targets.map((tg) => {
-      const current = typeof tg.current === 'number' ? tg.current : null;
-      const goal = typeof tg.percent === 'number' ? tg.percent : null;
-      const met = tg.met === true;
-      const badge = met ? ['done', t('target.reached')] : tg.on_track === true ? ['ok', t('target.on_track')]
-        : ['bad', t('target.off_track')];
-      const left = today ? kdc.format.daysBetween(today, tg.deadline) : null;
-      const note = left === null || met ? '' : left >= 0 ? ' · ' + t('target.days_left', { n: fmt.int(left) })
-        : ' · ' + t('target.days_over', { n: fmt.int(-left) });
-      const gained = typeof tg.gained_30d === 'number'
-        ? ' · ' + t('target.gained', { n: (tg.gained_30d > 0 ? '+' : '') + fmt.int(tg.gained_30d) }) : '';
-      const projected = met ? null : (tg.projected ? t('target.projected', { date: fmt.day(tg.projected) })
-        : t('target.projected_never')) + gained;
-      const fill = current === null ? 0 : Math.max(0, Math.min(100, current));
-      return h('article', { class: 'target', 'data-indicator': tg.indicator, 'data-state': badge[0] },
-        h('h3', null, indicatorLabel(tg.indicator)),
-        h('div', { class: 'target-main' },
-          h('span', { class: 'big', 'data-f': 'current' }, fmt.pct(current)),
-          h('span', { class: 'count', 'data-f': 'count' },
-            t('target.count', { value: fmt.int(tg.value), denominator: fmt.int(tg.denominator) })),
-          h('span', { class: 'badge ' + badge[0], 'data-f': 'badge' }, badge[1])),
-        h('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': fill,
-          'aria-label': indicatorLabel(tg.indicator) },
-          h('div', { class: 'fill', style: 'width:' + fill + '%' }),
-          goal === null ? null : h('div', { class: 'marker', style: 'left:' + Math.min(100, goal) + '%', title: t('target.marker') })),
-        h('p', { class: 'target-line', 'data-f': 'target' },
-          t('target.line', { percent: fmt.pct(goal), deadline: fmt.day(tg.deadline) }) + note),
-        projected === null ? null : h('p', { class: 'target-proj', 'data-f': 'projected' }, projected));
-    }));
-  }
-
-  function card(key, label, value, sub) {
-    return h('div', { class: 'card', 'data-f': key }, h('div', { class: 'card-label' }, label),
-      h('div', { class: 'card-value' }, value), sub ? h('div', { class: 'card-sub' }, sub) : null);
+      return items;
+    });
   }
 
   function renderOverview() {
-    const fmt = state.fmt, s = state.snap, g = (p) => model.get(s, p, null), box = $('overview');
+    const fmt = common.fmt, s = state.snap, g = (p) => model.get(s, p, null), box = $('overview');
     if (!s) return box.replaceChildren(h('p', { class: 'empty' }, t('prov.empty.waiting')));
-    const part = (key, label, p, w) => card(key, label, fmt.int(g(p)),
-      t('ov.of_total', { total: fmt.int(g(w)) }) + ' · ' + fmt.ratio(g(p), g(w)));
+    const card = page.card, part = (key, label, p, w) => page.partCard(key, label, g(p), g(w));
     box.replaceChildren(
       card('wards', t('prov.ov.wards'), fmt.int(g('wards_reporting')) + ' / ' + fmt.int(g('wards_listed')),
         t('prov.ov.wards_sub', { online: fmt.int(g('wards_online')), listed: fmt.int(g('wards_listed')) })),
@@ -408,17 +252,12 @@
   }
 
   function rateCell(col, n, p, total) {
-    const fmt = state.fmt;
-    return h('td', { class: 'num', 'data-col': col, 'data-label': t('prov.col.' + col) },
-      h('span', { class: 'rate' }, fmt.pct(p)), h('span', { class: 'frac' }, fmt.int(n) + '/' + fmt.int(total)));
+    return page.rateCell(col, t('prov.col.' + col), n, p, total);
   }
 
   function renderWards() {
-    const fmt = state.fmt, rows = state.snap ? wardRows() : [];
-    for (const th of document.querySelectorAll('#wards thead th[data-sort]')) {
-      th.setAttribute('aria-sort', th.dataset.sort === state.sort.key
-        ? (state.sort.dir === 'asc' ? 'ascending' : 'descending') : 'none');
-    }
+    const fmt = common.fmt, rows = state.snap ? wardRows() : [];
+    page.sortHeader('wards', state.sort);
     $('wards-empty').hidden = rows.length > 0 || !state.snap;
     $('wards').closest('.table-wrap').hidden = rows.length === 0;
     $('wards-hint').hidden = rows.length < 2;
@@ -441,70 +280,26 @@
   function renderAges() {
     const now = Date.now();
     for (const td of document.querySelectorAll('#wards td[data-col="age"][data-as-of]')) {
-      td.textContent = state.fmt.ago(now - Number(td.dataset.asOf));
-    }
-  }
-
-  function onSortClick(ev) {
-    const th = ev.target.closest('th[data-sort]');
-    if (!th) return;
-    const key = th.dataset.sort;
-    if (state.sort.key === key) state.sort.dir = state.sort.dir === 'asc' ? 'desc' : 'asc';
-    else state.sort = { key: key, dir: key === 'ward' || key === 'state' || key === 'age' ? 'asc' : 'desc' };
-    renderWards();
-  }
-
-  function renderCharts() {
-    const fmt = state.fmt, byDay = model.seriesByDay(state.snap);
-    const dates = Array.from(byDay.keys()).slice(-CHART_DAYS);
-    for (const fig of document.querySelectorAll('#charts figure[data-kind]')) {
-      const kind = fig.dataset.kind, host = fig.querySelector('.chart-host');
-      const values = dates.map((d) => byDay.get(d)[kind]);
-      const total = values.reduce((a, b) => a + b, 0);
-      fig.querySelector('.chart-title').textContent = t('chart.' + kind);
-      fig.querySelector('.chart-total').textContent = dates.length ? t('chart.total', { n: fmt.int(total) }) : '';
-      fig.dataset.total = String(total);
-      if (!dates.length) { host.replaceChildren(h('p', { class: 'empty' }, t('chart.none'))); continue; }
-      kdc.chart.bars(host, { dates: dates, values: values, fmt: fmt, label: t('chart.' + kind) });
+      td.textContent = common.fmt.ago(now - Number(td.dataset.asOf));
     }
   }
 
   function renderFooter() {
-    const fmt = state.fmt, s = state.snap;
+    const fmt = common.fmt, s = state.snap;
     $('foot-asof').textContent = s ? t('prov.foot.as_of', { t: fmt.time(s.as_of_ms || s.as_of), seq: fmt.int(s.seq) }) : '';
-    $('foot-source').textContent = t('prov.foot.source', { broker: state.settings.broker, province: state.settings.province });
-  }
-
-  function setLang(lang) {
-    state.lang = lang;
-    state.fmt = kdc.format.makeFormatter(lang, state.settings.timeZone);
-    try { localStorage.setItem(LANG_KEY, lang); } catch (e) { /* not remembered */ }
-    document.documentElement.lang = lang;
-    render();
+    $('foot-source').textContent = t('prov.foot.source', { broker: common.settings.url, province: common.settings.province });
   }
 
   function start() {
-    state.settings = readSettings();
-    let lang = state.settings.lang;
-    if (!i18n.LANGS.includes(lang)) {
-      try { lang = localStorage.getItem(LANG_KEY); } catch (e) { lang = null; }
-    }
-    state.lang = i18n.LANGS.includes(lang) ? lang : 'vi';
-    state.fmt = kdc.format.makeFormatter(state.lang, state.settings.timeZone);
-    document.documentElement.lang = state.lang;
-    $('lang').addEventListener('click', () => setLang(state.lang === 'vi' ? 'en' : 'vi'));
-    $('wards').tHead.addEventListener('click', onSortClick);
-    let resizeTimer = 0;
-    window.addEventListener('resize', () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(renderCharts, 150); });
+    page.onSortClick('wards', state.sort, ['ward', 'state', 'age'], renderWards);
     // ages move with the clock
-    setInterval(() => { renderHeader(); renderWarnings(); renderAges(); }, 1000);
-    const code = state.settings.province;
-    if (!code) return fatal('prov.err.no_province', {});
-    if (!model.isCode(code)) return fatal('prov.err.bad_province', { province: code });
+    const code = page.start({ missing: 'prov.err.no_province', invalid: 'prov.err.bad_province' },
+      () => { renderHeader(); renderWarnings(); renderAges(); },
+      () => page.renderCharts(state.snap));
+    if (code === null) return;
     render();
-    connect();
+    page.connect(topics(code), onMessage);
   }
 
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
-  else start();
+  kdc.page.onReady(start);
 })(globalThis.kdc = globalThis.kdc || {});
