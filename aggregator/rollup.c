@@ -21,8 +21,6 @@
 
 #define MS_PER_DAY 86400000LL
 #define SERIES_DAYS 60
-#define PACE_DAYS 30      /* the pace of a target: its gain over 30 days (stats.c) */
-#define HORIZON_DAYS 3650 /* projections further away are "not at this pace" */
 #define MAX_EXACT 9007199254740992.0 /* 2^53 */
 
 /* ---- what is summed ------------------------------------------------------- */
@@ -77,11 +75,6 @@ static int64_t floor_div(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static int64_t ceil_div(int64_t a, int64_t b)
-{
-	return a / b + ((a % b != 0) && ((a > 0) == (b > 0)));
 }
 
 struct rollup_parse {
@@ -673,10 +666,9 @@ static int rollup__target(const kdc_rollup *r, const struct kdc_profile_target *
 	const struct kdc_province *p = r->prov;
 	int64_t value = sum[indicator_fields[t->indicator].value];
 	int64_t denom = sum[indicator_fields[t->indicator].denom];
-	int64_t gained = 0, need;
+	int64_t gained = 0;
 	int has_gained = 0, reporting = 0;
 	cJSON *o = cJSON_CreateObject();
-	char buf[32];
 
 	if (!o || !cJSON_AddItemToArray(arr, o)) {
 		cJSON_Delete(o);
@@ -695,49 +687,7 @@ static int rollup__target(const kdc_rollup *r, const struct kdc_profile_target *
 			gained += w->gained[t->indicator];
 	}
 	has_gained = has_gained && reporting > 0;
-	cJSON_AddStringToObject(o, "indicator", kdc_indicator_name(t->indicator));
-	if (t->percent_x100 % 100)
-		snprintf(buf, sizeof buf, "%lld.%02lld", t->percent_x100 / 100, t->percent_x100 % 100);
-	else
-		snprintf(buf, sizeof buf, "%lld", t->percent_x100 / 100);
-	cJSON_AddRawToObject(o, "percent", buf);
-	cJSON_AddStringToObject(o, "deadline", t->deadline);
-	if (denom > 0) {
-		int64_t c100 = (value * 10000 + denom / 2) / denom;
-		snprintf(buf, sizeof buf, "%lld.%02lld", (long long)(c100 / 100), (long long)(c100 % 100));
-		cJSON_AddRawToObject(o, "current", buf);
-	} else {
-		cJSON_AddNullToObject(o, "current");
-	}
-	kdc_json_int(o, "value", value);
-	kdc_json_int(o, "denominator", denom);
-	if (has_gained)
-		kdc_json_int(o, "gained_30d", gained);
-	else
-		cJSON_AddNullToObject(o, "gained_30d");
-	need = ceil_div(t->percent_x100 * denom, 10000);
-	if (denom <= 0) {
-		cJSON_AddNullToObject(o, "projected");
-		cJSON_AddBoolToObject(o, "on_track", 0);
-		cJSON_AddBoolToObject(o, "met", 0);
-	} else if (value >= need) {
-		kdc_json_day(o, "projected", today);
-		cJSON_AddBoolToObject(o, "on_track", 1);
-		cJSON_AddBoolToObject(o, "met", 1);
-	} else {
-		int64_t days = 0;
-		int reachable = has_gained && gained > 0;
-		if (reachable) {
-			days = ceil_div((need - value) * PACE_DAYS, gained);
-			reachable = days <= HORIZON_DAYS;
-		}
-		if (reachable)
-			kdc_json_day(o, "projected", today + days);
-		else
-			cJSON_AddNullToObject(o, "projected");
-		cJSON_AddBoolToObject(o, "on_track", reachable && today + days <= t->deadline_day);
-		cJSON_AddBoolToObject(o, "met", 0);
-	}
+	kdc_json_target(o, t, value, denom, has_gained, gained, today);
 	return KDC_OK;
 }
 

@@ -41,8 +41,6 @@
 
 #define STATS_SCHEMA 1
 #define SERIES_DAYS 60
-#define PACE_DAYS 30        /* "the last 30 days' pace" */
-#define HORIZON_DAYS 3650   /* a projection further than ~10 years is "not at this pace" */
 #define REEVAL_MS 60000     /* windows are re-checked at least this often */
 #define REBUILD_CHUNK 1024
 #define NKIND KDC_KIND_COUNT
@@ -1049,7 +1047,7 @@ static struct fold_keep stats__keep(const kdc_stats *s, const struct kdc_event_r
 	k.day = day >= rday - SERIES_DAYS;
 	k.hour = hour >= kdc_local_hour(r->received_ms, off) - 24;
 	/* paydays: the value 30 days ago looks back a whole "regularly" window */
-	k.payday = day >= rday - PACE_DAYS - KDC_PROFILE_MAX_WINDOW - 1;
+	k.payday = day >= rday - KDC_PACE_DAYS - KDC_PROFILE_MAX_WINDOW - 1;
 	return k;
 }
 
@@ -1860,20 +1858,14 @@ static void stats__denominators(const kdc_stats *s, const struct scope *sc, stru
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-static int64_t ceil_div(int64_t a, int64_t b)
-{
-	return a / b + ((a % b != 0) && ((a > 0) == (b > 0)));
-}
-
 /* One target: the indicator's value now and 30 days ago give the pace; the
  * projection is the first day at which that pace reaches the target. */
 static int stats__json_target(kdc_stats *s, struct scope *sc, const struct snapshot *sn,
                               const struct kdc_profile_target *t, cJSON *arr)
 {
-	const int64_t d0 = sn->today - PACE_DAYS;
-	int64_t value = 0, denom = 0, then = 0, after = 0, need;
+	const int64_t d0 = sn->today - KDC_PACE_DAYS;
+	int64_t value = 0, denom = 0, then = 0, after = 0;
 	cJSON *o = cJSON_CreateObject();
-	char buf[32];
 	int rc = KDC_OK;
 
 	if (!o || !cJSON_AddItemToArray(arr, o)) {
@@ -1909,48 +1901,7 @@ static int stats__json_target(kdc_stats *s, struct scope *sc, const struct snaps
 	}
 	if (rc)
 		return rc;
-	cJSON_AddStringToObject(o, "indicator", kdc_indicator_name(t->indicator));
-	snprintf(buf, sizeof buf, "%lld", t->percent_x100 / 100);
-	if (t->percent_x100 % 100)
-		snprintf(buf, sizeof buf, "%lld.%02lld", t->percent_x100 / 100, t->percent_x100 % 100);
-	cJSON_AddRawToObject(o, "percent", buf);
-	cJSON_AddStringToObject(o, "deadline", t->deadline);
-	if (denom > 0) {
-		/* percent with 2 decimals, rounded half up, in integers */
-		int64_t c100 = (value * 10000 + denom / 2) / denom;
-		snprintf(buf, sizeof buf, "%lld.%02lld", (long long)(c100 / 100), (long long)(c100 % 100));
-		cJSON_AddRawToObject(o, "current", buf);
-	} else {
-		cJSON_AddNullToObject(o, "current");
-	}
-	kdc_json_int(o, "value", value);
-	kdc_json_int(o, "denominator", denom);
-	kdc_json_int(o, "gained_30d", value - then);
-	/* the smallest count that meets the target: value * 10000 >= percent_x100 * denom */
-	need = ceil_div(t->percent_x100 * denom, 10000);
-	if (denom <= 0) {
-		cJSON_AddNullToObject(o, "projected");
-		cJSON_AddBoolToObject(o, "on_track", 0);
-		cJSON_AddBoolToObject(o, "met", 0);
-	} else if (value >= need) {
-		kdc_json_day(o, "projected", sn->today);
-		cJSON_AddBoolToObject(o, "on_track", 1);
-		cJSON_AddBoolToObject(o, "met", 1);
-	} else {
-		int64_t gained = value - then, days = 0;
-		int reachable = gained > 0;
-
-		if (reachable) {
-			days = ceil_div((need - value) * PACE_DAYS, gained);
-			reachable = days <= HORIZON_DAYS;
-		}
-		if (reachable)
-			kdc_json_day(o, "projected", sn->today + days);
-		else
-			cJSON_AddNullToObject(o, "projected");
-		cJSON_AddBoolToObject(o, "on_track", reachable && sn->today + days <= t->deadline_day);
-		cJSON_AddBoolToObject(o, "met", 0);
-	}
+	kdc_json_target(o, t, value, denom, 1, value - then, sn->today);
 	return KDC_OK;
 }
 
