@@ -14,11 +14,11 @@
  * sent marks are kept in memory and written in one unsynced transaction every
  * few hundred milliseconds: they only pace resending.
  *
- * Window: a publish takes a slot before it is handed to Paho and gives it
- * back in the ack callback. Every connect or loss starts a new generation;
- * acks of an older generation do not free slots of the new one (Paho may
- * drop un-acked messages of a lost session without a word), and those events
- * go out again anyway. */
+ * Window: a publish takes a slot before it is handed to kdc_mqtt and gives
+ * it back in the publish callback, which kdc_mqtt calls exactly once for
+ * every publish it took: acknowledged, or failed (at the latest when the
+ * client of a lost connection is replaced, before the next connect). So the
+ * count of slots in use is exact across reconnects. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,11 +51,9 @@ struct prod_receipt {
 	uint8_t data[];
 };
 
-/* One publish awaiting its ack (Paho holds a pointer to it). */
+/* One publish awaiting its callback (kdc_mqtt holds a pointer to it). */
 struct prod_pub {
-	struct prod_pub *prev, *next;
 	kdc_producer *p;
-	uint64_t gen;
 	int64_t seq;
 };
 
@@ -72,9 +70,7 @@ struct kdc_producer {
 	struct prod_receipt *rq_head, *rq_tail;
 	size_t rq_bytes;
 	int64_t rq_dropped;
-	struct prod_pub pubs;            /* list head of publishes awaiting ack */
-	uint64_t gen;                    /* +1 on every connect and loss */
-	int inflight;                    /* publishes of generation `gen` awaiting ack */
+	int inflight;                    /* publishes awaiting their callback */
 	int connected;
 	int reconnected;                 /* a connect happened since the owner looked */
 	int session_lost;                /* ... and one of them found no session */
@@ -197,8 +193,6 @@ static void producer__on_connection(void *ud, int connected, int session_present
 	kdc_producer *p = ud;
 
 	pthread_mutex_lock(&p->lock);
-	p->gen++;
-	p->inflight = 0;
 	p->connected = connected;
 	if (connected) {
 		p->reconnected = 1;
@@ -216,10 +210,7 @@ static void producer__on_publish(void *ud, int ok)
 	kdc_producer *p = pub->p;
 
 	pthread_mutex_lock(&p->lock);
-	pub->prev->next = pub->next;
-	pub->next->prev = pub->prev;
-	if (pub->gen == p->gen)
-		p->inflight--;
+	p->inflight--;
 	if (ok)
 		p->acked++;
 	else if (p->failed_min_seq == 0 || pub->seq < p->failed_min_seq)
@@ -249,7 +240,6 @@ kdc_producer *kdc_producer_new(const struct kdc_producer_conf *conf, char *err, 
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	p->pubs.next = p->pubs.prev = &p->pubs;
 	p->st.pending = -1;
 	if (producer__conf_copy(&p->conf, conf) != KDC_OK) {
 		memset(&p->conf, 0, sizeof p->conf);
@@ -289,21 +279,17 @@ static int producer__flush_marks(kdc_producer *p)
 void kdc_producer_free(kdc_producer *p)
 {
 	struct prod_receipt *r;
-	struct prod_pub *pub;
 
 	if (!p)
 		return;
 	if (p->ob)
 		producer__flush_marks(p);
-	/* after this no Paho callback can run: what is left in the lists is ours */
+	/* after this no Paho callback can run, and every publish has had its
+	 * callback (which freed it): what is left in the receipt queue is ours */
 	kdc_mqtt_free(p->mqtt);
 	while ((r = p->rq_head)) {
 		p->rq_head = r->next;
 		free(r);
-	}
-	while ((pub = p->pubs.next) != &p->pubs) {
-		p->pubs.next = pub->next;
-		free(pub);
 	}
 	kdc_outbox_close(p->ob);
 	kdc_conf_free(kdc_producer_opts, &p->conf);
@@ -492,12 +478,7 @@ static int producer__send_row(void *ud, const struct kdc_outbox_row *row)
 		free(pub);
 		return p->send_rc = KDC_ERR_BUSY;
 	}
-	pub->gen = p->gen;
 	p->inflight++;
-	pub->next = &p->pubs;
-	pub->prev = p->pubs.prev;
-	p->pubs.prev->next = pub;
-	p->pubs.prev = pub;
 	pthread_mutex_unlock(&p->lock);
 
 	topic = producer__topic(p, row, buf, sizeof buf);
@@ -506,10 +487,7 @@ static int producer__send_row(void *ud, const struct kdc_outbox_row *row)
 	if (rc != KDC_OK) {
 		/* the callback will not come: give the slot back ourselves */
 		pthread_mutex_lock(&p->lock);
-		pub->prev->next = pub->next;
-		pub->next->prev = pub->prev;
-		if (pub->gen == p->gen)
-			p->inflight--;
+		p->inflight--;
 		pthread_mutex_unlock(&p->lock);
 		free(pub);
 		return p->send_rc = rc;
