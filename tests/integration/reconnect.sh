@@ -37,11 +37,9 @@ agg_stop "$adir"
 
 # sync_sent: the last "sent N" the running sync printed (one line a second).
 sync_sent() { sed -n 's/^sync: sent \([0-9]*\),.*/\1/p' "$log" | tail -n 1; }
-sync_wait_sent() {
-	wait_for "$2" "the sync to have sent $1 events (last: $(sync_sent))" \
-		bash -c "n=\$(sed -n 's/^sync: sent \([0-9]*\),.*/\1/p' '$log' | tail -n 1); [ \"\${n:-0}\" -ge $1 ]"
-}
-connects() { grep -c 'mqtt: connected to' "$log"; }
+sync_sent_at_least() { local n; n=$(sync_sent); [ "${n:-0}" -ge "$1" ]; }
+sync_wait_sent() { wait_for "$2" "the sync to have sent $1 events" sync_sent_at_least "$1"; }
+connects_at_least() { [ "$(grep -c 'mqtt: connected to' "$log")" -ge "$1" ]; }
 
 # ---- phase 1: the broker keeps the session -------------------------------
 fill_outbox_bulk "$conf" 2000 "$WORK/ids1"
@@ -51,7 +49,7 @@ KDC_PIDS+=("$sync_pid")
 sync_wait_sent 2000 30
 sleep 1 # the last PUBACKs of a local broker take milliseconds
 broker_restart "$bdir" keep
-wait_for 20 "the device to reconnect" bash -c "[ \$(grep -c 'mqtt: connected to' '$log') -ge 2 ]"
+wait_for 20 "the device to reconnect" connects_at_least 2
 grep -q 'session resumed' "$log" || fail "the device did not resume its session after the restart: $(grep 'mqtt:' "$log" | tail -n 3)"
 sleep 3 # time for a resend, if the device were going to make one
 assert_eq "publishes after the reconnect with the session kept" 2000 "$(sync_sent)"
