@@ -53,7 +53,7 @@ export KDC_EVENT=$build/producers/kdc-event
 export KDC_AGGREGATOR=$build/aggregator/kdc-aggregator
 export KDC_FREEPORT=$build/tests/kdc-freeport
 KDC_SIM=$build/producers/kdc-sim
-KDC_STATS=$build/aggregator/kdc-stats
+KDC_STATS=$build/viewers/kdc-stats
 export KDC_SOURCE_DIR=$root
 # shellcheck source=../tests/lib/common.sh
 . "$root/tests/lib/common.sh"
