@@ -1746,7 +1746,7 @@ static int stats__read_counters(kdc_stats *s, int64_t sid, struct counters *c)
 
 static int stats__read_windows(kdc_stats *s, int64_t sid, struct snapshot *sn)
 {
-	const int64_t first = sn->today - (SERIES_DAYS - 1);
+	const int64_t first = kdc_window_first(sn->today, SERIES_DAYS);
 	sqlite3_stmt *st = stats__stmt(s, Q_DAYS);
 	int rc;
 
@@ -1823,7 +1823,7 @@ static int stats__regular_at(kdc_stats *s, struct scope *sc, int64_t d0, int win
 	}
 	st = stats__stmt(s, sc->kind == SCOPE_WARD ? Q_REGULAR_AT_WARD : Q_REGULAR_AT);
 	sqlite3_bind_int64(st, 1, sc->sid);
-	sqlite3_bind_int64(st, 2, d0 - window + 1);
+	sqlite3_bind_int64(st, 2, kdc_window_first(d0, window));
 	sqlite3_bind_int64(st, 3, d0);
 	if ((rc = stats__query_int(s, st, out, "count regular payers")))
 		return rc;
@@ -2127,7 +2127,7 @@ static int stats__snapshot(kdc_stats *s, struct scope *sc, int64_t now_ms, struc
 	stats__denominators(s, sc, sn);
 	if ((rc = stats__read_counters(s, sc->sid, &sn->c)) ||
 	    (rc = stats__read_windows(s, sc->sid, sn)) ||
-	    (rc = stats__hist_from(s, sc->sid, HIST_LASTPAY, sn->today - window + 1, &sn->regular_now)))
+	    (rc = stats__hist_from(s, sc->sid, HIST_LASTPAY, kdc_window_first(sn->today, window), &sn->regular_now)))
 		return rc;
 	return KDC_OK;
 }

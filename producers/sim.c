@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "kdc_err.h"
 #include "sim.h"
 
@@ -94,53 +95,16 @@ static int64_t sim__between(struct kdc_sim_rng *r, int64_t lo, int64_t hi)
 
 /* ---- calendar ---------------------------------------------------------------- */
 
-static int64_t sim__floordiv(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-	return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-/* Monday to Saturday. 1970-01-01 (day 0) was a Thursday. */
+/* Monday to Saturday. */
 static int sim__workday(int64_t day)
 {
-	int64_t wd = ((day % 7) + 7 + 3) % 7; /* 0 = Monday */
-	return wd != 6;
-}
-
-/* H. Hinnant's civil-date algorithms (proleptic Gregorian). */
-static int64_t sim__days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void sim__civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t era;
-	unsigned doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+	return kdc_weekday(day) != 6;
 }
 
 int kdc_sim_working_time(int64_t t, int utc_offset_min)
 {
-	int64_t local = t + (int64_t)utc_offset_min * MIN_MS;
-	int64_t day = sim__floordiv(local, DAY_MS), tod = local - day * DAY_MS;
+	int64_t day = kdc_local_day(t, utc_offset_min);
+	int64_t tod = t - kdc_local_day_start(day, utc_offset_min);
 
 	return sim__workday(day) && ((tod >= AM_START && tod < AM_END) ||
 	                             (tod >= PM_START && tod < PM_END));
@@ -185,7 +149,6 @@ static int64_t sim__tod_wms_floor(int64_t tod)
 struct sim_ctx {
 	struct kdc_sim *s;
 	uint64_t seed;
-	int64_t off;                /* UTC offset, ms */
 	int64_t first_day, last_day;
 	int64_t *wdays;             /* working days with working time in the window */
 	size_t nwdays;
@@ -195,12 +158,18 @@ struct sim_ctx {
 
 static int64_t sim__day(const struct sim_ctx *c, int64_t t)
 {
-	return sim__floordiv(t + c->off, DAY_MS);
+	return kdc_local_day(t, c->s->utc_offset_min);
+}
+
+/* Local time of day of t, in ms since the start of day. */
+static int64_t sim__tod(const struct sim_ctx *c, int64_t t, int64_t day)
+{
+	return t - kdc_local_day_start(day, c->s->utc_offset_min);
 }
 
 static int64_t sim__at(const struct sim_ctx *c, int64_t day, int64_t wms)
 {
-	return day * DAY_MS - c->off + sim__wms_tod(wms);
+	return kdc_local_day_start(day, c->s->utc_offset_min) + sim__wms_tod(wms);
 }
 
 /* The working ms [lo, hi) of day that fall inside the window; 0 if none. */
@@ -211,12 +180,12 @@ static int sim__span(const struct sim_ctx *c, int64_t day, int64_t *lo, int64_t 
 	*lo = 0;
 	*hi = WORK_MS;
 	if (day == c->first_day) {
-		int64_t w = sim__tod_wms_ceil(c->s->start_ms + c->off - day * DAY_MS);
+		int64_t w = sim__tod_wms_ceil(sim__tod(c, c->s->start_ms, day));
 		if (w > *lo)
 			*lo = w;
 	}
 	if (day == c->last_day) {
-		int64_t w = sim__tod_wms_floor(c->s->end_ms + c->off - day * DAY_MS) + 1;
+		int64_t w = sim__tod_wms_floor(sim__tod(c, c->s->end_ms, day)) + 1;
 		if (w < *hi)
 			*hi = w;
 	}
@@ -242,7 +211,7 @@ static int64_t sim__next_work(const struct sim_ctx *c, int64_t t)
 {
 	int64_t day = sim__day(c, t), w, r = 0;
 
-	if (sim__workday(day) && (w = sim__tod_wms_ceil(t + c->off - day * DAY_MS)) < WORK_MS) {
+	if (sim__workday(day) && (w = sim__tod_wms_ceil(sim__tod(c, t, day))) < WORK_MS) {
 		r = sim__at(c, day, w);
 	} else {
 		for (day++; !sim__workday(day); day++)
@@ -441,7 +410,7 @@ static void sim__accounts(struct sim_ctx *c, struct kdc_sim_rng *r, uint32_t h, 
 static int64_t sim__time_in_month(struct sim_ctx *c, struct kdc_sim_rng *r, int64_t y,
                                   unsigned m, unsigned dd, int64_t after)
 {
-	int64_t first = sim__days_from_civil(y, m, 1), day = first + dd - 1, t;
+	int64_t first = kdc_days_from_civil(y, m, 1), day = first + dd - 1, t;
 
 	if (day < c->first_day)
 		return 0;
@@ -451,8 +420,8 @@ static int64_t sim__time_in_month(struct sim_ctx *c, struct kdc_sim_rng *r, int6
 
 static unsigned sim__days_in_month(int64_t y, unsigned m)
 {
-	int64_t a = sim__days_from_civil(y, m, 1);
-	int64_t b = m == 12 ? sim__days_from_civil(y + 1, 1, 1) : sim__days_from_civil(y, m + 1, 1);
+	int64_t a = kdc_days_from_civil(y, m, 1);
+	int64_t b = m == 12 ? kdc_days_from_civil(y + 1, 1, 1) : kdc_days_from_civil(y, m + 1, 1);
 	return (unsigned)(b - a);
 }
 
@@ -522,8 +491,8 @@ static void sim__payments(struct sim_ctx *c, struct kdc_sim_rng *r, uint32_t h,
 	}
 	if (!payer)
 		return;
-	sim__civil_from_days(c->first_day, &y, &m, &d);
-	sim__civil_from_days(c->last_day, &y_end, &m_end, &d);
+	kdc_civil_from_days(c->first_day, &y, &m, &d);
+	kdc_civil_from_days(c->last_day, &y_end, &m_end, &d);
 	for (;;) {
 		unsigned dim = sim__days_in_month(y, m);
 		int64_t t, after = acct[payer][KDC__V1__ACCOUNT_KIND__ACCOUNT_KIND_PAYMENT];
@@ -955,7 +924,6 @@ int kdc_sim_new(const struct kdc_profile *prof, const struct kdc_sim_params *par
 
 	c.s = s;
 	c.seed = par->seed;
-	c.off = (int64_t)s->utc_offset_min * MIN_MS;
 	c.first_day = sim__day(&c, s->start_ms);
 	c.last_day = sim__day(&c, s->end_ms);
 	if (!(c.wdays = malloc((size_t)(c.last_day - c.first_day + 1) * sizeof *c.wdays)))
@@ -1157,14 +1125,14 @@ void kdc_sim_tally_add(struct kdc_sim_tally *t, const struct kdc_sim_event *e)
 int64_t kdc_sim_tally_paying_regularly(const struct kdc_sim_tally *t, int64_t now_ms,
                                        int utc_offset_min, int window_days)
 {
-	int64_t off = (int64_t)utc_offset_min * MIN_MS, n = 0;
-	int64_t first = sim__floordiv(now_ms + off, DAY_MS) - (window_days - 1);
+	int64_t n = 0;
+	int64_t first = kdc_window_first(kdc_local_day(now_ms, utc_offset_min), window_days);
 
 	for (size_t h = 0; h < t->n; h++)
 		for (int m = 0; m < KDC_SIM_MAX_ADULTS; m++) {
 			int64_t lp = t->last_pay[h][m];
 			if (lp && (t->acct[h][KDC__V1__ACCOUNT_KIND__ACCOUNT_KIND_PAYMENT] & (1u << m)) &&
-			    sim__floordiv(lp + off, DAY_MS) >= first)
+			    kdc_local_day(lp, utc_offset_min) >= first)
 				n++;
 		}
 	return n;

@@ -13,13 +13,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "calendar.h"
 #include "kdc_conf.h"
 #include "kdc_err.h"
 #include "kdc_util.h"
 #include "jsonout.h"
 #include "rollup.h"
 
-#define MS_PER_DAY 86400000LL
 #define SERIES_DAYS 60
 #define MAX_EXACT 9007199254740992.0 /* 2^53 */
 
@@ -70,12 +70,6 @@ rollup_default_targets[] = {
 	{ KDC_IND_HOUSEHOLDS_REACHED, 8500, "2023-12-31" },
 	{ KDC_IND_PEOPLE_PAYING_REGULARLY, 8000, "2025-12-31" },
 };
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
 
 struct rollup_parse {
 	struct kdc_province *p;
@@ -462,7 +456,7 @@ static int rollup__parse_snap(const char *ward, const cJSON *root, struct ward_s
 	if (cJSON_IsString(o) && strlen(o->valuestring) == 10 &&
 	    kdc_time_parse(o->valuestring, &ms) == KDC_OK) {
 		int64_t days;
-		ns->series_start = floor_div(ms, MS_PER_DAY);
+		ns->series_start = kdc_local_day(ms, 0);
 		ns->has_series = json_count(json_path(t, "days"), &days) == KDC_OK && days == SERIES_DAYS;
 		for (int k = 0; k < NKINDS && ns->has_series; k++) {
 			const cJSON *arr = cJSON_GetObjectItemCaseSensitive(t, series_kinds[k]);
@@ -843,7 +837,7 @@ int kdc_rollup_build(const kdc_rollup *r, int64_t now_ms, int64_t seq, char **ou
 		goto cleanup;
 	for (size_t i = 0; i < p->ntargets; i++)
 		if ((rc = rollup__target(r, &p->targets[i], sum,
-		                         floor_div(now_ms + (int64_t)p->utc_offset_min * 60000, MS_PER_DAY),
+		                         kdc_local_day(now_ms, p->utc_offset_min),
 		                         arr)) != KDC_OK)
 			goto cleanup;
 	if ((rc = rollup__series(r, root)) != KDC_OK)

@@ -5,13 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "kdc_conf.h"
 #include "kdc_err.h"
 #include "kdc_util.h"
 #include "profile.h"
-
-#define MS_PER_DAY 86400000LL
-#define MS_PER_HOUR 3600000LL
 
 static const char *const indicator_names[KDC_IND_COUNT] = {
 	"households_visited", "households_reached",
@@ -36,30 +34,6 @@ int kdc_indicator_parse(const char *s)
 		if (strcmp(s, indicator_names[i]) == 0)
 			return i;
 	return -1;
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-int64_t kdc_local_day(int64_t ms, int utc_offset_min)
-{
-	return floor_div(ms + (int64_t)utc_offset_min * 60000, MS_PER_DAY);
-}
-
-int64_t kdc_local_hour(int64_t ms, int utc_offset_min)
-{
-	return floor_div(ms + (int64_t)utc_offset_min * 60000, MS_PER_HOUR);
-}
-
-void kdc_day_format(int64_t day, char *out, size_t outlen)
-{
-	char buf[40];
-
-	kdc_time_format(day * MS_PER_DAY, buf, sizeof buf);
-	snprintf(out, outlen, "%.10s", buf);
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -183,7 +157,7 @@ int kdc_profile_parse_date(const char *s, char out[11], int64_t *day)
 	/* exactly YYYY-MM-DD: a deadline is a calendar date */
 	if (strlen(s) != 10 || kdc_time_parse(s, &ms) != KDC_OK)
 		return KDC_ERR_INVAL;
-	*day = floor_div(ms, MS_PER_DAY);
+	*day = kdc_local_day(ms, 0);
 	kdc_day_format(*day, out, 11);
 	/* 2023-02-30 would parse as March 2: refuse what does not round-trip */
 	return strcmp(out, s) == 0 ? KDC_OK : KDC_ERR_INVAL;

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "calendar.h" /* the ward's days: the profile's offset and dates use it */
 #include "kdc_proto.h"
 
 /* The indicators a target can be set on. Order is fixed (JSON names below). */
@@ -95,13 +96,5 @@ void kdc_profile_free(struct kdc_profile *p);
 /* Index of the khóm / team with that code, or -1. */
 long kdc_profile_khom_find(const struct kdc_profile *p, const char *code);
 long kdc_profile_team_find(const struct kdc_profile *p, const char *code);
-
-/* Day number (days since 1970-01-01 of the local calendar) of UTC time ms,
- * and the hour number likewise, for a UTC offset in minutes. Floor division:
- * correct for times before 1970 too. */
-int64_t kdc_local_day(int64_t ms, int utc_offset_min);
-int64_t kdc_local_hour(int64_t ms, int utc_offset_min);
-/* Formats a day number as "YYYY-MM-DD" (out: at least 11 bytes). */
-void kdc_day_format(int64_t day, char *out, size_t outlen);
 
 #endif
