@@ -37,6 +37,7 @@
 #include "kdc_util.h"
 #include "profile.h"
 #include "jsonout.h"
+#include "snapshot.h"
 #include "stats.h"
 
 #define STATS_SCHEMA 1
@@ -44,8 +45,8 @@
 #define REEVAL_MS 60000     /* windows are re-checked at least this often */
 #define REBUILD_CHUNK 1024
 #define NKIND KDC_KIND_COUNT
-#define NACCT 5             /* AccountKind 1..4 */
-#define NSVC 6              /* ServiceKind 1..5 */
+#define NACCT (KDC_SNAP_NACCOUNT + 1) /* AccountKind 1..4 */
+#define NSVC (KDC_SNAP_NSERVICE + 1)  /* ServiceKind 1..5 */
 #define ACCT_PAYMENT KDC__V1__ACCOUNT_KIND__ACCOUNT_KIND_PAYMENT
 #define OUTCOME_SURVEYED KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_SURVEYED
 
@@ -2011,6 +2012,36 @@ static const char *scope_name(const kdc_stats *s, const struct scope *sc)
 	return sc->kind == SCOPE_KHOM ? p->khoms[sc->pidx].name : p->teams[sc->pidx].name;
 }
 
+/* The count fields of a snapshot (ward/snapshot.h) from what was read. */
+static void stats__fields(const kdc_stats *s, const struct snapshot *sn, int64_t *v)
+{
+	v[KDC_SF_HH_TOTAL] = sn->hh_total;
+	v[KDC_SF_HH_VISITED] = sn->c.hh_visited;
+	v[KDC_SF_HH_SURVEYED] = sn->c.hh_surveyed;
+	v[KDC_SF_HH_REACHED] = sn->c.hh_reached;
+	v[KDC_SF_P_TOTAL] = sn->people_total;
+	v[KDC_SF_P_ACCOUNT] = sn->c.acct[ACCT_PAYMENT];
+	v[KDC_SF_P_REGULAR] = sn->regular_now;
+	for (int k = 1; k < NACCT; k++)
+		v[KDC_SF_ACCOUNT + k - 1] = sn->c.acct[k];
+	v[KDC_SF_STORED] = 0;
+	for (int k = 0; k < NKIND; k++) {
+		int64_t *e = &v[KDC_SF_EVENTS + k * KDC_SNAP_NWINDOW];
+		e[KDC_SNAP_W24H] = sn->ev24[k];
+		e[KDC_SNAP_W7D] = sn->ev7[k];
+		e[KDC_SNAP_W30D] = sn->ev30[k];
+		e[KDC_SNAP_WTOTAL] = sn->c.ev[k];
+		v[KDC_SF_STORED] += sn->c.ev[k];
+	}
+	for (int k = 1; k < NSVC; k++)
+		v[KDC_SF_SERVICES + k - 1] = sn->svc30[k];
+	v[KDC_SF_PAY_COUNT_30D] = sn->pay30_n;
+	v[KDC_SF_PAY_AMOUNT_30D] = sn->pay30_amount;
+	v[KDC_SF_PAY_COUNT_TOTAL] = sn->c.ev[KDC_KIND_PAYMENT];
+	v[KDC_SF_PAY_AMOUNT_TOTAL] = sn->c.pay_amount;
+	v[KDC_SF_REJECTED] = s->rejected_total;
+}
+
 /* Builds the snapshot of one scope. with_meta adds seq and as_of (left out
  * when comparing with the previous snapshot). */
 static int stats__build(kdc_stats *s, struct scope *sc, const struct snapshot *sn,
@@ -2019,12 +2050,12 @@ static int stats__build(kdc_stats *s, struct scope *sc, const struct snapshot *s
 	const struct kdc_profile *p = s->profile;
 	cJSON *root = cJSON_CreateObject(), *o, *e;
 	int rc = KDC_ERR_NOMEM;
-	int64_t stored = 0;
+	int64_t v[KDC_SF_COUNT];
 
 	*out = NULL;
 	if (!root)
 		return KDC_ERR_NOMEM;
-	cJSON_AddStringToObject(root, "schema", "kdc.stats.v1");
+	cJSON_AddStringToObject(root, "schema", KDC_STATS_SCHEMA);
 	if (stats__ward_code(s))
 		cJSON_AddStringToObject(root, "ward", stats__ward_code(s));
 	else
@@ -2042,42 +2073,10 @@ static int stats__build(kdc_stats *s, struct scope *sc, const struct snapshot *s
 		kdc_json_time(root, "as_of", 1, now_ms);
 		kdc_json_int(root, "as_of_ms", now_ms);
 	}
-	if (!(o = cJSON_AddObjectToObject(root, "households")))
-		goto cleanup;
-	kdc_json_int(o, "total", sn->hh_total);
-	kdc_json_int(o, "visited", sn->c.hh_visited);
-	kdc_json_int(o, "surveyed", sn->c.hh_surveyed);
-	kdc_json_int(o, "reached", sn->c.hh_reached);
-	if (!(o = cJSON_AddObjectToObject(root, "people_15plus")))
-		goto cleanup;
-	kdc_json_int(o, "total", sn->people_total);
-	kdc_json_int(o, "with_payment_account", sn->c.acct[ACCT_PAYMENT]);
-	kdc_json_int(o, "paying_regularly", sn->regular_now);
-	if (!(o = cJSON_AddObjectToObject(root, "accounts")))
-		goto cleanup;
-	for (int k = 1; k < NACCT; k++)
-		kdc_json_int(o, kdc_account_name(k), sn->c.acct[k]);
-	if (!(o = cJSON_AddObjectToObject(root, "events")))
-		goto cleanup;
-	for (int k = 0; k < NKIND; k++) {
-		if (!(e = cJSON_AddObjectToObject(o, kdc_kind_name(k))))
+	stats__fields(s, sn, v);
+	for (int f = 0; f < KDC_SF_STORED; f++)
+		if (kdc_snap_put(root, f, v[f]) != KDC_OK)
 			goto cleanup;
-		kdc_json_int(e, "24h", sn->ev24[k]);
-		kdc_json_int(e, "7d", sn->ev7[k]);
-		kdc_json_int(e, "30d", sn->ev30[k]);
-		kdc_json_int(e, "total", sn->c.ev[k]);
-		stored += sn->c.ev[k];
-	}
-	if (!(o = cJSON_AddObjectToObject(root, "services")))
-		goto cleanup;
-	for (int k = 1; k < NSVC; k++)
-		kdc_json_int(o, kdc_service_name(k), sn->svc30[k]);
-	if (!(o = cJSON_AddObjectToObject(root, "payments")))
-		goto cleanup;
-	kdc_json_int(o, "count_30d", sn->pay30_n);
-	kdc_json_int(o, "amount_vnd_30d", sn->pay30_amount);
-	kdc_json_int(o, "count_total", sn->c.ev[KDC_KIND_PAYMENT]);
-	kdc_json_int(o, "amount_vnd_total", sn->c.pay_amount);
 	if (!(o = cJSON_AddArrayToObject(root, "targets")))
 		goto cleanup;
 	for (size_t i = 0; i < p->ntargets; i++)
@@ -2104,8 +2103,9 @@ static int stats__build(kdc_stats *s, struct scope *sc, const struct snapshot *s
 	if ((rc = stats__json_devices(s, sc, root)))
 		goto cleanup;
 	rc = KDC_ERR_NOMEM;
-	kdc_json_int(root, "stored_total", stored);
-	kdc_json_int(root, "rejected_total", s->rejected_total);
+	for (int f = KDC_SF_STORED; f < KDC_SF_COUNT; f++)
+		if (kdc_snap_put(root, f, v[f]) != KDC_OK)
+			goto cleanup;
 	kdc_json_time(root, "latest_event", sn->c.has_latest, sn->c.latest_ms);
 	kdc_json_int(root, "regular_window_days", p->regular_window_days);
 	kdc_json_int(root, "utc_offset_min", p->utc_offset_min);

@@ -19,49 +19,21 @@
 #include "kdc_util.h"
 #include "jsonout.h"
 #include "rollup.h"
+#include "snapshot.h"
 
 #define SERIES_DAYS 60
 #define MAX_EXACT 9007199254740992.0 /* 2^53 */
 
 /* ---- what is summed ------------------------------------------------------- */
 
-/* The additive fields of a ward snapshot (docs/province.md): counts of
- * distinct households and people, and counts and amounts of events. A
- * household and its people belong to exactly one ward, and an event to the
+/* The additive fields of a ward snapshot (ward/snapshot.h, docs/province.md):
+ * counts of distinct households and people, and counts and amounts of events.
+ * A household and its people belong to exactly one ward, and an event to the
  * ward it was sent to, so the province's number is the sum of its wards'. */
-static const char *const rollup_fields[] = {
-	"households.total", "households.visited", "households.surveyed", "households.reached",
-	"people_15plus.total", "people_15plus.with_payment_account", "people_15plus.paying_regularly",
-	"accounts.public_service_portal", "accounts.vneid_level2", "accounts.provincial_app",
-	"accounts.payment",
-	"events.visit.24h", "events.visit.7d", "events.visit.30d", "events.visit.total",
-	"events.account.24h", "events.account.7d", "events.account.30d", "events.account.total",
-	"events.payment.24h", "events.payment.7d", "events.payment.30d", "events.payment.total",
-	"events.service.24h", "events.service.7d", "events.service.30d", "events.service.total",
-	"services.birth_registration", "services.marital_status", "services.medical_booking",
-	"services.field_report", "services.other",
-	"payments.count_30d", "payments.amount_vnd_30d", "payments.count_total",
-	"payments.amount_vnd_total",
-	"stored_total", "rejected_total",
-};
-#define NFIELDS (sizeof rollup_fields / sizeof rollup_fields[0])
-_Static_assert(NFIELDS == 38, "the F_ indices below follow rollup_fields");
-
-enum {
-	F_HH_TOTAL = 0, F_HH_VISITED = 1, F_HH_REACHED = 3, F_P_TOTAL = 4, F_P_ACCOUNT = 5,
-	F_P_REGULAR = 6, F_STORED = 36,
-};
+#define NFIELDS KDC_SF_COUNT
 
 static const char *const series_kinds[] = { "visit", "account", "payment", "service" };
 #define NKINDS 4
-
-/* Each target indicator's count and denominator among the fields. */
-static const struct { int value, denom; } indicator_fields[KDC_IND_COUNT] = {
-	[KDC_IND_HOUSEHOLDS_VISITED] = { F_HH_VISITED, F_HH_TOTAL },
-	[KDC_IND_HOUSEHOLDS_REACHED] = { F_HH_REACHED, F_HH_TOTAL },
-	[KDC_IND_PEOPLE_WITH_PAYMENT_ACCOUNT] = { F_P_ACCOUNT, F_P_TOTAL },
-	[KDC_IND_PEOPLE_PAYING_REGULARLY] = { F_P_REGULAR, F_P_TOTAL },
-};
 
 /* ---- the province profile --------------------------------------------------- */
 
@@ -411,8 +383,8 @@ static int rollup__parse_snap(const char *ward, const cJSON *root, struct ward_s
 		return KDC_ROLLUP_INVALID;
 	}
 	o = cJSON_GetObjectItemCaseSensitive(root, "schema");
-	if (!cJSON_IsString(o) || strcmp(o->valuestring, "kdc.stats.v1") != 0) {
-		snprintf(err, errlen, "schema is not kdc.stats.v1");
+	if (!cJSON_IsString(o) || strcmp(o->valuestring, KDC_STATS_SCHEMA) != 0) {
+		snprintf(err, errlen, "schema is not " KDC_STATS_SCHEMA);
 		return KDC_ROLLUP_INVALID;
 	}
 	o = cJSON_GetObjectItemCaseSensitive(root, "scope");
@@ -432,9 +404,9 @@ static int rollup__parse_snap(const char *ward, const cJSON *root, struct ward_s
 		return KDC_ROLLUP_INVALID;
 	}
 	for (size_t i = 0; i < NFIELDS; i++)
-		if (json_count(json_path(root, rollup_fields[i]), &ns->v[i]) != KDC_OK) {
+		if (json_count(json_path(root, kdc_snap_fields[i]), &ns->v[i]) != KDC_OK) {
 			snprintf(err, errlen, "%s missing or not a whole number from 0 to 2^53",
-			         rollup_fields[i]);
+			         kdc_snap_fields[i]);
 			return KDC_ROLLUP_INVALID;
 		}
 	/* the 30-day gain of each target, for the province's pace */
@@ -628,38 +600,14 @@ void kdc_rollup_counts(const kdc_rollup *r, size_t *listed, size_t *reporting, s
 
 /* ---- JSON out ------------------------------------------------------------------ */
 
-/* Adds v at a dotted path, creating the objects on the way. */
-static int out_path(cJSON *root, const char *path, int64_t v)
-{
-	char part[64];
-	cJSON *o = root;
-
-	for (;;) {
-		size_t n = strcspn(path, ".");
-		if (n >= sizeof part)
-			return KDC_ERR_INVAL;
-		memcpy(part, path, n);
-		part[n] = '\0';
-		if (path[n] == '\0')
-			return kdc_json_int(o, part, v) ? KDC_OK : KDC_ERR_NOMEM;
-		{
-			cJSON *next = cJSON_GetObjectItemCaseSensitive(o, part);
-			if (!next && !(next = cJSON_AddObjectToObject(o, part)))
-				return KDC_ERR_NOMEM;
-			o = next;
-		}
-		path += n + 1;
-	}
-}
-
 /* One target, from the summed counts, with the ward aggregator's formulas
  * (docs/stats.md "Targets and the projected date"). */
 static int rollup__target(const kdc_rollup *r, const struct kdc_profile_target *t,
                           const int64_t *sum, int64_t today, cJSON *arr)
 {
 	const struct kdc_province *p = r->prov;
-	int64_t value = sum[indicator_fields[t->indicator].value];
-	int64_t denom = sum[indicator_fields[t->indicator].denom];
+	int64_t value = sum[kdc_snap_indicators[t->indicator].value];
+	int64_t denom = sum[kdc_snap_indicators[t->indicator].denom];
 	int64_t gained = 0;
 	int has_gained = 0, reporting = 0;
 	cJSON *o = cJSON_CreateObject();
@@ -732,8 +680,8 @@ static int rollup__series(const kdc_rollup *r, cJSON *root)
 }
 
 /* The fields of a ward's row in the province table. */
-static const int row_fields[] = { F_HH_TOTAL, F_HH_VISITED, F_HH_REACHED, F_P_TOTAL,
-                                  F_P_ACCOUNT, F_P_REGULAR, F_STORED };
+static const int row_fields[] = { KDC_SF_HH_TOTAL, KDC_SF_HH_VISITED, KDC_SF_HH_REACHED, KDC_SF_P_TOTAL,
+                                  KDC_SF_P_ACCOUNT, KDC_SF_P_REGULAR, KDC_SF_STORED };
 
 static int rollup__ward_row(const kdc_rollup *r, size_t i, int64_t now_ms, cJSON *arr)
 {
@@ -769,7 +717,7 @@ static int rollup__ward_row(const kdc_rollup *r, size_t i, int64_t now_ms, cJSON
 	/* a snapshot "from the future" (clocks apart) shows age 0 */
 	kdc_json_int(o, "age_s", now_ms > w->as_of_ms ? (now_ms - w->as_of_ms) / 1000 : 0);
 	for (size_t k = 0; k < sizeof row_fields / sizeof row_fields[0]; k++)
-		if (out_path(o, rollup_fields[row_fields[k]], w->v[row_fields[k]]) != KDC_OK)
+		if (kdc_snap_put(o, row_fields[k], w->v[row_fields[k]]) != KDC_OK)
 			return KDC_ERR_NOMEM;
 	kdc_json_time(o, "latest_event", w->has_latest, w->latest_ms);
 	kdc_json_int(o, "devices", w->devices);
@@ -823,7 +771,7 @@ int kdc_rollup_build(const kdc_rollup *r, int64_t now_ms, int64_t seq, char **ou
 	kdc_json_time(root, "oldest_ward_as_of", reporting > 0, oldest);
 	kdc_json_time(root, "newest_ward_as_of", reporting > 0, newest);
 	for (size_t k = 0; k < NFIELDS; k++)
-		if ((rc = out_path(root, rollup_fields[k], sum[k])) != KDC_OK)
+		if ((rc = kdc_snap_put(root, (int)k, sum[k])) != KDC_OK)
 			goto cleanup;
 	rc = KDC_ERR_NOMEM;
 	kdc_json_int(root, "devices", devices);
