@@ -1,4 +1,4 @@
-/* main.c: kdc-aggregator, the ward server daemon.
+/* kdc-aggregator.c: kdc-aggregator, the ward server daemon.
  *
  *   kdc-aggregator [run] --ward CODE --db PATH [--broker URL] [options]
  *   kdc-aggregator rebuild --db PATH [--profile FILE]
