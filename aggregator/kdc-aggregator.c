@@ -32,6 +32,7 @@
 #include "kdc_err.h"
 #include "kdc_log.h"
 #include "kdc_mqtt.h"
+#include "kdc_prog.h"
 #include "kdc_proto.h"
 #include "kdc_util.h"
 #include "outq.h"
@@ -40,11 +41,8 @@
 #include "store.h"
 #include "writer.h"
 
-#ifndef KDC_VERSION
-#define KDC_VERSION "unknown"
-#endif
 
-#define EXIT_CONFIG 2
+#define EXIT_CONFIG KDC_EXIT_USAGE
 #define MAIN_TICK_MS 100
 #define DOWN_TICK_MS 10
 #define SHUTDOWN_PUBLISH_MS 5000
@@ -125,14 +123,6 @@ static void agg__usage(FILE *out)
 	kdc_conf_usage(agg_opts, out);
 }
 
-static int agg__config_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "kdc-aggregator: ");
-	fprintf(stderr, fmt, arg ? arg : "");
-	fputc('\n', stderr);
-	return EXIT_CONFIG;
-}
-
 /* Loads the profile named by --profile, or the built-in default (no
  * denominators) without one. A profile for another ward is a mistake worth
  * stopping for: its numbers would be published as this ward's. */
@@ -176,12 +166,6 @@ static void agg__check_config_mode(const struct agg_conf *c)
 /* ---- run --------------------------------------------------------------------- */
 
 static volatile sig_atomic_t agg_stop;
-
-static void agg__on_signal(int sig)
-{
-	(void)sig;
-	agg_stop = 1;
-}
 
 struct agg {
 	const struct agg_conf *conf;
@@ -369,7 +353,6 @@ static int agg_run(struct agg_conf *c)
 	struct kdc_writer_conf wc = KDC_WRITER_CONF_INIT;
 	struct kdc_mqtt_callbacks cbs = { 0 };
 	struct kdc_profile *profile = NULL;
-	struct sigaction sa;
 	struct agg a;
 	kdc_store *store = NULL;
 	kdc_stats *stats = NULL;
@@ -379,19 +362,19 @@ static int agg_run(struct agg_conf *c)
 	memset(&a, 0, sizeof a);
 	a.conf = c;
 	if (!c->ward || !*c->ward)
-		return agg__config_error("--ward is required (the ward's administrative code, e.g. 31975)", NULL);
+		return kdc_usage_error("--ward is required (the ward's administrative code, e.g. 31975)");
 	if (!kdc_code_valid(c->ward))
-		return agg__config_error("--ward '%s' is not a code (1-32 letters, digits, '_' or '-')", c->ward);
+		return kdc_usage_error("--ward '%s' is not a code (1-32 letters, digits, '_' or '-')", c->ward);
 	if (!c->db || !*c->db)
-		return agg__config_error("--db is required (the SQLite file for events, e.g. /var/lib/kdc/31975.db)", NULL);
+		return kdc_usage_error("--db is required (the SQLite file for events, e.g. /var/lib/kdc/31975.db)");
 	if (strcmp(c->synchronous, "full") == 0)
 		full = 1;
 	else if (strcmp(c->synchronous, "normal") == 0)
 		full = 0;
 	else
-		return agg__config_error("--synchronous must be full or normal, got '%s'", c->synchronous);
+		return kdc_usage_error("--synchronous must be full or normal, got '%s'", c->synchronous);
 	if (!c->mqtt.broker || !*c->mqtt.broker)
-		return agg__config_error("--broker is required (e.g. tcp://127.0.0.1:1883)", NULL);
+		return kdc_usage_error("--broker is required (e.g. tcp://127.0.0.1:1883)");
 	if (c->mqtt.client_id && *c->mqtt.client_id)
 		snprintf(client_id, sizeof client_id, "%s", c->mqtt.client_id);
 	else
@@ -416,13 +399,7 @@ static int agg_run(struct agg_conf *c)
 		goto cleanup;
 	}
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = agg__on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	kdc_prog_on_stop(&agg_stop, 1);
 
 	wc.ward = c->ward;
 	wc.batch_max = (size_t)c->batch_max;
@@ -502,7 +479,7 @@ static int agg_rebuild(struct agg_conf *c)
 	int rc;
 
 	if (!c->db || !*c->db)
-		return agg__config_error("rebuild: --db is required (the aggregator's SQLite file)", NULL);
+		return kdc_usage_error("rebuild: --db is required (the aggregator's SQLite file)");
 	if ((rc = agg__profile(c, c->ward && *c->ward ? c->ward : NULL, &profile)) != 0)
 		return rc;
 	rc = 1;
@@ -538,10 +515,10 @@ static int agg_forget(struct agg_conf *c)
 	int rc, in_tx = 0;
 
 	if (!c->db || !*c->db)
-		return agg__config_error("forget: --db is required (the aggregator's SQLite file)", NULL);
+		return kdc_usage_error("forget: --db is required (the aggregator's SQLite file)");
 	if (!c->household || !kdc_code_valid(c->household))
-		return agg__config_error("forget: --household CODE is required (the household's "
-		                         "pseudonymous code, e.g. H0042)", NULL);
+		return kdc_usage_error("forget: --household CODE is required (the household's "
+		                         "pseudonymous code, e.g. H0042)");
 	if ((rc = agg__profile(c, c->ward && *c->ward ? c->ward : NULL, &profile)) != 0)
 		return rc;
 	rc = 1;
@@ -591,10 +568,9 @@ int main(int argc, char **argv)
 {
 	const struct agg_command *cmd = &agg_commands[0];
 	struct agg_conf conf;
-	char err[512];
-	int argi = 1, rc, level;
+	int argi = 1, rc;
 
-	kdc_log_set_ident("kdc-aggregator");
+	kdc_prog_init("kdc-aggregator");
 	memset(&conf, 0, sizeof conf);
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = NULL;
@@ -606,38 +582,15 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		if (!cmd)
-			return agg__config_error("unknown command '%s' (commands: run, rebuild, forget; see --help)",
-			                         argv[1]);
+			return kdc_usage_error("unknown command '%s' (commands: run, rebuild, forget; see --help)",
+			                       argv[1]);
 		argi = 2;
 	}
-	for (int i = argi; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			agg__usage(stdout);
-			return 0;
-		}
-		if (strcmp(argv[i], "--version") == 0) {
-			printf("kdc-aggregator %s\n", KDC_VERSION);
-			return 0;
-		}
-	}
-	if (kdc_conf_defaults(agg_opts, &conf) != KDC_OK) {
-		fprintf(stderr, "kdc-aggregator: out of memory\n");
-		return 1;
-	}
-	if (kdc_conf_args(agg_opts, &conf, argc, argv, &argi, err, sizeof err) != KDC_OK) {
-		rc = agg__config_error("%s", err);
+	if (kdc_prog_help_version(argc, argv, argi, agg__usage, &rc))
+		return rc;
+	if ((rc = kdc_prog_options(agg_opts, &conf, argc, argv, &argi, 0)) != 0 ||
+	    (rc = kdc_prog_log_level(conf.log_level)) != 0)
 		goto cleanup;
-	}
-	if (argi < argc) {
-		rc = agg__config_error("unexpected argument '%s' (see --help)", argv[argi]);
-		goto cleanup;
-	}
-	if ((level = kdc_log_level_parse(conf.log_level)) < 0) {
-		rc = agg__config_error("--log-level must be debug, info, notice, warning or error, got '%s'",
-		                       conf.log_level);
-		goto cleanup;
-	}
-	kdc_log_set_level(level);
 	/* Nobody reads SQLite's memory statistics here, and keeping them takes a
 	 * process-wide mutex on every SQLite allocation. Only possible before
 	 * SQLite's first use. */

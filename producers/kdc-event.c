@@ -16,6 +16,7 @@
 #include "kdc_conf.h"
 #include "kdc_err.h"
 #include "kdc_log.h"
+#include "kdc_prog.h"
 #include "kdc_proto.h"
 #include "kdc_util.h"
 #include "outbox.h"
@@ -42,12 +43,6 @@ struct cli {
 };
 
 static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 /* ---- option tables ---------------------------------------------------------- */
 
@@ -118,14 +113,6 @@ struct command {
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static int usage_error(const char *fmt, const char *a, const char *b)
-{
-	fprintf(stderr, "kdc-event: ");
-	fprintf(stderr, fmt, a ? a : "", b ? b : "");
-	fprintf(stderr, "\n");
-	return EXIT_USAGE;
-}
-
 /* "a, b or c" from a name function over 1..max. */
 static void list_names(char *buf, size_t len, const char *(*name)(int))
 {
@@ -150,40 +137,30 @@ static int parse_enum(const char *value, const char *opt, const char *what,
 	char valid[512];
 
 	list_names(valid, sizeof valid, name);
-	if (!value) {
-		fprintf(stderr, "kdc-event: missing --%s: %s, one of %s\n", opt, what, valid);
-		return EXIT_USAGE;
-	}
-	if ((*out = parse(value)) < 0) {
-		fprintf(stderr, "kdc-event: unknown --%s value '%s' (%s): use %s\n", opt, value,
+	if (!value)
+		return kdc_usage_error("missing --%s: %s, one of %s", opt, what, valid);
+	if ((*out = parse(value)) < 0)
+		return kdc_usage_error("unknown --%s value '%s' (%s): use %s", opt, value,
 		        what, valid);
-		return EXIT_USAGE;
-	}
 	return 0;
 }
 
 static int require_code(const char *value, const char *opt, const char *what)
 {
-	if (!value || !*value) {
-		fprintf(stderr, "kdc-event: missing --%s: %s\n", opt, what);
-		return EXIT_USAGE;
-	}
-	if (!kdc_code_valid(value)) {
-		fprintf(stderr, "kdc-event: --%s '%s' is not a valid code: use 1-32 letters, "
-		        "digits, '_' or '-' (no spaces, no names)\n", opt, value);
-		return EXIT_USAGE;
-	}
+	if (!value || !*value)
+		return kdc_usage_error("missing --%s: %s", opt, what);
+	if (!kdc_code_valid(value))
+		return kdc_usage_error("--%s '%s' is not a valid code: use 1-32 letters, "
+		        "digits, '_' or '-' (no spaces, no names)", opt, value);
 	return 0;
 }
 
 static int parse_at(const char *at, int64_t *ms)
 {
 	*ms = 0; /* now */
-	if (at && kdc_time_parse(at, ms) != KDC_OK) {
-		fprintf(stderr, "kdc-event: --at '%s' is not a time: use 2026-11-27 or "
-		        "2026-11-27T08:30:00Z (UTC)\n", at);
-		return EXIT_USAGE;
-	}
+	if (at && kdc_time_parse(at, ms) != KDC_OK)
+		return kdc_usage_error("--at '%s' is not a time: use 2026-11-27 or "
+		        "2026-11-27T08:30:00Z (UTC)", at);
 	return 0;
 }
 
@@ -191,10 +168,8 @@ static int open_producer(struct cli *c, kdc_producer **p)
 {
 	char err[512];
 
-	if (kdc_producer_check_conf(&c->dev, 1, err, sizeof err) != KDC_OK) {
-		fprintf(stderr, "kdc-event: %s\n", err);
-		return EXIT_USAGE;
-	}
+	if (kdc_producer_check_conf(&c->dev, 1, err, sizeof err) != KDC_OK)
+		return kdc_usage_error("%s", err);
 	if (!(*p = kdc_producer_new(&c->dev, err, sizeof err))) {
 		fprintf(stderr, "kdc-event: %s\n", err);
 		return EXIT_FAIL;
@@ -245,8 +220,7 @@ static int common_fields(struct cli *c, kdc_event_pb *ev, int person)
 	    (ret = require_code(c->household, "household", "the household code, e.g. --household H001")))
 		return ret;
 	if (person && c->member == 0)
-		return usage_error("missing --member: the person's index in the household (1, 2, ...)%s%s",
-		                   NULL, NULL);
+		return kdc_usage_error("missing --member: the person's index in the household (1, 2, ...)");
 	if ((ret = parse_at(c->at, &ev->occurred_ms)) != 0)
 		return ret;
 	ev->khom = c->khom;
@@ -374,10 +348,8 @@ static int list_state(struct cli *c, int state, const char *label)
 	int64_t n = 0;
 	int rc, ret = 0;
 
-	if (kdc_producer_check_conf(&c->dev, 0, err, sizeof err) != KDC_OK) {
-		fprintf(stderr, "kdc-event: %s\n", err);
-		return EXIT_USAGE;
-	}
+	if (kdc_producer_check_conf(&c->dev, 0, err, sizeof err) != KDC_OK)
+		return kdc_usage_error("%s", err);
 	if (kdc_outbox_open(c->dev.outbox, &ob, err, sizeof err) != KDC_OK) {
 		fprintf(stderr, "kdc-event: %s\n", err);
 		return EXIT_FAIL;
@@ -441,7 +413,6 @@ static int cmd_sync(struct cli *c)
 {
 	struct sync_view sv = { isatty(STDERR_FILENO), c->dev.mqtt.broker, "", 0, 0 };
 	struct kdc_producer_stats s;
-	struct sigaction sa;
 	kdc_producer *p = NULL;
 	int64_t pending = 0, rejected = 0;
 	char err[512];
@@ -454,11 +425,7 @@ static int cmd_sync(struct cli *c)
 		kdc_producer_free(p);
 		return EXIT_USAGE;
 	}
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	kdc_prog_on_stop(&stop_flag, 0);
 
 	rc = kdc_producer_sync(p, c->timeout * 1000, &stop_flag, sync_progress, &sv);
 	kdc_producer_stats(p, &s);
@@ -588,7 +555,7 @@ static int cmd_bulk(struct cli *c)
 	int rc = KDC_OK, ret;
 
 	if (c->count == 0)
-		return usage_error("missing --count: how many events to record%s%s", NULL, NULL);
+		return kdc_usage_error("missing --count: how many events to record");
 	if ((ret = require_code(c->khom, "khom", "the khom/ap code")) != 0 ||
 	    (ret = open_producer(c, &p)) != 0)
 		return ret;
@@ -707,16 +674,15 @@ int main(int argc, char **argv)
 	struct cli c;
 	const struct command *cmd = NULL;
 	char err[512];
-	int argi = 1, ret = EXIT_USAGE, level;
+	int argi = 1, ret = EXIT_USAGE;
 
 	memset(&c, 0, sizeof c);
-	kdc_log_set_ident("kdc-event");
-	if (kdc_conf_defaults(device_opts, &c) != KDC_OK)
+	kdc_prog_init("kdc-event");
+	if (kdc_prog_help_version(argc, argv, 1, NULL, &ret))
+		return ret;
+	if ((ret = kdc_prog_options(device_opts, &c, argc, argv, &argi, 1)) != 0)
 		goto cleanup;
-	if (kdc_conf_args(device_opts, &c, argc, argv, &argi, err, sizeof err) != KDC_OK) {
-		fprintf(stderr, "kdc-event: %s\n", err);
-		goto cleanup;
-	}
+	ret = EXIT_USAGE;
 	if (c.help || (argi < argc && strcmp(argv[argi], "-h") == 0)) {
 		main_help(stdout);
 		ret = 0;
@@ -752,13 +718,8 @@ int main(int argc, char **argv)
 		        "see kdc-event %s --help)\n", cmd->name, argv[argi], cmd->name);
 		goto cleanup;
 	}
-	if ((level = kdc_log_level_parse(c.log_level ? c.log_level : "warning")) < 0) {
-		fprintf(stderr, "kdc-event: log-level must be debug, info, notice, warning or "
-		        "error, not '%s'\n", c.log_level);
-		goto cleanup;
-	}
-	kdc_log_set_level(level);
-	ret = cmd->run(&c);
+	if ((ret = kdc_prog_log_level(c.log_level)) == 0)
+		ret = cmd->run(&c);
 cleanup:
 	cli_free(&c);
 	return ret;

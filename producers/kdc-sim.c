@@ -32,6 +32,7 @@
 #include "kdc_conf.h"
 #include "kdc_err.h"
 #include "kdc_log.h"
+#include "kdc_prog.h"
 #include "kdc_util.h"
 #include "producer.h"
 #include "profile.h"
@@ -85,12 +86,6 @@ static const struct kdc_opt opts[] = {
 };
 
 static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 /* ---- devices ------------------------------------------------------------------ */
 
@@ -710,20 +705,16 @@ static int open_devices(struct run *r)
 			         s->devices[d].code);
 		pc.mqtt.client_id = dv->client_id;
 		if (snprintf(dv->outbox, sizeof dv->outbox, "%s/%s.db", c->dir, s->devices[d].code) >=
-		    (int)sizeof dv->outbox) {
-			fprintf(stderr, "kdc-sim: --dir is too long\n");
-			return EXIT_USAGE;
-		}
+		    (int)sizeof dv->outbox)
+			return kdc_usage_error("--dir is too long");
 		pc.ward = (char *)s->ward;
 		pc.team = (char *)s->devices[d].team;
 		pc.device = (char *)s->devices[d].code;
 		pc.outbox = dv->outbox;
 		pc.resend_after = c->resend_after;
 		pc.window = c->window;
-		if (kdc_producer_check_conf(&pc, 1, err, sizeof err) != KDC_OK) {
-			fprintf(stderr, "kdc-sim: %s\n", err);
-			return EXIT_USAGE;
-		}
+		if (kdc_producer_check_conf(&pc, 1, err, sizeof err) != KDC_OK)
+			return kdc_usage_error("%s", err);
 		if (!(dv->p = kdc_producer_new(&pc, err, sizeof err))) {
 			fprintf(stderr, "kdc-sim: device %s: %s\n", s->devices[d].code, err);
 			return EXIT_FAIL;
@@ -738,10 +729,8 @@ static int open_devices(struct run *r)
 			           dv->outbox);
 		/* start connecting now: Paho takes ~2.1 s per further connection in one
 		 * process, and recording need not wait for it */
-		if (!c->no_sync && kdc_producer_connect(dv->p, err, sizeof err) != KDC_OK) {
-			fprintf(stderr, "kdc-sim: device %s: %s\n", s->devices[d].code, err);
-			return EXIT_USAGE;
-		}
+		if (!c->no_sync && kdc_producer_connect(dv->p, err, sizeof err) != KDC_OK)
+			return kdc_usage_error("device %s: %s", s->devices[d].code, err);
 		r->offline_periods += (int64_t)s->devices[d].noffline;
 	}
 	/* start every connect now, together: see the top of this file */
@@ -751,45 +740,31 @@ static int open_devices(struct run *r)
 	return 0;
 }
 
-static int check_cli(struct cli *c, int *level)
+static int check_cli(struct cli *c)
 {
 	const char *v = c->mqtt.mqtt_version;
+	int rc;
 
-	if ((*level = kdc_log_level_parse(c->log_level ? c->log_level : "warning")) < 0) {
-		fprintf(stderr, "kdc-sim: log-level must be debug, info, notice, warning or error, "
-		        "not '%s'\n", c->log_level);
-		return EXIT_USAGE;
-	}
-	if (v && strcmp(v, "auto") != 0 && strcmp(v, "5") != 0 && strcmp(v, "3.1.1") != 0) {
-		fprintf(stderr, "kdc-sim: mqtt-version must be auto, 5 or 3.1.1, not '%s'\n", v);
-		return EXIT_USAGE;
-	}
+	if ((rc = kdc_prog_log_level(c->log_level)) != 0)
+		return rc;
+	if (v && strcmp(v, "auto") != 0 && strcmp(v, "5") != 0 && strcmp(v, "3.1.1") != 0)
+		return kdc_usage_error("mqtt-version must be auto, 5 or 3.1.1, not '%s'", v);
 	if (strcmp(c->progress, "auto") != 0 && strcmp(c->progress, "bar") != 0 &&
-	    strcmp(c->progress, "lines") != 0 && strcmp(c->progress, "none") != 0) {
-		fprintf(stderr, "kdc-sim: --progress must be auto, bar, lines or none, not '%s'\n",
+	    strcmp(c->progress, "lines") != 0 && strcmp(c->progress, "none") != 0)
+		return kdc_usage_error("--progress must be auto, bar, lines or none, not '%s'",
 		        c->progress);
-		return EXIT_USAGE;
-	}
-	if (c->ward && !kdc_code_valid(c->ward)) {
-		fprintf(stderr, "kdc-sim: --ward '%s' is not a valid code: use 1-32 letters, digits, "
-		        "'_' or '-'\n", c->ward);
-		return EXIT_USAGE;
-	}
-	if (c->events > 0 && c->realtime) {
-		fprintf(stderr, "kdc-sim: --realtime plays a campaign; load mode (--events) has --rate "
-		        "instead\n");
-		return EXIT_USAGE;
-	}
-	if (c->events == 0 && (c->devices > 0 || c->rate > 0)) {
-		fprintf(stderr, "kdc-sim: --devices and --rate belong to load mode: give --events M "
-		        "too (a campaign takes its devices from the profile and --team-devices)\n");
-		return EXIT_USAGE;
-	}
-	if (c->speed != 1 && !c->realtime) {
-		fprintf(stderr, "kdc-sim: --speed needs --realtime (without it the whole window is "
-		        "recorded at once)\n");
-		return EXIT_USAGE;
-	}
+	if (c->ward && !kdc_code_valid(c->ward))
+		return kdc_usage_error("--ward '%s' is not a valid code: use 1-32 letters, digits, "
+		        "'_' or '-'", c->ward);
+	if (c->events > 0 && c->realtime)
+		return kdc_usage_error("--realtime plays a campaign; load mode (--events) has --rate "
+		        "instead");
+	if (c->events == 0 && (c->devices > 0 || c->rate > 0))
+		return kdc_usage_error("--devices and --rate belong to load mode: give --events M "
+		        "too (a campaign takes its devices from the profile and --team-devices)");
+	if (c->speed != 1 && !c->realtime)
+		return kdc_usage_error("--speed needs --realtime (without it the whole window is "
+		        "recorded at once)");
 	return 0;
 }
 
@@ -801,28 +776,22 @@ static int window(struct run *r)
 	int64_t now = kdc_now_ms(), span = c->days * DAY_MS;
 
 	if (c->realtime) {
-		if (c->end) {
-			fprintf(stderr, "kdc-sim: --end does not go with --realtime (it starts now)\n");
-			return EXIT_USAGE;
-		}
+		if (c->end)
+			return kdc_usage_error("--end does not go with --realtime (it starts now)");
 		r->start_ms = now;
 		r->end_ms = now + span;
 		return 0;
 	}
 	r->end_ms = now;
-	if (c->end && kdc_time_parse(c->end, &r->end_ms) != KDC_OK) {
-		fprintf(stderr, "kdc-sim: --end '%s' is not a time: use 2026-11-27 or "
-		        "2026-11-27T10:00:00Z (UTC)\n", c->end);
-		return EXIT_USAGE;
-	}
+	if (c->end && kdc_time_parse(c->end, &r->end_ms) != KDC_OK)
+		return kdc_usage_error("--end '%s' is not a time: use 2026-11-27 or "
+		        "2026-11-27T10:00:00Z (UTC)", c->end);
 	r->start_ms = r->end_ms - span;
 	if (r->end_ms > now + KDC_MAX_FUTURE_MS - MARGIN_MS ||
-	    r->start_ms < now - KDC_MAX_AGE_MS + MARGIN_MS) {
-		fprintf(stderr, "kdc-sim: the window %s%s and %lld days before it is outside what the "
-		        "server accepts (at most two years ago, at most a day ahead)\n",
+	    r->start_ms < now - KDC_MAX_AGE_MS + MARGIN_MS)
+		return kdc_usage_error("the window %s%s and %lld days before it is outside what the "
+		        "server accepts (at most two years ago, at most a day ahead)",
 		        c->end ? "--end " : "ending now", c->end ? c->end : "", c->days);
-		return EXIT_USAGE;
-	}
 	return 0;
 }
 
@@ -855,34 +824,19 @@ int main(int argc, char **argv)
 	struct cli c;
 	struct run r;
 	struct kdc_sim_params par;
-	struct sigaction sa;
 	char err[512];
-	int argi = 1, ret = EXIT_USAGE, level, rc;
+	int argi = 1, ret = EXIT_USAGE, rc;
 
 	memset(&c, 0, sizeof c);
 	memset(&r, 0, sizeof r);
 	r.cli = &c;
 	r.t0_mono = kdc_mono_ms();
-	kdc_log_set_ident("kdc-sim");
-	if (kdc_conf_defaults(opts, &c) != KDC_OK)
+	kdc_prog_init("kdc-sim");
+	if (kdc_prog_help_version(argc, argv, 1, usage, &ret))
+		return ret;
+	if ((ret = kdc_prog_options(opts, &c, argc, argv, &argi, 0)) != 0 ||
+	    (ret = check_cli(&c)) != 0)
 		goto cleanup;
-	if (kdc_conf_args(opts, &c, argc, argv, &argi, err, sizeof err) != KDC_OK) {
-		fprintf(stderr, "kdc-sim: %s\n", err);
-		goto cleanup;
-	}
-	if (c.help || (argi < argc && strcmp(argv[argi], "-h") == 0)) {
-		usage(stdout);
-		ret = 0;
-		goto cleanup;
-	}
-	if (argi < argc) {
-		fprintf(stderr, "kdc-sim: unexpected argument '%s' (options start with --; see "
-		        "kdc-sim --help)\n", argv[argi]);
-		goto cleanup;
-	}
-	if ((ret = check_cli(&c, &level)) != 0)
-		goto cleanup;
-	kdc_log_set_level(level);
 	ret = EXIT_USAGE;
 	r.load = c.events > 0;
 	if (r.load && c.devices == 0)
@@ -929,11 +883,7 @@ int main(int argc, char **argv)
 		r.pmode = isatty(STDERR_FILENO) ? 1 : 2;
 	else
 		r.pmode = strcmp(c.progress, "bar") == 0 ? 1 : strcmp(c.progress, "lines") == 0 ? 2 : 0;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	kdc_prog_on_stop(&stop_flag, 0);
 
 	{
 		int64_t t = kdc_mono_ms();

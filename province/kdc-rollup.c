@@ -36,15 +36,12 @@
 #include "kdc_err.h"
 #include "kdc_log.h"
 #include "kdc_mqtt.h"
+#include "kdc_prog.h"
 #include "kdc_proto.h"
 #include "kdc_util.h"
 #include "rollup.h"
 
-#ifndef KDC_VERSION
-#define KDC_VERSION "unknown"
-#endif
-
-#define EXIT_CONFIG 2
+#define EXIT_CONFIG KDC_EXIT_USAGE
 #define TICK_MS 50
 #define DISCONNECT_MS 3000
 #define INBOX_MAX_BYTES (64u * 1024 * 1024)
@@ -100,14 +97,6 @@ static void ru__usage(FILE *out)
 	kdc_conf_usage(ru_opts, out);
 }
 
-static int ru__config_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "kdc-rollup: ");
-	fprintf(stderr, fmt, arg ? arg : "");
-	fputc('\n', stderr);
-	return EXIT_CONFIG;
-}
-
 /* ---- the inbox: Paho's thread -> main ------------------------------------------ */
 
 enum msg_kind { MSG_STATS, MSG_STATUS, MSG_LINK, MSG_OWN };
@@ -128,12 +117,6 @@ struct inbox {
 };
 
 static volatile sig_atomic_t ru_stop;
-
-static void ru__on_signal(int sig)
-{
-	(void)sig;
-	ru_stop = 1;
-}
 
 struct ru {
 	const struct rollup_conf *conf;
@@ -435,7 +418,6 @@ static int ru_run(struct rollup_conf *c)
 {
 	struct kdc_mqtt_callbacks cbs = { 0 };
 	struct kdc_province *prov = NULL;
-	struct sigaction sa;
 	struct ru r;
 	struct msg *m;
 	char err[512], client_id[128], json[256];
@@ -444,13 +426,13 @@ static int ru_run(struct rollup_conf *c)
 	memset(&r, 0, sizeof r);
 	r.conf = c;
 	if (!c->profile || !*c->profile)
-		return ru__config_error("--profile is required (the province profile: its code, "
-		                        "wards and targets; see docs/province.md)", NULL);
+		return kdc_usage_error("--profile is required (the province profile: its code, "
+		                       "wards and targets; see docs/province.md)");
 	if (strcmp(c->subscribe, "per-ward") != 0 && strcmp(c->subscribe, "wildcard") != 0)
-		return ru__config_error("--subscribe must be per-ward or wildcard, got '%s'",
-		                        c->subscribe);
+		return kdc_usage_error("--subscribe must be per-ward or wildcard, got '%s'",
+		                       c->subscribe);
 	if (!c->mqtt.broker || !*c->mqtt.broker)
-		return ru__config_error("--broker is required (e.g. tcp://127.0.0.1:1883)", NULL);
+		return kdc_usage_error("--broker is required (e.g. tcp://127.0.0.1:1883)");
 	if ((rc = kdc_province_load(c->profile, &prov, err, sizeof err)) != KDC_OK) {
 		fprintf(stderr, "kdc-rollup: cannot use the province profile: %s\n", err);
 		return rc == KDC_ERR_NOMEM ? 1 : EXIT_CONFIG;
@@ -479,13 +461,7 @@ static int ru_run(struct rollup_conf *c)
 	         prov->nwards, c->mqtt.broker, client_id, c->mqtt.mqtt_version, c->subscribe,
 	         r.own_topic);
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = ru__on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	kdc_prog_on_stop(&ru_stop, 1);
 
 	cbs.on_message = ru__on_message;
 	cbs.on_connection = ru__on_connection;
@@ -549,41 +525,15 @@ cleanup:
 int main(int argc, char **argv)
 {
 	struct rollup_conf conf;
-	char err[512];
-	int argi = 1, rc, level;
+	int argi = 1, rc;
 
-	kdc_log_set_ident("kdc-rollup");
+	kdc_prog_init("kdc-rollup");
 	memset(&conf, 0, sizeof conf);
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			ru__usage(stdout);
-			return 0;
-		}
-		if (strcmp(argv[i], "--version") == 0) {
-			printf("kdc-rollup %s\n", KDC_VERSION);
-			return 0;
-		}
-	}
-	if (kdc_conf_defaults(ru_opts, &conf) != KDC_OK) {
-		fprintf(stderr, "kdc-rollup: out of memory\n");
-		return 1;
-	}
-	if (kdc_conf_args(ru_opts, &conf, argc, argv, &argi, err, sizeof err) != KDC_OK) {
-		rc = ru__config_error("%s", err);
-		goto cleanup;
-	}
-	if (argi < argc) {
-		rc = ru__config_error("unexpected argument '%s' (see --help)", argv[argi]);
-		goto cleanup;
-	}
-	if ((level = kdc_log_level_parse(conf.log_level)) < 0) {
-		rc = ru__config_error("--log-level must be debug, info, notice, warning or error, "
-		                      "got '%s'", conf.log_level);
-		goto cleanup;
-	}
-	kdc_log_set_level(level);
-	rc = ru_run(&conf);
-cleanup:
+	if (kdc_prog_help_version(argc, argv, 1, ru__usage, &rc))
+		return rc;
+	if ((rc = kdc_prog_options(ru_opts, &conf, argc, argv, &argi, 0)) == 0 &&
+	    (rc = kdc_prog_log_level(conf.log_level)) == 0)
+		rc = ru_run(&conf);
 	kdc_conf_free(ru_opts, &conf);
 	return rc;
 }

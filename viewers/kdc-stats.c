@@ -23,6 +23,7 @@
 #include "kdc_err.h"
 #include "kdc_log.h"
 #include "kdc_mqtt.h"
+#include "kdc_prog.h"
 #include "kdc_proto.h"
 #include "kdc_util.h"
 
@@ -62,12 +63,6 @@ static const struct kdc_opt opts[] = {
 };
 
 static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 /* ---- what arrives on Paho's thread --------------------------------------------- */
 
@@ -434,7 +429,7 @@ cleanup:
 
 /* ---- main ----------------------------------------------------------------------- */
 
-static int usage(FILE *out)
+static void usage(FILE *out)
 {
 	fprintf(out, "usage: kdc-stats --broker URL --ward CODE [--khom K | --team T] [--once] [--json] [options]\n\n"
 	             "Shows the ward's adoption statistics as published by kdc-aggregator, live.\n"
@@ -444,7 +439,6 @@ static int usage(FILE *out)
 	             "What every number means: docs/stats.md.\n\noptions:\n");
 	kdc_conf_usage(opts, out);
 	fprintf(out, "\nExit status: 0 done, 1 MQTT failure, 2 usage error, 3 nothing arrived within --timeout.\n");
-	return out == stdout ? 0 : EXIT_USAGE;
 }
 
 static int check_args(struct cli *c, char *err, size_t errlen)
@@ -577,48 +571,24 @@ cleanup:
 int main(int argc, char **argv)
 {
 	struct cli c;
-	struct sigaction sa;
 	char err[512];
 	int argi = 1, ret;
-	int lvl;
 
-	kdc_log_set_ident("kdc-stats");
+	kdc_prog_init("kdc-stats");
 	memset(&c, 0, sizeof c);
-	if (kdc_conf_defaults(opts, &c) != KDC_OK) {
-		fprintf(stderr, "kdc-stats: out of memory\n");
-		return EXIT_FAIL;
-	}
+	if (kdc_prog_help_version(argc, argv, 1, usage, &ret))
+		return ret;
+	if ((ret = kdc_prog_options(opts, &c, argc, argv, &argi, 0)) != 0)
+		goto cleanup;
 	/* a viewer keeps no session on the broker after it quits */
 	c.mqtt.clean_session = 1;
-	if (kdc_conf_args(opts, &c, argc, argv, &argi, err, sizeof err) != KDC_OK) {
-		fprintf(stderr, "kdc-stats: %s\n", err);
-		ret = EXIT_USAGE;
-		goto cleanup;
-	}
-	if (c.help) {
-		ret = usage(stdout);
-		goto cleanup;
-	}
-	if (argi < argc) {
-		fprintf(stderr, "kdc-stats: unexpected argument '%s'\n", argv[argi]);
-		ret = usage(stderr);
-		goto cleanup;
-	}
 	if ((ret = check_args(&c, err, sizeof err)) != 0) {
 		fprintf(stderr, "kdc-stats: %s\n", err);
 		goto cleanup;
 	}
-	if ((lvl = kdc_log_level_parse(c.log_level)) < 0) {
-		fprintf(stderr, "kdc-stats: unknown --log-level '%s'\n", c.log_level);
-		ret = EXIT_USAGE;
+	if ((ret = kdc_prog_log_level(c.log_level)) != 0)
 		goto cleanup;
-	}
-	kdc_log_set_level(lvl);
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	kdc_prog_on_stop(&stop_flag, 0);
 	ret = run(&c);
 cleanup:
 	kdc_conf_free(opts, &c);
