@@ -1,5 +1,6 @@
 /* validate.c: names of enum values, topics, decoding with limits, and the
  * field checks that producers and aggregator share. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -164,11 +165,19 @@ int kdc_topic_status(char *buf, size_t len, const char *ward)
 
 /* ---- decode and validate ------------------------------------------------ */
 
-static int verdict(struct kdc_verdict *v, int reason, const char *fmt, const char *arg)
+/* Sets v (when not NULL) to reason and the formatted detail; returns reason. */
+static int verdict(struct kdc_verdict *v, int reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int verdict(struct kdc_verdict *v, int reason, const char *fmt, ...)
 {
+	va_list ap;
+
 	if (v) {
 		v->reason = reason;
-		snprintf(v->detail, sizeof v->detail, fmt, arg ? arg : "");
+		va_start(ap, fmt);
+		vsnprintf(v->detail, sizeof v->detail, fmt, ap);
+		va_end(ap);
 	}
 	return reason;
 }
@@ -176,18 +185,16 @@ static int verdict(struct kdc_verdict *v, int reason, const char *fmt, const cha
 kdc_event_pb *kdc_event_decode(const void *buf, size_t len, struct kdc_verdict *v)
 {
 	kdc_event_pb *ev;
-	char size[32];
 
 	if (len > KDC_MAX_EVENT_BYTES) {
-		snprintf(size, sizeof size, "%zu", len);
 		verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_TOO_LARGE,
-		        "payload is %s bytes, the limit is " "4096", size);
+		        "payload is %zu bytes, the limit is %d", len, KDC_MAX_EVENT_BYTES);
 		return NULL;
 	}
 	ev = kdc__v1__event__unpack(NULL, len, buf);
 	if (!ev) {
 		verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_MALFORMED,
-		        "payload is not a kdc.v1.Event (cannot be decoded)%s", NULL);
+		        "payload is not a kdc.v1.Event (cannot be decoded)");
 		return NULL;
 	}
 	if (v) {
@@ -224,49 +231,49 @@ static int check_body(const kdc_event_pb *ev, int kind, struct kdc_verdict *v)
 	case KDC_KIND_VISIT: {
 		const Kdc__V1__HouseholdVisited *b = ev->visit;
 		if (b->outcome == 0)
-			return verdict(v, MISSING, "visit outcome is missing%s", NULL);
+			return verdict(v, MISSING, "visit outcome is missing");
 		if (!kdc_outcome_name(b->outcome))
-			return verdict(v, BAD_ENUM, "visit outcome is a value this server does not know%s", NULL);
+			return verdict(v, BAD_ENUM, "visit outcome is a value this server does not know");
 		if (b->members > KDC_MAX_MEMBERS || b->members_15plus > KDC_MAX_MEMBERS ||
 		    b->smartphones > KDC_MAX_MEMBERS)
-			return verdict(v, BAD_VALUE, "visit counts must be at most 100%s", NULL);
+			return verdict(v, BAD_VALUE, "visit counts must be at most 100");
 		if (b->members_15plus > b->members && b->members > 0)
-			return verdict(v, BAD_VALUE, "more members aged 15+ than members%s", NULL);
+			return verdict(v, BAD_VALUE, "more members aged 15+ than members");
 		if (b->n_needs > KDC_MAX_NEEDS)
-			return verdict(v, BAD_VALUE, "more than 16 needs listed%s", NULL);
+			return verdict(v, BAD_VALUE, "more than 16 needs listed");
 		for (size_t i = 0; i < b->n_needs; i++)
 			if (!kdc_need_name(b->needs[i]))
-				return verdict(v, BAD_ENUM, "a need is a value this server does not know%s", NULL);
+				return verdict(v, BAD_ENUM, "a need is a value this server does not know");
 		if (ev->member != 0)
-			return verdict(v, BAD_VALUE, "a visit is for the whole household: member must be 0%s", NULL);
+			return verdict(v, BAD_VALUE, "a visit is for the whole household: member must be 0");
 		return 0;
 	}
 	case KDC_KIND_ACCOUNT:
 		if (ev->account->kind == 0)
-			return verdict(v, MISSING, "account kind is missing%s", NULL);
+			return verdict(v, MISSING, "account kind is missing");
 		if (!kdc_account_name(ev->account->kind))
-			return verdict(v, BAD_ENUM, "account kind is a value this server does not know%s", NULL);
+			return verdict(v, BAD_ENUM, "account kind is a value this server does not know");
 		break;
 	case KDC_KIND_PAYMENT:
 		if (ev->payment->purpose == 0 || ev->payment->method == 0)
-			return verdict(v, MISSING, "payment purpose or method is missing%s", NULL);
+			return verdict(v, MISSING, "payment purpose or method is missing");
 		if (!kdc_purpose_name(ev->payment->purpose) || !kdc_method_name(ev->payment->method))
-			return verdict(v, BAD_ENUM, "payment purpose or method is a value this server does not know%s", NULL);
+			return verdict(v, BAD_ENUM, "payment purpose or method is a value this server does not know");
 		if (ev->payment->amount_vnd < 0 || ev->payment->amount_vnd > KDC_MAX_AMOUNT_VND)
-			return verdict(v, BAD_VALUE, "payment amount must be 0 to 10,000,000,000 VND%s", NULL);
+			return verdict(v, BAD_VALUE, "payment amount must be 0 to 10,000,000,000 VND");
 		break;
 	case KDC_KIND_SERVICE:
 		if (ev->service->kind == 0)
-			return verdict(v, MISSING, "service kind is missing%s", NULL);
+			return verdict(v, MISSING, "service kind is missing");
 		if (!kdc_service_name(ev->service->kind))
-			return verdict(v, BAD_ENUM, "service kind is a value this server does not know%s", NULL);
+			return verdict(v, BAD_ENUM, "service kind is a value this server does not know");
 		break;
 	}
 	/* person-level kinds */
 	if (ev->member == 0)
-		return verdict(v, MISSING, "member index is missing (person-level event)%s", NULL);
+		return verdict(v, MISSING, "member index is missing (person-level event)");
 	if (ev->member > KDC_MAX_MEMBERS)
-		return verdict(v, BAD_VALUE, "member index must be 1 to 100%s", NULL);
+		return verdict(v, BAD_VALUE, "member index must be 1 to 100");
 	return 0;
 }
 
@@ -280,13 +287,13 @@ int kdc_event_validate(const kdc_event_pb *ev, const struct kdc_event_topic *top
 		v->detail[0] = '\0';
 	}
 	if (ev->id.len == 0)
-		return verdict(v, MISSING, "event id is missing%s", NULL);
+		return verdict(v, MISSING, "event id is missing");
 	if (ev->id.len != 16)
-		return verdict(v, BAD_VALUE, "event id must be 16 bytes%s", NULL);
+		return verdict(v, BAD_VALUE, "event id must be 16 bytes");
 	if (ev->seq == 0)
-		return verdict(v, MISSING, "device sequence number is missing%s", NULL);
+		return verdict(v, MISSING, "device sequence number is missing");
 	if (ev->seq > (uint64_t)INT64_MAX)
-		return verdict(v, BAD_VALUE, "device sequence number is too large%s", NULL);
+		return verdict(v, BAD_VALUE, "device sequence number is too large");
 	if ((rc = check_code(ev->ward, "ward", v)) ||
 	    (rc = check_code(ev->khom, "khom", v)) ||
 	    (rc = check_code(ev->team, "team", v)) ||
@@ -294,15 +301,15 @@ int kdc_event_validate(const kdc_event_pb *ev, const struct kdc_event_topic *top
 	    (rc = check_code(ev->household, "household", v)))
 		return rc;
 	if (ev->occurred_ms == 0)
-		return verdict(v, MISSING, "event time is missing%s", NULL);
+		return verdict(v, MISSING, "event time is missing");
 	if (ev->occurred_ms > now_ms + KDC_MAX_FUTURE_MS)
 		return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_CLOCK_SKEW,
-		               "event time is more than a day in the future: check the device clock%s", NULL);
+		               "event time is more than a day in the future: check the device clock");
 	if (ev->occurred_ms < now_ms - KDC_MAX_AGE_MS)
 		return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_CLOCK_SKEW,
-		               "event time is more than two years in the past: check the device clock%s", NULL);
+		               "event time is more than two years in the past: check the device clock");
 	if ((kind = kdc_event_kind(ev)) < 0)
-		return verdict(v, MISSING, "event kind is missing (visit, account, payment or service)%s", NULL);
+		return verdict(v, MISSING, "event kind is missing (visit, account, payment or service)");
 	if ((rc = check_body(ev, kind, v)))
 		return rc;
 	if (ward && strcmp(ev->ward, ward) != 0)
