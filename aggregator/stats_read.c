@@ -1,0 +1,163 @@
+/* stats_read.c: a scope's snapshot read from the tables: counters, the
+ * windows of days and hours, the histograms, the denominators. */
+#include <string.h>
+
+#include "calendar.h"
+#include "jsonout.h"
+#include "kdc_err.h"
+#include "profile.h"
+#include "stats_int.h"
+
+/* ---- snapshots ----------------------------------------------------------- */
+
+static int stats__read_counters(kdc_stats *s, int64_t sid, struct counters *c)
+{
+	sqlite3_stmt *st = stats__stmt(s, Q_SCOPE_GET);
+	int rc;
+
+	memset(c, 0, sizeof *c);
+	sqlite3_bind_int64(st, 1, sid);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		for (int k = 0; k < NKIND; k++)
+			c->ev[k] = sqlite3_column_int64(st, k);
+		c->pay_amount = sqlite3_column_int64(st, 4);
+		c->hh_visited = sqlite3_column_int64(st, 5);
+		c->hh_surveyed = sqlite3_column_int64(st, 6);
+		c->hh_reached = sqlite3_column_int64(st, 7);
+		for (int k = 1; k < NACCT; k++)
+			c->acct[k] = sqlite3_column_int64(st, 7 + k);
+		c->has_latest = sqlite3_column_type(st, 12) != SQLITE_NULL;
+		c->latest_ms = sqlite3_column_int64(st, 12);
+	}
+	sqlite3_reset(st);
+	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? KDC_OK : stats__dberr(s, rc, "read st_scope");
+}
+
+static int stats__read_windows(kdc_stats *s, int64_t sid, struct snapshot *sn)
+{
+	const int64_t first = kdc_window_first(sn->today, SERIES_DAYS);
+	sqlite3_stmt *st = stats__stmt(s, Q_DAYS);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, sid);
+	sqlite3_bind_int64(st, 2, first);
+	sqlite3_bind_int64(st, 3, sn->today);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t day = sqlite3_column_int64(st, 0);
+		int kind = sqlite3_column_int(st, 1), sub = sqlite3_column_int(st, 2);
+		int64_t n = sqlite3_column_int64(st, 3), amount = sqlite3_column_int64(st, 4);
+
+		if (kind < 0 || kind >= NKIND)
+			continue;
+		sn->series[kind][day - first] += n;
+		if (day > sn->today - 7)
+			sn->ev7[kind] += n;
+		if (day > sn->today - 30) {
+			sn->ev30[kind] += n;
+			if (kind == KDC_KIND_SERVICE && sub > 0 && sub < NSVC)
+				sn->svc30[sub] += n;
+			if (kind == KDC_KIND_PAYMENT) {
+				sn->pay30_n += n;
+				sn->pay30_amount += amount;
+			}
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return stats__dberr(s, rc, "read st_day");
+
+	st = stats__stmt(s, Q_HOURS);
+	sqlite3_bind_int64(st, 1, sid);
+	sqlite3_bind_int64(st, 2, sn->hour - 23);
+	sqlite3_bind_int64(st, 3, sn->hour);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int kind = sqlite3_column_int(st, 0);
+		if (kind >= 0 && kind < NKIND)
+			sn->ev24[kind] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? KDC_OK : stats__dberr(s, rc, "read st_hour");
+}
+
+static int stats__query_int(kdc_stats *s, sqlite3_stmt *st, int64_t *out, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? KDC_OK : stats__dberr(s, rc, what);
+}
+
+/* Histogram sum of days >= from. */
+int stats__hist_from(kdc_stats *s, int64_t sid, int what, int64_t from, int64_t *out)
+{
+	sqlite3_stmt *st = stats__stmt(s, Q_HIST_FROM);
+
+	sqlite3_bind_int64(st, 1, sid);
+	sqlite3_bind_int(st, 2, what);
+	sqlite3_bind_int64(st, 3, from);
+	return stats__query_int(s, st, out, "read st_hist");
+}
+
+/* People with a payment account by day d0 and a payment in the window ending
+ * on d0: the "paying regularly" indicator as it stood 30 days ago. */
+int stats__regular_at(kdc_stats *s, struct scope *sc, int64_t d0, int window, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sc->d0_valid && sc->d0 == d0 && sc->d0_window == window) {
+		*out = sc->d0_value;
+		return KDC_OK;
+	}
+	st = stats__stmt(s, sc->kind == SCOPE_WARD ? Q_REGULAR_AT_WARD : Q_REGULAR_AT);
+	sqlite3_bind_int64(st, 1, sc->sid);
+	sqlite3_bind_int64(st, 2, kdc_window_first(d0, window));
+	sqlite3_bind_int64(st, 3, d0);
+	if ((rc = stats__query_int(s, st, out, "count regular payers")))
+		return rc;
+	sc->d0_valid = 1;
+	sc->d0 = d0;
+	sc->d0_window = window;
+	sc->d0_value = *out;
+	return KDC_OK;
+}
+
+static void stats__denominators(const kdc_stats *s, const struct scope *sc, struct snapshot *sn)
+{
+	const struct kdc_profile *p = s->profile;
+
+	sn->hh_total = sn->people_total = 0;
+	if (sc->kind == SCOPE_WARD) {
+		for (size_t i = 0; i < p->nkhoms; i++) {
+			sn->hh_total += p->khoms[i].households;
+			sn->people_total += p->khoms[i].people_15plus;
+		}
+	} else if (sc->kind == SCOPE_KHOM && sc->pidx >= 0) {
+		sn->hh_total = p->khoms[sc->pidx].households;
+		sn->people_total = p->khoms[sc->pidx].people_15plus;
+	} else if (sc->kind == SCOPE_TEAM && sc->pidx >= 0) {
+		const struct kdc_profile_team *t = &p->teams[sc->pidx];
+		for (size_t i = 0; i < t->nkhoms; i++) {
+			sn->hh_total += p->khoms[t->khoms[i]].households;
+			sn->people_total += p->khoms[t->khoms[i]].people_15plus;
+		}
+	}
+}
+
+int stats__snapshot(kdc_stats *s, struct scope *sc, int64_t now_ms, struct snapshot *sn)
+{
+	const int window = s->profile->regular_window_days;
+	int rc;
+
+	memset(sn, 0, sizeof *sn);
+	sn->today = kdc_local_day(now_ms, s->profile->utc_offset_min);
+	sn->hour = kdc_local_hour(now_ms, s->profile->utc_offset_min);
+	stats__denominators(s, sc, sn);
+	if ((rc = stats__read_counters(s, sc->sid, &sn->c)) ||
+	    (rc = stats__read_windows(s, sc->sid, sn)) ||
+	    (rc = stats__hist_from(s, sc->sid, HIST_LASTPAY, kdc_window_first(sn->today, window), &sn->regular_now)))
+		return rc;
+	return KDC_OK;
+}

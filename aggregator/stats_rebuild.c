@@ -1,0 +1,148 @@
+/* stats_rebuild.c: kdc_stats_rebuild, the statistics recomputed from every
+ * stored event with the same fold (stats_fold.c) in event-time order. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kdc_err.h"
+#include "kdc_log.h"
+#include "stats_int.h"
+
+/* ---- rebuild ------------------------------------------------------------- */
+
+static void row_text(sqlite3_stmt *st, int col, char *dst)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	COPY_CODE(dst, t ? (const char *)t : "");
+}
+
+static void stats__read_row(sqlite3_stmt *st, struct kdc_event_row *r)
+{
+	const void *id = sqlite3_column_blob(st, 0);
+	int idlen = sqlite3_column_bytes(st, 0);
+
+	memset(r, 0, sizeof *r);
+	if (id)
+		memcpy(r->id, id, idlen < KDC_UUID_LEN ? (size_t)idlen : KDC_UUID_LEN);
+	r->seq = sqlite3_column_int64(st, 1);
+	r->occurred_ms = sqlite3_column_int64(st, 2);
+	r->received_ms = sqlite3_column_int64(st, 3);
+	row_text(st, 4, r->ward);
+	row_text(st, 5, r->khom);
+	row_text(st, 6, r->team);
+	row_text(st, 7, r->device);
+	row_text(st, 8, r->household);
+	r->member = sqlite3_column_int(st, 9);
+	r->kind = sqlite3_column_int(st, 10);
+	r->subkind = sqlite3_column_int(st, 11);
+	r->method = sqlite3_column_int(st, 12);
+	r->amount_vnd = sqlite3_column_int64(st, 13);
+	r->members = sqlite3_column_int(st, 14);
+	r->members_15plus = sqlite3_column_int(st, 15);
+	r->smartphones = sqlite3_column_int(st, 16);
+	r->needs = (uint32_t)sqlite3_column_int64(st, 17);
+}
+
+static int stats__refold(kdc_stats *s)
+{
+	sqlite3_stmt *st = NULL;
+	struct kdc_event_row *rows = NULL;
+	size_t n = 0;
+	int64_t total = 0;
+	int rc = KDC_OK, step;
+
+	rows = malloc(REBUILD_CHUNK * sizeof *rows);
+	if (!rows)
+		return KDC_ERR_NOMEM;
+	if (sqlite3_prepare_v2(s->db,
+	        "SELECT id, seq, occurred_ms, received_ms, ward, khom, team, device, household, member, "
+	        "kind, subkind, method, amount_vnd, members, members_15plus, smartphones, needs "
+	        "FROM events ORDER BY occurred_ms, id", -1, &st, NULL) != SQLITE_OK) {
+		rc = stats__dberr(s, SQLITE_ERROR, "read events");
+		goto cleanup;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		stats__read_row(st, &rows[n++]);
+		if (n == REBUILD_CHUNK) {
+			if ((rc = kdc_stats_apply(s, rows, n)))
+				goto cleanup;
+			total += (int64_t)n;
+			n = 0;
+		}
+	}
+	if (step != SQLITE_DONE) {
+		rc = stats__dberr(s, step, "read events");
+		goto cleanup;
+	}
+	if (n && (rc = kdc_stats_apply(s, rows, n)))
+		goto cleanup;
+	total += (int64_t)n;
+	kdc_info("stats: rebuilt from %lld stored events", (long long)total);
+cleanup:
+	sqlite3_finalize(st);
+	free(rows);
+	return rc;
+}
+
+static int stats__recount_rejected(kdc_stats *s)
+{
+	sqlite3_stmt *st = NULL;
+	int exists = 0, rc;
+	int64_t n = 0;
+
+	if ((rc = stats__table_exists(s, "rejected", &exists)))
+		return rc;
+	if (exists) {
+		if (sqlite3_prepare_v2(s->db, "SELECT COUNT(*) FROM rejected", -1, &st, NULL) != SQLITE_OK)
+			return stats__dberr(s, SQLITE_ERROR, "count rejected");
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			rc = stats__dberr(s, rc, "count rejected");
+			sqlite3_finalize(st);
+			return rc;
+		}
+		n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	if ((rc = stats__meta_set(s, "rejected_total", n)))
+		return rc;
+	s->rejected_total = n;
+	return KDC_OK;
+}
+
+int kdc_stats_rebuild(kdc_stats *s)
+{
+	int rc;
+
+	if ((rc = stats__exec(s, "SAVEPOINT st_rebuild")))
+		return rc;
+	if ((rc = stats__exec(s, "DELETE FROM st_day; DELETE FROM st_hour; DELETE FROM st_device;"
+	                         "DELETE FROM st_household; DELETE FROM st_person; DELETE FROM st_payday;"
+	                         "DELETE FROM st_hist;"
+	                         "UPDATE st_scope SET ev_visit=0, ev_account=0, ev_payment=0, ev_service=0,"
+	                         " pay_amount=0, hh_visited=0, hh_surveyed=0, hh_reached=0, acct_portal=0,"
+	                         " acct_vneid=0, acct_app=0, acct_payment=0, latest_ms=NULL;")))
+		goto fail;
+	stats__cache_drop(s);
+	if ((rc = stats__refold(s)) || (rc = stats__recount_rejected(s)))
+		goto fail;
+	if ((rc = stats__exec(s, "RELEASE st_rebuild")))
+		goto fail;
+	/* publish everything again, even where the numbers did not change:
+	 * whoever asked for a rebuild wants to see its result */
+	for (size_t i = 0; i < s->nscopes; i++) {
+		s->scopes[i].dirty = 1;
+		s->scopes[i].d0_valid = 0;
+		cJSON_free(s->scopes[i].last_body);
+		s->scopes[i].last_body = NULL;
+	}
+	return KDC_OK;
+fail:
+	sqlite3_exec(s->db, "ROLLBACK TO st_rebuild", NULL, NULL, NULL);
+	sqlite3_exec(s->db, "RELEASE st_rebuild", NULL, NULL, NULL);
+	/* a savepoint's rollback does not call the rollback hook */
+	stats__cache_drop(s);
+	for (size_t i = 0; i < s->nscopes; i++)
+		s->scopes[i].d0_valid = 0;
+	return rc;
+}
