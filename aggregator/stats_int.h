@@ -15,6 +15,7 @@
 #ifndef KDC_STATS_INT_H
 #define KDC_STATS_INT_H
 
+#include <cJSON.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <string.h>
@@ -169,6 +170,18 @@ struct kdc_stats {
 	int64_t data_version;
 };
 
+/* A device of a snapshot: seen in the scope, or given to one of its teams
+ * by the profile and silent so far (seen 0). */
+struct stats_device {
+	char device[KDC_CODE_MAX + 1];
+	char team[KDC_CODE_MAX + 1];
+	int64_t last_ms, n;
+	int seen;
+};
+
+/* Everything a scope's JSON shows, read from the tables (stats_read.c) so
+ * that rendering (stats_json.c) reads nothing. Free with
+ * stats__snapshot_free. */
 struct snapshot {
 	struct counters c;
 	int64_t today, hour;
@@ -178,6 +191,10 @@ struct snapshot {
 	int64_t series[NKIND][SERIES_DAYS];
 	int64_t regular_now;
 	int64_t hh_total, people_total;
+	/* each target's indicator: value now, denominator, value KDC_PACE_DAYS ago */
+	struct { int64_t value, denom, then; } ind[KDC_IND_COUNT];
+	struct stats_device *devs;  /* ordered by device code */
+	size_t ndevs;
 };
 
 /* stats_db.c: the statistics' storage: statements, the schema, the row caches, the scope registry */
@@ -205,9 +222,10 @@ int stats__table_exists(kdc_stats *s, const char *name, int *exists);
 int stats__hist_from(kdc_stats *s, int64_t sid, int what, int64_t from, int64_t *out);
 int stats__regular_at(kdc_stats *s, struct scope *sc, int64_t d0, int window, int64_t *out);
 int stats__snapshot(kdc_stats *s, struct scope *sc, int64_t now_ms, struct snapshot *sn);
+void stats__snapshot_free(struct snapshot *sn);
 
 /* stats_json.c: the snapshot as kdc.stats.v1 JSON */
-int stats__build(kdc_stats *s, struct scope *sc, const struct snapshot *sn,
-                        int with_meta, int64_t seq, int64_t now_ms, char **out);
+cJSON *stats__render(const kdc_stats *s, const struct scope *sc, const struct snapshot *sn);
+int stats__render_meta(cJSON *root, int64_t seq, int64_t now_ms);
 
 #endif

@@ -14,144 +14,42 @@
 
 /* One target: the indicator's value now and 30 days ago give the pace; the
  * projection is the first day at which that pace reaches the target. */
-static int stats__json_target(kdc_stats *s, struct scope *sc, const struct snapshot *sn,
-                              const struct kdc_profile_target *t, cJSON *arr)
+static int stats__json_target(const struct snapshot *sn, const struct kdc_profile_target *t,
+                              cJSON *arr)
 {
-	const int64_t d0 = sn->today - KDC_PACE_DAYS;
-	int64_t value = 0, denom = 0, then = 0, after = 0;
-	cJSON *o = cJSON_CreateObject();
-	int rc = KDC_OK;
+	cJSON *o;
 
+	if (t->indicator < 0 || t->indicator >= KDC_IND_COUNT)
+		return KDC_OK;
+	o = cJSON_CreateObject();
 	if (!o || !cJSON_AddItemToArray(arr, o)) {
 		cJSON_Delete(o);
 		return KDC_ERR_NOMEM;
 	}
-	switch (t->indicator) {
-	case KDC_IND_HOUSEHOLDS_VISITED:
-		value = sn->c.hh_visited;
-		denom = sn->hh_total;
-		rc = stats__hist_from(s, sc->sid, HIST_VISIT, d0 + 1, &after);
-		then = value - after;
-		break;
-	case KDC_IND_HOUSEHOLDS_REACHED:
-		value = sn->c.hh_reached;
-		denom = sn->hh_total;
-		rc = stats__hist_from(s, sc->sid, HIST_REACH, d0 + 1, &after);
-		then = value - after;
-		break;
-	case KDC_IND_PEOPLE_WITH_PAYMENT_ACCOUNT:
-		value = sn->c.acct[ACCT_PAYMENT];
-		denom = sn->people_total;
-		rc = stats__hist_from(s, sc->sid, HIST_PAYACCT, d0 + 1, &after);
-		then = value - after;
-		break;
-	case KDC_IND_PEOPLE_PAYING_REGULARLY:
-		value = sn->regular_now;
-		denom = sn->people_total;
-		rc = stats__regular_at(s, sc, d0, s->profile->regular_window_days, &then);
-		break;
-	default:
-		return KDC_OK;
-	}
-	if (rc)
-		return rc;
-	kdc_json_target(o, t, value, denom, 1, value - then, sn->today);
+	kdc_json_target(o, t, sn->ind[t->indicator].value, sn->ind[t->indicator].denom, 1,
+	                sn->ind[t->indicator].value - sn->ind[t->indicator].then, sn->today);
 	return KDC_OK;
 }
 
-struct dev_entry {
-	char device[KDC_CODE_MAX + 1];
-	char team[KDC_CODE_MAX + 1];
-	int64_t last_ms, n;
-	int seen;
-};
-
-static int dev_cmp(const void *a, const void *b)
+static int stats__json_devices(const struct snapshot *sn, cJSON *obj)
 {
-	return strcmp(((const struct dev_entry *)a)->device, ((const struct dev_entry *)b)->device);
-}
+	cJSON *arr = cJSON_AddArrayToObject(obj, "devices");
 
-static int dev_push(struct dev_entry **v, size_t *n, size_t *cap, const char *device,
-                    const char *team, int64_t last_ms, int64_t count, int seen)
-{
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		struct dev_entry *nv = realloc(*v, ncap * sizeof *nv);
-		if (!nv)
-			return KDC_ERR_NOMEM;
-		*v = nv;
-		*cap = ncap;
-	}
-	memset(&(*v)[*n], 0, sizeof **v);
-	COPY_CODE((*v)[*n].device, device);
-	COPY_CODE((*v)[*n].team, team);
-	(*v)[*n].last_ms = last_ms;
-	(*v)[*n].n = count;
-	(*v)[*n].seen = seen;
-	(*n)++;
-	return KDC_OK;
-}
-
-/* Devices seen in the scope, plus the profile's devices of the scope's teams
- * that never sent anything (a silent device is news too). */
-static int stats__json_devices(kdc_stats *s, const struct scope *sc, cJSON *obj)
-{
-	const struct kdc_profile *p = s->profile;
-	struct dev_entry *v = NULL;
-	size_t n = 0, cap = 0, nseen;
-	sqlite3_stmt *st = stats__stmt(s, Q_DEVICES);
-	cJSON *arr;
-	int rc = KDC_OK, step;
-
-	sqlite3_bind_int64(st, 1, sc->sid);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *dev = (const char *)sqlite3_column_text(st, 0);
-		const char *team = (const char *)sqlite3_column_text(st, 1);
-		if ((rc = dev_push(&v, &n, &cap, dev ? dev : "", team ? team : "",
-		                   sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), 1)))
-			break;
-	}
-	sqlite3_reset(st);
-	if (rc)
-		goto cleanup;
-	if (step != SQLITE_DONE) {
-		rc = stats__dberr(s, step, "read st_device");
-		goto cleanup;
-	}
-	nseen = n;
-	for (size_t t = 0; t < p->nteams && sc->kind != SCOPE_KHOM; t++) {
-		if (sc->kind == SCOPE_TEAM && (long)t != sc->pidx)
-			continue;
-		for (size_t d = 0; d < p->teams[t].ndevices; d++) {
-			int known = 0;
-			for (size_t i = 0; i < n && !known; i++)
-				known = strcmp(v[i].device, p->teams[t].devices[d]) == 0;
-			if (!known && (rc = dev_push(&v, &n, &cap, p->teams[t].devices[d],
-			                             p->teams[t].code, 0, 0, 0)))
-				goto cleanup;
-		}
-	}
-	if (n > nseen)
-		qsort(v, n, sizeof *v, dev_cmp);
-	if (!(arr = cJSON_AddArrayToObject(obj, "devices"))) {
-		rc = KDC_ERR_NOMEM;
-		goto cleanup;
-	}
-	for (size_t i = 0; i < n; i++) {
+	if (!arr)
+		return KDC_ERR_NOMEM;
+	for (size_t i = 0; i < sn->ndevs; i++) {
+		const struct stats_device *d = &sn->devs[i];
 		cJSON *o = cJSON_CreateObject();
 		if (!o || !cJSON_AddItemToArray(arr, o)) {
 			cJSON_Delete(o);
-			rc = KDC_ERR_NOMEM;
-			goto cleanup;
+			return KDC_ERR_NOMEM;
 		}
-		cJSON_AddStringToObject(o, "device", v[i].device);
-		cJSON_AddStringToObject(o, "team", v[i].team);
-		kdc_json_time(o, "last_event", v[i].seen, v[i].last_ms);
-		kdc_json_int(o, "events", v[i].n);
+		cJSON_AddStringToObject(o, "device", d->device);
+		cJSON_AddStringToObject(o, "team", d->team);
+		kdc_json_time(o, "last_event", d->seen, d->last_ms);
+		kdc_json_int(o, "events", d->n);
 	}
-cleanup:
-	free(v);
-	return rc;
+	return KDC_OK;
 }
 
 static const char *scope_name(const kdc_stats *s, const struct scope *sc)
@@ -195,19 +93,16 @@ static void stats__fields(const kdc_stats *s, const struct snapshot *sn, int64_t
 	v[KDC_SF_REJECTED] = s->rejected_total;
 }
 
-/* Builds the snapshot of one scope. with_meta adds seq and as_of (left out
- * when comparing with the previous snapshot). */
-int stats__build(kdc_stats *s, struct scope *sc, const struct snapshot *sn,
-                        int with_meta, int64_t seq, int64_t now_ms, char **out)
+/* The snapshot of one scope as a JSON tree, without seq and as_of (so that
+ * it compares with the previous one); NULL when out of memory. */
+cJSON *stats__render(const kdc_stats *s, const struct scope *sc, const struct snapshot *sn)
 {
 	const struct kdc_profile *p = s->profile;
 	cJSON *root = cJSON_CreateObject(), *o, *e;
-	int rc = KDC_ERR_NOMEM;
 	int64_t v[KDC_SF_COUNT];
 
-	*out = NULL;
 	if (!root)
-		return KDC_ERR_NOMEM;
+		return NULL;
 	cJSON_AddStringToObject(root, "schema", KDC_STATS_SCHEMA);
 	if (stats__ward_code(s))
 		cJSON_AddStringToObject(root, "ward", stats__ward_code(s));
@@ -221,11 +116,6 @@ int stats__build(kdc_stats *s, struct scope *sc, const struct snapshot *sn,
 		cJSON_AddStringToObject(root, "id", sc->code);
 	cJSON_AddStringToObject(root, "name", scope_name(s, sc));
 	cJSON_AddBoolToObject(root, "unassigned", sc->kind != SCOPE_WARD && sc->pidx < 0);
-	if (with_meta) {
-		kdc_json_int(root, "seq", seq);
-		kdc_json_time(root, "as_of", 1, now_ms);
-		kdc_json_int(root, "as_of_ms", now_ms);
-	}
 	stats__fields(s, sn, v);
 	for (int f = 0; f < KDC_SF_STORED; f++)
 		if (kdc_snap_put(root, f, v[f]) != KDC_OK)
@@ -233,9 +123,8 @@ int stats__build(kdc_stats *s, struct scope *sc, const struct snapshot *sn,
 	if (!(o = cJSON_AddArrayToObject(root, "targets")))
 		goto cleanup;
 	for (size_t i = 0; i < p->ntargets; i++)
-		if ((rc = stats__json_target(s, sc, sn, &p->targets[i], o)))
+		if (stats__json_target(sn, &p->targets[i], o) != KDC_OK)
 			goto cleanup;
-	rc = KDC_ERR_NOMEM;
 	if (!(o = cJSON_AddObjectToObject(root, "series")))
 		goto cleanup;
 	kdc_json_day(o, "start", sn->today - (SERIES_DAYS - 1));
@@ -253,18 +142,51 @@ int stats__build(kdc_stats *s, struct scope *sc, const struct snapshot *sn,
 			}
 		}
 	}
-	if ((rc = stats__json_devices(s, sc, root)))
+	if (stats__json_devices(sn, root) != KDC_OK)
 		goto cleanup;
-	rc = KDC_ERR_NOMEM;
 	for (int f = KDC_SF_STORED; f < KDC_SF_COUNT; f++)
 		if (kdc_snap_put(root, f, v[f]) != KDC_OK)
 			goto cleanup;
 	kdc_json_time(root, "latest_event", sn->c.has_latest, sn->c.latest_ms);
 	kdc_json_int(root, "regular_window_days", p->regular_window_days);
-	kdc_json_int(root, "utc_offset_min", p->utc_offset_min);
-	*out = cJSON_PrintUnformatted(root);
-	rc = *out ? KDC_OK : KDC_ERR_NOMEM;
+	if (!kdc_json_int(root, "utc_offset_min", p->utc_offset_min))
+		goto cleanup;
+	return root;
 cleanup:
 	cJSON_Delete(root);
-	return rc;
+	return NULL;
+}
+
+/* Adds seq, as_of and as_of_ms to a rendered snapshot, after "unassigned"
+ * where readers find them. KDC_OK or KDC_ERR_NOMEM. */
+int stats__render_meta(cJSON *root, int64_t seq, int64_t now_ms)
+{
+	cJSON *meta = cJSON_CreateObject(), *after = root->child, *item;
+
+	if (!meta || !kdc_json_int(meta, "seq", seq) || !kdc_json_time(meta, "as_of", 1, now_ms) ||
+	    !kdc_json_int(meta, "as_of_ms", now_ms)) {
+		cJSON_Delete(meta);
+		return KDC_ERR_NOMEM;
+	}
+	while (after && !(after->string && strcmp(after->string, "unassigned") == 0))
+		after = after->next;
+	/* spliced by hand: cJSON_InsertItemInArray of libcjson 1.7.15 as Debian
+	 * 12 ships it returns false here. A child list is linked both ways, and
+	 * the first child's prev is the last one. */
+	while ((item = cJSON_DetachItemViaPointer(meta, meta->child))) {
+		if (!after || !root->child) {
+			cJSON_AddItemToArray(root, item);
+			continue;
+		}
+		item->prev = after;
+		item->next = after->next;
+		if (after->next)
+			after->next->prev = item;
+		else
+			root->child->prev = item;
+		after->next = item;
+		after = item;
+	}
+	cJSON_Delete(meta);
+	return KDC_OK;
 }

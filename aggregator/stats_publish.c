@@ -1,5 +1,7 @@
 /* stats_publish.c: kdc_stats_publish. Each scope's snapshot is compared
- * with the last one emitted and emitted when it changed. */
+ * with the last one emitted and emitted when it changed: the snapshot is
+ * read (stats_read.c), rendered once (stats_json.c) and printed without and
+ * with its seq and time. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +37,7 @@ int kdc_stats_publish(kdc_stats *s, int64_t now_ms, int64_t min_interval_ms,
 	for (size_t i = 0; i < s->nscopes; i++) {
 		struct scope *sc = &s->scopes[i];
 		struct snapshot sn;
+		cJSON *tree;
 		char *body = NULL;
 		int due = sc->dirty || !sc->last_body || hour != sc->eval_hour ||
 		          now_ms - sc->last_eval_ms >= REEVAL_MS || now_ms < sc->last_eval_ms;
@@ -46,9 +49,15 @@ int kdc_stats_publish(kdc_stats *s, int64_t now_ms, int64_t min_interval_ms,
 		if (sc->last_body && now_ms >= sc->last_emit_ms &&
 		    now_ms - sc->last_emit_ms < min_interval_ms)
 			continue;
-		if ((rc = stats__snapshot(s, sc, now_ms, &sn)) ||
-		    (rc = stats__build(s, sc, &sn, 0, 0, 0, &body)))
+		if ((rc = stats__snapshot(s, sc, now_ms, &sn)))
 			goto cleanup;
+		tree = stats__render(s, sc, &sn);
+		stats__snapshot_free(&sn);
+		if (!tree || !(body = cJSON_PrintUnformatted(tree))) {
+			cJSON_Delete(tree);
+			rc = KDC_ERR_NOMEM;
+			goto cleanup;
+		}
 		sc->dirty = 0;
 		sc->last_eval_ms = now_ms;
 		sc->eval_hour = hour;
@@ -56,16 +65,20 @@ int kdc_stats_publish(kdc_stats *s, int64_t now_ms, int64_t min_interval_ms,
 		 * viewer can tell a quiet ward from a stopped aggregator by as_of */
 		if (sc->last_body && strcmp(body, sc->last_body) == 0 &&
 		    now_ms >= sc->last_emit_ms && now_ms - sc->last_emit_ms < REEVAL_MS) {
+			cJSON_Delete(tree);
 			cJSON_free(body);
 			continue;
 		}
+		/* the same tree, with seq and as_of: rendered once */
 		pend[npend].scope = i;
 		pend[npend].body = body;
-		if ((rc = stats__build(s, sc, &sn, 1, sc->seq + 1, now_ms, &pend[npend].json))) {
-			npend++;
-			goto cleanup;
-		}
 		npend++;
+		rc = stats__render_meta(tree, sc->seq + 1, now_ms);
+		if (rc == KDC_OK && !(pend[npend - 1].json = cJSON_PrintUnformatted(tree)))
+			rc = KDC_ERR_NOMEM;
+		cJSON_Delete(tree);
+		if (rc)
+			goto cleanup;
 	}
 	if (npend == 0)
 		goto cleanup;

@@ -1,5 +1,7 @@
 /* stats_read.c: a scope's snapshot read from the tables: counters, the
- * windows of days and hours, the histograms, the denominators. */
+ * windows of days and hours, the histograms, the denominators, each target's
+ * indicator and the devices: everything the JSON shows. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "calendar.h"
@@ -146,6 +148,128 @@ static void stats__denominators(const kdc_stats *s, const struct scope *sc, stru
 	}
 }
 
+/* Each indicator's value, denominator and value KDC_PACE_DAYS days ago, for
+ * the profile's targets. */
+static int stats__read_indicators(kdc_stats *s, struct scope *sc, struct snapshot *sn)
+{
+	const int64_t d0 = sn->today - KDC_PACE_DAYS;
+	const struct kdc_profile *p = s->profile;
+	int rc = KDC_OK;
+
+	for (size_t i = 0; i < p->ntargets && rc == KDC_OK; i++) {
+		int ind = p->targets[i].indicator;
+		int64_t value = 0, denom = 0, then = 0, after = 0;
+
+		switch (ind) {
+		case KDC_IND_HOUSEHOLDS_VISITED:
+			value = sn->c.hh_visited;
+			denom = sn->hh_total;
+			rc = stats__hist_from(s, sc->sid, HIST_VISIT, d0 + 1, &after);
+			then = value - after;
+			break;
+		case KDC_IND_HOUSEHOLDS_REACHED:
+			value = sn->c.hh_reached;
+			denom = sn->hh_total;
+			rc = stats__hist_from(s, sc->sid, HIST_REACH, d0 + 1, &after);
+			then = value - after;
+			break;
+		case KDC_IND_PEOPLE_WITH_PAYMENT_ACCOUNT:
+			value = sn->c.acct[ACCT_PAYMENT];
+			denom = sn->people_total;
+			rc = stats__hist_from(s, sc->sid, HIST_PAYACCT, d0 + 1, &after);
+			then = value - after;
+			break;
+		case KDC_IND_PEOPLE_PAYING_REGULARLY:
+			value = sn->regular_now;
+			denom = sn->people_total;
+			rc = stats__regular_at(s, sc, d0, p->regular_window_days, &then);
+			break;
+		default:
+			continue;
+		}
+		sn->ind[ind].value = value;
+		sn->ind[ind].denom = denom;
+		sn->ind[ind].then = then;
+	}
+	return rc;
+}
+
+static int dev_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct stats_device *)a)->device,
+	              ((const struct stats_device *)b)->device);
+}
+
+static int dev_push(struct snapshot *sn, size_t *cap, const char *device, const char *team,
+                    int64_t last_ms, int64_t count, int seen)
+{
+	struct stats_device *d;
+
+	if (sn->ndevs == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct stats_device *nv = realloc(sn->devs, ncap * sizeof *nv);
+		if (!nv)
+			return KDC_ERR_NOMEM;
+		sn->devs = nv;
+		*cap = ncap;
+	}
+	d = &sn->devs[sn->ndevs++];
+	memset(d, 0, sizeof *d);
+	COPY_CODE(d->device, device);
+	COPY_CODE(d->team, team);
+	d->last_ms = last_ms;
+	d->n = count;
+	d->seen = seen;
+	return KDC_OK;
+}
+
+/* Devices seen in the scope, plus the profile's devices of the scope's teams
+ * that never sent anything (a silent device is news too). */
+static int stats__read_devices(kdc_stats *s, const struct scope *sc, struct snapshot *sn)
+{
+	const struct kdc_profile *p = s->profile;
+	sqlite3_stmt *st = stats__stmt(s, Q_DEVICES);
+	size_t cap = 0, nseen;
+	int rc = KDC_OK, step;
+
+	sqlite3_bind_int64(st, 1, sc->sid);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *dev = (const char *)sqlite3_column_text(st, 0);
+		const char *team = (const char *)sqlite3_column_text(st, 1);
+		if ((rc = dev_push(sn, &cap, dev ? dev : "", team ? team : "",
+		                   sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), 1)))
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc)
+		return rc;
+	if (step != SQLITE_DONE)
+		return stats__dberr(s, step, "read st_device");
+	nseen = sn->ndevs;
+	for (size_t t = 0; t < p->nteams && sc->kind != SCOPE_KHOM; t++) {
+		if (sc->kind == SCOPE_TEAM && (long)t != sc->pidx)
+			continue;
+		for (size_t d = 0; d < p->teams[t].ndevices; d++) {
+			int known = 0;
+			for (size_t i = 0; i < sn->ndevs && !known; i++)
+				known = strcmp(sn->devs[i].device, p->teams[t].devices[d]) == 0;
+			if (!known && (rc = dev_push(sn, &cap, p->teams[t].devices[d],
+			                             p->teams[t].code, 0, 0, 0)))
+				return rc;
+		}
+	}
+	if (sn->ndevs > nseen)
+		qsort(sn->devs, sn->ndevs, sizeof *sn->devs, dev_cmp);
+	return KDC_OK;
+}
+
+void stats__snapshot_free(struct snapshot *sn)
+{
+	free(sn->devs);
+	sn->devs = NULL;
+	sn->ndevs = 0;
+}
+
 int stats__snapshot(kdc_stats *s, struct scope *sc, int64_t now_ms, struct snapshot *sn)
 {
 	const int window = s->profile->regular_window_days;
@@ -157,7 +281,11 @@ int stats__snapshot(kdc_stats *s, struct scope *sc, int64_t now_ms, struct snaps
 	stats__denominators(s, sc, sn);
 	if ((rc = stats__read_counters(s, sc->sid, &sn->c)) ||
 	    (rc = stats__read_windows(s, sc->sid, sn)) ||
-	    (rc = stats__hist_from(s, sc->sid, HIST_LASTPAY, kdc_window_first(sn->today, window), &sn->regular_now)))
+	    (rc = stats__hist_from(s, sc->sid, HIST_LASTPAY, kdc_window_first(sn->today, window), &sn->regular_now)) ||
+	    (rc = stats__read_indicators(s, sc, sn)) ||
+	    (rc = stats__read_devices(s, sc, sn))) {
+		stats__snapshot_free(sn);
 		return rc;
+	}
 	return KDC_OK;
 }
