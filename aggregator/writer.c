@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kdc_err.h"
+#include "kdc_hmap.h"
 #include "kdc_log.h"
 #include "kdc_proto.h"
 #include "kdc_util.h"
@@ -62,8 +63,13 @@ struct writer_outcome {
 	char detail[sizeof(((struct kdc_verdict *)0)->detail)];
 };
 
+/* Receipt groups: one per device of a batch, in a map keyed by the device
+ * code (zero-padded) whose entries, in insertion order, are the groups. */
+struct writer_group_key {
+	char device[KDC_CODE_MAX + 1];
+};
 struct writer_group {
-	const char *device;
+	int32_t index;               /* of the entry in the map */
 	uint32_t start, n;
 };
 
@@ -96,9 +102,7 @@ struct kdc_writer {
 	struct kdc_event_row *rows;
 	uint8_t *inserted;
 	uint32_t *order;
-	struct writer_group *groups;
-	int32_t *hash;
-	size_t hash_size;            /* power of two >= 2 * batch_max */
+	struct kdc_hmap groups;      /* writer_group_key -> writer_group */
 	struct writer_arena arena;
 	ProtobufCAllocator pb_alloc;
 	/* receipt scratch, RECEIPT_CHUNK entries */
@@ -402,15 +406,6 @@ cleanup:
 
 /* ---- receipts ----------------------------------------------------------------- */
 
-static uint32_t writer__hash(const char *s)
-{
-	uint32_t h = 2166136261u; /* FNV-1a: codes are short */
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
 static void writer__send_receipt(kdc_writer *w, const char *device, const uint32_t *idx, size_t n)
 {
 	Kdc__V1__Receipt r = KDC__V1__RECEIPT__INIT;
@@ -467,49 +462,62 @@ dropped:
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Groups the batch's outcomes by device (open addressing on the device code,
+/* Groups the batch's outcomes by device (a hash map on the device code,
  * then a counting sort) and sends one receipt per device, in chunks. */
 static void writer__receipts(kdc_writer *w, size_t n)
 {
-	size_t mask = w->hash_size - 1, ngroups = 0, start = 0;
+	struct kdc_hmap *m = &w->groups;
+	size_t start = 0, lost = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct writer_outcome *o = &w->outcomes[i];
-		size_t h;
+		struct writer_group_key k;
+		struct writer_group *g;
+		int created;
+
 		if (o->reason == OUTCOME_SKIP || !o->device[0])
 			continue;
-		h = writer__hash(o->device) & mask;
-		while (w->hash[h] >= 0 && strcmp(w->groups[w->hash[h]].device, o->device) != 0)
-			h = (h + 1) & mask;
-		if (w->hash[h] < 0) {
-			w->hash[h] = (int32_t)ngroups;
-			w->groups[ngroups].device = o->device;
-			w->groups[ngroups].n = 0;
-			ngroups++;
+		memset(&k, 0, sizeof k);
+		memcpy(k.device, o->device, strnlen(o->device, KDC_CODE_MAX));
+		if (!(g = kdc_hmap_get(m, &k, &created))) {
+			o->group = -1;   /* no receipt: the device sends it again */
+			lost++;
+			continue;
 		}
-		o->group = w->hash[h];
-		w->groups[o->group].n++;
+		if (created)
+			g->index = (int32_t)(m->len - 1);
+		o->group = g->index;
+		g->n++;
 	}
-	for (size_t g = 0; g < ngroups; g++) {
-		w->groups[g].start = (uint32_t)start;
-		start += w->groups[g].n;
-		w->groups[g].n = 0;
+	if (lost) {
+		kdc_warn("out of memory for the receipts of %zu events: not sent (the devices resend)", lost);
+		pthread_mutex_lock(&w->lock);
+		w->totals.receipts_dropped++;
+		pthread_mutex_unlock(&w->lock);
+	}
+	for (size_t i = 0; i < m->len; i++) {
+		struct writer_group *g = KDC_HMAP_VAL(m, i);
+		g->start = (uint32_t)start;
+		start += g->n;
+		g->n = 0;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct writer_group *g;
 		if (w->outcomes[i].group < 0)
 			continue;
-		g = &w->groups[w->outcomes[i].group];
+		g = KDC_HMAP_VAL(m, (size_t)w->outcomes[i].group);
 		w->order[g->start + g->n++] = (uint32_t)i;
 	}
-	for (size_t g = 0; g < ngroups; g++) {
-		for (size_t off = 0; off < w->groups[g].n; off += RECEIPT_CHUNK) {
-			size_t k = w->groups[g].n - off;
-			writer__send_receipt(w, w->groups[g].device, w->order + w->groups[g].start + off,
-			                     k < RECEIPT_CHUNK ? k : RECEIPT_CHUNK);
+	for (size_t i = 0; i < m->len; i++) {
+		const struct writer_group_key *k = KDC_HMAP_KEY(m, i);
+		const struct writer_group *g = KDC_HMAP_VAL(m, i);
+		for (size_t off = 0; off < g->n; off += RECEIPT_CHUNK) {
+			size_t left = g->n - off;
+			writer__send_receipt(w, k->device, w->order + g->start + off,
+			                     left < RECEIPT_CHUNK ? left : RECEIPT_CHUNK);
 		}
 	}
-	memset(w->hash, 0xff, w->hash_size * sizeof *w->hash);
+	kdc_hmap_clear(m);
 }
 
 /* ---- a batch ------------------------------------------------------------------ */
@@ -710,8 +718,7 @@ static void writer__free(kdc_writer *w)
 	free(w->rows);
 	free(w->inserted);
 	free(w->order);
-	free(w->groups);
-	free(w->hash);
+	kdc_hmap_free(&w->groups);
 	free(w->committed);
 	free(w->rej);
 	free(w->rejp);
@@ -746,14 +753,11 @@ kdc_writer *kdc_writer_start(const struct kdc_writer_conf *conf, kdc_store *stor
 	w->stats = stats;
 	w->in = in;
 	w->out = out;
-	for (w->hash_size = 16; w->hash_size < 2 * max; w->hash_size <<= 1)
-		;
+	kdc_hmap_init(&w->groups, sizeof(struct writer_group_key), sizeof(struct writer_group));
 	w->outcomes = calloc(max, sizeof *w->outcomes);
 	w->rows = calloc(max, sizeof *w->rows);
 	w->inserted = calloc(max, sizeof *w->inserted);
 	w->order = calloc(max, sizeof *w->order);
-	w->groups = calloc(max, sizeof *w->groups);
-	w->hash = malloc(w->hash_size * sizeof *w->hash);
 	w->committed = calloc(RECEIPT_CHUNK, sizeof *w->committed);
 	w->rej = calloc(RECEIPT_CHUNK, sizeof *w->rej);
 	w->rejp = calloc(RECEIPT_CHUNK, sizeof *w->rejp);
@@ -761,12 +765,11 @@ kdc_writer *kdc_writer_start(const struct kdc_writer_conf *conf, kdc_store *stor
 	w->pb_alloc.alloc = writer__arena_alloc;
 	w->pb_alloc.free = writer__arena_free;
 	w->pb_alloc.allocator_data = &w->arena;
-	if (!w->outcomes || !w->rows || !w->inserted || !w->order || !w->groups || !w->hash ||
+	if (!w->outcomes || !w->rows || !w->inserted || !w->order ||
 	    !w->committed || !w->rej || !w->rejp || !w->arena.buf) {
 		snprintf(err, errlen, "out of memory for batches of %zu", max);
 		goto fail;
 	}
-	memset(w->hash, 0xff, w->hash_size * sizeof *w->hash);
 	prc = pthread_create(&w->thread, NULL, writer__main, w);
 	if (prc != 0) {
 		snprintf(err, errlen, "cannot start the writer thread: %s", strerror(prc));
