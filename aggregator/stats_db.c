@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kdc_db.h"
 #include "kdc_err.h"
 #include "kdc_log.h"
 #include "profile.h"
@@ -140,7 +141,8 @@ static const char *const schema_sql =
 int stats__dberr(kdc_stats *s, int rc, const char *what)
 {
 	kdc_error("stats: %s: %s", what, sqlite3_errmsg(s->db));
-	return (rc == SQLITE_FULL) ? KDC_ERR_DISK_FULL : KDC_ERR_DB;
+	rc = kdc_db_rc(s->db, rc);
+	return rc == KDC_OK ? KDC_ERR_DB : rc;
 }
 
 sqlite3_stmt *stats__stmt(kdc_stats *s, enum stmt_id id)
@@ -592,13 +594,8 @@ static int stats__schema(kdc_stats *s, int *need_rebuild, char *err, size_t errl
 		snprintf(err, errlen, "cannot create statistics tables: %s", sqlite3_errmsg(s->db));
 		return rc;
 	}
-	for (int i = 0; i < Q_COUNT; i++)
-		if (sqlite3_prepare_v3(s->db, stats_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		                       &s->st[i], NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "cannot prepare statistics statement %d: %s", i,
-			         sqlite3_errmsg(s->db));
-			return KDC_ERR_DB;
-		}
+	if ((rc = kdc_db_prepare(s->db, stats_stmt_sql, s->st, Q_COUNT, err, errlen)))
+		return rc;
 	if ((rc = stats__prepare_multi(s, err, errlen)))
 		return rc;
 	if ((rc = stats__table_exists(s, "events", &events_exist)))
@@ -712,8 +709,7 @@ void kdc_stats_free(kdc_stats *s)
 {
 	if (!s)
 		return;
-	for (int i = 0; i < Q_COUNT; i++)
-		sqlite3_finalize(s->st[i]);
+	kdc_db_finalize(s->st, Q_COUNT);
 	for (int i = 0; i < M_COUNT; i++) {
 		sqlite3_finalize(s->multi[i][0]);
 		sqlite3_finalize(s->multi[i][1]);

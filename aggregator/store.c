@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kdc_db.h"
 #include "kdc_err.h"
 #include "kdc_log.h"
 #include "store.h"
@@ -62,28 +63,13 @@ static const char *const store_migrations[KDC_STORE_SCHEMA_VERSION] = {
 	"INSERT INTO rejected(received_ms, topic, device, event_id, reason, reason_name," \
 	" detail, payload_len, payload) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
 
-/* Maps an SQLite result to kdc_err and remembers SQLite's words. A full disk
- * shows up as SQLITE_FULL, or as an I/O error whose errno is ENOSPC (WAL and
- * shm growth). */
+/* Maps an SQLite result to kdc_err (kdc_db_rc) and remembers SQLite's
+ * words. */
 static int store__fail(kdc_store *s, int src, const char *what)
 {
-	int sys = s->db ? sqlite3_system_errno(s->db) : 0;
-
 	snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what,
 	         s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
-	switch (src & 0xff) {
-	case SQLITE_FULL:
-		return KDC_ERR_DISK_FULL;
-	case SQLITE_IOERR:
-		return sys == ENOSPC || sys == EDQUOT ? KDC_ERR_DISK_FULL : KDC_ERR_DB;
-	case SQLITE_NOMEM:
-		return KDC_ERR_NOMEM;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return KDC_ERR_BUSY;
-	default:
-		return KDC_ERR_DB;
-	}
+	return kdc_db_rc(s->db, src);
 }
 
 /* Runs a statement that returns no rows and resets it. */
@@ -102,186 +88,6 @@ static int store__exec(kdc_store *s, const char *sql, const char *what)
 	int src = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 
 	return src == SQLITE_OK ? KDC_OK : store__fail(s, src, what);
-}
-
-/* Creates the file with mode 0600 before SQLite sees it (SQLite would use
- * 0644 under the usual umask), or tightens an existing file. SQLite gives the
- * -wal and -shm files the database file's mode. */
-static int store__private_file(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd;
-
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open or create database %s: %s", path, strerror(errno));
-		return KDC_ERR_IO;
-	}
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "cannot stat database %s: %s", path, strerror(errno));
-		close(fd);
-		return KDC_ERR_IO;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "database %s is not a regular file", path);
-		close(fd);
-		return KDC_ERR_IO;
-	}
-	if ((st.st_mode & 077) != 0) {
-		if (fchmod(fd, 0600) != 0) {
-			snprintf(err, errlen, "database %s is readable by others (mode %03o) and cannot be made private: %s",
-			         path, (unsigned)(st.st_mode & 0777), strerror(errno));
-			close(fd);
-			return KDC_ERR_IO;
-		}
-		kdc_warn("database %s was readable by others (mode %03o): changed to 600",
-		         path, (unsigned)(st.st_mode & 0777));
-	}
-	close(fd);
-	return KDC_OK;
-}
-
-/* The -wal and -shm files of a database copied or created by another tool
- * may have a looser mode than the database itself. */
-static void store__private_sidecars(const char *path)
-{
-	static const char *const sfx[] = { "-wal", "-shm" };
-	char p[4096];
-	struct stat st;
-
-	for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
-		if (snprintf(p, sizeof p, "%s%s", path, sfx[i]) >= (int)sizeof p)
-			continue;
-		if (stat(p, &st) == 0 && (st.st_mode & 077) != 0 && chmod(p, 0600) == 0)
-			kdc_warn("%s was readable by others: changed to mode 600", p);
-	}
-}
-
-static int store__pragmas(kdc_store *s, const struct kdc_store_opts *o, char *err, size_t errlen)
-{
-	sqlite3_stmt *st = NULL;
-	char sql[128];
-	int src, rc;
-
-	src = sqlite3_busy_timeout(s->db, o->busy_timeout_ms);
-	if (src != SQLITE_OK) {
-		rc = store__fail(s, src, "busy timeout");
-		goto cleanup;
-	}
-	/* journal_mode answers with the mode it got: an in-memory or read-only
-	 * file can silently stay in another mode */
-	src = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-	if (src != SQLITE_OK) {
-		rc = store__fail(s, src, "journal_mode");
-		goto cleanup;
-	}
-	src = sqlite3_step(st);
-	if (src != SQLITE_ROW) {
-		rc = store__fail(s, src, "journal_mode");
-		goto cleanup;
-	}
-	if (strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
-		snprintf(s->errmsg, sizeof s->errmsg, "journal_mode: SQLite kept '%s', WAL is required",
-		         (const char *)sqlite3_column_text(st, 0));
-		rc = KDC_ERR_DB;
-		goto cleanup;
-	}
-	snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", o->synchronous_full ? "FULL" : "NORMAL");
-	if ((rc = store__exec(s, sql, "synchronous")) != KDC_OK)
-		goto cleanup;
-	/* a page cache bigger than SQLite's 2 MiB default keeps the right edge
-	 * of the id index and the statistics tables in memory during large
-	 * batches; it fills as the file grows and is most of the daemon's
-	 * resident memory after that */
-	snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d", o->cache_kib > 0 ? o->cache_kib : 2048);
-	if ((rc = store__exec(s, sql, "cache_size")) != KDC_OK ||
-	    (rc = store__exec(s, "PRAGMA temp_store=MEMORY", "temp_store")) != KDC_OK)
-		goto cleanup;
-	rc = KDC_OK;
-cleanup:
-	if (st)
-		sqlite3_finalize(st);
-	if (rc != KDC_OK)
-		snprintf(err, errlen, "%s", s->errmsg);
-	return rc;
-}
-
-/* Brings the schema to KDC_STORE_SCHEMA_VERSION in one transaction. Two
- * processes opening a new file at once serialize on BEGIN IMMEDIATE; the
- * second finds the work done. */
-static int store__migrate(kdc_store *s, const char *path, char *err, size_t errlen)
-{
-	sqlite3_stmt *get = NULL, *set = NULL;
-	int src, rc, version = 0;
-
-	if ((rc = store__exec(s, "BEGIN IMMEDIATE", "begin migration")) != KDC_OK)
-		goto fail;
-	if ((rc = store__exec(s, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
-	                      "schema_version")) != KDC_OK)
-		goto rollback;
-	src = sqlite3_prepare_v2(s->db, "SELECT version FROM schema_version", -1, &get, NULL);
-	if (src != SQLITE_OK) {
-		rc = store__fail(s, src, "read schema_version");
-		goto rollback;
-	}
-	src = sqlite3_step(get);
-	if (src == SQLITE_ROW) {
-		version = sqlite3_column_int(get, 0);
-		src = sqlite3_step(get);
-		if (src == SQLITE_ROW) {
-			snprintf(s->errmsg, sizeof s->errmsg, "schema_version has more than one row");
-			rc = KDC_ERR_DB;
-			goto rollback;
-		}
-	} else if (src == SQLITE_DONE) {
-		if ((rc = store__exec(s, "INSERT INTO schema_version(version) VALUES(0)",
-		                      "init schema_version")) != KDC_OK)
-			goto rollback;
-	}
-	if (src != SQLITE_DONE) {
-		rc = store__fail(s, src, "read schema_version");
-		goto rollback;
-	}
-	if (version < 0 || version > KDC_STORE_SCHEMA_VERSION) {
-		snprintf(s->errmsg, sizeof s->errmsg,
-		         "the database has schema version %d, this kdc-aggregator knows versions up to %d "
-		         "(it was written by a newer version: upgrade kdc-aggregator)",
-		         version, KDC_STORE_SCHEMA_VERSION);
-		rc = KDC_ERR_DB;
-		goto rollback;
-	}
-	src = sqlite3_prepare_v2(s->db, "UPDATE schema_version SET version = ?1", -1, &set, NULL);
-	if (src != SQLITE_OK) {
-		rc = store__fail(s, src, "prepare schema_version update");
-		goto rollback;
-	}
-	for (int v = version; v < KDC_STORE_SCHEMA_VERSION; v++) {
-		if ((rc = store__exec(s, store_migrations[v], "migration")) != KDC_OK)
-			goto rollback;
-		if ((src = sqlite3_bind_int(set, 1, v + 1)) != SQLITE_OK) {
-			rc = store__fail(s, src, "bind schema_version");
-			goto rollback;
-		}
-		if ((rc = store__step_done(s, set, "update schema_version")) != KDC_OK)
-			goto rollback;
-		kdc_info("database %s: schema migrated from version %d to %d", path, v, v + 1);
-	}
-	if ((rc = store__exec(s, "COMMIT", "commit migration")) != KDC_OK)
-		goto rollback;
-	s->version = KDC_STORE_SCHEMA_VERSION;
-	rc = KDC_OK;
-	goto cleanup;
-rollback:
-	/* the failure is what matters; a failing ROLLBACK adds nothing */
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-fail:
-	snprintf(err, errlen, "database %s: %s", path, s->errmsg);
-cleanup:
-	if (get)
-		sqlite3_finalize(get);
-	if (set)
-		sqlite3_finalize(set);
-	return rc;
 }
 
 static int store__prepare(kdc_store *s, char *err, size_t errlen)
@@ -328,34 +134,26 @@ kdc_store *kdc_store_open(const char *path, const struct kdc_store_opts *opts,
                           char *err, size_t errlen)
 {
 	const struct kdc_store_opts defaults = KDC_STORE_OPTS_INIT;
+	struct kdc_db_opts dbo = { "database", 1, 5000, 2048 };
 	kdc_store *s = NULL;
-	int src;
 
 	if (!opts)
 		opts = &defaults;
-	if (!path || !*path) {
-		snprintf(err, errlen, "no database path given");
-		return NULL;
-	}
-	if (store__private_file(path, err, errlen) != KDC_OK)
-		return NULL;
-	store__private_sidecars(path);
+	/* a page cache bigger than SQLite's 2 MiB default keeps the right edge
+	 * of the id index and the statistics tables in memory during large
+	 * batches; it fills as the file grows and is most of the daemon's
+	 * resident memory after that */
+	dbo.synchronous_full = opts->synchronous_full;
+	dbo.busy_timeout_ms = opts->busy_timeout_ms;
+	if (opts->cache_kib > 0)
+		dbo.cache_kib = opts->cache_kib;
 	if (!(s = calloc(1, sizeof *s))) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	/* NOMUTEX: one thread uses the handle; SQLite's own locking is wasted */
-	src = sqlite3_open_v2(path, &s->db,
-	                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (src != SQLITE_OK) {
-		snprintf(err, errlen, "cannot open database %s: %s", path,
-		         s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
-		goto fail;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	if (store__pragmas(s, opts, err, errlen) != KDC_OK)
-		goto fail;
-	if (store__migrate(s, path, err, errlen) != KDC_OK)
+	if (kdc_db_open(path, &dbo, &s->db, err, errlen) != KDC_OK ||
+	    kdc_db_migrate(s->db, "database", path, store_migrations, KDC_STORE_SCHEMA_VERSION,
+	                   &s->version, err, errlen) != KDC_OK)
 		goto fail;
 	if (store__prepare(s, err, errlen) != KDC_OK)
 		goto fail;

@@ -15,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include "kdc_db.h"
 #include "kdc_err.h"
 #include "kdc_log.h"
 #include "outbox.h"
@@ -54,9 +55,9 @@ static const char *const outbox__sql[ST_COUNT_ALL] = {
 	[ST_COUNT] = "SELECT count(*) FROM outbox WHERE state = ?1",
 };
 
-/* Version 1. Later versions append to outbox__migrations. */
+/* Version 1 (the schema_version table is kdc_db_migrate's). Later versions
+ * append to outbox__migrations. */
 static const char outbox__schema_v1[] =
-	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
 	"INSERT INTO meta(key, value) VALUES ('next_seq', 1);"
 	/* WITHOUT ROWID: the time-ordered id is the table's own key, so an insert
@@ -75,8 +76,8 @@ static const char outbox__schema_v1[] =
 	" reject_detail TEXT NOT NULL DEFAULT ''"
 	") WITHOUT ROWID;";
 
+/* Migration i takes the schema from version i to i + 1 (kdc_db_migrate). */
 static const char *const outbox__migrations[] = {
-	NULL,                 /* version 0 does not exist */
 	outbox__schema_v1,    /* 0 -> 1: create */
 };
 
@@ -99,36 +100,14 @@ static int outbox__fail(kdc_outbox *ob, int src, const char *what)
 	snprintf(ob->msg, sizeof ob->msg, "%s: %s (%s)", what, sqlite3_errmsg(ob->db),
 	         sqlite3_errstr(src));
 	kdc_debug("outbox %s: %s", ob->path, ob->msg);
-	return (src & 0xff) == SQLITE_FULL ? KDC_ERR_DISK_FULL : KDC_ERR_DB;
+	return kdc_db_rc(ob->db, src);
 }
 
-/* Binds parameters 1..n by a format: 'i' int64_t, 'b' (const void *, size_t),
- * 't' const char * (NULL binds NULL). */
-static int outbox__bind(kdc_outbox *ob, sqlite3_stmt *st, const char *fmt, ...)
-{
-	va_list ap;
-	int src = SQLITE_OK, i = 1;
+/* Binds parameters 1..n by a format (kdc_db_bind). */
+#define outbox__bind(ob, st, ...) outbox__bound((ob), kdc_db_bind((st), __VA_ARGS__))
 
-	va_start(ap, fmt);
-	for (; *fmt && src == SQLITE_OK; fmt++, i++) {
-		switch (*fmt) {
-		case 'i':
-			src = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-			break;
-		case 'b': {
-			const void *p = va_arg(ap, const void *);
-			size_t n = va_arg(ap, size_t);
-			src = sqlite3_bind_blob(st, i, p, (int)n, SQLITE_STATIC);
-			break;
-		}
-		case 't':
-			src = sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_STATIC);
-			break;
-		default:
-			src = SQLITE_MISUSE;
-		}
-	}
-	va_end(ap);
+static int outbox__bound(kdc_outbox *ob, int src)
+{
 	return src == SQLITE_OK ? KDC_OK : outbox__fail(ob, src, "bind");
 }
 
@@ -226,167 +205,36 @@ static int outbox__tx_end(kdc_outbox *ob, int rc)
 
 /* ---- open and close ----------------------------------------------------- */
 
-/* Creates the file with mode 0600 before SQLite does (SQLite would use the
- * umask, typically 0644), and tightens an existing one: the outbox holds
- * household-level personal data. SQLite gives -wal and -shm the same mode. */
-static int outbox__private_file(const char *path, char *err, size_t errlen)
-{
-	struct stat sb;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open outbox %s: %s", path, strerror(errno));
-		return KDC_ERR_IO;
-	}
-	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) != 0 && fchmod(fd, 0600) != 0)
-		kdc_warn("outbox %s is readable by others and cannot be changed to mode 0600: %s",
-		         path, strerror(errno));
-	if (close(fd) != 0) {
-		snprintf(err, errlen, "cannot close outbox %s: %s", path, strerror(errno));
-		return KDC_ERR_IO;
-	}
-	return KDC_OK;
-}
-
-static int outbox__simple(kdc_outbox *ob, const char *sql, char *err, size_t errlen)
-{
-	char *emsg = NULL;
-	int src = sqlite3_exec(ob->db, sql, NULL, NULL, &emsg);
-
-	if (src != SQLITE_OK) {
-		snprintf(err, errlen, "outbox %s: %s: %s", ob->path, sql,
-		         emsg ? emsg : sqlite3_errstr(src));
-		sqlite3_free(emsg);
-		return (src & 0xff) == SQLITE_FULL ? KDC_ERR_DISK_FULL : KDC_ERR_DB;
-	}
-	return KDC_OK;
-}
-
-/* Reads a one-integer query (not prepared: used once at open). */
-static int outbox__query_int(kdc_outbox *ob, const char *sql, int64_t *out)
-{
-	sqlite3_stmt *st = NULL;
-	int src, rc = KDC_OK;
-
-	src = sqlite3_prepare_v2(ob->db, sql, -1, &st, NULL);
-	if (src != SQLITE_OK)
-		return outbox__fail(ob, src, sql);
-	src = sqlite3_step(st);
-	if (src == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else if (src == SQLITE_DONE)
-		rc = KDC_ERR_NOT_FOUND;
-	else
-		rc = outbox__fail(ob, src, sql);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int outbox__migrate(kdc_outbox *ob, char *err, size_t errlen)
-{
-	const int latest = (int)(sizeof outbox__migrations / sizeof outbox__migrations[0]) - 1;
-	int64_t have = 0, version = 0;
-	int rc;
-
-	if ((rc = outbox__simple(ob, "BEGIN IMMEDIATE", err, errlen)) != KDC_OK)
-		return rc;
-	rc = outbox__query_int(ob, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-	                           "AND name = 'schema_version'", &have);
-	if (rc == KDC_OK && have)
-		rc = outbox__query_int(ob, "SELECT max(version) FROM schema_version", &version);
-	if (rc != KDC_OK) {
-		snprintf(err, errlen, "outbox %s: %s", ob->path, ob->msg);
-		goto cleanup;
-	}
-	if (version > latest) {
-		snprintf(err, errlen, "outbox %s has schema version %lld, newer than this "
-		         "program knows (%d): use the newer kdc-event", ob->path,
-		         (long long)version, latest);
-		rc = KDC_ERR_DB;
-		goto cleanup;
-	}
-	for (int64_t v = version + 1; v <= latest; v++) {
-		char sql[64];
-		if ((rc = outbox__simple(ob, outbox__migrations[v], err, errlen)) != KDC_OK)
-			goto cleanup;
-		snprintf(sql, sizeof sql, v == 1 ? "INSERT INTO schema_version VALUES (%lld)"
-		                                 : "UPDATE schema_version SET version = %lld",
-		         (long long)v);
-		if ((rc = outbox__simple(ob, sql, err, errlen)) != KDC_OK)
-			goto cleanup;
-	}
-	rc = outbox__simple(ob, "COMMIT", err, errlen);
-cleanup:
-	if (rc != KDC_OK && !sqlite3_get_autocommit(ob->db)) {
-		char ignored[64];
-		outbox__simple(ob, "ROLLBACK", ignored, sizeof ignored);
-	}
-	return rc;
-}
-
 int kdc_outbox_open(const char *path, kdc_outbox **out, char *err, size_t errlen)
 {
+	const struct kdc_db_opts dbo = { "outbox", 1, OUTBOX_BUSY_TIMEOUT_MS, 0 };
 	kdc_outbox *ob = NULL;
-	sqlite3_stmt *st = NULL;
-	int rc, src;
+	char msg[400];
+	int rc, version;
 
 	*out = NULL;
 	if (!path || !*path) {
 		snprintf(err, errlen, "no outbox path given");
 		return KDC_ERR_CONFIG;
 	}
-	if ((rc = outbox__private_file(path, err, errlen)) != KDC_OK)
-		return rc;
 	if (!(ob = calloc(1, sizeof *ob)) || !(ob->path = strdup(path))) {
 		snprintf(err, errlen, "out of memory");
 		rc = KDC_ERR_NOMEM;
 		goto cleanup;
 	}
-	src = sqlite3_open_v2(path, &ob->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	                      SQLITE_OPEN_NOMUTEX, NULL);
-	if (src != SQLITE_OK) {
-		snprintf(err, errlen, "cannot open outbox %s: %s", path,
-		         ob->db ? sqlite3_errmsg(ob->db) : sqlite3_errstr(src));
-		rc = KDC_ERR_DB;
+	if ((rc = kdc_db_open(path, &dbo, &ob->db, err, errlen)) != KDC_OK ||
+	    (rc = kdc_db_migrate(ob->db, "outbox", path, outbox__migrations,
+	                         (int)(sizeof outbox__migrations / sizeof outbox__migrations[0]),
+	                         &version, err, errlen)) != KDC_OK)
 		goto cleanup;
-	}
-	if ((src = sqlite3_busy_timeout(ob->db, OUTBOX_BUSY_TIMEOUT_MS)) != SQLITE_OK) {
-		snprintf(err, errlen, "outbox %s: busy timeout: %s", path, sqlite3_errstr(src));
-		rc = KDC_ERR_DB;
+	if ((rc = kdc_db_prepare(ob->db, outbox__sql, ob->st, ST_COUNT_ALL, msg, sizeof msg)) != KDC_OK) {
+		snprintf(err, errlen, "outbox %s: %s", path, msg);
 		goto cleanup;
-	}
-	/* journal_mode answers with the mode in force: anything but "wal" means
-	 * the file system refused (e.g. no shared memory) */
-	src = sqlite3_prepare_v2(ob->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-	if (src == SQLITE_OK)
-		src = sqlite3_step(st);
-	if (src != SQLITE_ROW || !sqlite3_column_text(st, 0) ||
-	    strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
-		snprintf(err, errlen, "outbox %s: cannot switch to WAL mode: %s", path,
-		         sqlite3_errmsg(ob->db));
-		rc = KDC_ERR_DB;
-		goto cleanup;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if ((rc = outbox__simple(ob, "PRAGMA synchronous=FULL", err, errlen)) != KDC_OK ||
-	    (rc = outbox__migrate(ob, err, errlen)) != KDC_OK)
-		goto cleanup;
-	for (int i = 0; i < ST_COUNT_ALL; i++) {
-		src = sqlite3_prepare_v3(ob->db, outbox__sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		                         &ob->st[i], NULL);
-		if (src != SQLITE_OK) {
-			snprintf(err, errlen, "outbox %s: cannot prepare '%s': %s", path,
-			         outbox__sql[i], sqlite3_errmsg(ob->db));
-			rc = KDC_ERR_DB;
-			goto cleanup;
-		}
 	}
 	*out = ob;
 	ob = NULL;
 	rc = KDC_OK;
 cleanup:
-	sqlite3_finalize(st);
 	kdc_outbox_close(ob);
 	return rc;
 }
