@@ -37,24 +37,7 @@
 #include "producer.h"
 #include "profile.h"
 #include "sim.h"
-
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
-#define EXIT_TIMEOUT 3
-#define EXIT_INTERRUPTED 130
-
-#define HOUR_MS 3600000LL
-#define DAY_MS (24 * HOUR_MS)
-#define LOAD_CHUNK 500          /* events per device per transaction, --rate 0 */
-#define MARGIN_MS HOUR_MS       /* keep clear of the aggregator's time limits */
-
-struct cli {
-	struct kdc_mqtt_conf mqtt;
-	char *config, *profile, *ward, *dir, *end, *summary_json, *progress, *log_level;
-	long long days, seed, team_devices, speed, devices, events, rate, sync_timeout;
-	long long resend_after, window;
-	int realtime, no_sync, help;
-};
+#include "kdc-sim.h"
 
 #define O(name, type, field, min, max, def, help) \
 	{ name, type, offsetof(struct cli, field), min, max, def, help }
@@ -89,40 +72,6 @@ static volatile sig_atomic_t stop_flag;
 
 /* ---- devices ------------------------------------------------------------------ */
 
-struct device {
-	kdc_producer *p;
-	char outbox[PATH_MAX];
-	char client_id[128];
-	int in_tx;               /* a batch is open */
-	int64_t pending_before;  /* pending rows found at start (an earlier run) */
-	int64_t recorded, late, since_poll;
-	int offline;             /* simulated state now */
-};
-
-struct run {
-	struct cli *cli;
-	struct kdc_profile *prof;
-	struct kdc_sim *sim;
-	struct device *dev;
-	size_t ndev;
-	struct kdc_sim_tally tally;
-	int load;
-	int64_t load_kinds[KDC_KIND_COUNT];
-	int64_t start_ms, end_ms;   /* the window */
-	int64_t t0_mono;
-	int64_t record_ms;          /* wall time spent recording (and publishing meanwhile) */
-	int64_t sync_ms;            /* wall time of the final sync */
-	int64_t recorded, late, offline_periods;
-	int64_t delivered, pending, rejected;
-	int synced;                 /* 1: nothing pending at the end */
-	int fatal;                  /* an outbox failed */
-	/* progress */
-	int pmode;                  /* 0 none, 1 bar, 2 lines */
-	int64_t p_last_ms;
-	int p_last_tenth;
-	int p_wrote;
-};
-
 static int64_t dev_pending_estimate(const struct run *r)
 {
 	int64_t n = 0;
@@ -135,7 +84,7 @@ static int64_t dev_pending_estimate(const struct run *r)
 	return n < 0 ? 0 : n;
 }
 
-static int64_t dev_delivered(const struct run *r)
+int64_t dev_delivered(const struct run *r)
 {
 	int64_t n = 0;
 	struct kdc_producer_stats st;
@@ -437,197 +386,6 @@ static int final_sync(struct run *r)
 	if (pending == 0)
 		return 0;
 	return stop_flag ? EXIT_INTERRUPTED : EXIT_TIMEOUT;
-}
-
-/* ---- summary ------------------------------------------------------------------------ */
-
-static void thousands(int64_t v, char *out, size_t len)
-{
-	char digits[32], tmp[48];
-	int n = snprintf(digits, sizeof digits, "%lld", (long long)(v < 0 ? -v : v)), o = 0;
-
-	if (v < 0)
-		tmp[o++] = '-';
-	for (int i = 0; i < n; i++) {
-		if (i > 0 && (n - i) % 3 == 0)
-			tmp[o++] = ',';
-		tmp[o++] = digits[i];
-	}
-	tmp[o] = '\0';
-	snprintf(out, len, "%s", tmp);
-}
-
-static void count_outboxes(struct run *r)
-{
-	r->pending = 0;
-	r->rejected = 0;
-	for (size_t d = 0; d < r->ndev; d++) {
-		kdc_outbox *ob = kdc_producer_outbox(r->dev[d].p);
-		int64_t n = 0;
-		if (kdc_outbox_count(ob, KDC_OUTBOX_PENDING, &n) == KDC_OK)
-			r->pending += n;
-		if (kdc_outbox_count(ob, KDC_OUTBOX_REJECTED, &n) == KDC_OK)
-			r->rejected += n;
-	}
-	r->delivered = dev_delivered(r);
-}
-
-static const int64_t *kinds_of(const struct run *r)
-{
-	return r->load ? r->load_kinds : r->tally.events;
-}
-
-static void print_summary(struct run *r, FILE *out)
-{
-	const struct kdc_sim *s = r->sim;
-	const int64_t *k = kinds_of(r);
-	char a[32], b[32], when[32];
-	double secs = (double)r->record_ms / 1000.0;
-
-	if (r->load) {
-		if (r->cli->rate)
-			snprintf(a, sizeof a, "%lld events/s", r->cli->rate);
-		else
-			snprintf(a, sizeof a, "as fast as possible");
-		fprintf(out, "kdc-sim: load of %lld events over %zu devices, ward %s, rate %s\n",
-		        r->cli->events, r->ndev, s->ward, a);
-	} else {
-		kdc_time_format(r->start_ms, a, sizeof a);
-		kdc_time_format(r->end_ms, b, sizeof b);
-		fprintf(out, "kdc-sim: ward %s, %lld days (%.10s to %.10s), %lld households in %zu khóm(s), "
-		        "%zu devices, seed %lld%s\n", s->ward, r->cli->days, a, b, s->households_total,
-		        s->nkhoms, r->ndev, r->cli->seed, r->cli->realtime ? ", live" : "");
-	}
-	fprintf(out, "events recorded: %lld (visit %lld, account %lld, payment %lld, service %lld) "
-	        "in %.2f s, %.0f events/s\n", (long long)r->recorded, (long long)k[KDC_KIND_VISIT],
-	        (long long)k[KDC_KIND_ACCOUNT], (long long)k[KDC_KIND_PAYMENT],
-	        (long long)k[KDC_KIND_SERVICE], secs, secs > 0 ? (double)r->recorded / secs : 0.0);
-	if (!r->load) {
-		const struct kdc_sim_tally *t = &r->tally;
-		thousands(t->amount_vnd, a, sizeof a);
-		fprintf(out, "households: visited %lld, surveyed %lld, reached %lld of %lld; people 15+ "
-		        "with a payment account %lld of %lld, paying regularly %lld\n",
-		        (long long)t->visited, (long long)t->surveyed, (long long)t->reached,
-		        s->households_total, (long long)t->with_payment_account, s->people_15plus_total,
-		        (long long)kdc_sim_tally_paying_regularly(t, r->end_ms, s->utc_offset_min,
-		                                                  s->regular_window_days));
-		fprintf(out, "payments: %lld, %s VND; late uploads: %lld events recorded while their "
-		        "device was offline (%lld offline periods)\n", (long long)t->payments, a,
-		        (long long)r->late, (long long)r->offline_periods);
-	}
-	if (r->cli->no_sync) {
-		fprintf(out, "not synced (--no-sync): %lld pending in %s\n", (long long)r->pending,
-		        r->cli->dir);
-	} else {
-		kdc_time_format(kdc_now_ms(), when, sizeof when);
-		fprintf(out, "delivered %lld, pending %lld, rejected %lld (sync %.2f s)%s\n",
-		        (long long)r->delivered, (long long)r->pending, (long long)r->rejected,
-		        (double)r->sync_ms / 1000.0, r->synced ? "" : ": NOT everything was receipted");
-	}
-}
-
-static int write_summary_json(struct run *r, const char *path)
-{
-	static const char *const outcome[] = { NULL, "surveyed", "not_home", "declined" };
-	const struct kdc_sim *s = r->sim;
-	const int64_t *k = kinds_of(r);
-	cJSON *root = cJSON_CreateObject(), *o, *arr;
-	char when[32], *text = NULL;
-	int64_t total = 0;
-	int rc = KDC_ERR_NOMEM;
-
-	if (!root)
-		goto cleanup;
-	cJSON_AddStringToObject(root, "mode", r->load ? "load" : r->cli->realtime ? "realtime" : "campaign");
-	cJSON_AddStringToObject(root, "ward", s->ward);
-	cJSON_AddNumberToObject(root, "seed", (double)r->cli->seed);
-	if (!r->load) {
-		cJSON_AddNumberToObject(root, "days", (double)r->cli->days);
-		kdc_time_format(r->start_ms, when, sizeof when);
-		cJSON_AddStringToObject(root, "start", when);
-		cJSON_AddNumberToObject(root, "start_ms", (double)r->start_ms);
-		kdc_time_format(r->end_ms, when, sizeof when);
-		cJSON_AddStringToObject(root, "end", when);
-		cJSON_AddNumberToObject(root, "end_ms", (double)r->end_ms);
-	}
-	arr = cJSON_AddArrayToObject(root, "devices");
-	for (size_t d = 0; arr && d < r->ndev; d++) {
-		cJSON *x = cJSON_CreateObject();
-		if (!x)
-			goto cleanup;
-		cJSON_AddStringToObject(x, "device", s->devices[d].code);
-		cJSON_AddStringToObject(x, "team", s->devices[d].team);
-		cJSON_AddStringToObject(x, "outbox", r->dev[d].outbox);
-		cJSON_AddNumberToObject(x, "recorded", (double)r->dev[d].recorded);
-		cJSON_AddNumberToObject(x, "late", (double)r->dev[d].late);
-		cJSON_AddNumberToObject(x, "offline_periods", (double)s->devices[d].noffline);
-		cJSON_AddItemToArray(arr, x);
-	}
-	o = cJSON_AddObjectToObject(root, "events");
-	for (int i = 0; o && i < KDC_KIND_COUNT; i++) {
-		cJSON_AddNumberToObject(o, kdc_kind_name(i), (double)k[i]);
-		total += k[i];
-	}
-	if (o)
-		cJSON_AddNumberToObject(o, "total", (double)total);
-	if (!r->load) {
-		const struct kdc_sim_tally *t = &r->tally;
-		o = cJSON_AddObjectToObject(root, "households");
-		cJSON_AddNumberToObject(o, "total", (double)s->households_total);
-		cJSON_AddNumberToObject(o, "visited", (double)t->visited);
-		cJSON_AddNumberToObject(o, "surveyed", (double)t->surveyed);
-		cJSON_AddNumberToObject(o, "reached", (double)t->reached);
-		o = cJSON_AddObjectToObject(root, "visits");
-		for (int i = 1; i <= 3; i++)
-			cJSON_AddNumberToObject(o, outcome[i], (double)t->outcomes[i]);
-		o = cJSON_AddObjectToObject(root, "people_15plus");
-		cJSON_AddNumberToObject(o, "total", (double)s->people_15plus_total);
-		cJSON_AddNumberToObject(o, "with_payment_account", (double)t->with_payment_account);
-		cJSON_AddNumberToObject(o, "paying_regularly",
-		                        (double)kdc_sim_tally_paying_regularly(t, r->end_ms, s->utc_offset_min,
-		                                                               s->regular_window_days));
-		cJSON_AddNumberToObject(o, "regular_window_days", s->regular_window_days);
-		o = cJSON_AddObjectToObject(root, "accounts");
-		for (int i = 1; i <= 4; i++)
-			cJSON_AddNumberToObject(o, kdc_account_name(i), (double)t->accounts[i]);
-		o = cJSON_AddObjectToObject(root, "services");
-		for (int i = 1; i <= 5; i++)
-			cJSON_AddNumberToObject(o, kdc_service_name(i), (double)t->services[i]);
-		o = cJSON_AddObjectToObject(root, "payments");
-		cJSON_AddNumberToObject(o, "count", (double)t->payments);
-		cJSON_AddNumberToObject(o, "amount_vnd", (double)t->amount_vnd);
-		for (int i = 1; i <= 8; i++)
-			cJSON_AddNumberToObject(o, kdc_purpose_name(i), (double)t->purposes[i]);
-		cJSON_AddNumberToObject(root, "late_events", (double)r->late);
-		cJSON_AddNumberToObject(root, "offline_periods", (double)r->offline_periods);
-	}
-	cJSON_AddNumberToObject(root, "recorded", (double)r->recorded);
-	cJSON_AddBoolToObject(root, "synced", !r->cli->no_sync && r->synced);
-	cJSON_AddNumberToObject(root, "delivered", (double)r->delivered);
-	cJSON_AddNumberToObject(root, "pending", (double)r->pending);
-	cJSON_AddNumberToObject(root, "rejected", (double)r->rejected);
-	cJSON_AddNumberToObject(root, "record_s", (double)r->record_ms / 1000.0);
-	cJSON_AddNumberToObject(root, "sync_s", (double)r->sync_ms / 1000.0);
-	cJSON_AddNumberToObject(root, "elapsed_s", (double)(kdc_mono_ms() - r->t0_mono) / 1000.0);
-	if (!(text = cJSON_Print(root)))
-		goto cleanup;
-	{
-		FILE *f = fopen(path, "w");
-		rc = KDC_ERR_IO;
-		if (!f)
-			goto cleanup;
-		if (fputs(text, f) >= 0 && fputc('\n', f) != EOF)
-			rc = KDC_OK;
-		if (fclose(f) != 0)
-			rc = KDC_ERR_IO;
-	}
-cleanup:
-	if (rc != KDC_OK)
-		fprintf(stderr, "kdc-sim: cannot write the summary to %s: %s\n", path,
-		        rc == KDC_ERR_IO ? strerror(errno) : kdc_strerror(rc));
-	free(text);
-	cJSON_Delete(root);
-	return rc;
 }
 
 /* ---- setup ------------------------------------------------------------------------- */
