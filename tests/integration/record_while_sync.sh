@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Recording and syncing at the same time on one device: three `kdc-event`
-# processes record (one visit, a batch of events with kdc-event bulk, a
-# pause, and again), while `kdc-event sync`
+# processes record (a visit, a batch of events with kdc-event bulk, a
+# payment, in rounds), while `kdc-event sync`
 # runs back to back on the same outbox, against a real broker and aggregator
 # on a healthy link. Then the recorders stop and a last sync sends the rest.
 #
@@ -23,13 +23,15 @@ need_program KDC_AGGREGATOR
 ward=90013
 recorders=3
 syncs=${KDC_OVERLAP_SYNCS:-12}
-# Each recorder in turn records one visit, a batch with kdc-event bulk (one
-# transaction per 1,000 events, holding the outbox's write lock while a sync
-# wants it to note what it sent or to apply receipts) and pauses: recorder 1
-# big batches now and then, the others small ones often. The pauses pace the
-# recording: it must be slower than a sync drains, or no sync could keep up.
-bulk_sizes=(0 "${KDC_OVERLAP_BIG:-5000}" 200 200)
-pauses=(0 4 1 1)
+# Recording goes in rounds, one per sync, started as the sync starts: in a
+# round each recorder records a visit, a batch with kdc-event bulk (one
+# transaction, holding the outbox's write lock while the sync wants it to
+# note what it sent or to apply receipts) and a payment; recorder 1's
+# batch is big, the others' small. A recorder still busy when the next sync
+# starts goes on with the next round: the recording overlaps the syncs, and
+# its volume follows the syncs instead of the clock (a slow build must not
+# record faster than its syncs drain).
+bulk_sizes=(0 "${KDC_OVERLAP_BIG:-1000}" 100 100)
 broker=$WORK/broker
 adir=$WORK/agg
 db=$adir/ward.db
@@ -60,21 +62,27 @@ sub_ready() {
 }
 wait_for 20 "the counting subscriber to be subscribed" sub_ready
 
-# record_loop N: records until the stop file exists; any failure is written
-# to rec-N.err and ends the loop.
+# record_loop N: one round per go.K file, until the stop file exists; any
+# failure is written to rec-N.err and ends the loop.
 record_loop() {
-	local n=$1 i=0
-	while [ ! -e "$stop" ]; do
-		i=$((i + 1))
-		if ! "$KDC_EVENT" --config "$conf" visit --khom $((i % 9 + 1)) --household "H$n-$i" \
+	local n=$1 k=0
+	while :; do
+		k=$((k + 1))
+		while [ ! -e "$WORK/go.$k" ]; do
+			[ -e "$stop" ] && return 0
+			sleep 0.05
+		done
+		if ! "$KDC_EVENT" --config "$conf" visit --khom $((k % 9 + 1)) --household "H$n-$k" \
 			--outcome surveyed --members 3 --members-15plus 2 --smartphones 1 \
 			>/dev/null 2>>"$WORK/rec-$n.log" ||
-			! "$KDC_EVENT" --config "$conf" bulk --count "${bulk_sizes[$n]}" --days 3 --seed "$n$i" \
+			! "$KDC_EVENT" --config "$conf" bulk --count "${bulk_sizes[$n]}" --days 3 --seed "$n$k" \
+				>/dev/null 2>>"$WORK/rec-$n.log" ||
+			! "$KDC_EVENT" --config "$conf" payment --khom 1 --household "H$n-$k" --member 1 \
+				--purpose electricity --method qr_code --amount 1000 \
 				>/dev/null 2>>"$WORK/rec-$n.log"; then
 			echo "recording failed: $(tail -n 2 "$WORK/rec-$n.log")" >"$WORK/rec-$n.err"
 			return 1
 		fi
-		sleep "${pauses[$n]}"
 	done
 }
 rec_pids=()
@@ -88,8 +96,10 @@ recorded() {
 	[ -s "$(dev_outbox "$conf")" ] || { echo 0; return; }
 	sql "$(dev_outbox "$conf")" "select value - 1 from meta where key = 'next_seq';"
 }
+# a first round, so that the first sync has something to send
+touch "$WORK/go.1"
 recorded_at_least() { [ "$(recorded)" -ge "$1" ]; }
-wait_for 30 "the recorders to record their first events" recorded_at_least 20
+wait_for 30 "the recorders to record their first events" recorded_at_least 3
 
 # sync_once K: one sync; its log in sync-K.log; must exit 0.
 sync_once() {
@@ -100,6 +110,7 @@ sync_once() {
 	[ "$st" = 0 ] || fail "sync $k exited $st, expected 0: $(tail -n 3 "$WORK/sync-$k.log")"
 }
 for k in $(seq 1 "$syncs"); do
+	touch "$WORK/go.$((k + 1))"
 	sync_once "$k"
 	for n in $(seq 1 "$recorders"); do
 		[ -e "$WORK/rec-$n.err" ] && fail "recorder $n: $(cat "$WORK/rec-$n.err")"
