@@ -16,13 +16,13 @@
 #   - no sync says it sent anything "again".
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
-kdc_test_init record_while_sync 150
+kdc_test_init record_while_sync 280
 need_program KDC_EVENT
 need_program KDC_AGGREGATOR
 
 ward=90013
 recorders=3
-syncs=${KDC_OVERLAP_SYNCS:-12}
+syncs=${KDC_OVERLAP_SYNCS:-10}
 # Recording goes in rounds, one per sync, started as the sync starts: in a
 # round each recorder records a visit, a batch with kdc-event bulk (one
 # transaction, holding the outbox's write lock while the sync wants it to
@@ -31,7 +31,7 @@ syncs=${KDC_OVERLAP_SYNCS:-12}
 # starts goes on with the next round: the recording overlaps the syncs, and
 # its volume follows the syncs instead of the clock (a slow build must not
 # record faster than its syncs drain).
-bulk_sizes=(0 "${KDC_OVERLAP_BIG:-1000}" 100 100)
+bulk_sizes=(0 "${KDC_OVERLAP_BIG:-500}" 50 50)
 broker=$WORK/broker
 adir=$WORK/agg
 db=$adir/ward.db
