@@ -443,8 +443,12 @@ static int cmd_sync(struct cli *c)
 			rc = KDC_ERR_DB;
 	}
 	if (rc == KDC_OK) {
-		fprintf(stderr, "sync: done, nothing pending (%lld sent, %lld receipted)\n",
+		fprintf(stderr, "sync: done, nothing pending (%lld sent, %lld receipted)",
 		        (long long)s.published, (long long)(s.committed + s.rejected));
+		if (pending > 0)
+			fprintf(stderr, "; %lld event(s) recorded during the sync go with the next one",
+			        (long long)pending);
+		fputc('\n', stderr);
 		ret = 0;
 	} else if (rc == KDC_ERR_TIMEOUT) {
 		if (stop_flag)
@@ -614,7 +618,7 @@ static const struct command commands[] = {
 	{ "service", "record an online public service used",
 	  "service --khom K --household H --member N --kind KIND [--at TIME]",
 	  service_own, service_opts, cmd_service },
-	{ "sync", "send pending events and wait for the server's receipts",
+	{ "sync", "send the events pending now and wait for the server's receipts",
 	  "sync [--timeout SECONDS]", sync_own, sync_opts, cmd_sync },
 	{ "pending", "list events the server has not confirmed yet",
 	  "pending", none_own, device_opts, cmd_pending },

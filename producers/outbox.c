@@ -27,7 +27,7 @@
 enum outbox_stmt {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SYNC_FULL, ST_SYNC_NORMAL,
 	ST_SEQ_GET, ST_SEQ_SET, ST_INSERT, ST_DELETE, ST_REJECT,
-	ST_DUE, ST_MARK, ST_LIST, ST_COUNT,
+	ST_DUE_ALL, ST_DUE_SENT, ST_MARK, ST_LIST, ST_COUNT,
 	ST_COUNT_ALL
 };
 
@@ -47,12 +47,16 @@ static const char *const outbox__sql[ST_COUNT_ALL] = {
 	[ST_DELETE] = "DELETE FROM outbox WHERE id = ?1",
 	[ST_REJECT] = "UPDATE outbox SET state = 2, reject_reason = ?2, reject_detail = ?3 "
 	              "WHERE id = ?1 AND state = 0",
-	[ST_DUE] = "SELECT " OUTBOX_COLS " FROM outbox WHERE state = 0 AND seq > ?1 AND "
-	           "(last_sent_ms < ?2 OR last_sent_ms > ?3) ORDER BY seq LIMIT ?4",
+	[ST_DUE_ALL] = "SELECT " OUTBOX_COLS " FROM outbox WHERE state = 0 AND seq > ?1 AND "
+	               "seq <= ?2 ORDER BY seq LIMIT ?3",
+	/* last_sent_ms 0 is a row never sent: the first send is not a resend */
+	[ST_DUE_SENT] = "SELECT " OUTBOX_COLS " FROM outbox WHERE state = 0 AND seq > ?1 AND "
+	                "seq <= ?2 AND last_sent_ms > 0 AND (last_sent_ms < ?3 OR last_sent_ms > ?4) "
+	                "ORDER BY seq LIMIT ?5",
 	[ST_MARK] = "UPDATE outbox SET sent_count = sent_count + 1, last_sent_ms = ?2 "
 	            "WHERE seq = ?1",
 	[ST_LIST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE state = ?1 ORDER BY seq",
-	[ST_COUNT] = "SELECT count(*) FROM outbox WHERE state = ?1",
+	[ST_COUNT] = "SELECT count(*) FROM outbox WHERE state = ?1 AND seq <= ?2",
 };
 
 /* Version 1 (the schema_version table is kdc_db_migrate's). Later versions
@@ -441,7 +445,7 @@ static int outbox__rows(kdc_outbox *ob, enum outbox_stmt s, kdc_outbox_row_cb cb
 	return rc;
 }
 
-int kdc_outbox_due(kdc_outbox *ob, int64_t after_seq, int64_t sent_before_ms,
+int kdc_outbox_due(kdc_outbox *ob, int64_t after_seq, int64_t upto_seq, int64_t sent_before_ms,
                    int64_t now_ms, int limit, kdc_outbox_row_cb cb, void *ud, int *n)
 {
 	int64_t future = now_ms > INT64_MAX - OUTBOX_CLOCK_BACK_MS ? INT64_MAX
@@ -450,10 +454,16 @@ int kdc_outbox_due(kdc_outbox *ob, int64_t after_seq, int64_t sent_before_ms,
 
 	if (n)
 		*n = 0;
-	if ((rc = outbox__bind(ob, ob->st[ST_DUE], "iiii", after_seq, sent_before_ms, future,
-	                       (int64_t)limit)) != KDC_OK)
+	if (sent_before_ms == INT64_MAX) {
+		if ((rc = outbox__bind(ob, ob->st[ST_DUE_ALL], "iii", after_seq, upto_seq,
+		                       (int64_t)limit)) != KDC_OK)
+			return rc;
+		return outbox__rows(ob, ST_DUE_ALL, cb, ud, n);
+	}
+	if ((rc = outbox__bind(ob, ob->st[ST_DUE_SENT], "iiiii", after_seq, upto_seq,
+	                       sent_before_ms, future, (int64_t)limit)) != KDC_OK)
 		return rc;
-	return outbox__rows(ob, ST_DUE, cb, ud, n);
+	return outbox__rows(ob, ST_DUE_SENT, cb, ud, n);
 }
 
 int kdc_outbox_list(kdc_outbox *ob, int state, kdc_outbox_row_cb cb, void *ud)
@@ -495,9 +505,14 @@ cleanup:
 
 int kdc_outbox_count(kdc_outbox *ob, int state, int64_t *n)
 {
+	return kdc_outbox_count_upto(ob, state, INT64_MAX, n);
+}
+
+int kdc_outbox_count_upto(kdc_outbox *ob, int state, int64_t upto_seq, int64_t *n)
+{
 	int rc;
 
-	if ((rc = outbox__bind(ob, ob->st[ST_COUNT], "i", (int64_t)state)) != KDC_OK)
+	if ((rc = outbox__bind(ob, ob->st[ST_COUNT], "ii", (int64_t)state, upto_seq)) != KDC_OK)
 		return rc;
 	return outbox__int(ob, ST_COUNT, n);
 }

@@ -98,14 +98,17 @@ int kdc_outbox_record(kdc_outbox *ob, kdc_event_pb *ev, int64_t now_ms,
 int kdc_outbox_apply_receipt(kdc_outbox *ob, const kdc_receipt_pb *r,
                              struct kdc_outbox_applied *res);
 
-/* What to (re)send: pending rows with seq > after_seq that were never sent,
- * or last sent before sent_before_ms, or (the device clock went back) last
- * sent more than a minute after now_ms; in seq order, at most limit rows.
- * Pass INT64_MAX as sent_before_ms for every pending row after after_seq.
+/* What to send, in seq order, at most limit rows, among the pending rows
+ * with after_seq < seq <= upto_seq (INT64_MAX: no upper bound):
+ *  - sent_before_ms INT64_MAX: every such row, sent before or not (a first
+ *    send, or everything again after the broker lost our session);
+ *  - otherwise the resends: rows already sent (last_sent_ms > 0) whose last
+ *    send is before sent_before_ms, or (the device clock went back) more
+ *    than a minute after now_ms. A row never sent is never a resend.
  * cb must not call other functions of this outbox. Returns 0 (or the
  * callback's non-zero value) and the number of rows given to cb in *n (may
  * be NULL); KDC_ERR_DB on failure. */
-int kdc_outbox_due(kdc_outbox *ob, int64_t after_seq, int64_t sent_before_ms,
+int kdc_outbox_due(kdc_outbox *ob, int64_t after_seq, int64_t upto_seq, int64_t sent_before_ms,
                    int64_t now_ms, int limit, kdc_outbox_row_cb cb, void *ud, int *n);
 
 /* Notes that rows were published at now_ms (sent_count + 1), in one
@@ -118,6 +121,8 @@ int kdc_outbox_mark_sent(kdc_outbox *ob, const int64_t *seqs, size_t n, int64_t 
 int kdc_outbox_list(kdc_outbox *ob, int state, kdc_outbox_row_cb cb, void *ud);
 /* Number of rows in state `state`. */
 int kdc_outbox_count(kdc_outbox *ob, int state, int64_t *n);
+/* ... of those with seq <= upto_seq (what a sync started with). */
+int kdc_outbox_count_upto(kdc_outbox *ob, int state, int64_t upto_seq, int64_t *n);
 /* The sequence number the next record will get. */
 int kdc_outbox_next_seq(kdc_outbox *ob, int64_t *seq);
 

@@ -3,10 +3,16 @@
  *
  * Sending: `cursor` is the highest seq published so far. Each round first
  * sends pending rows after the cursor, then, at most once a second, rows
- * whose last publish is older than resend-after. The cursor goes back when a
- * publish fails (to just before it: a lost connection fails every publish
- * the broker had not acknowledged) and to 0 when the broker no longer has
- * our session (it lost its state: what it had acknowledged may be gone too).
+ * whose last publish is older than resend-after. A row never published is
+ * never a resend: the resend pass takes only rows with a sent mark, so an
+ * event recorded (by another process) between the two passes goes out once,
+ * through the next first pass. A sync sends only what was recorded before it
+ * started (`upto`); later events wait for the next sync, so a sync that ends
+ * leaves nothing of its own in flight for the next one to send again.
+ * The cursor goes back when a publish fails (to just before it: a lost
+ * connection fails every publish the broker had not acknowledged) and to 0
+ * when the broker no longer has our session (it lost its state: what it had
+ * acknowledged may be gone too).
  * What the broker did acknowledge on a session it still has is in its hands,
  * so a reconnect alone does not send it again: on a link that drops every
  * few seconds, resending everything unreceipted after each reconnect used
@@ -80,6 +86,7 @@ struct kdc_producer {
 
 	/* owner thread only */
 	int64_t cursor;
+	int64_t upto;                    /* highest seq to send (a sync's start), else INT64_MAX */
 	int64_t next_resend_check;       /* mono ms */
 	int64_t *marks;                  /* seqs published, not yet marked in the outbox */
 	size_t nmarks, cap_marks;
@@ -241,6 +248,7 @@ kdc_producer *kdc_producer_new(const struct kdc_producer_conf *conf, char *err, 
 	pthread_cond_init(&p->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	p->st.pending = -1;
+	p->upto = INT64_MAX;
 	if (producer__conf_copy(&p->conf, conf) != KDC_OK) {
 		memset(&p->conf, 0, sizeof p->conf);
 		snprintf(err, errlen, "out of memory");
@@ -268,10 +276,14 @@ static int producer__flush_marks(kdc_producer *p)
 	if (p->nmarks == 0)
 		return KDC_OK;
 	rc = kdc_outbox_mark_sent(p->ob, p->marks, p->nmarks, kdc_now_ms());
-	if (rc != KDC_OK)
+	if (rc != KDC_OK) {
+		/* kept for the next flush: a row without its mark is never resent
+		 * (it looks never sent, and it is behind the cursor) */
 		kdc_warn("producer %s: cannot note sent events: %s", p->conf.device,
 		         kdc_outbox_errmsg(p->ob));
-	/* forget them either way: the marks only pace resending */
+		p->marks_since = kdc_mono_ms(); /* next try in PROD_MARKS_FLUSH_MS */
+		return rc;
+	}
 	p->nmarks = 0;
 	return rc;
 }
@@ -535,7 +547,8 @@ static int producer__publish(kdc_producer *p, int *more)
 	}
 	p->send_rc = KDC_OK;
 	p->resend_pass = 0;
-	rc = kdc_outbox_due(p->ob, p->cursor, INT64_MAX, now, room, producer__send_row, p, &n);
+	rc = kdc_outbox_due(p->ob, p->cursor, p->upto, INT64_MAX, now, room, producer__send_row,
+	                    p, &n);
 	if (rc == KDC_ERR_DB || rc == KDC_ERR_DISK_FULL)
 		return rc;
 	if (p->send_rc != KDC_OK)
@@ -552,7 +565,7 @@ static int producer__publish(kdc_producer *p, int *more)
 		return rc;
 	before = p->st.published;
 	p->resend_pass = 1;
-	rc = kdc_outbox_due(p->ob, 0, now - p->conf.resend_after * 1000, now, room,
+	rc = kdc_outbox_due(p->ob, 0, p->upto, now - p->conf.resend_after * 1000, now, room,
 	                    producer__send_row, p, &n);
 	p->resend_pass = 0;
 	if (rc == KDC_ERR_DB || rc == KDC_ERR_DISK_FULL)
@@ -666,19 +679,35 @@ int kdc_producer_pending(kdc_producer *p, int64_t *n)
 	return rc;
 }
 
+/* Pending rows of the sync's set (seq <= p->upto), stored in the stats. */
+static int producer__pending_upto(kdc_producer *p, int64_t *n)
+{
+	int rc = kdc_outbox_count_upto(p->ob, KDC_OUTBOX_PENDING, p->upto, n);
+
+	if (rc == KDC_OK)
+		p->st.pending = *n;
+	return rc;
+}
+
 int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_atomic_t *stop,
                       kdc_producer_progress_cb progress, void *ud)
 {
 	int64_t start = kdc_mono_ms(), next_progress = 0, pending = 0, counted, now;
-	int64_t drained_at_count, next_count;
+	int64_t drained_at_count, next_count, next_seq;
 	int rc;
 
-	/* Pending = the last SQL count minus what receipts have removed since
-	 * (exact for this process; the recount picks up events recorded by
-	 * another one). A count(*) per receipt batch was a fifth of a fast
-	 * sync's CPU. */
-	if ((rc = kdc_producer_pending(p, &counted)) != KDC_OK)
+	/* The sync's set: every row recorded before now. Events recorded while
+	 * it runs wait for the next sync; waiting for an empty outbox never
+	 * ended while a team member kept recording. */
+	if ((rc = kdc_outbox_next_seq(p->ob, &next_seq)) != KDC_OK)
 		return rc;
+	p->upto = next_seq - 1;
+	/* Pending = the last SQL count minus what receipts have removed since.
+	 * Receipts of rows outside the set (sent by an earlier process) make it
+	 * too low, never too high, so it only decides when to count again. A
+	 * count(*) per receipt batch was a fifth of a fast sync's CPU. */
+	if ((rc = producer__pending_upto(p, &counted)) != KDC_OK)
+		goto cleanup;
 	pending = counted;
 	drained_at_count = p->st.committed + p->st.rejected;
 	next_count = kdc_mono_ms() + PROD_COUNT_EVERY_MS;
@@ -694,7 +723,7 @@ int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_at
 		pending = counted - (p->st.committed + p->st.rejected - drained_at_count);
 		p->st.pending = pending;
 		if (pending <= 0 || now >= next_count) {
-			if ((rc = kdc_producer_pending(p, &counted)) != KDC_OK)
+			if ((rc = producer__pending_upto(p, &counted)) != KDC_OK)
 				break;
 			pending = counted;
 			drained_at_count = p->st.committed + p->st.rejected;
@@ -717,6 +746,8 @@ int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_at
 		kdc_producer_stats(p, &s);
 		progress(ud, &s);
 	}
+cleanup:
+	p->upto = INT64_MAX;
 	return rc;
 }
 

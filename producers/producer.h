@@ -73,7 +73,8 @@ struct kdc_producer_stats {
 	int64_t receipts;     /* receipt messages applied */
 	int64_t committed;    /* events receipted as stored (left the outbox) */
 	int64_t rejected;     /* events receipted as refused (state 2) */
-	int64_t pending;      /* pending rows at the last count (-1 before any) */
+	int64_t pending;      /* pending rows at the last count (-1 before any;
+	                         during a sync, of the events it started with) */
 	int64_t connects;     /* successful connects */
 	int inflight;         /* publishes awaiting ack now */
 	int connected;        /* 1 while connected */
@@ -123,9 +124,12 @@ int kdc_producer_poll(kdc_producer *p, int timeout_ms);
 /* Polls until *stop becomes non-zero (set it from a signal handler). */
 int kdc_producer_run(kdc_producer *p, const volatile sig_atomic_t *stop);
 
-/* Polls until nothing is pending (0), timeout_ms passes or *stop is set
- * (KDC_ERR_TIMEOUT; stop may be NULL), or an outbox error. progress may be
- * NULL. Rejected events do not count as pending. */
+/* Sends the events pending when it is called and polls until every one of
+ * them is receipted (0), timeout_ms passes or *stop is set (KDC_ERR_TIMEOUT;
+ * stop may be NULL), or an outbox error. Events recorded meanwhile (by
+ * another process) are neither sent nor waited for: they go with the next
+ * sync, once each. Rejected events do not count as pending; the stats'
+ * pending is what is left of the sync's events. progress may be NULL. */
 int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_atomic_t *stop,
                       kdc_producer_progress_cb progress, void *ud);
 

@@ -178,13 +178,14 @@ static struct rows *list(kdc_outbox *ob, int state)
 	return r;
 }
 
-static struct rows *due(kdc_outbox *ob, int64_t after, int64_t before, int64_t now, int limit)
+static struct rows *due(kdc_outbox *ob, int64_t after, int64_t upto, int64_t before, int64_t now,
+                        int limit)
 {
 	struct rows *r = calloc(1, sizeof *r);
 	int n = -1;
 
 	assert_non_null(r);
-	assert_int_equal(kdc_outbox_due(ob, after, before, now, limit, collect, r, &n), KDC_OK);
+	assert_int_equal(kdc_outbox_due(ob, after, upto, before, now, limit, collect, r, &n), KDC_OK);
 	assert_int_equal(n, r->n);
 	return r;
 }
@@ -342,7 +343,7 @@ static void receipt_deletes_committed_and_marks_rejected(void **state)
 	assert_int_equal(count(f->ob, KDC_OUTBOX_PENDING), 2);
 	assert_int_equal(count(f->ob, KDC_OUTBOX_REJECTED), 1);
 	/* rejected rows are not sent again */
-	rows = due(f->ob, 0, INT64_MAX, f->now, 100);
+	rows = due(f->ob, 0, INT64_MAX, INT64_MAX, f->now, 100);
 	assert_int_equal(rows->n, 2);
 	free(rows);
 }
@@ -358,46 +359,107 @@ static void resend_selection_honours_resend_after(void **state)
 	for (int i = 0; i < 4; i++)
 		record_ok(f, &t[i], i);
 
-	/* nothing sent yet: everything is due, in seq order, limited */
-	r = due(f->ob, 0, t0 - resend_ms, t0, 100);
+	/* first sends: every pending row after the cursor, in seq order, limited */
+	r = due(f->ob, 0, INT64_MAX, INT64_MAX, t0, 100);
 	assert_int_equal(r->n, 4);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(r->row[i].seq, i + 1);
 	free(r);
-	r = due(f->ob, 0, t0 - resend_ms, t0, 3);
+	r = due(f->ob, 0, INT64_MAX, INT64_MAX, t0, 3);
 	assert_int_equal(r->n, 3);
 	free(r);
-
-	/* 1 and 2 sent at t0: 10 s later only the never-sent 3 and 4 are due */
-	assert_int_equal(kdc_outbox_mark_sent(f->ob, seqs, 2, t0), KDC_OK);
-	r = due(f->ob, 0, t0 + 10000 - resend_ms, t0 + 10000, 100);
-	assert_int_equal(r->n, 2);
-	assert_int_equal(r->row[0].seq, 3);
-	assert_int_equal(r->row[1].seq, 4);
+	/* ... and no further than a sync's last seq */
+	r = due(f->ob, 0, 3, INT64_MAX, t0, 100);
+	assert_int_equal(r->n, 3);
+	assert_int_equal(r->row[2].seq, 3);
 	free(r);
 
-	/* resend-after passed: 1 and 2 are due again, first */
-	r = due(f->ob, 0, t0 + resend_ms + 1 - resend_ms, t0 + resend_ms + 1, 2);
+	/* a row never sent is never a resend, however old it is */
+	r = due(f->ob, 0, INT64_MAX, t0 + 24 * 3600000LL, t0, 100);
+	assert_int_equal(r->n, 0);
+	free(r);
+
+	/* 1 and 2 sent at t0: 10 s later nothing is due again */
+	assert_int_equal(kdc_outbox_mark_sent(f->ob, seqs, 2, t0), KDC_OK);
+	r = due(f->ob, 0, INT64_MAX, t0 + 10000 - resend_ms, t0 + 10000, 100);
+	assert_int_equal(r->n, 0);
+	free(r);
+
+	/* resend-after passed: 1 and 2 are due again, the never-sent 3 and 4 not */
+	r = due(f->ob, 0, INT64_MAX, t0 + 1, t0 + resend_ms + 1, 100);
 	assert_int_equal(r->n, 2);
 	assert_int_equal(r->row[0].seq, 1);
 	assert_int_equal(r->row[0].sent_count, 1);
 	assert_int_equal(r->row[0].last_sent_ms, t0);
 	assert_int_equal(r->row[1].seq, 2);
 	free(r);
+	r = due(f->ob, 0, 1, t0 + 1, t0 + resend_ms + 1, 100);
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->row[0].seq, 1);
+	free(r);
 
 	/* after_seq skips what this connection already sent */
-	r = due(f->ob, 2, INT64_MAX, t0, 100);
+	r = due(f->ob, 2, INT64_MAX, INT64_MAX, t0, 100);
 	assert_int_equal(r->n, 2);
 	assert_int_equal(r->row[0].seq, 3);
 	free(r);
 
 	/* a mark from a clock that has since gone back 10 minutes still resends */
 	assert_int_equal(kdc_outbox_mark_sent(f->ob, &three, 1, later), KDC_OK);
-	r = due(f->ob, 2, t0 - resend_ms, t0, 100);
-	assert_int_equal(r->n, 2);
+	r = due(f->ob, 0, INT64_MAX, t0 - resend_ms, t0, 100);
+	assert_int_equal(r->n, 1);
 	assert_int_equal(r->row[0].seq, 3);
 	assert_int_equal(r->row[0].sent_count, 1);
 	free(r);
+}
+
+/* Applies a receipt committing `ok` and (when not NULL) rejecting `bad`. */
+static void receipt_for(struct fx *f, struct test_event *ok, struct test_event *bad)
+{
+	kdc_receipt_pb r = KDC__V1__RECEIPT__INIT;
+	ProtobufCBinaryData committed[1] = { { KDC_UUID_LEN, ok->id } };
+	Kdc__V1__Rejection rej = KDC__V1__REJECTION__INIT, *rejp[1] = { &rej };
+
+	r.device = "D1";
+	r.committed = committed;
+	r.n_committed = 1;
+	if (bad) {
+		rej.id = (ProtobufCBinaryData){ KDC_UUID_LEN, bad->id };
+		rej.reason = REASON(BAD_VALUE);
+		rej.detail = "refused for the test";
+		r.rejected = rejp;
+		r.n_rejected = 1;
+	}
+	assert_int_equal(kdc_outbox_apply_receipt(f->ob, &r, NULL), KDC_OK);
+}
+
+/* A sync counts what is left of the events it started with: rows recorded
+ * after its start and rejected rows are not among them. */
+static void count_upto_counts_a_sync_set(void **state)
+{
+	struct fx *f = *state;
+	struct test_event t[5];
+	int64_t n = -1, next = 0;
+
+	for (int i = 0; i < 3; i++)
+		record_ok(f, &t[i], i);
+	assert_int_equal(kdc_outbox_next_seq(f->ob, &next), KDC_OK);
+	assert_int_equal(next, 4);
+	for (int i = 3; i < 5; i++)
+		record_ok(f, &t[i], i);
+	assert_int_equal(kdc_outbox_count_upto(f->ob, KDC_OUTBOX_PENDING, next - 1, &n), KDC_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(count(f->ob, KDC_OUTBOX_PENDING), 5);
+	receipt_for(f, &t[0], NULL);
+	receipt_for(f, &t[3], NULL);
+	assert_int_equal(kdc_outbox_count_upto(f->ob, KDC_OUTBOX_PENDING, next - 1, &n), KDC_OK);
+	assert_int_equal(n, 2);
+	receipt_for(f, &t[1], &t[2]);
+	assert_int_equal(kdc_outbox_count_upto(f->ob, KDC_OUTBOX_PENDING, next - 1, &n), KDC_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(kdc_outbox_count_upto(f->ob, KDC_OUTBOX_REJECTED, next - 1, &n), KDC_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(count(f->ob, KDC_OUTBOX_PENDING), 1);
 }
 
 /* Decodes a stored payload and compares every field with what was recorded. */
@@ -533,6 +595,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(record_refuses_invalid_input_with_the_reason, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(receipt_deletes_committed_and_marks_rejected, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(resend_selection_honours_resend_after, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(count_upto_counts_a_sync_set, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(every_kind_round_trips_through_the_outbox_payload, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(batch_commits_together_and_rollback_leaves_nothing, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(newer_schema_is_refused, fx_setup, fx_teardown),

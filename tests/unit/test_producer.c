@@ -1,7 +1,8 @@
 /* test_producer: the device library with no broker at all. Configuration
  * errors are plain words; recording works offline and fills the device's
  * identity; sync gives up at its timeout and loses nothing; two producers in
- * one process keep separate outboxes. */
+ * one process keep separate outboxes; a sync counts only what was pending
+ * when it started. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -186,6 +187,72 @@ static void offline_record_then_sync_times_out_keeping_everything(void **state)
 	outbox_path(path, sizeof path, "D1");
 }
 
+/* Another connection to the same outbox (another kdc-event process) records
+ * one event at every progress call of a running sync. */
+struct recorder {
+	kdc_producer *other;
+	int recorded;
+	struct kdc_producer_stats last;
+};
+
+static void record_on_progress(void *ud, const struct kdc_producer_stats *s)
+{
+	struct recorder *r = ud;
+	struct kdc_verdict v;
+	kdc_event_pb ev;
+	Kdc__V1__HouseholdVisited b;
+	uint8_t id[KDC_UUID_LEN];
+
+	r->last = *s;
+	visit(&ev, &b);
+	if (kdc_producer_record(r->other, &ev, id, &v) != KDC_OK)
+		fail_msg("recording during the sync refused: %s", v.detail);
+	r->recorded++;
+}
+
+/* A sync's set is what was pending when it started: events recorded while it
+ * runs (by another process) neither count as its pending events nor keep it
+ * from ending. Offline it times out, still counting only its own 3 (it used
+ * to recount the whole outbox every 2 s and wait for all of it). */
+static void sync_waits_only_for_what_was_pending_at_its_start(void **state)
+{
+	struct kdc_producer_conf c;
+	struct recorder rec = { 0 };
+	struct kdc_verdict v;
+	kdc_event_pb ev;
+	Kdc__V1__HouseholdVisited b;
+	uint8_t id[KDC_UUID_LEN];
+	char path[512], err[512];
+	kdc_producer *p;
+	int64_t n = -1;
+
+	make_conf(&c, "D3", path, sizeof path);
+	p = kdc_producer_new(&c, err, sizeof err);
+	if (!p)
+		fail_msg("kdc_producer_new: %s", err);
+	rec.other = kdc_producer_new(&c, err, sizeof err);
+	if (!rec.other)
+		fail_msg("kdc_producer_new (second connection): %s", err);
+	for (int i = 0; i < 3; i++) {
+		visit(&ev, &b);
+		if (kdc_producer_record(p, &ev, id, &v) != KDC_OK)
+			fail_msg("offline record refused: %s", v.detail);
+	}
+	/* past the 2 s recount, with a progress call every 250 ms */
+	assert_int_equal(kdc_producer_sync(p, 2600, NULL, record_on_progress, &rec),
+	                 KDC_ERR_TIMEOUT);
+	assert_true(rec.recorded >= 5);
+	assert_int_equal(rec.last.pending, 3);
+	assert_int_equal(rec.last.published, 0);
+	/* all of them are in the outbox, for the next sync */
+	assert_int_equal(kdc_producer_pending(p, &n), KDC_OK);
+	assert_int_equal(n, 3 + rec.recorded);
+	kdc_producer_free(rec.other);
+	kdc_producer_free(p);
+	kdc_conf_free(kdc_producer_opts, &c);
+	outbox_path(path, sizeof path, "D3");
+}
+
 static void two_producers_in_one_process_keep_separate_outboxes(void **state)
 {
 	struct kdc_producer_conf c1, c2;
@@ -240,6 +307,7 @@ int main(void)
 		cmocka_unit_test(configuration_errors_are_plain_words),
 		cmocka_unit_test(offline_record_then_sync_times_out_keeping_everything),
 		cmocka_unit_test(two_producers_in_one_process_keep_separate_outboxes),
+		cmocka_unit_test(sync_waits_only_for_what_was_pending_at_its_start),
 	};
 
 	snprintf(tmpdir, sizeof tmpdir, "%s", dir && *dir ? dir : "/tmp");
