@@ -1,8 +1,23 @@
 /* event_row.c: a decoded, validated kdc.v1.Event flattened into the columns
  * of table `events`. */
+#include <stdio.h>
 #include <string.h>
 
 #include "event_row.h"
+
+enum { COL_ID, COL_I64, COL_INT, COL_TEXT, COL_U32 };
+
+static const struct {
+	const char *name;
+	int type;
+	size_t offset;
+} event_cols[] = {
+#define EVENT_COL(c, t) { #c, COL_##t, offsetof(struct kdc_event_row, c) },
+	KDC_EVENT_COLUMNS(EVENT_COL)
+#undef EVENT_COL
+};
+_Static_assert(sizeof event_cols / sizeof event_cols[0] == KDC_EVENT_NCOLS,
+               "one entry per column");
 
 /* Codes were checked by kdc_event_validate (1..KDC_CODE_MAX characters);
  * the bound here only keeps an unchecked caller from overrunning the row. */
@@ -54,5 +69,78 @@ void kdc_event_row_from_pb(struct kdc_event_row *row, const kdc_event_pb *ev)
 		break;
 	default:
 		break;
+	}
+}
+
+int kdc_event_row_columns(char *out, size_t len)
+{
+	int n = 0;
+
+	if (len)
+		out[0] = '\0';
+	for (size_t i = 0; i < KDC_EVENT_NCOLS; i++) {
+		size_t at = (size_t)n < len ? (size_t)n : len;
+		n += snprintf(out + at, len - at, "%s%s", i ? ", " : "", event_cols[i].name);
+	}
+	return n;
+}
+
+int kdc_event_row_bind(sqlite3_stmt *st, int base, const struct kdc_event_row *r)
+{
+	const char *p = (const char *)r;
+	int src = SQLITE_OK;
+
+	for (int i = 0; i < KDC_EVENT_NCOLS && src == SQLITE_OK; i++) {
+		const void *f = p + event_cols[i].offset;
+		switch (event_cols[i].type) {
+		case COL_ID:
+			src = sqlite3_bind_blob(st, base + i + 1, f, KDC_UUID_LEN, SQLITE_STATIC);
+			break;
+		case COL_I64:
+			src = sqlite3_bind_int64(st, base + i + 1, *(const int64_t *)f);
+			break;
+		case COL_INT:
+			src = sqlite3_bind_int(st, base + i + 1, *(const int *)f);
+			break;
+		case COL_TEXT:
+			src = sqlite3_bind_text(st, base + i + 1, f, -1, SQLITE_STATIC);
+			break;
+		default:
+			src = sqlite3_bind_int64(st, base + i + 1, (sqlite3_int64)*(const uint32_t *)f);
+			break;
+		}
+	}
+	return src;
+}
+
+void kdc_event_row_read(sqlite3_stmt *st, int col, struct kdc_event_row *r)
+{
+	char *p = (char *)r;
+
+	memset(r, 0, sizeof *r);
+	for (int i = 0; i < KDC_EVENT_NCOLS; i++) {
+		void *f = p + event_cols[i].offset;
+		int c = col + i;
+		switch (event_cols[i].type) {
+		case COL_ID: {
+			const void *id = sqlite3_column_blob(st, c);
+			int n = sqlite3_column_bytes(st, c);
+			if (id)
+				memcpy(f, id, n < KDC_UUID_LEN ? (size_t)n : KDC_UUID_LEN);
+			break;
+		}
+		case COL_I64:
+			*(int64_t *)f = sqlite3_column_int64(st, c);
+			break;
+		case COL_INT:
+			*(int *)f = sqlite3_column_int(st, c);
+			break;
+		case COL_TEXT:
+			row__code(f, (const char *)sqlite3_column_text(st, c));
+			break;
+		default:
+			*(uint32_t *)f = (uint32_t)sqlite3_column_int64(st, c);
+			break;
+		}
 	}
 }

@@ -1,9 +1,12 @@
 /* event_row.h: one stored event, flattened (the columns of table `events`).
  * Shared by the store (writes them), the statistics (folds them) and rebuild
- * (reads them back). */
+ * (reads them back). The columns are mapped once, in KDC_EVENT_COLUMNS: the
+ * store binds and rebuild reads through it. Pure functions: any thread. */
 #ifndef KDC_EVENT_ROW_H
 #define KDC_EVENT_ROW_H
 
+#include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "kdc_proto.h"
 #include "kdc_util.h"
@@ -30,7 +33,26 @@ struct kdc_event_row {
 	uint32_t needs;        /* visit only: bit (1 << Need) per need expressed */
 };
 
+/* The columns of table `events` in order: X(column and field name, type),
+ * type ID (the 16-byte id), I64, INT, TEXT (a code) or U32. */
+#define KDC_EVENT_COLUMNS(X) \
+	X(id, ID) X(seq, I64) X(occurred_ms, I64) X(received_ms, I64) \
+	X(ward, TEXT) X(khom, TEXT) X(team, TEXT) X(device, TEXT) X(household, TEXT) \
+	X(member, INT) X(kind, INT) X(subkind, INT) X(method, INT) X(amount_vnd, I64) \
+	X(members, INT) X(members_15plus, INT) X(smartphones, INT) X(needs, U32)
+#define KDC__EVENT_COL_ONE(c, t) +1
+#define KDC_EVENT_NCOLS (0 KDC_EVENT_COLUMNS(KDC__EVENT_COL_ONE))
+
 /* Fills row from a decoded, validated event (received_ms set by caller). */
 void kdc_event_row_from_pb(struct kdc_event_row *row, const kdc_event_pb *ev);
+
+/* "id, seq, ..., needs" into out; the length it needs (like snprintf). */
+int kdc_event_row_columns(char *out, size_t len);
+/* Binds r at parameters base + 1 .. base + KDC_EVENT_NCOLS of st (static:
+ * r must outlive the step). Returns SQLite's result code. */
+int kdc_event_row_bind(sqlite3_stmt *st, int base, const struct kdc_event_row *r);
+/* Reads r from the columns col .. col + KDC_EVENT_NCOLS - 1 of a row of st
+ * selected with kdc_event_row_columns. */
+void kdc_event_row_read(sqlite3_stmt *st, int col, struct kdc_event_row *r);
 
 #endif

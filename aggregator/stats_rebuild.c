@@ -1,5 +1,6 @@
 /* stats_rebuild.c: kdc_stats_rebuild, the statistics recomputed from every
  * stored event with the same fold (stats_fold.c) in event-time order. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,44 +10,11 @@
 
 /* ---- rebuild ------------------------------------------------------------- */
 
-static void row_text(sqlite3_stmt *st, int col, char *dst)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	COPY_CODE(dst, t ? (const char *)t : "");
-}
-
-static void stats__read_row(sqlite3_stmt *st, struct kdc_event_row *r)
-{
-	const void *id = sqlite3_column_blob(st, 0);
-	int idlen = sqlite3_column_bytes(st, 0);
-
-	memset(r, 0, sizeof *r);
-	if (id)
-		memcpy(r->id, id, idlen < KDC_UUID_LEN ? (size_t)idlen : KDC_UUID_LEN);
-	r->seq = sqlite3_column_int64(st, 1);
-	r->occurred_ms = sqlite3_column_int64(st, 2);
-	r->received_ms = sqlite3_column_int64(st, 3);
-	row_text(st, 4, r->ward);
-	row_text(st, 5, r->khom);
-	row_text(st, 6, r->team);
-	row_text(st, 7, r->device);
-	row_text(st, 8, r->household);
-	r->member = sqlite3_column_int(st, 9);
-	r->kind = sqlite3_column_int(st, 10);
-	r->subkind = sqlite3_column_int(st, 11);
-	r->method = sqlite3_column_int(st, 12);
-	r->amount_vnd = sqlite3_column_int64(st, 13);
-	r->members = sqlite3_column_int(st, 14);
-	r->members_15plus = sqlite3_column_int(st, 15);
-	r->smartphones = sqlite3_column_int(st, 16);
-	r->needs = (uint32_t)sqlite3_column_int64(st, 17);
-}
-
 static int stats__refold(kdc_stats *s)
 {
 	sqlite3_stmt *st = NULL;
 	struct kdc_event_row *rows = NULL;
+	char cols[512], sql[600];
 	size_t n = 0;
 	int64_t total = 0;
 	int rc = KDC_OK, step;
@@ -54,15 +22,14 @@ static int stats__refold(kdc_stats *s)
 	rows = malloc(REBUILD_CHUNK * sizeof *rows);
 	if (!rows)
 		return KDC_ERR_NOMEM;
-	if (sqlite3_prepare_v2(s->db,
-	        "SELECT id, seq, occurred_ms, received_ms, ward, khom, team, device, household, member, "
-	        "kind, subkind, method, amount_vnd, members, members_15plus, smartphones, needs "
-	        "FROM events ORDER BY occurred_ms, id", -1, &st, NULL) != SQLITE_OK) {
+	kdc_event_row_columns(cols, sizeof cols);
+	snprintf(sql, sizeof sql, "SELECT %s FROM events ORDER BY occurred_ms, id", cols);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		rc = stats__dberr(s, SQLITE_ERROR, "read events");
 		goto cleanup;
 	}
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		stats__read_row(st, &rows[n++]);
+		kdc_event_row_read(st, 0, &rows[n++]);
 		if (n == REBUILD_CHUNK) {
 			if ((rc = kdc_stats_apply(s, rows, n)))
 				goto cleanup;

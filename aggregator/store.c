@@ -17,15 +17,15 @@
 #include "kdc_log.h"
 #include "store.h"
 
+/* The store's statements (ST_ADD_EVENTS: KDC_STORE_ROWS_PER_INSERT rows). */
+enum store_stmt {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_ADD_EVENT, ST_ADD_EVENTS,
+	ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_ADD_REJECTED, ST_N
+};
+
 struct kdc_store {
 	sqlite3 *db;
-	sqlite3_stmt *begin;
-	sqlite3_stmt *commit;
-	sqlite3_stmt *rollback;
-	sqlite3_stmt *add_event;
-	sqlite3_stmt *add_events;      /* KDC_STORE_ROWS_PER_INSERT rows */
-	sqlite3_stmt *savepoint, *release, *rollback_to;
-	sqlite3_stmt *add_rejected;
+	sqlite3_stmt *st[ST_N];
 	int version;
 	char errmsg[256];
 };
@@ -52,13 +52,9 @@ static const char *const store_migrations[KDC_STORE_SCHEMA_VERSION] = {
 	");",
 };
 
-#define SQL_EVENT_COLUMNS \
-	"INSERT OR IGNORE INTO events(id, seq, occurred_ms, received_ms, ward, khom, team," \
-	" device, household, member, kind, subkind, method, amount_vnd, members," \
-	" members_15plus, smartphones, needs) VALUES"
-#define SQL_EVENT_ROW "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-#define EVENT_NCOLS 18
-#define SQL_ADD_EVENT SQL_EVENT_COLUMNS SQL_EVENT_ROW
+/* The insert of one row and of KDC_STORE_ROWS_PER_INSERT rows are written
+ * from the column table of event_row.h. */
+#define SQL_EVENT_ROW_MAX (2 * KDC_EVENT_NCOLS + 1)
 #define SQL_ADD_REJECTED \
 	"INSERT INTO rejected(received_ms, topic, device, event_id, reason, reason_name," \
 	" detail, payload_len, payload) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -90,44 +86,57 @@ static int store__exec(kdc_store *s, const char *sql, const char *what)
 	return src == SQLITE_OK ? KDC_OK : store__fail(s, src, what);
 }
 
+/* "INSERT OR IGNORE INTO events(id, ...) VALUES(?, ...), ..." for nrows rows;
+ * NULL when out of memory (free it). */
+static char *store__insert_sql(int nrows)
+{
+	char cols[512], row[SQL_EVENT_ROW_MAX + 1], *sql, *p;
+	size_t len;
+
+	if (kdc_event_row_columns(cols, sizeof cols) >= (int)sizeof cols)
+		return NULL;
+	p = row;
+	for (int i = 0; i < KDC_EVENT_NCOLS; i++) {
+		*p++ = i ? ',' : '(';
+		*p++ = '?';
+	}
+	*p++ = ')';
+	*p = '\0';
+	len = strlen(cols) + 64 + (size_t)nrows * (strlen(row) + 1);
+	if (!(sql = malloc(len)))
+		return NULL;
+	p = sql + sprintf(sql, "INSERT OR IGNORE INTO events(%s) VALUES", cols);
+	for (int r = 0; r < nrows; r++)
+		p += sprintf(p, "%s%s", r ? "," : "", row);
+	return sql;
+}
+
 static int store__prepare(kdc_store *s, char *err, size_t errlen)
 {
-	const struct {
-		sqlite3_stmt **st;
-		const char *sql;
-	} stmts[] = {
-		{ &s->begin, "BEGIN IMMEDIATE" },
-		{ &s->commit, "COMMIT" },
-		{ &s->rollback, "ROLLBACK" },
-		{ &s->add_event, SQL_ADD_EVENT },
-		{ &s->add_rejected, SQL_ADD_REJECTED },
-		{ &s->savepoint, "SAVEPOINT kdc_rows" },
-		{ &s->release, "RELEASE kdc_rows" },
-		{ &s->rollback_to, "ROLLBACK TO kdc_rows" },
+	const char *sql[ST_N] = {
+		[ST_BEGIN] = "BEGIN IMMEDIATE",
+		[ST_COMMIT] = "COMMIT",
+		[ST_ROLLBACK] = "ROLLBACK",
+		[ST_ADD_REJECTED] = SQL_ADD_REJECTED,
+		[ST_SAVEPOINT] = "SAVEPOINT kdc_rows",
+		[ST_RELEASE] = "RELEASE kdc_rows",
+		[ST_ROLLBACK_TO] = "ROLLBACK TO kdc_rows",
 	};
-	char sql[sizeof SQL_EVENT_COLUMNS + KDC_STORE_ROWS_PER_INSERT * sizeof SQL_EVENT_ROW];
-	char *p = sql;
-	int msrc;
+	char *one = store__insert_sql(1), *many = store__insert_sql(KDC_STORE_ROWS_PER_INSERT);
+	int rc = KDC_ERR_NOMEM;
 
-	for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
-		int src = sqlite3_prepare_v3(s->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
-		                             stmts[i].st, NULL);
-		if (src != SQLITE_OK) {
-			int rc = store__fail(s, src, "prepare");
-			snprintf(err, errlen, "%s (%s)", s->errmsg, stmts[i].sql);
-			return rc;
-		}
+	if (!one || !many) {
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
 	}
-	p += sprintf(p, "%s", SQL_EVENT_COLUMNS);
-	for (int r = 0; r < KDC_STORE_ROWS_PER_INSERT; r++)
-		p += sprintf(p, "%s%s", r ? "," : "", SQL_EVENT_ROW);
-	msrc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->add_events, NULL);
-	if (msrc != SQLITE_OK) {
-		int rc = store__fail(s, msrc, "prepare");
-		snprintf(err, errlen, "%s (multi-row insert)", s->errmsg);
-		return rc;
-	}
-	return KDC_OK;
+	sql[ST_ADD_EVENT] = one;
+	sql[ST_ADD_EVENTS] = many;
+	if ((rc = kdc_db_prepare(s->db, sql, s->st, ST_N, err, errlen)) != KDC_OK)
+		snprintf(s->errmsg, sizeof s->errmsg, "%s", err);
+cleanup:
+	free(one);
+	free(many);
+	return rc;
 }
 
 kdc_store *kdc_store_open(const char *path, const struct kdc_store_opts *opts,
@@ -169,15 +178,7 @@ void kdc_store_close(kdc_store *s)
 		return;
 	if (s->db && !sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_finalize(s->begin);
-	sqlite3_finalize(s->commit);
-	sqlite3_finalize(s->rollback);
-	sqlite3_finalize(s->add_event);
-	sqlite3_finalize(s->add_events);
-	sqlite3_finalize(s->savepoint);
-	sqlite3_finalize(s->release);
-	sqlite3_finalize(s->rollback_to);
-	sqlite3_finalize(s->add_rejected);
+	kdc_db_finalize(s->st, ST_N);
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
 		kdc_error("closing the database failed: %s", sqlite3_errmsg(s->db));
 	free(s);
@@ -200,12 +201,12 @@ const char *kdc_store_errmsg(kdc_store *s)
 
 int kdc_store_begin(kdc_store *s)
 {
-	return store__step_done(s, s->begin, "begin");
+	return store__step_done(s, s->st[ST_BEGIN], "begin");
 }
 
 int kdc_store_commit(kdc_store *s)
 {
-	return store__step_done(s, s->commit, "commit");
+	return store__step_done(s, s->st[ST_COMMIT], "commit");
 }
 
 void kdc_store_rollback(kdc_store *s)
@@ -214,45 +215,17 @@ void kdc_store_rollback(kdc_store *s)
 	 * them); a second ROLLBACK would only fail */
 	if (sqlite3_get_autocommit(s->db))
 		return;
-	if (store__step_done(s, s->rollback, "rollback") != KDC_OK)
+	if (store__step_done(s, s->st[ST_ROLLBACK], "rollback") != KDC_OK)
 		kdc_error("rollback failed: %s", s->errmsg);
-}
-
-/* Binds row r at parameters base + 1 .. base + EVENT_NCOLS. Text columns
- * are bound SQLITE_STATIC: the caller's row outlives the step. */
-static int store__bind_event(sqlite3_stmt *st, int base, const struct kdc_event_row *r)
-{
-	int src;
-
-	if ((src = sqlite3_bind_blob(st, base + 1, r->id, KDC_UUID_LEN, SQLITE_STATIC)) ||
-	    (src = sqlite3_bind_int64(st, base + 2, r->seq)) ||
-	    (src = sqlite3_bind_int64(st, base + 3, r->occurred_ms)) ||
-	    (src = sqlite3_bind_int64(st, base + 4, r->received_ms)) ||
-	    (src = sqlite3_bind_text(st, base + 5, r->ward, -1, SQLITE_STATIC)) ||
-	    (src = sqlite3_bind_text(st, base + 6, r->khom, -1, SQLITE_STATIC)) ||
-	    (src = sqlite3_bind_text(st, base + 7, r->team, -1, SQLITE_STATIC)) ||
-	    (src = sqlite3_bind_text(st, base + 8, r->device, -1, SQLITE_STATIC)) ||
-	    (src = sqlite3_bind_text(st, base + 9, r->household, -1, SQLITE_STATIC)) ||
-	    (src = sqlite3_bind_int(st, base + 10, r->member)) ||
-	    (src = sqlite3_bind_int(st, base + 11, r->kind)) ||
-	    (src = sqlite3_bind_int(st, base + 12, r->subkind)) ||
-	    (src = sqlite3_bind_int(st, base + 13, r->method)) ||
-	    (src = sqlite3_bind_int64(st, base + 14, r->amount_vnd)) ||
-	    (src = sqlite3_bind_int(st, base + 15, r->members)) ||
-	    (src = sqlite3_bind_int(st, base + 16, r->members_15plus)) ||
-	    (src = sqlite3_bind_int(st, base + 17, r->smartphones)) ||
-	    (src = sqlite3_bind_int64(st, base + 18, (sqlite3_int64)r->needs)))
-		return src;
-	return SQLITE_OK;
 }
 
 int kdc_store_add_event(kdc_store *s, const struct kdc_event_row *r, int *inserted)
 {
-	sqlite3_stmt *st = s->add_event;
+	sqlite3_stmt *st = s->st[ST_ADD_EVENT];
 	int src, rc;
 
 	*inserted = 0;
-	if ((src = store__bind_event(st, 0, r)) != SQLITE_OK)
+	if ((src = kdc_event_row_bind(st, 0, r)) != SQLITE_OK)
 		return store__fail(s, src, "bind event");
 	if ((rc = store__step_done(s, st, "insert event")) != KDC_OK)
 		return rc;
@@ -268,16 +241,16 @@ static int store__add_chunk(kdc_store *s, const struct kdc_event_row *rows, uint
 	const int k = KDC_STORE_ROWS_PER_INSERT;
 	int src, rc, all;
 
-	if ((rc = store__step_done(s, s->savepoint, "savepoint")) != KDC_OK)
+	if ((rc = store__step_done(s, s->st[ST_SAVEPOINT], "savepoint")) != KDC_OK)
 		return rc;
 	for (int i = 0; i < k; i++)
-		if ((src = store__bind_event(s->add_events, i * EVENT_NCOLS, &rows[i])) != SQLITE_OK)
+		if ((src = kdc_event_row_bind(s->st[ST_ADD_EVENTS], i * KDC_EVENT_NCOLS, &rows[i])) != SQLITE_OK)
 			return store__fail(s, src, "bind event");
-	if ((rc = store__step_done(s, s->add_events, "insert events")) != KDC_OK)
+	if ((rc = store__step_done(s, s->st[ST_ADD_EVENTS], "insert events")) != KDC_OK)
 		return rc;
 	all = sqlite3_changes(s->db) == k;
 	if (!all) {
-		if ((rc = store__step_done(s, s->rollback_to, "rollback to savepoint")) != KDC_OK)
+		if ((rc = store__step_done(s, s->st[ST_ROLLBACK_TO], "rollback to savepoint")) != KDC_OK)
 			return rc;
 		for (int i = 0; i < k; i++) {
 			int one;
@@ -288,7 +261,7 @@ static int store__add_chunk(kdc_store *s, const struct kdc_event_row *rows, uint
 	} else {
 		memset(inserted, 1, (size_t)k);
 	}
-	return store__step_done(s, s->release, "release savepoint");
+	return store__step_done(s, s->st[ST_RELEASE], "release savepoint");
 }
 
 int kdc_store_add_events(kdc_store *s, const struct kdc_event_row *rows, size_t n,
@@ -311,7 +284,7 @@ int kdc_store_add_events(kdc_store *s, const struct kdc_event_row *rows, size_t 
 
 int kdc_store_add_rejected(kdc_store *s, const struct kdc_rejected_row *r)
 {
-	sqlite3_stmt *st = s->add_rejected;
+	sqlite3_stmt *st = s->st[ST_ADD_REJECTED];
 	size_t kept = r->payload_kept;
 	int src;
 
