@@ -162,7 +162,7 @@ kdc_store *kdc_store_open(const char *path, const struct kdc_store_opts *opts,
 	}
 	if (kdc_db_open(path, &dbo, &s->db, err, errlen) != KDC_OK ||
 	    kdc_db_migrate(s->db, "database", path, store_migrations, KDC_STORE_SCHEMA_VERSION,
-	                   &s->version, err, errlen) != KDC_OK)
+	                   NULL, &s->version, err, errlen) != KDC_OK)
 		goto fail;
 	if (store__prepare(s, err, errlen) != KDC_OK)
 		goto fail;

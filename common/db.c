@@ -210,7 +210,7 @@ static int db__version(sqlite3 *db, int *version, char *msg, size_t msglen)
 }
 
 int kdc_db_migrate(sqlite3 *db, const char *what, const char *path,
-                   const char *const *steps, int nsteps, int *version,
+                   const char *const *steps, int nsteps, int *found, int *version,
                    char *err, size_t errlen)
 {
 	sqlite3_stmt *set = NULL;
@@ -224,6 +224,8 @@ int kdc_db_migrate(sqlite3 *db, const char *what, const char *path,
 	}
 	if ((rc = db__version(db, &v, msg, sizeof msg)) != KDC_OK)
 		goto rollback;
+	if (found)
+		*found = v;
 	if (v < 0 || v > nsteps) {
 		snprintf(msg, sizeof msg, "has schema version %d, this %s knows versions up to %d "
 		         "(it was written by a newer version: upgrade %s)", v, kdc_prog_name(), nsteps,

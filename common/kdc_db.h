@@ -32,11 +32,12 @@ int kdc_db_open(const char *path, const struct kdc_db_opts *o, sqlite3 **out,
 
 /* Brings the schema to version nsteps: steps[v] (SQL, several statements
  * allowed) takes it from v to v + 1. A file of a newer version is refused and
- * left untouched. *version is the version after. Two processes opening a new
+ * left untouched. *found (when not NULL) is the version the file had, and
+ * *version the version after. Two processes opening a new
  * file at once serialize on BEGIN IMMEDIATE; the second finds the work done.
  * Errors name what and path. */
 int kdc_db_migrate(sqlite3 *db, const char *what, const char *path,
-                   const char *const *steps, int nsteps, int *version,
+                   const char *const *steps, int nsteps, int *found, int *version,
                    char *err, size_t errlen);
 
 /* Prepares n statements (persistent) into st[]; on failure st[] holds what

@@ -32,7 +32,7 @@ enum outbox_stmt {
 };
 
 #define OUTBOX_COLS "id, seq, created_ms, occurred_ms, kind, state, sent_count, " \
-                    "last_sent_ms, reject_reason, reject_detail, payload"
+                    "last_sent_ms, reject_reason, reject_detail, payload, topic"
 
 static const char *const outbox__sql[ST_COUNT_ALL] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -42,8 +42,8 @@ static const char *const outbox__sql[ST_COUNT_ALL] = {
 	[ST_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
 	[ST_SEQ_GET] = "SELECT value FROM meta WHERE key = 'next_seq'",
 	[ST_SEQ_SET] = "UPDATE meta SET value = ?1 WHERE key = 'next_seq'",
-	[ST_INSERT] = "INSERT INTO outbox(id, seq, created_ms, occurred_ms, kind, payload) "
-	              "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_INSERT] = "INSERT INTO outbox(id, seq, created_ms, occurred_ms, kind, payload, topic) "
+	              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_DELETE] = "DELETE FROM outbox WHERE id = ?1",
 	[ST_REJECT] = "UPDATE outbox SET state = 2, reject_reason = ?2, reject_detail = ?3 "
 	              "WHERE id = ?1 AND state = 0",
@@ -83,6 +83,10 @@ static const char outbox__schema_v1[] =
 /* Migration i takes the schema from version i to i + 1 (kdc_db_migrate). */
 static const char *const outbox__migrations[] = {
 	outbox__schema_v1,    /* 0 -> 1: create */
+	/* 1 -> 2: the topic an event is published on, kept with it so that
+	 * publishing never unpacks the payload; rows of version 1 get theirs
+	 * from their payload once (outbox__fill_topics) */
+	"ALTER TABLE outbox ADD COLUMN topic TEXT NOT NULL DEFAULT ''",
 };
 
 struct kdc_outbox {
@@ -209,12 +213,64 @@ static int outbox__tx_end(kdc_outbox *ob, int rc)
 
 /* ---- open and close ----------------------------------------------------- */
 
+/* Rows recorded before the outbox kept topics (schema version 1) get theirs
+ * from their payload, once, in one transaction. A payload that does not
+ * decode keeps '' and is published on the device's own topic. */
+static int outbox__fill_topics(kdc_outbox *ob, char *err, size_t errlen)
+{
+	sqlite3_stmt *get = NULL, *set = NULL;
+	int src, rc = KDC_OK, n = 0;
+
+	if ((src = sqlite3_exec(ob->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK ||
+	    (src = sqlite3_prepare_v2(ob->db, "SELECT id, payload FROM outbox WHERE topic = ''",
+	                              -1, &get, NULL)) != SQLITE_OK ||
+	    (src = sqlite3_prepare_v2(ob->db, "UPDATE outbox SET topic = ?2 WHERE id = ?1",
+	                              -1, &set, NULL)) != SQLITE_OK)
+		goto fail;
+	while ((src = sqlite3_step(get)) == SQLITE_ROW) {
+		kdc_event_pb *ev = kdc__v1__event__unpack(NULL, (size_t)sqlite3_column_bytes(get, 1),
+		                                          sqlite3_column_blob(get, 1));
+		char topic[KDC_TOPIC_MAX + 1];
+		int ok = ev && ev->ward && ev->team && ev->device &&
+		         kdc_topic_events(topic, sizeof topic, ev->ward, ev->team, ev->device) >= 0;
+
+		kdc_event_free(ev);
+		if (!ok)
+			continue;
+		if ((src = sqlite3_bind_blob(set, 1, sqlite3_column_blob(get, 0),
+		                             sqlite3_column_bytes(get, 0), SQLITE_TRANSIENT)) != SQLITE_OK ||
+		    (src = sqlite3_bind_text(set, 2, topic, -1, SQLITE_TRANSIENT)) != SQLITE_OK ||
+		    (src = sqlite3_step(set)) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(set);
+		n++;
+	}
+	if (src != SQLITE_DONE || (src = sqlite3_exec(ob->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		goto fail;
+	if (n)
+		kdc_info("outbox %s: the topics of %d events recorded before version 2 are kept now",
+		         ob->path, n);
+	goto cleanup;
+fail:
+	snprintf(err, errlen, "outbox %s: keeping the topics of earlier events: %s", ob->path,
+	         sqlite3_errmsg(ob->db));
+	rc = kdc_db_rc(ob->db, src);
+	if (rc == KDC_OK)
+		rc = KDC_ERR_DB;
+	if (!sqlite3_get_autocommit(ob->db))
+		sqlite3_exec(ob->db, "ROLLBACK", NULL, NULL, NULL);
+cleanup:
+	sqlite3_finalize(get);
+	sqlite3_finalize(set);
+	return rc;
+}
+
 int kdc_outbox_open(const char *path, kdc_outbox **out, char *err, size_t errlen)
 {
 	const struct kdc_db_opts dbo = { "outbox", 1, OUTBOX_BUSY_TIMEOUT_MS, 0 };
 	kdc_outbox *ob = NULL;
 	char msg[400];
-	int rc, version;
+	int rc, found = 0, version;
 
 	*out = NULL;
 	if (!path || !*path) {
@@ -229,7 +285,9 @@ int kdc_outbox_open(const char *path, kdc_outbox **out, char *err, size_t errlen
 	if ((rc = kdc_db_open(path, &dbo, &ob->db, err, errlen)) != KDC_OK ||
 	    (rc = kdc_db_migrate(ob->db, "outbox", path, outbox__migrations,
 	                         (int)(sizeof outbox__migrations / sizeof outbox__migrations[0]),
-	                         &version, err, errlen)) != KDC_OK)
+	                         &found, &version, err, errlen)) != KDC_OK)
+		goto cleanup;
+	if (found < 2 && (rc = outbox__fill_topics(ob, err, errlen)) != KDC_OK)
 		goto cleanup;
 	if ((rc = kdc_db_prepare(ob->db, outbox__sql, ob->st, ST_COUNT_ALL, msg, sizeof msg)) != KDC_OK) {
 		snprintf(err, errlen, "outbox %s: %s", path, msg);
@@ -298,6 +356,7 @@ int kdc_outbox_record(kdc_outbox *ob, kdc_event_pb *ev, int64_t now_ms,
                       uint8_t id[KDC_UUID_LEN], int64_t *seq_out, struct kdc_verdict *v)
 {
 	uint8_t buf[KDC_MAX_EVENT_BYTES];
+	char topic[KDC_TOPIC_MAX + 1];
 	size_t len;
 	int kind, rc;
 
@@ -334,9 +393,14 @@ int kdc_outbox_record(kdc_outbox *ob, kdc_event_pb *ev, int64_t now_ms,
 		goto cleanup;
 	}
 	kdc__v1__event__pack(ev, buf);
-	if ((rc = outbox__bind(ob, ob->st[ST_INSERT], "biiiib", (const void *)id,
+	if (kdc_topic_events(topic, sizeof topic, ev->ward, ev->team, ev->device) < 0) {
+		snprintf(ob->msg, sizeof ob->msg, "codes too long for a topic");
+		rc = KDC_ERR_INVAL;
+		goto cleanup;
+	}
+	if ((rc = outbox__bind(ob, ob->st[ST_INSERT], "biiiibt", (const void *)id,
 	                       (size_t)KDC_UUID_LEN, ob->seq, now_ms, (int64_t)ev->occurred_ms,
-	                       (int64_t)kind, (const void *)buf, len)) != KDC_OK)
+	                       (int64_t)kind, (const void *)buf, len, (const char *)topic)) != KDC_OK)
 		goto cleanup;
 	if ((rc = outbox__exec(ob, ST_INSERT)) != KDC_OK)
 		goto cleanup;
@@ -403,7 +467,7 @@ cleanup:
 static void outbox__row(sqlite3_stmt *st, struct kdc_outbox_row *row)
 {
 	const void *id = sqlite3_column_blob(st, 0);
-	const unsigned char *detail;
+	const unsigned char *detail, *topic;
 
 	memset(row, 0, sizeof *row);
 	if (id && sqlite3_column_bytes(st, 0) == KDC_UUID_LEN)
@@ -420,6 +484,8 @@ static void outbox__row(sqlite3_stmt *st, struct kdc_outbox_row *row)
 	row->reject_detail = detail ? (const char *)detail : "";
 	row->payload = sqlite3_column_blob(st, 10);
 	row->payload_len = (size_t)sqlite3_column_bytes(st, 10);
+	topic = sqlite3_column_text(st, 11);
+	row->topic = topic ? (const char *)topic : "";
 }
 
 /* Steps a bound row query, handing every row to cb. */

@@ -49,6 +49,7 @@ struct kdc_outbox_row {
 	const char *reject_detail; /* "" unless rejected */
 	const void *payload;     /* packed kdc.v1.Event */
 	size_t payload_len;
+	const char *topic;       /* the events topic it is published on ("" unknown) */
 };
 
 /* Return 0 to go on, non-zero to stop the listing (that value is returned). */

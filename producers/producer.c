@@ -434,22 +434,13 @@ static int producer__apply_receipts(kdc_producer *p, struct prod_receipt *list)
 
 /* ---- publish ------------------------------------------------------------------- */
 
-/* The events topic for a stored event: normally the conf's; an event
- * recorded before the device moved team keeps the team it was recorded
- * under, or the aggregator would refuse it as a topic mismatch. */
-static const char *producer__topic(kdc_producer *p, const struct kdc_outbox_row *row,
-                               char *buf, size_t len)
+/* The events topic for a stored event: the one the outbox kept with it (an
+ * event recorded before the device moved team keeps the team it was
+ * recorded under, or the aggregator would refuse it as a topic mismatch);
+ * the conf's for a row without one. */
+static const char *producer__topic(kdc_producer *p, const struct kdc_outbox_row *row)
 {
-	kdc_event_pb *ev = kdc__v1__event__unpack(NULL, row->payload_len, row->payload);
-	const char *topic = p->events_topic;
-
-	if (ev && ev->ward && ev->team && ev->device &&
-	    (strcmp(ev->ward, p->conf.ward) != 0 || strcmp(ev->team, p->conf.team) != 0 ||
-	     strcmp(ev->device, p->conf.device) != 0) &&
-	    kdc_topic_events(buf, len, ev->ward, ev->team, ev->device) >= 0)
-		topic = buf;
-	kdc_event_free(ev);
-	return topic;
+	return row->topic && row->topic[0] ? row->topic : p->events_topic;
 }
 
 static int producer__add_mark(kdc_producer *p, int64_t seq)
@@ -474,7 +465,6 @@ static int producer__send_row(void *ud, const struct kdc_outbox_row *row)
 {
 	kdc_producer *p = ud;
 	struct prod_pub *pub;
-	char buf[KDC_TOPIC_MAX];
 	const char *topic;
 	int rc;
 
@@ -493,7 +483,7 @@ static int producer__send_row(void *ud, const struct kdc_outbox_row *row)
 	p->inflight++;
 	pthread_mutex_unlock(&p->lock);
 
-	topic = producer__topic(p, row, buf, sizeof buf);
+	topic = producer__topic(p, row);
 	rc = kdc_mqtt_publish(p->mqtt, topic, row->payload, row->payload_len, 1, 0,
 	                      producer__on_publish, pub);
 	if (rc != KDC_OK) {

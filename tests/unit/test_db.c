@@ -1,8 +1,9 @@
 /* test_db: the SQLite layer (common/db.c) with the files kdc wrote before it
  * existed: an outbox and an aggregator database in the layout of schema
  * version 1, written here with plain SQLite as the earlier code wrote them,
- * open with their rows intact and are not migrated again; result codes map
- * alike for every user (a full disk is KDC_ERR_DISK_FULL). */
+ * open with their rows intact (the outbox migrating to version 2, which keeps
+ * each event's topic); result codes map alike for every user (a full disk is
+ * KDC_ERR_DISK_FULL). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include "kdc_db.h"
 #include "kdc_err.h"
+#include "kdc_proto.h"
 #include "outbox.h"
 #include "store.h"
 
@@ -61,11 +63,63 @@ static int64_t query(const char *path, const char *sql)
 	return v;
 }
 
+static char *query_text(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *v = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		v = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* A row of a version-1 outbox holding a real event of team T9, device D9. */
+static void insert_event(const char *path, int64_t seq)
+{
+	kdc_event_pb ev = KDC__V1__EVENT__INIT;
+	Kdc__V1__ServiceUsed svc = KDC__V1__SERVICE_USED__INIT;
+	uint8_t id[16] = { 0xaa }, buf[512];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t len;
+
+	ev.id.data = id;
+	ev.id.len = sizeof id;
+	ev.seq = (uint64_t)seq;
+	ev.occurred_ms = 1000;
+	ev.ward = "31975";
+	ev.khom = "6";
+	ev.team = "T9";
+	ev.device = "D9";
+	ev.household = "H1";
+	ev.member = 1;
+	svc.kind = KDC__V1__SERVICE_KIND__SERVICE_KIND_OTHER;
+	ev.body_case = KDC__V1__EVENT__BODY_SERVICE;
+	ev.service = &svc;
+	len = kdc__v1__event__pack(&ev, buf);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO outbox(id, seq, created_ms, occurred_ms,"
+	                                        " kind, payload) VALUES (?1, ?2, 1, 1, 3, ?3)",
+	                                    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_blob(st, 1, id, sizeof id, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, seq);
+	sqlite3_bind_blob(st, 3, buf, (int)len, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 /* An outbox as kdc-event wrote it at schema version 1: schema_version was
- * created by the first migration step itself. */
+ * created by the first migration step itself, and rows had no topic. It
+ * opens, keeps its rows, and its events get the topic of their own codes. */
 static void test_outbox_v1_opens(void **state)
 {
-	char path[700], err[512];
+	char path[700], err[512], *topic;
 	kdc_outbox *ob = NULL;
 	int64_t n = -1;
 
@@ -86,14 +140,21 @@ static void test_outbox_v1_opens(void **state)
 	           "UPDATE meta SET value = 3 WHERE key = 'next_seq';"
 	           "INSERT INTO outbox(id, seq, created_ms, occurred_ms, kind, payload)"
 	           " VALUES (x'01', 1, 1, 1, 0, x'00'), (x'02', 2, 2, 2, 0, x'00');");
+	insert_event(path, 3);
 	if (kdc_outbox_open(path, &ob, err, sizeof err) != KDC_OK)
 		fail_msg("an outbox of schema version 1 does not open: %s", err);
 	assert_int_equal(kdc_outbox_count(ob, 0, &n), KDC_OK);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	kdc_outbox_close(ob);
 	assert_int_equal(query(path, "SELECT count(*) FROM schema_version"), 1);
-	assert_int_equal(query(path, "SELECT version FROM schema_version"), 1);
+	assert_int_equal(query(path, "SELECT version FROM schema_version"), 2);
 	assert_int_equal(query(path, "SELECT value FROM meta WHERE key = 'next_seq'"), 3);
+	topic = query_text(path, "SELECT topic FROM outbox WHERE seq = 3");
+	assert_non_null(topic);
+	assert_string_equal(topic, "kdc/v1/31975/events/T9/D9");
+	free(topic);
+	/* a payload that does not decode keeps no topic (the device's own is used) */
+	assert_int_equal(query(path, "SELECT count(*) FROM outbox WHERE topic = ''"), 2);
 }
 
 /* An aggregator database as kdc-aggregator wrote it at schema version 1. */
@@ -145,7 +206,7 @@ static void test_newer_file_refused(void **state)
 	write_file(path, "CREATE TABLE schema_version(version INTEGER NOT NULL);"
 	                 "INSERT INTO schema_version VALUES(7);");
 	assert_int_equal(kdc_db_open(path, &o, &db, err, sizeof err), KDC_OK);
-	assert_int_equal(kdc_db_migrate(db, "test file", path, steps, 1, &version, err, sizeof err),
+	assert_int_equal(kdc_db_migrate(db, "test file", path, steps, 1, NULL, &version, err, sizeof err),
 	                 KDC_ERR_DB);
 	assert_non_null(strstr(err, "schema version 7"));
 	assert_non_null(strstr(err, "newer"));
