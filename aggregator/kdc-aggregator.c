@@ -152,17 +152,6 @@ static int agg__profile(const struct agg_conf *c, const char *ward, struct kdc_p
 	return 0;
 }
 
-/* A config file holding the MQTT password should be private. */
-static void agg__check_config_mode(const struct agg_conf *c)
-{
-	struct stat st;
-
-	if (c->config && c->mqtt.password && *c->mqtt.password && stat(c->config, &st) == 0 &&
-	    (st.st_mode & 077))
-		kdc_warn("%s holds the MQTT password and is readable by others (mode %03o): "
-		         "chmod 600 it", c->config, (unsigned)(st.st_mode & 0777));
-}
-
 /* ---- run --------------------------------------------------------------------- */
 
 static volatile sig_atomic_t agg_stop;
@@ -379,7 +368,7 @@ static int agg_run(struct agg_conf *c)
 		snprintf(client_id, sizeof client_id, "%s", c->mqtt.client_id);
 	else
 		snprintf(client_id, sizeof client_id, "kdc-aggregator-%s", c->ward);
-	agg__check_config_mode(c);
+	kdc_prog_check_secret_file(c->config, c->mqtt.password);
 	if ((rc = agg__profile(c, c->ward, &profile)) != 0)
 		return rc;
 	rc = 1;

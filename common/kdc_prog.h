@@ -60,6 +60,10 @@ int kdc_prog_options(const struct kdc_opt *opts, void *conf, int argc, char **ar
  * error. */
 int kdc_prog_log_level(const char *name);
 
+/* Warns when config (a file given with --config) holds a password
+ * (non-empty) and others may read it. */
+void kdc_prog_check_secret_file(const char *config, const char *password);
+
 /* SIGINT and SIGTERM set *flag to 1 (the program stops cleanly when it sees
  * it); with ignore_sigpipe, a peer closing a socket does not kill the
  * process. */

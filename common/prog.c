@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kdc_err.h"
 #include "kdc_log.h"
@@ -77,6 +78,15 @@ int kdc_prog_log_level(const char *name)
 		                       "not '%s'", name);
 	kdc_log_set_level(level);
 	return 0;
+}
+
+void kdc_prog_check_secret_file(const char *config, const char *password)
+{
+	struct stat st;
+
+	if (config && password && *password && stat(config, &st) == 0 && (st.st_mode & 077))
+		kdc_warn("%s holds the MQTT password and is readable by others (mode %03o): "
+		         "chmod 600 it", config, (unsigned)(st.st_mode & 0777));
 }
 
 static void prog__on_signal(int sig)

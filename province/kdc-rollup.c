@@ -404,16 +404,6 @@ static void ru__shutdown(struct ru *r)
 	kdc_mqtt_disconnect(r->mqtt, DISCONNECT_MS);
 }
 
-static void ru__check_config_mode(const struct rollup_conf *c)
-{
-	struct stat st;
-
-	if (c->config && c->mqtt.password && *c->mqtt.password && stat(c->config, &st) == 0 &&
-	    (st.st_mode & 077))
-		kdc_warn("%s holds the MQTT password and is readable by others (mode %03o): "
-		         "chmod 600 it", c->config, (unsigned)(st.st_mode & 0777));
-}
-
 static int ru_run(struct rollup_conf *c)
 {
 	struct kdc_mqtt_callbacks cbs = { 0 };
@@ -437,7 +427,7 @@ static int ru_run(struct rollup_conf *c)
 		fprintf(stderr, "kdc-rollup: cannot use the province profile: %s\n", err);
 		return rc == KDC_ERR_NOMEM ? 1 : EXIT_CONFIG;
 	}
-	ru__check_config_mode(c);
+	kdc_prog_check_secret_file(c->config, c->mqtt.password);
 	r.prov = prov;
 	rc = 1;
 	if (c->mqtt.client_id && *c->mqtt.client_id)

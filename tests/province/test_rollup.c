@@ -20,23 +20,12 @@
 #include "kdc_err.h"
 #include "kdc_util.h"
 #include "rollup.h"
+#include "snapshot.h"
 
 
-static const char *const fields[] = {
-	"households.total", "households.visited", "households.surveyed", "households.reached",
-	"people_15plus.total", "people_15plus.with_payment_account", "people_15plus.paying_regularly",
-	"accounts.public_service_portal", "accounts.vneid_level2", "accounts.provincial_app",
-	"accounts.payment",
-	"events.visit.24h", "events.visit.7d", "events.visit.30d", "events.visit.total",
-	"events.account.24h", "events.account.7d", "events.account.30d", "events.account.total",
-	"events.payment.24h", "events.payment.7d", "events.payment.30d", "events.payment.total",
-	"events.service.24h", "events.service.7d", "events.service.30d", "events.service.total",
-	"services.birth_registration", "services.marital_status", "services.medical_booking",
-	"services.field_report", "services.other",
-	"payments.count_30d", "payments.amount_vnd_30d", "payments.count_total",
-	"payments.amount_vnd_total", "stored_total", "rejected_total",
-};
-#define NF (sizeof fields / sizeof fields[0])
+/* The additive fields of a ward snapshot: the one table (ward/snapshot.h). */
+#define fields kdc_snap_fields
+#define NF ((size_t)KDC_SF_COUNT)
 
 /* ---- helpers ------------------------------------------------------------------ */
 
