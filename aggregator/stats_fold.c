@@ -110,7 +110,7 @@ static void stats__invalidate_d0(struct scope *sc, int64_t day)
 }
 
 /* Household and person facts go to the khóm's and the team's rows; the ward
- * mirrors the khóm's (see the top of this file). */
+ * mirrors the khóm's (see the top of stats_db.c). */
 static int stats__fold_entities(kdc_stats *s, const struct scope *sc, const struct kdc_event_row *r,
                                 int64_t day, struct fold_keep keep)
 {

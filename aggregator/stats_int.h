@@ -75,7 +75,7 @@ struct k_payday { struct k_person p; int64_t day; };
 struct v_payday { int64_t unused; };
 struct k_hist { int64_t sid, day; int32_t what, pad; };
 struct v_hist { int64_t n; };
-/* Cached rows (see the top of this file): st_household, st_person, and the
+/* Cached rows (see the top of stats_db.c): st_household, st_person, and the
  * st_payday keys known to exist. */
 struct c_hh { int64_t visit_day, reach_day; int has_visit, has_reach, surveyed; };
 struct c_person {

@@ -1,5 +1,5 @@
 /* snapshot.h: the count fields of a kdc.stats.v1 snapshot (docs/stats.md),
- * listed once. The ward aggregator writes them (aggregator/stats.c), the
+ * listed once. The ward aggregator writes them (aggregator/stats_json.c), the
  * province adds them up (province/rollup.c); both take the dotted paths and
  * their order from this table, so a field added here appears in both.
  *

@@ -1,4 +1,4 @@
-# statistics (aggregator/stats.c, profile.c): the ward profile, window
+# statistics (aggregator/stats_*.c, ward/profile.c): the ward profile, window
 # semantics on hand-made cases, and the property test (incremental folding
 # with restarts = rebuild = a straightforward recomputation in the test).
 foreach(t test_stats test_stats_prop)
