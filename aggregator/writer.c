@@ -563,9 +563,9 @@ static void writer__batch(kdc_writer *w, size_t n)
 	if ((rc = writer__store(w, nvalid, &nrows, &ndup)) != KDC_OK)
 		goto fail;
 	if (w->stats && nrows && (rc = kdc_stats_apply(w->stats, w->rows, nrows)) != KDC_OK)
-		goto fail_stats;
+		goto fail;
 	if (w->stats && nrej && (rc = kdc_stats_rejected(w->stats, nrej)) != KDC_OK)
-		goto fail_stats;
+		goto fail;
 	if ((rc = kdc_store_commit(w->store)) != KDC_OK)
 		goto fail;
 	/* committed: the slots can go back to the receive thread before the
@@ -583,10 +583,6 @@ static void writer__batch(kdc_writer *w, size_t n)
 	pthread_mutex_unlock(&w->lock);
 	writer__receipts(w, n);
 	return;
-fail_stats:
-	/* the statistics speak kdc_err, not SQLite: ask the handle what it was */
-	if ((sqlite3_extended_errcode(kdc_store_db(w->store)) & 0xff) == SQLITE_FULL)
-		rc = KDC_ERR_DISK_FULL;
 fail:
 	writer__failed(w, rc, n);
 	kdc_ingest_release(w->in, n);
