@@ -9,7 +9,8 @@ void kdc_hmap_init(struct kdc_hmap *m, size_t ksize, size_t vsize)
 {
 	memset(m, 0, sizeof *m);
 	m->ksize = ksize;
-	m->esize = (ksize + vsize + 7) & ~(size_t)7;
+	m->voff = (ksize + 7) & ~(size_t)7;
+	m->esize = (m->voff + vsize + 7) & ~(size_t)7;
 }
 
 /* Keys are zero-padded structs whose sizes are multiples of 8: hash them a
@@ -62,7 +63,7 @@ void *kdc_hmap_get(struct kdc_hmap *m, const void *key, int *created)
 	while (m->idx[j]) {
 		unsigned char *e = m->ents + (m->idx[j] - 1) * m->esize;
 		if (memcmp(e, key, m->ksize) == 0)
-			return e + m->ksize;
+			return e + m->voff;
 		j = (j + 1) & (m->cap - 1);
 	}
 	if (m->len == m->ents_cap) {
@@ -79,7 +80,7 @@ void *kdc_hmap_get(struct kdc_hmap *m, const void *key, int *created)
 		memcpy(e, key, m->ksize);
 		m->idx[j] = (uint32_t)(++m->len);
 		*created = 1;
-		return e + m->ksize;
+		return e + m->voff;
 	}
 }
 
@@ -93,7 +94,7 @@ void *kdc_hmap_find(const struct kdc_hmap *m, const void *key)
 	while (m->idx[j]) {
 		unsigned char *e = m->ents + (m->idx[j] - 1) * m->esize;
 		if (memcmp(e, key, m->ksize) == 0)
-			return e + m->ksize;
+			return e + m->voff;
 		j = (j + 1) & (m->cap - 1);
 	}
 	return NULL;

@@ -14,6 +14,7 @@
 
 struct kdc_hmap {
 	size_t ksize, esize;   /* key bytes; entry bytes (key + value, 8-aligned) */
+	size_t voff;           /* where the value starts in an entry (8-aligned) */
 	unsigned char *ents;   /* len entries, in insertion order */
 	size_t len, ents_cap;
 	uint32_t *idx;         /* 0 = empty, else entry index + 1 */
@@ -32,6 +33,6 @@ void kdc_hmap_clear(struct kdc_hmap *m);
 void kdc_hmap_free(struct kdc_hmap *m);
 
 #define KDC_HMAP_KEY(m, i) ((void *)((m)->ents + (i) * (m)->esize))
-#define KDC_HMAP_VAL(m, i) ((void *)((m)->ents + (i) * (m)->esize + (m)->ksize))
+#define KDC_HMAP_VAL(m, i) ((void *)((m)->ents + (i) * (m)->esize + (m)->voff))
 
 #endif
