@@ -264,7 +264,9 @@ static void writer__arena_reset(struct writer_arena *a)
  * writer__arena_reset). What the arena cannot decode goes to
  * kdc_event_decode itself: a payload too large or not an Event gets its
  * verdict there (NULL), and one that failed only for lack of memory may
- * decode there after all: then *heap is that event, for kdc_event_free. */
+ * decode there after all: then *heap is that event, for kdc_event_free.
+ * Either way the string fields are checked on the wire
+ * (kdc_event_wire_check), as kdc_event_decode does. */
 static kdc_event_pb *writer__decode(kdc_writer *w, const struct kdc_ingest_msg *m,
                                     struct kdc_verdict *v, kdc_event_pb **heap)
 {
@@ -277,6 +279,9 @@ static kdc_event_pb *writer__decode(kdc_writer *w, const struct kdc_ingest_msg *
 	if (m->payload_len <= KDC_MAX_EVENT_BYTES)
 		ev = kdc__v1__event__unpack(&w->pb_alloc, m->payload_len, m->payload);
 	if (ev) {
+		/* the arena's fields go with the next writer__arena_reset */
+		if (kdc_event_wire_check(m->payload, m->payload_len, v) != 0)
+			return NULL;
 		v->reason = 0;
 		v->detail[0] = '\0';
 		return ev;
