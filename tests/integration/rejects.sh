@@ -151,4 +151,32 @@ assert_eq "rejected rows" 6 "$(sql_count "$db" rejected)"
 assert_eq "outbox rows" 0 "$(dev_outbox_count "$conf")"
 
 agg_stop "$WORK/agg"
-echo "rejects: 6/6 rejected with reasons (malformed x2, topic_mismatch, too_large, bad_code x2 for a NUL in household and device), 6 rejection receipts, stored 3/3 good events afterwards, outbox 0"
+
+# The device side: a receipt addressed to "D3\0x" is not D3's. D3's ward has no
+# aggregator; its first sync leaves its event pending and its session (with
+# the receipts subscription) in the broker, which then queues the receipts
+# below for it. The next sync must ignore the first and apply the second.
+conf3=$WORK/d3.conf
+dev_config "$conf3" "$BROKER_DIR" 90013 T1 D3
+dev_event "$conf3" account --khom 3 --household H300 --member 1 --kind vneid_level2
+d3_id=$(uuid_hex "$EVENT_ID")
+"$KDC_EVENT" --config "$conf3" sync --timeout 2 >>"$WORK/d3.sync.log" 2>&1
+assert_eq "exit status of D3's sync with no aggregator" 3 "$?"
+# receipt_for DEVICE_TEXT NAME: a receipt committing D3's event, by protoc.
+receipt_for() {
+	printf 'device: "%s"\ncommitted: "%s"\n' "$1" "$(hex_escape "$d3_id")" |
+		pb_encode kdc.v1.Receipt receipt >"$WORK/$2.bin" || fail "protoc could not encode $2"
+	mq_pub_file "$BROKER_DIR" "kdc/v1/90013/receipts/D3" "$WORK/$2.bin"
+}
+receipt_for 'D3\000x' receipt-nul
+: >"$WORK/d3.sync.log"
+"$KDC_EVENT" --config "$conf3" sync --timeout 8 >>"$WORK/d3.sync.log" 2>&1
+assert_eq "exit status of D3's sync with only the D3\\0x receipt" 3 "$?"
+assert_contains "D3's sync log" "receipt on kdc/v1/90013/receipts/D3 is ignored: device code has byte 0x00" \
+	"$(cat "$WORK/d3.sync.log")"
+assert_eq "D3's outbox rows after the D3\\0x receipt" 1 "$(dev_outbox_count "$conf3")"
+receipt_for D3 receipt-good
+dev_sync "$conf3" 30
+assert_eq "D3's outbox rows after its own receipt" 0 "$(dev_outbox_count "$conf3")"
+
+echo "rejects: 6/6 rejected with reasons (malformed x2, topic_mismatch, too_large, bad_code x2 for a NUL in household and device), 6 rejection receipts, stored 3/3 good events afterwards, outbox 0; a receipt for D3\\0x ignored by D3"
