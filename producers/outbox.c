@@ -486,6 +486,12 @@ int kdc_outbox_record(kdc_outbox *ob, kdc_event_pb *ev, int64_t now_ms,
 		goto cleanup;
 	}
 	kdc__v1__event__pack(ev, buf);
+	/* the server's own check of what it will receive: every string over its
+	 * length on the wire, not up to a NUL */
+	if (kdc_event_wire_check(buf, len, v) != 0) {
+		rc = KDC_ERR_INVAL;
+		goto cleanup;
+	}
 	if ((rc = outbox__bind(ob, ob->st[ST_INSERT], "biiiib", (const void *)id,
 	                       (size_t)KDC_UUID_LEN, ob->seq, now_ms, (int64_t)ev->occurred_ms,
 	                       (int64_t)kind, (const void *)buf, len)) != KDC_OK)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Scenario 6: hostile payloads on the events topic. A corpus made by
 # gen_corpus.sh (truncated, random, oversized, wrong-typed, unknown-enum,
-# far-future, far-past, missing fields, bad codes and values, topic
-# mismatches) is published with mosquitto_pub, one payload at a time: each
+# far-future, far-past, missing fields, bad codes (a NUL or bad UTF-8 in every
+# string field) and values, topic mismatches) is published with
+# mosquitto_pub, one payload at a time: each
 # must land in the rejected table with its reason (and its topic, length and
 # raw bytes), be answered by a rejection receipt when its device is readable,
 # and nothing may be stored. Then a flood of hostile messages (corpus payloads
