@@ -7,8 +7,7 @@
 // adds them up and the page must show exactly the province snapshot it
 // published (read back with mosquitto_sub; kdc-rollup republishes every 5 s,
 // so whichever snapshot is retained when the page shows it), follow a newer
-// one, and switch
-// to English. Expected texts are formatted with the browser's own Intl.
+// one, and switch to English. Expected texts are formatted with the browser's own Intl.
 //
 // Environment: KDC_ROLLUP (path of kdc-rollup). Screenshots to ARTIFACTS_DIR
 // (default tests/artifacts/). Exit 0 when every check passed, 1 otherwise
