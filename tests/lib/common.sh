@@ -342,24 +342,31 @@ agg_stop() {
 agg_alive() { local p; p=$(agg_pid "$1"); [ -n "$p" ] && pid_alive "$p"; }
 
 # agg_step_until DIR SECONDS CMD [ARGS...]: runs the aggregator of DIR in
-# short slices (SIGCONT, about 20 ms, SIGSTOP) and CMD while it is stopped,
-# until CMD succeeds; the aggregator is left stopped then (agg_kill it, or
+# short slices (SIGCONT, a pause, SIGSTOP) and CMD while it is stopped, until
+# CMD succeeds; the aggregator is left stopped then (agg_kill it, or
 # agg_resume). The aggregator cannot run ahead while CMD looks, however slow
 # this shell or the machine is, so a fault aimed at "N events stored" lands at
-# N plus what one slice stores, not after the traffic. Fails the test when
-# the aggregator dies, or after SECONDS (resuming it first).
+# N plus what one slice stores, not after the traffic. A slice lasts as long
+# as CMD took (20-250 ms), so that a slow machine's checks do not leave the
+# aggregator stopped most of the time (its devices would resend meanwhile).
+# Fails the test when the aggregator dies, or after SECONDS (resuming it
+# first).
 agg_step_until() {
-	local dir=$1 secs=$2 pid deadline
+	local dir=$1 secs=$2 pid deadline t0 us
 	shift 2
 	pid=$(agg_pid "$dir")
 	deadline=$((SECONDS + secs))
 	while :; do
 		{ pid_alive "$pid" && kill -STOP "$pid" 2>/dev/null; } ||
 			fail "aggregator (pid ${pid:-none}) died by itself; log: $dir/agg.log"
+		t0=${EPOCHREALTIME/./}
 		"$@" && return 0
+		us=$((${EPOCHREALTIME/./} - t0))
 		kill -CONT "$pid" 2>/dev/null
 		[ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${secs}s stepping the aggregator until: $*"
-		sleep 0.02
+		[ "$us" -lt 20000 ] && us=20000
+		[ "$us" -gt 250000 ] && us=250000
+		sleep "0.$(printf '%06d' "$us")"
 	done
 }
 
