@@ -52,7 +52,7 @@ stream_fill() {
 STREAM_T0=
 stream_start_syncs() {
 	local d devs=("$@")
-	[ $# -gt 0 ] || devs=($(seq 1 "$STREAM_DEVICES"))
+	[ $# -gt 0 ] || mapfile -t devs < <(seq 1 "$STREAM_DEVICES")
 	for d in "${devs[@]}"; do
 		"$KDC_EVENT" --config "$(stream_conf "$d")" sync --timeout 150 >"$WORK/sync-D$d.log" 2>&1 &
 		SYNC_PIDS[$d]=$!
