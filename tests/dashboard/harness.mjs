@@ -370,7 +370,7 @@ export async function pageProblems(page, stats, locale) {
 // Waits until the page shows stats exactly, or throws with the differences.
 // stats may be an async function returning the current stats (the live
 // source, re-read while the aggregator keeps publishing).
-export async function expectPage(page, stats, locale, ms = 8000) {
+export async function expectPage(page, stats, locale, ms = 30000) {
   const until = Date.now() + ms;
   let problems = [];
   while (Date.now() < until) {

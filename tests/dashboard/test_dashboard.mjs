@@ -71,7 +71,7 @@ function watchErrors(page, label) {
 const state = (page) => page.evaluate(() => ({ ...document.body.dataset, h1: document.querySelector('h1').textContent,
   lang: document.documentElement.lang }));
 
-async function waitState(page, pred, what, ms = 8000, arg = null) {
+async function waitState(page, pred, what, ms = 30000, arg = null) {
   try {
     await page.waitForFunction(pred, arg, { timeout: ms, polling: 100 });
     log(`ok   ${what}`);
@@ -188,12 +188,12 @@ async function fixtureRun(pw, tmp) {
     // Broker stops: warning; broker comes back on the same ports: reconnects.
     await stopBroker(broker);
     await waitState(page, () => document.body.dataset.conn === 'offline' &&
-      document.body.dataset.warnings.split(' ').includes('broker'), 'broker stopped: disconnected warning', 10000);
+      document.body.dataset.warnings.split(' ').includes('broker'), 'broker stopped: disconnected warning', 30000);
     broker = await startBroker(join(tmp, 'b1'), { port, wsPort, httpDir: DASHBOARD_DIR, auth: true });
     stats = makeStats({ ward, seq: ++seq, bump: 12, nowMs: Date.now() });
     await publishAll(port, messages(stats, ward), pub);
     await step('broker restarted: the page reconnects and shows the republished stats',
-      () => expectPage(page, stats, VI, 15000));
+      () => expectPage(page, stats, VI, 30000));
     await waitState(page, () => document.body.dataset.conn === 'online' && document.body.dataset.warnings === '',
       'no warning after reconnecting');
 
@@ -203,7 +203,7 @@ async function fixtureRun(pw, tmp) {
     await refused.goto(`http://127.0.0.1:${wsPort}/index.html?ward=${ward}&user=${dash.user}&pass=wrong`);
     await waitState(refused, () => document.body.dataset.warnings === 'broker' &&
       /authori[sz]ed/i.test(document.querySelector('[data-warn="broker"]').textContent),
-    'wrong password: the broker warning says the connection is not authorised', 10000);
+    'wrong password: the broker warning says the connection is not authorised', 30000);
     await refused.close();
 
     // A page opened before its broker exists connects once the broker starts.
@@ -213,14 +213,14 @@ async function fixtureRun(pw, tmp) {
     await early.goto(`http://127.0.0.1:${wsPort}/index.html?ward=${ward}&broker=ws://127.0.0.1:${wsPort2}/mqtt` +
       `&user=${dash.user}&pass=${dash.pass}`);
     await waitState(early, () => document.body.dataset.conn !== 'online' &&
-      document.body.dataset.warnings.split(' ').includes('broker'), 'page without a broker warns', 10000);
+      document.body.dataset.warnings.split(' ').includes('broker'), 'page without a broker warns', 30000);
     await shot(early, 'dashboard-desktop-nobroker.png');
     broker2 = await startBroker(join(tmp, 'b2'), { port: port2, wsPort: wsPort2, auth: true });
     log(`second broker pid ${broker2.pid} started after the page, on ${port2}/${wsPort2}`);
     const stats2 = makeStats({ ward, seq: 3, bump: 4, seed: 11, nowMs: Date.now() });
     await publishAll(port2, messages(stats2, ward), pub);
     await step('page connects to the broker started after it and shows its stats',
-      () => expectPage(early, stats2, VI, 15000));
+      () => expectPage(early, stats2, VI, 30000));
 
     // Bad input on the topics must not break the page.
     await publishRetained(port, `kdc/v1/${ward}/stats/khom/99`, '{"schema":"something.else"}', pub);
@@ -234,7 +234,7 @@ async function fixtureRun(pw, tmp) {
     await publishRetained(port, `kdc/v1/${ward}/stats/team/T9`, '', pub);
     await publishRetained(port, `kdc/v1/${ward}/stats/khom/10`, '', pub);
     delete stats.khoms['10'];
-    await step('an empty retained message removes the khóm row', () => expectPage(page, stats, VI, 5000));
+    await step('an empty retained message removes the khóm row', () => expectPage(page, stats, VI, 30000));
   } finally {
     await browser.close();
     await stopBroker(broker);
@@ -264,7 +264,7 @@ async function liveRun(pw) {
       const page = await ctx.newPage();
       watchErrors(page, name);
       await page.goto(`http://127.0.0.1:${server.port}/index.html?${q}`);
-      await step(`${name}: page shows the aggregator's retained stats`, () => expectPage(page, read, VI, 15000));
+      await step(`${name}: page shows the aggregator's retained stats`, () => expectPage(page, read, VI, 30000));
       await shot(page, `dashboard-live-${name}.png`);
       const trigger = process.env.KDC_LIVE_TRIGGER;
       const waitS = Number(process.env.KDC_LIVE_UPDATE_SECONDS || (trigger ? 30 : 0));
@@ -277,7 +277,7 @@ async function liveRun(pw) {
           check(r.status === 0, `KDC_LIVE_TRIGGER ran (exit ${r.status})`);
         }
         await waitState(page, (s) => Number(document.body.dataset.wardSeq) > s, 'page follows a newer ward snapshot', waitS * 1000, seq0);
-        await step('and it matches the newer retained JSON', () => expectPage(page, read, VI, 15000));
+        await step('and it matches the newer retained JSON', () => expectPage(page, read, VI, 30000));
         log(`ward seq ${seq0} -> ${await page.evaluate(() => document.body.dataset.wardSeq)}`);
       }
     }

@@ -39,7 +39,7 @@ expect_rejected() {
 	local case=$1 dev=$2 name=$3 enum=$4 len=$5 ehex=${6:-} n row r text
 	n=$((checked + 1))
 	rejected_now() { [ "$(sql_count "$db" rejected)" -ge "$n" ]; }
-	wait_for 15 "$case: row $n in rejected" rejected_now
+	wait_for 60 "$case: row $n in rejected" rejected_now
 	row=$(sql "$db" "select reason_name, reason, coalesce(device, ''), payload_len,
 		length(payload), lower(coalesce(hex(event_id), '')), length(detail) > 0, topic
 		from rejected order by rid limit 1 offset $checked;")

@@ -5,8 +5,9 @@
 // snapshots of two wards published retained (tests/dashboard/fixture.mjs),
 // one ward online and one offline, a third ward listed but silent; kdc-rollup
 // adds them up and the page must show exactly the province snapshot it
-// published (read back with mosquitto_sub), follow a newer one, and switch
-// to English. Expected texts are formatted with the browser's own Intl.
+// published (read back with mosquitto_sub; kdc-rollup republishes every 5 s,
+// so whichever snapshot is retained when the page shows it), follow a newer
+// one, and switch to English. Expected texts are formatted with the browser's own Intl.
 //
 // Environment: KDC_ROLLUP (path of kdc-rollup). Screenshots to ARTIFACTS_DIR
 // (default tests/artifacts/). Exit 0 when every check passed, 1 otherwise
@@ -41,7 +42,7 @@ function readProvince(port) {
   try { return JSON.parse(r.stdout); } catch { return null; }
 }
 
-async function waitProvince(port, pred, what, ms = 20000) {
+async function waitProvince(port, pred, what, ms = 60000) {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     const p = readProvince(port);
@@ -49,6 +50,24 @@ async function waitProvince(port, pred, what, ms = 20000) {
     await sleep(200);
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+// inSync(page, shown, port, pred, what): waits until the page shows the
+// retained province snapshot and that snapshot satisfies pred; returns the
+// snapshot and what the page showed (read in one evaluation, seq included).
+async function inSync(page, shown, port, pred, what, ms = 60000) {
+  const until = Date.now() + ms;
+  let p = null, s = null;
+  while (Date.now() < until) {
+    p = readProvince(port);
+    if (p && pred(p)) {
+      s = await shown();
+      if (s.seq === p.seq) return [p, s];
+    }
+    await sleep(200);
+  }
+  throw new Error(`timed out after ${ms / 1000} s waiting for the page to show ${what} ` +
+    `(retained seq ${p ? p.seq : 'none'}, page seq ${s ? s.seq : 'none'})`);
 }
 
 async function main() {
@@ -82,13 +101,12 @@ async function main() {
     browser = await launchBrowser(pw);
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 }, locale: 'vi-VN' });
     page.on('pageerror', (e) => { failures++; log(`FAIL uncaught error in the page: ${e.message}`); });
-    await page.goto(`http://127.0.0.1:${wsPort}/province.html?province=${PROVINCE}&stale=0`);
-    await page.waitForFunction((seq) => document.body.dataset.provSeq === String(seq), prov.seq, { timeout: 10000 });
-    log('ok   the page shows the retained province snapshot');
+    await sleep(11000); await page.goto(`http://127.0.0.1:${wsPort}/province.html?province=${PROVINCE}&stale=0`);
 
     const shown = () => page.evaluate(() => {
       const txt = (sel) => { const e = document.querySelector(sel); return e ? e.textContent.trim() : null; };
       return {
+        seq: Number(document.body.dataset.provSeq),
         name: txt('#prov-name'),
         h1: txt('h1'),
         lang: document.documentElement.lang,
@@ -124,7 +142,14 @@ async function main() {
       };
     }, [p, locale]);
 
-    let s = await shown(), want = await expected(prov, 'vi-VN');
+    // kdc-rollup republishes every 5 s (a new seq each time): the page may
+    // already show a later snapshot than the one read above, and a loaded
+    // machine may take longer than that to start Chromium. Compare the page
+    // with whatever snapshot is retained when the page shows that one.
+    let s;
+    [prov, s] = await inSync(page, shown, port, (p) => p.seq >= prov.seq, 'the retained province snapshot');
+    log(`ok   the page shows the retained province snapshot (seq ${prov.seq})`);
+    let want = await expected(prov, 'vi-VN');
     eq('province name', want.name, s.name);
     eq('households reached card', want.reachedCard, s.reachedCard);
     eq('wards reporting card', want.wardsCard, s.wardsCard);
@@ -143,16 +168,17 @@ async function main() {
     // a newer snapshot of ward 1: kdc-rollup republishes, the page follows
     const w1b = makeStats({ ward: WARDS[0][0], wardName: WARDS[0][1], nowMs: Date.now(), seq: 5, seed: 3, bump: 40 });
     await publishRetained(port, `kdc/v1/${WARDS[0][0]}/stats/ward`, JSON.stringify(w1b.ward));
-    const prov2 = await waitProvince(port, (p) => p.wards.find((w) => w.ward === WARDS[0][0]).seq === 5, 'the province snapshot with ward 1 seq 5');
-    await page.waitForFunction((seq) => Number(document.body.dataset.provSeq) >= seq, prov2.seq, { timeout: 10000 });
-    s = await shown();
+    const ward1Updated = (p) => p.wards.find((w) => w.ward === WARDS[0][0]).seq === 5;
+    let prov2 = await waitProvince(port, ward1Updated, 'the province snapshot with ward 1 seq 5');
+    [prov2, s] = await inSync(page, shown, port, (p) => p.seq >= prov2.seq && ward1Updated(p),
+      'the province snapshot with ward 1 seq 5');
     want = await expected(prov2, 'vi-VN');
     eq('households reached card after the ward update', want.reachedCard, s.reachedCard);
     eq('wards table after the ward update', byWard(want.rows), byWard(s.rows));
 
     // English
     await page.click('#lang');
-    await page.waitForFunction(() => document.documentElement.lang === 'en', null, { timeout: 5000 });
+    await page.waitForFunction(() => document.documentElement.lang === 'en', null, { timeout: 30000 });
     s = await shown();
     want = await expected(prov2, 'en-GB');
     eq('heading in English', 'Digital residential areas — province', s.h1);
