@@ -19,7 +19,6 @@
     khoms: new Map(),      // khóm code -> snapshot
     teams: new Map(),      // team code -> snapshot
     status: null,          // aggregator status message
-    lastAliveMs: 0,        // latest `alive` of an online/degraded status seen
     sort: { key: 'khom', dir: 'asc' },
     ignored: 0,
   };
@@ -46,7 +45,6 @@
       const p = model.parseStatus(text);
       if (p.error) return ignore(topic, p.error);
       state.status = p.status;
-      state.lastAliveMs = Math.max(state.lastAliveMs, page.aliveOf(p.status));
     } else {
       const p = model.parseSnapshot(text, common.settings.ward, r.scope);
       if (p.error) return ignore(topic, p.error);
@@ -134,7 +132,7 @@
       } else if (w.kind === 'agg_offline') {
         // the will cannot know when it is published: then the last time the
         // aggregator was known alive
-        const since = page.stoppedSince(state.status, state.lastAliveMs, state.ward);
+        const since = page.stoppedSince(state.status, state.ward);
         text = since === null ? t('warn.agg_offline_unknown')
           : t(since.exact ? 'warn.agg_offline' : 'warn.agg_offline_alive', { since: fmt.time(since.ms) });
       } else if (w.kind === 'agg_degraded') {

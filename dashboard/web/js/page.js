@@ -246,23 +246,16 @@
       return t('warn.broker') + why;
     }
 
-    // When the source of the figures stopped: `since` of its offline status,
-    // else the last time it was known alive (the latest of the `alive` of
-    // its last online status and the as_of of the last snapshot, both
-    // republished while it runs), else null. All in ms.
-    function stoppedSince(status, lastAliveMs, snap) {
+    // When the source of the figures stopped, in ms: `since` of its offline
+    // status ({exact: true}); else, for a will (fixed when it connected, so
+    // its since is null), the last time it was known alive: the as_of of its
+    // last snapshot, which it republishes at least once a minute even when
+    // nothing changed ({exact: false}); else null.
+    function stoppedSince(status, snap) {
       const since = kdc.format.toTime(status && status.since);
       if (since) return { ms: since.getTime(), exact: true };
-      let alive = lastAliveMs || 0;
       const asOf = kdc.model.get(snap, 'as_of_ms', null) || Date.parse(kdc.model.get(snap, 'as_of', '')) || 0;
-      if (asOf > alive) alive = asOf;
-      return alive > 0 ? { ms: alive, exact: false } : null;
-    }
-
-    // The `alive` time (ms) an online/degraded status carries, or 0.
-    function aliveOf(status) {
-      const d = kdc.format.toTime(status && status.status !== 'offline' ? status.alive : null);
-      return d ? d.getTime() : 0;
+      return asOf > 0 ? { ms: asOf, exact: false } : null;
     }
 
     // The age pill: how old the figures are, and "stopped" when their source
@@ -434,7 +427,7 @@
       connShown: connShown, connUp: connUp, settled: settled, useOffset: useOffset,
       renderLabels: renderLabels, renderConn: renderConn, renderAge: renderAge,
       brokerWarning: brokerWarning, renderWarnings: renderWarnings,
-      stoppedSince: stoppedSince, aliveOf: aliveOf,
+      stoppedSince: stoppedSince,
       renderTargets: renderTargets, card: card, partCard: partCard, rateCell: rateCell,
       sortHeader: sortHeader, onSortClick: onSortClick, renderCharts: renderCharts,
       start: start,

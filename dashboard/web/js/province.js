@@ -95,7 +95,6 @@
   const state = {
     snap: null,           // province snapshot
     status: null,         // roll-up status message
-    lastAliveMs: 0,       // latest `alive` of an online status seen
     sort: { key: 'ward', dir: 'asc' },
   };
 
@@ -125,7 +124,6 @@
       state.snap = v;
     } else if (topic === status) {
       state.status = v && typeof v.status === 'string' ? v : null;
-      state.lastAliveMs = Math.max(state.lastAliveMs, page.aliveOf(state.status));
     }
     scheduleRender();
   }
@@ -183,7 +181,7 @@
       const add = (kind, text, info) => items.push({ kind: kind, text: text, info: info });
       if (!page.connUp()) add('broker', page.brokerWarning());
       if (state.status && state.status.status === 'offline') {
-        const since = page.stoppedSince(state.status, state.lastAliveMs, state.snap);
+        const since = page.stoppedSince(state.status, state.snap);
         add('rollup_offline', since === null ? t('prov.warn.rollup_offline_unknown')
           : t(since.exact ? 'prov.warn.rollup_offline' : 'prov.warn.rollup_offline_alive', { since: fmt.time(since.ms) }));
       }
