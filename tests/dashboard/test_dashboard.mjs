@@ -4,10 +4,14 @@
 // STATS_SOURCE=fixture (default): starts its own mosquitto (plain and
 // websockets listeners on free 127.0.0.1 ports, password file and ACL, the
 // dashboard served by http_dir), publishes retained stats made by fixture.mjs,
-// and checks that the page shows them, follows new snapshots without reload,
-// sorts the khóm table, switches language (remembered across a reload), warns
-// when the aggregator goes offline, when the data is stale and when the broker
-// goes away, reconnects when the broker comes back, and connects to a broker
+// and checks that the page shows them (percentages worked out here from the
+// counts: 158 of 186 against 85 % is 84,9 %, and "days left" from the ward's
+// local date at an as_of of 18:30 UTC), at 1366 and 360 px, follows new
+// snapshots without reload, sorts the khóm table, switches language
+// (remembered across a reload), warns when the aggregator goes offline (its
+// will, "since": null: every badge says the data stopped), when the data is
+// stale and when the broker goes away, reconnects when the broker comes back,
+// names the address of a broker it never reached, and connects to a broker
 // that starts after the page.
 //
 // STATS_SOURCE=live: the stats come from whatever already publishes them
