@@ -86,6 +86,13 @@ async function main() {
     const w1 = makeStats({ ward: WARDS[0][0], wardName: WARDS[0][1], nowMs: now - 5000, seq: 4, seed: 3 });
     const w2 = makeStats({ ward: WARDS[1][0], wardName: WARDS[1][1], nowMs: now - 3600e3, seq: 9, seed: 11 });
     w2.status = { status: 'offline', ward: WARDS[1][0], since: new Date(now - 3600e3).toISOString() };
+    // 85 + 73 = 158 of 100 + 86 = 186 households reached in the province:
+    // 84.946 %, below a target of 85 %. Every view must show 84,9 %.
+    for (const [w, reached, total] of [[w1, 85, 100], [w2, 73, 86]]) {
+      Object.assign(w.ward.households, { total, reached, visited: reached, surveyed: reached });
+      Object.assign(w.ward.targets[0], { value: reached, denominator: total, percent: 85,
+        current: Math.floor((10000 * reached) / total) / 100, met: reached * 100 >= 85 * total });
+    }
     await publishAll(port, messages(w1, WARDS[0][0]));
     await publishAll(port, messages(w2, WARDS[1][0]));
     writeFileSync(join(dir, 'province.ini'), `[province]\ncode = ${PROVINCE}\nname = Tỉnh Thử Nghiệm\n[wards]\n` +
@@ -99,9 +106,22 @@ async function main() {
       w1.ward.households.reached + w2.ward.households.reached, prov.households.reached);
 
     browser = await launchBrowser(pw);
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 }, locale: 'vi-VN' });
+    const page = await browser.newPage({ viewport: { width: 1366, height: 900 }, locale: 'vi-VN' });
     page.on('pageerror', (e) => { failures++; log(`FAIL uncaught error in the page: ${e.message}`); });
-    await sleep(11000); await page.goto(`http://127.0.0.1:${wsPort}/province.html?province=${PROVINCE}&stale=0`);
+    await page.goto(`http://127.0.0.1:${wsPort}/province.html?province=${PROVINCE}&stale=0`);
+    // kdc-rollup republishes every few seconds (a new seq each time): waits
+    // until a page shows the retained snapshot's seq
+    const sameSeq = async (pg, ms = 60000) => {
+      const until = Date.now() + ms;
+      let p = null, shownSeq = null;
+      while (Date.now() < until) {
+        p = readProvince(port);
+        shownSeq = await pg.evaluate(() => document.body.dataset.provSeq);
+        if (p && shownSeq === String(p.seq)) return p;
+        await sleep(200);
+      }
+      throw new Error(`the page shows province seq ${shownSeq}, the broker holds ${p && p.seq}`);
+    };
 
     const shown = () => page.evaluate(() => {
       const txt = (sel) => { const e = document.querySelector(sel); return e ? e.textContent.trim() : null; };
@@ -113,7 +133,8 @@ async function main() {
         warnings: document.body.dataset.warnings,
         reachedCard: txt('#overview [data-f="hh_reached"] .card-value'),
         wardsCard: txt('#overview [data-f="wards"] .card-value'),
-        targets: Array.from(document.querySelectorAll('#targets .target')).map((e) => [e.dataset.indicator, e.querySelector('[data-f="current"]').textContent]),
+        reachedShare: (txt('#overview [data-f="hh_reached"] .card-sub') || '').split(' · ').pop(),
+        targets: Array.from(document.querySelectorAll('#targets .target')).map((e) => [e.dataset.indicator, e.querySelector('[data-f="current"]').textContent, e.dataset.state]),
         rows: Array.from(document.querySelectorAll('#wards tbody tr')).map((r) => ({
           ward: r.dataset.ward, state: r.dataset.state, name: r.querySelector('th a').textContent,
           reached: r.querySelector('[data-col="reached"] .rate').textContent,
@@ -123,16 +144,20 @@ async function main() {
         })),
       };
     });
-    // what the page must show, formatted here with the browser's Intl
+    // what the page must show, formatted here with the browser's Intl;
+    // percentages from the counts (never the JSON's `current`), one decimal
+    // rounded down in exact integer arithmetic
     const expected = (p, locale) => page.evaluate(([p, locale]) => {
       const int = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
       const pct = new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 });
-      const rate = (a, b) => (typeof a === 'number' && b > 0 ? pct.format(a / b) : '—');
+      const rate = (a, b) => (typeof a === 'number' && b > 0 ? pct.format(Number((BigInt(a) * 1000n) / BigInt(b)) / 1000) : '—');
       return {
         name: p.province_name,
         reachedCard: int.format(p.households.reached),
+        reachedShare: rate(p.households.reached, p.households.total),
         wardsCard: int.format(p.wards_reporting) + ' / ' + int.format(p.wards_listed),
-        targets: p.targets.map((t) => [t.indicator, t.current === null ? '—' : pct.format(t.current / 100)]),
+        targets: p.targets.map((t) => [t.indicator, rate(t.value, t.denominator),
+          t.value * 100 >= t.percent * t.denominator ? 'done' : t.on_track ? 'ok' : 'bad']),
         rows: p.wards.map((w) => ({
           ward: w.ward, name: w.name,
           reached: w.reporting ? rate(w.households.reached, w.households.total) : '—',
@@ -153,7 +178,20 @@ async function main() {
     eq('province name', want.name, s.name);
     eq('households reached card', want.reachedCard, s.reachedCard);
     eq('wards reporting card', want.wardsCard, s.wardsCard);
-    eq('targets (indicator, current %)', JSON.stringify(want.targets), JSON.stringify(s.targets));
+    eq('households reached share on its card', want.reachedShare, s.reachedShare);
+    eq('targets (indicator, share from the counts, state)', JSON.stringify(want.targets), JSON.stringify(s.targets));
+    const hhT = prov.targets.find((t) => t.indicator === 'households_reached');
+    eq('province households_reached target counts', '158/186', `${hhT && hhT.value}/${hhT && hhT.denominator}`);
+    eq('158 of 186 against 85 %: the target card', '84,9%', (s.targets.find((t) => t[0] === 'households_reached') || [])[1]);
+    // the same at 360 px
+    const phone = await browser.newPage({ viewport: { width: 360, height: 760 }, locale: 'vi-VN', isMobile: true });
+    phone.on('pageerror', (e) => { failures++; log(`FAIL uncaught error in the 360 px page: ${e.message}`); });
+    await phone.goto(`http://127.0.0.1:${wsPort}/province.html?province=${PROVINCE}&stale=0`);
+    await sameSeq(phone);
+    eq('360 px: targets (indicator, share from the counts, state)', JSON.stringify(want.targets),
+      JSON.stringify(await phone.evaluate(() => Array.from(document.querySelectorAll('#targets .target')).map((e) =>
+        [e.dataset.indicator, e.querySelector('[data-f="current"]').textContent, e.dataset.state]))));
+    await phone.close();
     const byWard = (rows) => JSON.stringify(rows.map(({ ward, name, reached, frac, paying }) => ({ ward, name, reached, frac, paying }))
       .sort((a, b) => a.ward.localeCompare(b.ward)));
     eq('wards table (name, reached %, fraction, paying %)', byWard(want.rows), byWard(s.rows));
@@ -187,6 +225,28 @@ async function main() {
       await page.textContent(`#wards tr[data-ward="${WARDS[2][0]}"] .ward-state`));
     await page.screenshot({ path: join(ARTIFACTS, 'province-en.png'), fullPage: true });
     log(`screenshots in ${ARTIFACTS}: province-vi.png, province-en.png`);
+
+    // kdc-rollup dies: its will (offline, since null) and every indicator
+    // says the figures stopped, at the as_of of its last snapshot
+    rollup.kill('SIGKILL');
+    await new Promise((res) => (rollup.exitCode !== null || rollup.signalCode !== null ? res() : rollup.once('exit', res)));
+    rollup = null;
+    const last = readProvince(port);
+    const lastAlive = new Intl.DateTimeFormat('en-GB', { day: '2-digit', month: '2-digit', year: 'numeric',
+      hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'UTC' })
+      .format(new Date(last.as_of_ms + last.utc_offset_min * 60000));
+    try {
+      await page.waitForFunction((t) => document.body.dataset.rollup === 'offline' &&
+        (document.querySelector('[data-warn="rollup_offline"]') || { textContent: '' }).textContent.includes(t) &&
+        document.getElementById('conn').dataset.state === 'stopped' && document.getElementById('age').dataset.state === 'stopped',
+      lastAlive, { timeout: 15000, polling: 100 });
+      log(`ok   kdc-rollup killed: its will shows "last seen alive ${lastAlive}", broker and age pills say stopped`);
+    } catch {
+      failures++;
+      log(`FAIL kdc-rollup killed: ${JSON.stringify(await page.evaluate(() => ({ ...document.body.dataset,
+        warn: document.getElementById('warnings').textContent, conn: document.getElementById('conn').dataset.state,
+        age: document.getElementById('age').dataset.state })))}, expected the time ${lastAlive}`);
+    }
   } finally {
     if (browser) await browser.close();
     if (rollup) {
