@@ -147,12 +147,12 @@ static int producer__conf_copy(struct kdc_producer_conf *dst, const struct kdc_p
 	*dst = *src;
 	for (const struct kdc_opt *o = kdc_producer_opts; o->name; o++) {
 		char **slot = (char **)((char *)dst + o->offset);
-		if (o->type != KDC_OPT_STR || !*slot)
+		if ((o->type != KDC_OPT_STR && o->type != KDC_OPT_PATH) || !*slot)
 			continue;
 		if (!(*slot = strdup(*slot))) {
 			/* later slots still alias src: clear them before freeing ours */
 			for (const struct kdc_opt *r = o; r->name; r++)
-				if (r->type == KDC_OPT_STR)
+				if (r->type == KDC_OPT_STR || r->type == KDC_OPT_PATH)
 					*(char **)((char *)dst + r->offset) = NULL;
 			kdc_conf_free(kdc_producer_opts, dst);
 			return KDC_ERR_NOMEM;

@@ -137,10 +137,11 @@ CA=$DIR/ca.crt
 # ---- files -----------------------------------------------------------------
 
 mode_of() { stat -c %a "$1" 2>/dev/null; }
-for f in passwd acl server.key ca/ca.key aggregator.conf dashboard.conf devices/DEVA.conf devices/DEVC.conf; do
+for f in passwd acl server.key ca/ca.key aggregator.conf devices/DEVA.conf devices/DEVC.conf; do
 	m=$(mode_of "$DIR/$f")
 	if [ "$m" = 600 ]; then ok "secret file $f is mode 0600"; else bad "secret file $f is mode 0600 (got ${m:-missing})"; fi
 done
+check "dashboard.conf (the viewer account, public by design) is mode 0644" [ "$(mode_of "$DIR/dashboard.conf")" = 644 ]
 check "aggregator.conf points at the plain loopback port" \
 	[ "$(conf_value "$DIR/aggregator.conf" broker)" = "tcp://127.0.0.1:$PLAIN" ]
 check "device config: broker ssl://127.0.0.1:$TLS, client id kdc-dev-DEVA, team T1" \
@@ -479,12 +480,17 @@ wait_reload "$r0"
 check "init --force exits 0 and reloads the broker" grep -q "Reloaded the broker (pid $BROKER_PID)" "$WORK/force.out"
 check "init --force keeps every broker setting it was not given" \
 	[ "$(grep -vE '^#|^$' "$DIR/mosquitto.conf")" = "$conf_before" ]
+check "init --force keeps the service passwords" \
+	[ "$(conf_value "$DIR/aggregator.conf" password)|$(conf_value "$DIR/dashboard.conf" password)" = "$AGG_PW|$DASH_PW" ]
+# --new-passwords: new passwords for the aggregator and dashboard accounts.
+"$KDC_WARD" init --force --new-passwords --ward "$WARD" --dir "$DIR" >"$WORK/force.out" 2>&1
+check "init --force --new-passwords exits 0 and reloads the broker" grep -q "Reloaded the broker (pid $BROKER_PID)" "$WORK/force.out"
 DASH_PW2=$(conf_value "$DIR/dashboard.conf" password)
-check "init --force writes the new dashboard password into www/config.js" \
+check "init --force --new-passwords writes the new dashboard password into www/config.js" \
 	sh -c "[ '$DASH_PW2' != '$DASH_PW' ] && grep -qF \"password: '$DASH_PW2'\" '$DIR/www/config.js'"
 check "init --force keeps the ward CA" [ "$(sha256sum <"$CA")" = "$ca_before" ]
 AGG_PW2=$(conf_value "$DIR/aggregator.conf" password)
-check "init --force gives the aggregator a new password" [ -n "$AGG_PW2" ] && [ "$AGG_PW2" != "$AGG_PW" ]
+check "init --force --new-passwords gives the aggregator a new password" [ -n "$AGG_PW2" ] && [ "$AGG_PW2" != "$AGG_PW" ]
 pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW" -q 1 -t "$RC/DEVA" -m oldpw
 check "... the old one no longer works" [ $? -ne 0 ]
 pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW2" -q 1 -t "$RC/DEVA" -m newpw
