@@ -169,6 +169,7 @@ struct agg {
 	int status_published;          /* 0: publish again at the next chance */
 	char status[16];               /* what was last published */
 	int64_t status_since_ms;
+	unsigned stats_connects_seen;  /* connects when the stats were last requeued */
 	uint64_t dropped_offline;      /* receipts dropped while the broker was away */
 };
 
@@ -235,6 +236,24 @@ static void agg__status(struct agg *a)
 	a->connects_seen = connects;
 	a->health_seen = gen;
 	a->status_published = 1;
+}
+
+/* After each (re)connect, queues every statistics snapshot again: a broker
+ * that restarted from an older persistence file serves older ones, and the
+ * writer sends a snapshot only when it changes (or once a minute). */
+static void agg__requeue_stats(struct agg *a)
+{
+	unsigned connects = atomic_load(&a->connects);
+	size_t n = 0;
+
+	if (connects == a->stats_connects_seen || !kdc_mqtt_connected(a->mqtt))
+		return;
+	if (kdc_outq_requeue_retained(a->out, &n) != KDC_OK)
+		kdc_warn("out of memory queueing the statistics again after a reconnect");
+	else
+		a->stats_connects_seen = connects;
+	if (n)
+		kdc_info("connected: publishing the %zu statistics snapshots again", n);
 }
 
 /* Publishes what the writer queued. Returns 1 when Paho's buffer is full
@@ -422,6 +441,7 @@ static int agg_run(struct agg_conf *c)
 		int busy;
 		kdc_mqtt_tick(a.mqtt);
 		agg__status(&a);
+		agg__requeue_stats(&a);
 		busy = agg__publish_queued(&a);
 		if (busy)
 			kdc_sleep_ms(5);

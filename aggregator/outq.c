@@ -16,6 +16,8 @@ struct kdc_outq {
 	pthread_mutex_t lock;
 	pthread_cond_t ready;
 	struct outq_list retained;  /* one per topic; a few hundred at most */
+	struct outq_list latest;    /* the newest retained push of each topic,
+	                               queued or not (for requeue_retained) */
 	struct outq_list plain;
 	size_t plain_bytes, max_plain_bytes;
 	int waiting;
@@ -61,6 +63,7 @@ void kdc_outq_free(kdc_outq *q)
 	if (!q)
 		return;
 	outq__free_list(&q->retained);
+	outq__free_list(&q->latest);
 	outq__free_list(&q->plain);
 	pthread_cond_destroy(&q->ready);
 	pthread_mutex_destroy(&q->lock);
@@ -85,21 +88,64 @@ static struct kdc_outq_msg *outq__find(struct outq_list *l, const char *topic)
 	return NULL;
 }
 
+/* A copy of topic and payload, or NULL when out of memory. */
+static struct kdc_outq_msg *outq__msg_new(const char *topic, const void *payload, size_t len,
+                                          int retain)
+{
+	struct kdc_outq_msg *m = calloc(1, sizeof *m);
+
+	if (!m)
+		return NULL;
+	m->topic = strdup(topic);
+	m->payload = malloc(len ? len : 1);
+	if (!m->topic || !m->payload) {
+		kdc_outq_msg_free(m);
+		return NULL;
+	}
+	if (len)
+		memcpy(m->payload, payload, len);
+	m->len = len;
+	m->retain = retain;
+	return m;
+}
+
+/* Lock held: keeps *copy as the newest push of its topic; *copy is NULL
+ * afterwards when kept (else the caller frees it). */
+static void outq__remember(kdc_outq *q, struct kdc_outq_msg **copy)
+{
+	struct kdc_outq_msg *old = outq__find(&q->latest, (*copy)->topic);
+
+	if (old) {
+		uint8_t *p = old->payload;
+		old->payload = (*copy)->payload;
+		old->len = (*copy)->len;
+		(*copy)->payload = p;
+		return;
+	}
+	outq__append(&q->latest, *copy);
+	*copy = NULL;
+}
+
 int kdc_outq_push(kdc_outq *q, const char *topic, const void *payload, size_t len, int retain)
 {
-	struct kdc_outq_msg *m, *old;
+	struct kdc_outq_msg *m, *old, *copy = NULL;
 	char *t = strdup(topic);
 	uint8_t *p = malloc(len ? len : 1);
 	int rc = KDC_OK;
 
-	if (!t || !p) {
+	if (retain)
+		copy = outq__msg_new(topic, payload, len, 1);
+	if (!t || !p || (retain && !copy)) {
 		free(t);
 		free(p);
+		kdc_outq_msg_free(copy);
 		return KDC_ERR_NOMEM;
 	}
 	if (len)
 		memcpy(p, payload, len);
 	pthread_mutex_lock(&q->lock);
+	if (retain)
+		outq__remember(q, &copy);
 	if (retain && (old = outq__find(&q->retained, topic))) {
 		/* only the newest snapshot of a topic matters */
 		free(old->payload);
@@ -130,11 +176,13 @@ signal:
 	if (q->waiting)
 		pthread_cond_signal(&q->ready);
 	pthread_mutex_unlock(&q->lock);
+	kdc_outq_msg_free(copy);
 	return KDC_OK;
 cleanup:
 	pthread_mutex_unlock(&q->lock);
 	free(t);
 	free(p);
+	kdc_outq_msg_free(copy);
 	return rc;
 }
 
@@ -205,6 +253,32 @@ void kdc_outq_unpop(kdc_outq *q, struct kdc_outq_msg *m)
 	if (!m->retain)
 		q->plain_bytes += m->len;
 	pthread_mutex_unlock(&q->lock);
+}
+
+int kdc_outq_requeue_retained(kdc_outq *q, size_t *queued)
+{
+	size_t n = 0;
+	int rc = KDC_OK;
+
+	pthread_mutex_lock(&q->lock);
+	for (const struct kdc_outq_msg *l = q->latest.first; l; l = l->next) {
+		struct kdc_outq_msg *m;
+
+		if (outq__find(&q->retained, l->topic))
+			continue; /* queued already, and at least as new */
+		if (!(m = outq__msg_new(l->topic, l->payload, l->len, 1))) {
+			rc = KDC_ERR_NOMEM;
+			break;
+		}
+		outq__append(&q->retained, m);
+		n++;
+	}
+	if (n && q->waiting)
+		pthread_cond_signal(&q->ready);
+	pthread_mutex_unlock(&q->lock);
+	if (queued)
+		*queued = n;
+	return rc;
 }
 
 size_t kdc_outq_drop_plain(kdc_outq *q)

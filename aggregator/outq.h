@@ -12,10 +12,14 @@
  *    refused (the receipt is dropped; its device resends and gets another);
  *  - retained (stats snapshots): at most one per topic; a newer push replaces
  *    the queued one, so a slow or absent broker costs no memory growth and
- *    gets the latest snapshot when it is back.
+ *    gets the latest snapshot when it is back. The queue also remembers the
+ *    newest retained message of each topic after it was taken, so that the
+ *    consumer can queue them all again when it reconnects: a broker that
+ *    restarted from an older persistence file serves older snapshots until
+ *    then.
  *
- * Threads: push from any thread; pop/unpop/drop_plain from one consumer
- * thread; wait from the consumer. */
+ * Threads: push from any thread; pop/unpop/drop_plain/requeue_retained from
+ * one consumer thread; wait from the consumer. */
 #ifndef KDC_OUTQ_H
 #define KDC_OUTQ_H
 
@@ -49,6 +53,11 @@ int kdc_outq_wait(kdc_outq *q, int timeout_ms);
 struct kdc_outq_msg *kdc_outq_pop(kdc_outq *q);
 void kdc_outq_unpop(kdc_outq *q, struct kdc_outq_msg *m);
 void kdc_outq_msg_free(struct kdc_outq_msg *m);
+/* Queues again the newest retained message of each topic that has none
+ * queued now (a copy of what was last pushed for it), e.g. after a
+ * reconnect; *queued (if not NULL) says how many. Returns 0, or
+ * KDC_ERR_NOMEM (those queued before it ran out stay queued). */
+int kdc_outq_requeue_retained(kdc_outq *q, size_t *queued);
 /* Drops every plain message (the broker is away); returns how many. */
 size_t kdc_outq_drop_plain(kdc_outq *q);
 /* 1 when nothing is queued. */

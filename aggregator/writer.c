@@ -268,7 +268,11 @@ static void writer__arena_reset(struct writer_arena *a)
  * writer__arena_reset). What the arena cannot decode goes to
  * kdc_event_decode itself: a payload too large or not an Event gets its
  * verdict there (NULL), and one that failed only for lack of memory may
- * decode there after all: then *heap is that event, for kdc_event_free. */
+ * decode there after all: then *heap is that event, for kdc_event_free.
+ * Either way the string fields are checked on the wire
+ * (kdc_event_wire_check), as kdc_event_decode does. An arena event they fail
+ * is still returned, with the reason in v, so that its rejection carries its
+ * id; kdc_event_decode returns NULL for it. */
 static kdc_event_pb *writer__decode(kdc_writer *w, const struct kdc_ingest_msg *m,
                                     struct kdc_verdict *v, kdc_event_pb **heap)
 {
@@ -281,8 +285,10 @@ static kdc_event_pb *writer__decode(kdc_writer *w, const struct kdc_ingest_msg *
 	if (m->payload_len <= KDC_MAX_EVENT_BYTES)
 		ev = kdc__v1__event__unpack(&w->pb_alloc, m->payload_len, m->payload);
 	if (ev) {
-		v->reason = 0;
-		v->detail[0] = '\0';
+		if (kdc_event_wire_check(m->payload, m->payload_len, v) == 0) {
+			v->reason = 0;
+			v->detail[0] = '\0';
+		}
 		return ev;
 	}
 	return *heap = kdc_event_decode(m->payload, m->payload_len, v);
@@ -390,7 +396,7 @@ static int writer__one(kdc_writer *w, const struct kdc_ingest_msg *m, struct wri
 		memcpy(o->id, ev->id.data, KDC_UUID_LEN);
 		o->has_id = 1;
 	}
-	if (kdc_event_validate(ev, &t, w->ward, now, &v) != 0) {
+	if (v.reason != 0 || kdc_event_validate(ev, &t, w->ward, now, &v) != 0) {
 		(*nrej)++;
 		rc = writer__reject(w, m, o, now, v.reason, v.detail);
 		goto cleanup;

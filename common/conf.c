@@ -126,7 +126,8 @@ static int conf__assign(const struct kdc_opt *o, void *target, const char *value
 	char *base = target;
 
 	switch (o->type) {
-	case KDC_OPT_STR: {
+	case KDC_OPT_STR:
+	case KDC_OPT_PATH: {
 		char **slot = (char **)(base + o->offset);
 		char *copy = strdup(value);
 		if (!copy) {
@@ -188,12 +189,33 @@ int kdc_conf_set(const struct kdc_opt *opts, void *target, const char *name,
 struct conf_load_ctx {
 	const struct kdc_opt *opts;
 	void *target;
+	const char *path;   /* the file being read */
+	size_t dirlen;      /* length of its folder with the '/', 0 for none */
 };
+
+/* A relative KDC_OPT_PATH value read from a file names a file beside it. */
+static int conf__set_path(struct conf_load_ctx *ctx, const struct kdc_opt *o,
+                          const char *value, char *err, size_t errlen)
+{
+	size_t len = ctx->dirlen + strlen(value) + 1;
+	char *joined;
+	int rc;
+
+	if (!(joined = malloc(len))) {
+		snprintf(err, errlen, "out of memory");
+		return KDC_ERR_NOMEM;
+	}
+	snprintf(joined, len, "%.*s%s", (int)ctx->dirlen, ctx->path, value);
+	rc = conf__assign(o, ctx->target, joined, err, errlen);
+	free(joined);
+	return rc;
+}
 
 static int conf__ini_cb(void *ud, const char *section, const char *key,
                         const char *value, int line, char *err, size_t errlen)
 {
 	struct conf_load_ctx *ctx = ud;
+	const struct kdc_opt *o;
 
 	(void)section;
 	(void)line;
@@ -201,13 +223,17 @@ static int conf__ini_cb(void *ud, const char *section, const char *key,
 		snprintf(err, errlen, "'config' cannot be set inside a config file");
 		return -1;
 	}
+	o = conf__find(ctx->opts, key);
+	if (o && o->type == KDC_OPT_PATH && value[0] != '/' && value[0] != '\0' && ctx->dirlen > 0)
+		return conf__set_path(ctx, o, value, err, errlen) == KDC_OK ? 0 : -1;
 	return kdc_conf_set(ctx->opts, ctx->target, key, value, err, errlen) == KDC_OK ? 0 : -1;
 }
 
 int kdc_conf_load(const struct kdc_opt *opts, void *target, const char *path,
                   char *err, size_t errlen)
 {
-	struct conf_load_ctx ctx = { opts, target };
+	const char *slash = strrchr(path, '/');
+	struct conf_load_ctx ctx = { opts, target, path, slash ? (size_t)(slash - path) + 1 : 0 };
 
 	return kdc_ini_parse(path, conf__ini_cb, &ctx, err, errlen);
 }
@@ -278,7 +304,8 @@ void kdc_conf_usage(const struct kdc_opt *opts, FILE *out)
 {
 	for (; opts->name; opts++) {
 		const char *meta = opts->type == KDC_OPT_INT ? "N" :
-		                   opts->type == KDC_OPT_BOOL ? "[BOOL]" : "VALUE";
+		                   opts->type == KDC_OPT_BOOL ? "[BOOL]" :
+		                   opts->type == KDC_OPT_PATH ? "FILE" : "VALUE";
 		char left[64];
 
 		snprintf(left, sizeof left, "--%s %s", opts->name, meta);
@@ -294,7 +321,7 @@ void kdc_conf_free(const struct kdc_opt *opts, void *target)
 	char *base = target;
 
 	for (; opts->name; opts++) {
-		if (opts->type == KDC_OPT_STR) {
+		if (opts->type == KDC_OPT_STR || opts->type == KDC_OPT_PATH) {
 			char **slot = (char **)(base + opts->offset);
 			free(*slot);
 			*slot = NULL;

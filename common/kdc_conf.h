@@ -30,6 +30,10 @@ enum kdc_opt_type {
 	KDC_OPT_STR,   /* char * (malloc'd, owned by the target struct) */
 	KDC_OPT_INT,   /* long long, within [min, max] */
 	KDC_OPT_BOOL,  /* int 0/1: true/false, yes/no, on/off, 1/0 */
+	KDC_OPT_PATH,  /* char *, like STR; a relative path in a config file is
+	                  taken from the file's folder (on the command line, from
+	                  the current folder), so a config and the files it names
+	                  can move together */
 };
 
 struct kdc_opt {

@@ -1,5 +1,9 @@
 /* kdc_log.h: one log function for every kdc program. Writes one line per call
- * to stderr (journald collects it under systemd). Thread-safe. */
+ * to stderr (journald collects it under systemd). Thread-safe.
+ *
+ * Line format: "2026-11-27T08:30:00.123Z ident[pid] level: text"; when stderr
+ * is the journal (JOURNAL_STREAM, see log.c) "<N>level: text" with the syslog
+ * priority N (3 error, 4 warning, 5 notice, 6 info, 7 debug) and no time. */
 #ifndef KDC_LOG_H
 #define KDC_LOG_H
 

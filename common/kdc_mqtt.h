@@ -46,9 +46,9 @@ struct kdc_mqtt_conf {
 	{ "client-id", KDC_OPT_STR, offsetof(type, m.client_id), 0, 0, NULL, "MQTT client id (keep it stable: the session is keyed by it)" }, \
 	{ "username", KDC_OPT_STR, offsetof(type, m.username), 0, 0, NULL, "MQTT username" }, \
 	{ "password", KDC_OPT_STR, offsetof(type, m.password), 0, 0, NULL, "MQTT password (prefer the config file, mode 0600)" }, \
-	{ "ca-file", KDC_OPT_STR, offsetof(type, m.ca_file), 0, 0, NULL, "CA certificate for TLS (PEM)" }, \
-	{ "cert-file", KDC_OPT_STR, offsetof(type, m.cert_file), 0, 0, NULL, "client certificate for TLS (PEM)" }, \
-	{ "key-file", KDC_OPT_STR, offsetof(type, m.key_file), 0, 0, NULL, "client key for TLS (PEM)" }, \
+	{ "ca-file", KDC_OPT_PATH, offsetof(type, m.ca_file), 0, 0, NULL, "CA certificate for TLS (PEM)" }, \
+	{ "cert-file", KDC_OPT_PATH, offsetof(type, m.cert_file), 0, 0, NULL, "client certificate for TLS (PEM)" }, \
+	{ "key-file", KDC_OPT_PATH, offsetof(type, m.key_file), 0, 0, NULL, "client key for TLS (PEM)" }, \
 	{ "mqtt-version", KDC_OPT_STR, offsetof(type, m.mqtt_version), 0, 0, "auto", "auto, 5 or 3.1.1" }, \
 	{ "keepalive", KDC_OPT_INT, offsetof(type, m.keepalive), 5, 3600, "30", "MQTT keepalive in seconds" }, \
 	{ "session-expiry", KDC_OPT_INT, offsetof(type, m.session_expiry), 0, 4294967295LL, "604800", "MQTT 5 session expiry in seconds" }

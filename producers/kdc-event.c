@@ -164,10 +164,28 @@ static int parse_at(const char *at, int64_t *ms)
 	return 0;
 }
 
-static int open_producer(struct cli *c, kdc_producer **p)
+/* A config without 'outbox =' (a team member's laptop or phone): the outbox
+ * goes to the user's data folder, made as needed. */
+static int default_outbox(struct cli *c)
 {
 	char err[512];
 
+	if (c->dev.outbox && *c->dev.outbox)
+		return 0;
+	free(c->dev.outbox);
+	c->dev.outbox = NULL;
+	if (kdc_outbox_default_path(c->dev.device, &c->dev.outbox, err, sizeof err) != KDC_OK)
+		return kdc_usage_error("%s", err);
+	return 0;
+}
+
+static int open_producer(struct cli *c, kdc_producer **p)
+{
+	char err[512];
+	int ret;
+
+	if ((ret = default_outbox(c)) != 0)
+		return ret;
 	if (kdc_producer_check_conf(&c->dev, 1, err, sizeof err) != KDC_OK)
 		return kdc_usage_error("%s", err);
 	if (!(*p = kdc_producer_new(&c->dev, err, sizeof err))) {
@@ -348,6 +366,8 @@ static int list_state(struct cli *c, int state, const char *label)
 	int64_t n = 0;
 	int rc, ret = 0;
 
+	if ((ret = default_outbox(c)) != 0)
+		return ret;
 	if (kdc_producer_check_conf(&c->dev, 0, err, sizeof err) != KDC_OK)
 		return kdc_usage_error("%s", err);
 	if (kdc_outbox_open(c->dev.outbox, &ob, err, sizeof err) != KDC_OK) {

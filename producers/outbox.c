@@ -6,6 +6,7 @@
  * next sequence number is cached and written back once at commit. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,69 @@ cleanup:
 	return rc;
 }
 
+/* mkdir -p with mode 0700 for each folder it makes (existing ones are left
+ * as they are). path is changed in place and restored. */
+static int outbox__make_folders(char *path, char *err, size_t errlen)
+{
+	for (char *p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create the folder %s for the outbox: %s",
+			         path, strerror(errno));
+			*p = c;
+			return KDC_ERR_IO;
+		}
+		*p = c;
+		if (c == '\0')
+			return KDC_OK;
+	}
+}
+
+int kdc_outbox_default_path(const char *device, char **out, char *err, size_t errlen)
+{
+	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	char dir[4096];
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if (!device || !kdc_code_valid(device)) {
+		snprintf(err, errlen, "outbox is not set and there is no valid device code to name "
+		         "one: give 'device = CODE' (or 'outbox = FILE') in the config file");
+		return KDC_ERR_CONFIG;
+	}
+	/* XDG: a relative XDG_DATA_HOME is invalid and is ignored */
+	if (xdg && xdg[0] == '/') {
+		snprintf(dir, sizeof dir, "%s/kdc", xdg);
+	} else {
+		if (!home || home[0] != '/') {
+			struct passwd *pw = getpwuid(getuid());
+			home = pw ? pw->pw_dir : NULL;
+		}
+		if (!home || home[0] != '/') {
+			snprintf(err, errlen, "outbox is not set and this user has no home folder: "
+			         "give 'outbox = FILE' in the config file");
+			return KDC_ERR_CONFIG;
+		}
+		snprintf(dir, sizeof dir, "%s/.local/share/kdc", home);
+	}
+	len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		dir[--len] = '\0';
+	if ((rc = outbox__make_folders(dir, err, errlen)) != KDC_OK)
+		return rc;
+	len += strlen("/outbox-.db") + strlen(device) + 1;
+	if (!(*out = malloc(len))) {
+		snprintf(err, errlen, "out of memory");
+		return KDC_ERR_NOMEM;
+	}
+	snprintf(*out, len, "%s/outbox-%s.db", dir, device);
+	return KDC_OK;
+}
+
 int kdc_outbox_open(const char *path, kdc_outbox **out, char *err, size_t errlen)
 {
 	const struct kdc_db_opts dbo = { "outbox", 1, OUTBOX_BUSY_TIMEOUT_MS, 0 };
@@ -393,6 +457,12 @@ int kdc_outbox_record(kdc_outbox *ob, kdc_event_pb *ev, int64_t now_ms,
 		goto cleanup;
 	}
 	kdc__v1__event__pack(ev, buf);
+	/* the server's own check of what it will receive: every string over its
+	 * length on the wire, not up to a NUL */
+	if (kdc_event_wire_check(buf, len, v) != 0) {
+		rc = KDC_ERR_INVAL;
+		goto cleanup;
+	}
 	if (kdc_topic_events(topic, sizeof topic, ev->ward, ev->team, ev->device) < 0) {
 		snprintf(ob->msg, sizeof ob->msg, "codes too long for a topic");
 		rc = KDC_ERR_INVAL;

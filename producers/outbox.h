@@ -69,6 +69,14 @@ int kdc_outbox_open(const char *path, kdc_outbox **out, char *err, size_t errlen
 /* Closes; rolls back an open batch. NULL is fine. */
 void kdc_outbox_close(kdc_outbox *ob);
 
+/* The outbox of a device whose configuration names none: a file in the
+ * user's data folder, $XDG_DATA_HOME/kdc/outbox-{device}.db, else
+ * ~/.local/share/kdc/outbox-{device}.db (the XDG base directory default).
+ * Creates the folders that are missing, mode 0700: the outbox holds
+ * household-level personal data. Returns a malloc'd path in *out, or
+ * KDC_ERR_CONFIG/IO/NOMEM with a reason in err. */
+int kdc_outbox_default_path(const char *device, char **out, char *err, size_t errlen);
+
 /* Last SQLite message of this connection (static until the next call). */
 const char *kdc_outbox_errmsg(kdc_outbox *ob);
 

@@ -147,12 +147,12 @@ static int producer__conf_copy(struct kdc_producer_conf *dst, const struct kdc_p
 	*dst = *src;
 	for (const struct kdc_opt *o = kdc_producer_opts; o->name; o++) {
 		char **slot = (char **)((char *)dst + o->offset);
-		if (o->type != KDC_OPT_STR || !*slot)
+		if ((o->type != KDC_OPT_STR && o->type != KDC_OPT_PATH) || !*slot)
 			continue;
 		if (!(*slot = strdup(*slot))) {
 			/* later slots still alias src: clear them before freeing ours */
 			for (const struct kdc_opt *r = o; r->name; r++)
-				if (r->type == KDC_OPT_STR)
+				if (r->type == KDC_OPT_STR || r->type == KDC_OPT_PATH)
 					*(char **)((char *)dst + r->offset) = NULL;
 			kdc_conf_free(kdc_producer_opts, dst);
 			return KDC_ERR_NOMEM;
@@ -368,6 +368,7 @@ int kdc_producer_connect(kdc_producer *p, char *err, size_t errlen)
 static int producer__apply_one(kdc_producer *p, const struct prod_receipt *r)
 {
 	struct kdc_outbox_applied a;
+	struct kdc_verdict v;
 	kdc_receipt_pb *rc_pb;
 	int rc;
 
@@ -376,6 +377,13 @@ static int producer__apply_one(kdc_producer *p, const struct prod_receipt *r)
 		kdc_warn("producer %s: a message on %s is not a kdc.v1.Receipt (%zu bytes): ignored",
 		         p->conf.device, p->receipts_topic, r->len);
 		return KDC_OK;
+	}
+	/* strings over their wire length: "D1\0x" is not addressed to D1 */
+	if (kdc_receipt_wire_check(r->data, r->len, &v) != 0) {
+		kdc_warn("producer %s: a receipt on %s is ignored: %s", p->conf.device,
+		         p->receipts_topic, v.detail);
+		rc = KDC_OK;
+		goto cleanup;
 	}
 	if (!rc_pb->device || strcmp(rc_pb->device, p->conf.device) != 0) {
 		kdc_warn("producer %s: receipt addressed to device '%.40s' ignored",

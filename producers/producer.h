@@ -58,7 +58,7 @@ struct kdc_producer_conf {
 	{ "ward", KDC_OPT_STR, offsetof(type, m.ward), 0, 0, NULL, "ward code (administrative-unit code, e.g. 31975)" }, \
 	{ "team", KDC_OPT_STR, offsetof(type, m.team), 0, 0, NULL, "team code (letters, digits, _ or -)" }, \
 	{ "device", KDC_OPT_STR, offsetof(type, m.device), 0, 0, NULL, "this device's code (letters, digits, _ or -)" }, \
-	{ "outbox", KDC_OPT_STR, offsetof(type, m.outbox), 0, 0, NULL, "outbox file (SQLite) holding events until the server has them" }, \
+	{ "outbox", KDC_OPT_PATH, offsetof(type, m.outbox), 0, 0, NULL, "outbox file (SQLite) holding events until the server has them (default: $XDG_DATA_HOME/kdc/outbox-DEVICE.db, else ~/.local/share/kdc/outbox-DEVICE.db; a relative path in a config file is taken from its folder)" }, \
 	{ "resend-after", KDC_OPT_INT, offsetof(type, m.resend_after), 1, 86400, "30", "seconds without a receipt before an event is sent again" }, \
 	{ "window", KDC_OPT_INT, offsetof(type, m.window), 1, 1000, "100", "events sent but not yet acknowledged by the broker, at most" }
 

@@ -80,8 +80,21 @@ struct kdc_verdict {
 	char detail[192];     /* plain words: "household code has a space" */
 };
 
+/* Walks the wire format of a kdc.v1.Event payload and checks every string
+ * field over its full length on the wire (protobuf-c cuts a C string at its
+ * first NUL): each code (ward, khom, team, device, household) at most
+ * KDC_CODE_MAX bytes of [A-Za-z0-9_-], else BAD_CODE; structure it cannot
+ * walk, MALFORMED. An empty code passes here (kdc_event_validate calls it
+ * missing). Returns 0 or the reason (also in v). No allocation; any thread. */
+int kdc_event_wire_check(const void *buf, size_t len, struct kdc_verdict *v);
+/* The same for a kdc.v1.Receipt: its device is a code (BAD_CODE), each
+ * rejection's detail must be UTF-8 without NUL (MALFORMED: proto3 requires
+ * UTF-8 strings). */
+int kdc_receipt_wire_check(const void *buf, size_t len, struct kdc_verdict *v);
+
 /* Decodes a payload. Returns the event (free with kdc_event_free) or NULL with
- * the verdict filled (too large, or not a kdc.v1.Event). */
+ * the verdict filled (too large, not a kdc.v1.Event, or a string field that
+ * kdc_event_wire_check refuses). */
 kdc_event_pb *kdc_event_decode(const void *buf, size_t len, struct kdc_verdict *v);
 void kdc_event_free(kdc_event_pb *ev);
 

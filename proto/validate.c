@@ -182,6 +182,201 @@ static int verdict(struct kdc_verdict *v, int reason, const char *fmt, ...)
 	return reason;
 }
 
+/* ---- the wire, field by field --------------------------------------------
+ * protobuf-c hands string fields over as C strings: a NUL inside one cuts it
+ * short, and the rest of it is never seen. So before a decoded message is
+ * trusted, its length-delimited fields are walked on the wire, where every
+ * string has its full length: a code must be 1..KDC_CODE_MAX bytes of its
+ * alphabet, free text must be UTF-8 (as proto3 requires of every string)
+ * with no NUL. One pass over the payload, no allocation. */
+
+enum wire_kind { WIRE_CODE, WIRE_TEXT, WIRE_MESSAGE };
+
+struct wire_field {
+	uint32_t number;
+	enum wire_kind kind;
+	const char *name;
+	const struct wire_field *sub; /* WIRE_MESSAGE: its fields, ending with number 0 */
+};
+
+/* Only the length-delimited fields with something to check; the message
+ * bodies of an Event have no string fields. */
+static const struct wire_field event_fields[] = {
+	{ 4, WIRE_CODE, "ward", NULL },
+	{ 5, WIRE_CODE, "khom", NULL },
+	{ 6, WIRE_CODE, "team", NULL },
+	{ 7, WIRE_CODE, "device", NULL },
+	{ 8, WIRE_CODE, "household", NULL },
+	{ 0, WIRE_CODE, NULL, NULL }
+};
+static const struct wire_field rejection_fields[] = {
+	{ 3, WIRE_TEXT, "rejection detail", NULL },
+	{ 0, WIRE_CODE, NULL, NULL }
+};
+static const struct wire_field receipt_fields[] = {
+	{ 1, WIRE_CODE, "device", NULL },
+	{ 3, WIRE_MESSAGE, "rejection", rejection_fields },
+	{ 0, WIRE_CODE, NULL, NULL }
+};
+
+#define WIRE_MAX_DEPTH 4
+
+static int wire__varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t val = 0;
+
+	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+		val |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*out = val;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int wire__is_code_byte(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-';
+}
+
+/* Length of the UTF-8 sequence at s (n bytes left), or 0 if it is not a
+ * shortest-form encoding of a scalar value other than U+0000 (no overlong
+ * forms, no surrogates, nothing above U+10FFFF). */
+static size_t wire__utf8_seq(const uint8_t *s, size_t n)
+{
+	uint8_t c = s[0];
+	size_t len;
+	uint8_t lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+
+	if (c == 0)
+		return 0;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		if (c == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (c == 0xed)
+			hi = 0x9f; /* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		if (c == 0xf0)
+			lo = 0x90; /* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f; /* above U+10FFFF */
+	} else
+		return 0; /* continuation byte, C0/C1 (overlong) or F5..FF */
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+static int wire__code(const uint8_t *s, size_t n, const char *name, struct kdc_verdict *v)
+{
+	/* empty is left to kdc_event_validate: "missing" */
+	if (n > KDC_CODE_MAX)
+		return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_BAD_CODE,
+		               "%s code is longer than 32 characters", name);
+	for (size_t i = 0; i < n; i++) {
+		if (wire__is_code_byte(s[i]))
+			continue;
+		return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_BAD_CODE,
+		               "%s code has byte 0x%02x at position %zu: a code is 1-32 letters, "
+		               "digits, '_' or '-'", name, s[i], i + 1);
+	}
+	return 0;
+}
+
+static int wire__text(const uint8_t *s, size_t n, const char *name, struct kdc_verdict *v)
+{
+	for (size_t i = 0, k; i < n; i += k) {
+		if ((k = wire__utf8_seq(s + i, n - i)) != 0)
+			continue;
+		return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_MALFORMED,
+		               "%s has byte 0x%02x at position %zu: text must be UTF-8 without NUL "
+		               "bytes", name, s[i], i + 1);
+	}
+	return 0;
+}
+
+static const struct wire_field *wire__find(const struct wire_field *fields, uint64_t number)
+{
+	for (; fields->number; fields++)
+		if (fields->number == number)
+			return fields;
+	return NULL;
+}
+
+static int wire__walk(const uint8_t *p, const uint8_t *end, const struct wire_field *fields,
+                      int depth, struct kdc_verdict *v)
+{
+	uint64_t tag, n;
+
+	while (p < end) {
+		const struct wire_field *f;
+		int rc = 0;
+
+		if (wire__varint(&p, end, &tag) != 0 || (tag >> 3) == 0)
+			goto malformed;
+		switch (tag & 7) {
+		case 0: /* varint */
+			if (wire__varint(&p, end, &n) != 0)
+				goto malformed;
+			continue;
+		case 1: /* 64-bit */
+			n = 8;
+			break;
+		case 5: /* 32-bit */
+			n = 4;
+			break;
+		case 2: /* length-delimited */
+			if (wire__varint(&p, end, &n) != 0 || n > (uint64_t)(end - p))
+				goto malformed;
+			f = wire__find(fields, tag >> 3);
+			if (f && f->kind == WIRE_CODE)
+				rc = wire__code(p, (size_t)n, f->name, v);
+			else if (f && f->kind == WIRE_TEXT)
+				rc = wire__text(p, (size_t)n, f->name, v);
+			else if (f && depth < WIRE_MAX_DEPTH)
+				rc = wire__walk(p, p + n, f->sub, depth + 1, v);
+			if (rc)
+				return rc;
+			break;
+		default: /* groups and the rest: protobuf-c refuses them too */
+			goto malformed;
+		}
+		if (n > (uint64_t)(end - p))
+			goto malformed;
+		p += n;
+	}
+	return 0;
+malformed:
+	return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_MALFORMED,
+	               "payload is not a well-formed protobuf message");
+}
+
+int kdc_event_wire_check(const void *buf, size_t len, struct kdc_verdict *v)
+{
+	const uint8_t *p = buf;
+
+	return len ? wire__walk(p, p + len, event_fields, 0, v) : 0;
+}
+
+int kdc_receipt_wire_check(const void *buf, size_t len, struct kdc_verdict *v)
+{
+	const uint8_t *p = buf;
+
+	return len ? wire__walk(p, p + len, receipt_fields, 0, v) : 0;
+}
+
 kdc_event_pb *kdc_event_decode(const void *buf, size_t len, struct kdc_verdict *v)
 {
 	kdc_event_pb *ev;
@@ -195,6 +390,11 @@ kdc_event_pb *kdc_event_decode(const void *buf, size_t len, struct kdc_verdict *
 	if (!ev) {
 		verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_MALFORMED,
 		        "payload is not a kdc.v1.Event (cannot be decoded)");
+		return NULL;
+	}
+	/* after the unpack, so that what protobuf-c refuses stays "malformed" */
+	if (kdc_event_wire_check(buf, len, v) != 0) {
+		kdc_event_free(ev);
 		return NULL;
 	}
 	if (v) {

@@ -139,7 +139,14 @@ fi
 
 # ---- statistics ---------------------------------------------------------------
 echo "demo: ward statistics (retained on kdc/v1/$ward/stats/ward):"
-sleep 1.5 # stats are coalesced to about one publish a second
+# Stats are coalesced to about one publish a second: wait (60 s at most) until
+# the retained ward snapshot counts every stored event.
+stored_now=$(sql_count "$work/ward.db" events)
+for _ in $(seq 1 300); do
+	mosquitto_sub -h 127.0.0.1 -p "${ports[0]}" -t "kdc/v1/$ward/stats/ward" -C 1 -W 2 2>/dev/null |
+		grep -q "\"stored_total\":$stored_now[,}]" && break
+	sleep 0.2
+done
 if [ -x "$KDC_STATS" ]; then
 	"$KDC_STATS" --broker "$url" --ward "$ward" --once || fail "kdc-stats --once failed"
 	"$KDC_STATS" --broker "$url" --ward "$ward" --once --json >"$work/stats.json" ||

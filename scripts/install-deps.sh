@@ -18,6 +18,7 @@ packages=(
 	libcmocka-dev libcjson-dev libssl-dev openssl
 	chromium valgrind rabbitmq-server
 	jq python3 curl procps util-linux coreutils ca-certificates
+	nginx passwd dpkg-dev help2man
 )
 
 installed() {

@@ -4,8 +4,10 @@
 #   1. installs the dependencies (scripts/install-deps.sh),
 #   2. builds in build/ (RelWithDebInfo) and runs every test but the soak ones,
 #   3. builds in build-asan/ with -DKDC_SANITIZE=ON and runs the same tests
-#      again under AddressSanitizer + UBSan (all but the benchmark smoke
-#      test, which builds its own Release tree).
+#      again under AddressSanitizer + UBSan, all but those that run no
+#      program of this build (label no-kdc-binary: the dashboard and deploy
+#      tests, the fuzzer, which builds its own ASan binary) and the benchmark
+#      smoke test, which builds its own Release tree: they ran in step 2.
 # Exits non-zero if anything fails. Build directories can be changed with
 # KDC_BUILD_DIR / KDC_ASAN_BUILD_DIR, parallelism with KDC_JOBS (default 2),
 # and the sanitizer pass skipped with KDC_SKIP_ASAN=1 (local use only).
@@ -83,10 +85,10 @@ if [ "${KDC_SKIP_ASAN:-0}" = 1 ]; then
 else
 	step "build with sanitizers ($asan_dir)"
 	if build "$asan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKDC_SANITIZE=ON; then
-		step "tests (all but soak and bench-smoke) under ASan/UBSan"
+		step "tests (all but soak, bench-smoke and no-kdc-binary) under ASan/UBSan"
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-			run_ctest "sanitizer tests" "$asan_dir" -LE 'soak|bench-smoke'
+			run_ctest "sanitizer tests" "$asan_dir" -LE 'soak|bench-smoke|no-kdc-binary'
 	else
 		failed_steps+=("sanitizer build")
 		failed_total=$((failed_total + 1))

@@ -10,6 +10,7 @@
  *
  * Exit status: 0 done (or interrupted in live mode), 1 MQTT client failure,
  * 2 usage or configuration error, 3 no snapshot within --timeout (--once). */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "kdc_prog.h"
 #include "kdc_proto.h"
 #include "kdc_util.h"
+#include "profile.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -218,17 +220,33 @@ static void fmt_num(long long n, char *out, size_t len)
 	snprintf(out, len, "%s", buf);
 }
 
-static void pct(long long part, long long whole, char *out, size_t len)
+/* Share of part in whole in tenths of a percent, rounded down (158 of 186:
+ * 849), or -1 without a denominator. The one rule of every percentage shown,
+ * as on the dashboard (docs/stats.md): from the counts, rounded once and
+ * never up, so a share below a target never shows as reaching it. */
+static long long share_tenths(long long part, long long whole)
 {
-	if (whole > 0)
-		snprintf(out, len, "%.1f%%", 100.0 * (double)part / (double)whole);
-	else
-		snprintf(out, len, "-");
+	if (whole <= 0 || part < 0 || part > LLONG_MAX / 1000)
+		return -1;
+	return part * 1000 / whole;
 }
 
-static void draw_bar(const struct view *v, double current, double target, int good)
+static void pct(long long part, long long whole, char *out, size_t len)
 {
-	int fill = (int)(current / 100.0 * BAR_WIDTH + 0.5);
+	long long t = share_tenths(part, whole);
+
+	if (t < 0)
+		snprintf(out, len, "-");
+	else if (t % 10)
+		snprintf(out, len, "%lld.%lld%%", t / 10, t % 10);
+	else
+		snprintf(out, len, "%lld%%", t / 10);
+}
+
+/* tenths: the share in tenths of a percent (share_tenths); target in percent */
+static void draw_bar(const struct view *v, long long tenths, double target, int good)
+{
+	int fill = (int)(tenths * BAR_WIDTH / 1000); /* down, as the number */
 	int mark = (int)(target / 100.0 * BAR_WIDTH + 0.5);
 
 	if (fill > BAR_WIDTH)
@@ -249,6 +267,26 @@ static void draw_bar(const struct view *v, double current, double target, int go
 	fputc(']', v->out);
 }
 
+/* "29 days left" / "3 days overdue", counted from the ward's local date of
+ * as_of (not the UTC date: they differ from 17:00 UTC in Vietnam), or "". */
+static void fmt_days_left(const cJSON *root, const char *deadline, char *out, size_t len)
+{
+	int64_t ms, today, day;
+	long long left;
+	char buf[11];
+
+	out[0] = '\0';
+	if (!deadline || kdc_time_parse(jstr(root, "as_of", ""), &ms) != KDC_OK ||
+	    kdc_profile_parse_date(deadline, buf, &day) != KDC_OK)
+		return;
+	today = kdc_local_day(ms, (int)jint(root, "utc_offset_min"));
+	left = (long long)(day - today);
+	if (left >= 0)
+		snprintf(out, len, ", %lld day%s left", left, left == 1 ? "" : "s");
+	else
+		snprintf(out, len, ", %lld day%s overdue", -left, left == -1 ? "" : "s");
+}
+
 static void draw_targets(const struct view *v, const cJSON *root)
 {
 	const cJSON *t;
@@ -257,20 +295,23 @@ static void draw_targets(const struct view *v, const cJSON *root)
 		return;
 	fprintf(v->out, "\n%sTargets%s\n", color(v, BOLD), color(v, RESET));
 	cJSON_ArrayForEach(t, jget(root, "targets")) {
-		const cJSON *cur = jget(t, "current"), *per = jget(t, "percent");
-		const char *projected = jstr(t, "projected", NULL);
+		const cJSON *per = jget(t, "percent");
+		const char *projected = jstr(t, "projected", NULL), *deadline = jstr(t, "deadline", NULL);
 		int met = cJSON_IsTrue(jget(t, "met")), on_track = cJSON_IsTrue(jget(t, "on_track"));
-		double c = cJSON_IsNumber(cur) ? cur->valuedouble : 0;
+		/* from the counts, not from the rounded `current` */
+		long long tenths = share_tenths(jint(t, "value"), jint(t, "denominator"));
 		double p = cJSON_IsNumber(per) ? per->valuedouble : 0;
-		char line[160];
+		char line[160], share[32], left[48];
 
 		fprintf(v->out, "  %-28s ", jstr(t, "indicator", "?"));
-		draw_bar(v, c, p, met || on_track);
-		if (cJSON_IsNumber(cur))
-			fprintf(v->out, " %6.2f%% of %g%% by %s\n", c, p, jstr(t, "deadline", "?"));
+		draw_bar(v, tenths < 0 ? 0 : tenths, p, met || on_track);
+		fmt_days_left(root, met ? NULL : deadline, left, sizeof left);
+		pct(jint(t, "value"), jint(t, "denominator"), share, sizeof share);
+		if (tenths >= 0)
+			fprintf(v->out, " %7s of %g%% by %s%s\n", share, p, deadline ? deadline : "?", left);
 		else
-			fprintf(v->out, "      -  of %g%% by %s (no denominator in the profile)\n", p,
-			        jstr(t, "deadline", "?"));
+			fprintf(v->out, "       -  of %g%% by %s%s (no denominator in the profile)\n", p,
+			        deadline ? deadline : "?", left);
 		if (met)
 			snprintf(line, sizeof line, "%smet%s", color(v, GREEN), color(v, RESET));
 		else if (projected)
@@ -335,8 +376,18 @@ static void draw(const struct view *v, const cJSON *root, const cJSON *status)
 	if (status) {
 		const char *st = jstr(status, "status", "?");
 		const char *col = strcmp(st, "online") == 0 ? GREEN : RED;
-		fmt_when(v, jstr(status, "since", NULL), offset, when, sizeof when);
-		fprintf(v->out, "aggregator %s%s%s since %s", color(v, col), st, color(v, RESET), when);
+		const char *since = jstr(status, "since", NULL);
+
+		/* the will cannot know when it is published (since null): then the
+		 * last time the aggregator was known alive, its last snapshot */
+		if (!since && strcmp(st, "offline") == 0) {
+			fmt_when(v, jstr(root, "as_of", NULL), offset, when, sizeof when);
+			fprintf(v->out, "aggregator %s%s%s, last seen alive %s", color(v, col), st,
+			        color(v, RESET), when);
+		} else {
+			fmt_when(v, since, offset, when, sizeof when);
+			fprintf(v->out, "aggregator %s%s%s since %s", color(v, col), st, color(v, RESET), when);
+		}
 		if (jstr(status, "reason", NULL))
 			fprintf(v->out, ": %s", jstr(status, "reason", ""));
 		if (strcmp(st, "online") != 0)

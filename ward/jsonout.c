@@ -50,8 +50,9 @@ void kdc_json_target(cJSON *o, const struct kdc_profile_target *t, int64_t value
 	cJSON_AddRawToObject(o, "percent", buf);
 	cJSON_AddStringToObject(o, "deadline", t->deadline);
 	if (denom > 0) {
-		/* percent with 2 decimals, rounded half up, in integers */
-		int64_t c100 = (value * 10000 + denom / 2) / denom;
+		/* percent with 2 decimals, rounded down, in integers: a count
+		 * below the target never gives a `current` that reaches it */
+		int64_t c100 = value * 10000 / denom;
 		snprintf(buf, sizeof buf, "%lld.%02lld", (long long)(c100 / 100), (long long)(c100 % 100));
 		cJSON_AddRawToObject(o, "current", buf);
 	} else {

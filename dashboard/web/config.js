@@ -6,7 +6,8 @@ window.KDC_CONFIG = {
   // Ward code shown when the address has no ?ward= (empty: the page asks for one).
   ward: '',
   // Full broker URL (ws://HOST:PORT/mqtt or wss://...). Empty: the page's own
-  // host, with brokerPort below, over wss when the page came over https.
+  // host, with brokerPort below, over wss when the page came over https. A
+  // page that cannot connect says which address it tried.
   broker: '',
   // Port of mosquitto's websockets listener. null: the page's own port, which
   // is right when mosquitto serves these files itself (http_dir).
@@ -18,8 +19,9 @@ window.KDC_CONFIG = {
   password: '',
   // Data older than this is flagged as stale.
   staleAfterSeconds: 120,
-  // Time zone in which times of day are shown (dates of the series and
-  // deadlines are calendar dates and never shift).
+  // Time zone of times of day until a snapshot arrives; then the ward's own
+  // UTC offset (utc_offset_min of its snapshots) is used. Dates of the series
+  // and deadlines are calendar dates and never shift.
   timeZone: 'Asia/Ho_Chi_Minh',
   // Seconds between reconnection attempts when the broker is unreachable.
   reconnectSeconds: 2,

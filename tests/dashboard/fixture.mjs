@@ -23,8 +23,9 @@ function day(ms) {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-function round2(x) {
-  return Math.round(x * 100) / 100;
+// The aggregator's `current`: two decimals, rounded down (docs/stats.md).
+function floor2(value, denominator) {
+  return Math.floor((10000 * value) / denominator) / 100;
 }
 
 function sum(a) {
@@ -138,7 +139,7 @@ export function makeStats({ ward = '31975', wardName = 'Phường 1', nowMs = Da
 
 function target(indicator, percent, deadline, value, denominator, onTrack, projected) {
   const met = value * 100 >= percent * denominator;
-  return { indicator, percent, deadline, current: round2((100 * value) / denominator), value, denominator,
+  return { indicator, percent, deadline, current: floor2(value, denominator), value, denominator,
     gained_30d: Math.round(value / 12), projected: met ? day(Date.parse(deadline)) : projected,
     on_track: met || onTrack, met };
 }

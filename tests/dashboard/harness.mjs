@@ -236,7 +236,11 @@ export async function launchBrowser(pw) {
 // Compares the page with stats ({ward, khoms, teams}) and returns a list of
 // differences (empty when the page shows exactly the JSON). Expected texts are
 // formatted with the browser's own Intl for `locale`, independently of the
-// dashboard's code.
+// dashboard's code. Percentages are worked out here from the counts of the
+// JSON (numerator and denominator, never the JSON's rounded `current`), to
+// one decimal rounded down in exact integer arithmetic, so that a share below
+// a target never shows as reaching it (158 of 186: 84.9 %, not 85 %). Times
+// and "days left" use the ward's local time from utc_offset_min.
 export async function pageProblems(page, stats, locale) {
   return page.evaluate(({ stats, locale }) => {
     const out = [];
@@ -245,7 +249,11 @@ export async function pageProblems(page, stats, locale) {
     const cf = new Intl.NumberFormat(locale, { style: 'currency', currency: 'VND' });
     const df = new Intl.DateTimeFormat(locale, { day: '2-digit', month: '2-digit', year: 'numeric', timeZone: 'UTC' });
     const int = (n) => nf.format(n);
-    const pct = (p) => pf.format(p / 100);
+    const gf = new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 2 });
+    const goal = (p) => gf.format(p / 100);
+    // tenths of a percent, rounded down, in BigInt: exact whatever the counts
+    const tenths = (n, d) => Number((BigInt(n) * 1000n) / BigInt(d));
+    const share = (n, d) => pf.format(tenths(n, d) / 1000);
     const day = (s) => df.format(new Date(s + 'T00:00:00Z'));
     const txt = (sel, root) => { const e = (root || document).querySelector(sel); return e ? e.textContent.trim() : null; };
     const eq = (what, got, want) => {
@@ -266,9 +274,26 @@ export async function pageProblems(page, stats, locale) {
     for (const tg of w.targets) {
       const a = document.querySelector(`#targets article[data-indicator="${tg.indicator}"]`);
       if (!a) { out.push(`no card for target ${tg.indicator}`); continue; }
-      eq(`${tg.indicator} current`, txt('[data-f=current]', a), pct(tg.current));
+      eq(`${tg.indicator} current`, txt('[data-f=current]', a), share(tg.value, tg.denominator));
+      // below the target in the counts: the number shown is below it too
+      const met = tg.value * 100 >= tg.percent * tg.denominator;
+      if (!met && tenths(tg.value, tg.denominator) >= tg.percent * 10) {
+        out.push(`${tg.indicator}: the fixture's count is not below its target: bad test data`);
+      }
+      const digits = (txt('[data-f=current]', a) || '').replace(/[^\d,.]/g, '');
+      const shownNum = Number(locale === 'vi-VN' ? digits.replace(/\./g, '').replace(',', '.') : digits.replace(/,/g, ''));
+      if (!met && !(shownNum < tg.percent)) out.push(`${tg.indicator}: ${tg.value} of ${tg.denominator} is below ${tg.percent} % but the page shows ${shownNum} %`);
+      // days left or overdue, from the ward's local date of as_of
+      if (!met) {
+        const localDay = new Date(w.as_of_ms + w.utc_offset_min * 60000).toISOString().slice(0, 10);
+        const left = Math.round((Date.parse(tg.deadline) - Date.parse(localDay)) / 86400000);
+        const vi = locale === 'vi-VN';
+        const want = left >= 0 ? (vi ? `còn ${int(left)} ngày` : `${int(left)} days left`)
+          : (vi ? `quá hạn ${int(-left)} ngày` : `${int(-left)} days overdue`);
+        has(`${tg.indicator} days left (local date ${localDay})`, txt('[data-f=target]', a), want);
+      }
       eq(`${tg.indicator} value/denominator`, txt('[data-f=count]', a), `${int(tg.value)} / ${int(tg.denominator)}`);
-      has(`${tg.indicator} target percent`, txt('[data-f=target]', a), pct(tg.percent));
+      has(`${tg.indicator} target percent`, txt('[data-f=target]', a), goal(tg.percent));
       has(`${tg.indicator} deadline`, txt('[data-f=target]', a), day(tg.deadline));
       const reached = typeof tg.met === 'boolean' ? tg.met : tg.current >= tg.percent;
       eq(`${tg.indicator} state`, a.dataset.state, reached ? 'done' : tg.on_track ? 'ok' : 'bad');
@@ -279,7 +304,7 @@ export async function pageProblems(page, stats, locale) {
       if (!reached && !tg.projected && /\d\d\/\d\d\/\d{4}/.test(txt('[data-f=projected]', a) || '')) {
         out.push(`${tg.indicator}: projected is null but the page shows a date`);
       }
-      eq(`${tg.indicator} bar width`, a.querySelector('.bar .fill').style.width, `${Math.min(100, tg.current ?? 0)}%`);
+      eq(`${tg.indicator} bar width`, a.querySelector('.bar .fill').style.width, `${Math.min(1000, tenths(tg.value, tg.denominator)) / 10}%`);
       eq(`${tg.indicator} target mark`, a.querySelector('.bar .marker').style.left, `${tg.percent}%`);
     }
 
@@ -290,14 +315,17 @@ export async function pageProblems(page, stats, locale) {
       eq(`card ${key} value`, txt('.card-value', c), value);
       for (const p of subParts) has(`card ${key} detail`, txt('.card-sub', c), p);
     };
-    cardIs('hh_visited', int(w.households.visited), [int(w.households.total), pf.format(w.households.visited / w.households.total)]);
-    cardIs('hh_reached', int(w.households.reached), [int(w.households.total)]);
-    cardIs('p_account', int(w.people_15plus.with_payment_account), [int(w.people_15plus.total)]);
-    cardIs('p_regular', int(w.people_15plus.paying_regularly), [int(w.people_15plus.total)]);
+    const hh = w.households, pp = w.people_15plus;
+    cardIs('hh_visited', int(hh.visited), [int(hh.total), share(hh.visited, hh.total)]);
+    cardIs('hh_reached', int(hh.reached), [int(hh.total), share(hh.reached, hh.total)]);
+    cardIs('p_account', int(pp.with_payment_account), [int(pp.total), share(pp.with_payment_account, pp.total)]);
+    cardIs('p_regular', int(pp.paying_regularly), [int(pp.total), share(pp.paying_regularly, pp.total)]);
     cardIs('payments', cf.format(w.payments.amount_vnd_30d), [int(w.payments.count_30d)]);
+    // the ward's local time: its offset, then shown as UTC
     const tf = new Intl.DateTimeFormat(locale, { day: '2-digit', month: '2-digit', year: 'numeric',
-      hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'Asia/Ho_Chi_Minh' });
-    cardIs('latest', w.latest_event ? tf.format(new Date(w.latest_event)) : '—', [int(w.stored_total), int(w.rejected_total)]);
+      hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'UTC' });
+    const local = (iso) => tf.format(new Date(Date.parse(iso) + w.utc_offset_min * 60000));
+    cardIs('latest', w.latest_event ? local(w.latest_event) : '—', [int(w.stored_total), int(w.rejected_total)]);
 
     // Khóm table.
     const khomIds = Object.keys(stats.khoms);
@@ -312,13 +340,9 @@ export async function pageProblems(page, stats, locale) {
         ['reached', k.households.reached, k.households.total],
         ['paying', k.people_15plus.paying_regularly, k.people_15plus.total]]) {
         eq(`khóm ${id} ${col} count`, txt(`[data-col=${col}] .frac`, tr), `${int(n)}/${int(d)}`);
-        eq(`khóm ${id} ${col} rate`, txt(`[data-col=${col}] .rate`, tr), pf.format(n / d));
+        eq(`khóm ${id} ${col} rate`, txt(`[data-col=${col}] .rate`, tr), share(n, d));
       }
-      if (k.latest_event) {
-        const when = new Date(k.latest_event);
-        const y = new Intl.DateTimeFormat(locale, { year: 'numeric', timeZone: 'Asia/Ho_Chi_Minh' }).format(when);
-        has(`khóm ${id} last activity`, txt('[data-col=last]', tr), y);
-      }
+      if (k.latest_event) has(`khóm ${id} last activity`, txt('[data-col=last]', tr), local(k.latest_event).slice(-4));
     }
 
     // Daily charts: the last 60 days of the ward series.
@@ -370,7 +394,7 @@ export async function pageProblems(page, stats, locale) {
 // Waits until the page shows stats exactly, or throws with the differences.
 // stats may be an async function returning the current stats (the live
 // source, re-read while the aggregator keeps publishing).
-export async function expectPage(page, stats, locale, ms = 8000) {
+export async function expectPage(page, stats, locale, ms = 30000) {
   const until = Date.now() + ms;
   let problems = [];
   while (Date.now() < until) {

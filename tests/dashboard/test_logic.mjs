@@ -29,8 +29,9 @@ test('Vietnamese formats: 1.234, 27/11/2026, 43,5%, VND, relative age', () => {
   assert.equal(f.day('2023-12-31'), '31/12/2023');
   assert.equal(f.day('27/11/2026'), '—');
   assert.equal(f.dayShort('2026-11-07'), '07/11');
-  assert.equal(f.pct(43.5), '43,5%');
-  assert.equal(f.pct(85), '85%');
+  assert.equal(f.goal(43.5), '43,5%');
+  assert.equal(f.goal(85), '85%');
+  assert.equal(f.goal(85.25), '85,25%');
   assert.equal(f.ratio(80, 186), '43%');
   assert.equal(f.ratio(1, 0), '—');
   assert.equal(f.vnd(1234000).replace(/\s/g, ' '), '1.234.000 ₫');
@@ -45,8 +46,40 @@ test('English formats keep day-first dates', () => {
   const f = format.makeFormatter('en', 'Asia/Ho_Chi_Minh');
   assert.equal(f.int(1234), '1,234');
   assert.equal(f.day('2026-11-27'), '27/11/2026');
-  assert.equal(f.pct(43.5), '43.5%');
+  assert.equal(f.goal(43.5), '43.5%');
+  assert.equal(f.ratio(158, 186), '84.9%');
   assert.equal(f.ago(125000), '2 minutes ago');
+});
+
+test('shares from counts: one decimal, rounded down, never up across a target', () => {
+  const f = format.makeFormatter('vi', 'Asia/Ho_Chi_Minh');
+  // 158/186 = 84.946...: rounding to nearest would show 85 %, the target line
+  assert.equal(format.shareTenths(158, 186), 849);
+  assert.equal(f.ratio(158, 186), '84,9%');
+  assert.equal(f.ratio(169, 186), '90,8%');   // 90.86
+  assert.equal(f.ratio(1999, 2000), '99,9%'); // 99.95: not 100 % before it is
+  assert.equal(f.ratio(186, 186), '100%');
+  assert.equal(f.ratio(0, 186), '0%');
+  assert.equal(format.shareTenths(1, 0), null);
+  assert.equal(format.shareTenths(null, 10), null);
+  // exact at every count: k of n with k*1000 divisible by n is not lowered
+  for (let n = 1; n <= 400; n++) {
+    for (let k = 0; k <= n; k++) {
+      const want = Math.floor((k * 1000 - (k * 1000) % n) / n);
+      if (format.shareTenths(k, n) !== want) assert.fail(`${k}/${n}: ${format.shareTenths(k, n)}, want ${want}`);
+    }
+  }
+});
+
+test('local dates and times of the ward, from its UTC offset', () => {
+  // 18:30 UTC on 1 December is 01:30 on 2 December at +07:00
+  assert.equal(format.localDay('2026-12-01T18:30:00Z', 420), '2026-12-02');
+  assert.equal(format.localDay(Date.parse('2026-12-01T16:59:00Z'), 420), '2026-12-01');
+  assert.equal(format.localDay('2026-12-01T18:30:00Z', null, 'Asia/Ho_Chi_Minh'), '2026-12-02');
+  assert.equal(format.localDay('2026-12-01T18:30:00Z', -300), '2026-12-01');
+  const f = format.makeFormatter('vi', 'UTC', 420);
+  assert.match(f.time('2026-12-01T18:30:00Z'), /01:30.*02\/12\/2026/);
+  assert.equal(f.localDay('2026-12-01T18:30:00Z'), '2026-12-02');
 });
 
 test('calendar arithmetic ignores time zones', () => {

@@ -93,6 +93,14 @@ wait_until() { # SECONDS CMD...: polls every 0.1 s
 
 conf_value() { sed -n "s/^$2 = //p" "$1"; }
 
+# kdc-ward reloads the broker with SIGHUP and returns: the broker takes the
+# new accounts a moment later. reloads_seen: how many reloads its log shows
+# so far; wait_reload N: until it shows more than N (the broker reloads in
+# its one thread, so a client connecting after that sees the new files).
+reloads_seen() { grep -c 'Reloading config' "$WORK/mosquitto.log" 2>/dev/null; }
+reloaded_after() { [ "$(reloads_seen)" -gt "$1" ]; }
+wait_reload() { wait_until 60 reloaded_after "$1" || bad "the broker logged no reload within 60 s"; }
+
 # ---- set up the ward -------------------------------------------------------
 
 RUN_AS=$(id -un)
@@ -129,10 +137,11 @@ CA=$DIR/ca.crt
 # ---- files -----------------------------------------------------------------
 
 mode_of() { stat -c %a "$1" 2>/dev/null; }
-for f in passwd acl server.key ca/ca.key aggregator.conf dashboard.conf devices/DEVA.conf devices/DEVC.conf; do
+for f in passwd acl server.key ca/ca.key aggregator.conf devices/DEVA.conf devices/DEVC.conf; do
 	m=$(mode_of "$DIR/$f")
 	if [ "$m" = 600 ]; then ok "secret file $f is mode 0600"; else bad "secret file $f is mode 0600 (got ${m:-missing})"; fi
 done
+check "dashboard.conf (the viewer account, public by design) is mode 0644" [ "$(mode_of "$DIR/dashboard.conf")" = 644 ]
 check "aggregator.conf points at the plain loopback port" \
 	[ "$(conf_value "$DIR/aggregator.conf" broker)" = "tcp://127.0.0.1:$PLAIN" ]
 check "device config: broker ssl://127.0.0.1:$TLS, client id kdc-dev-DEVA, team T1" \
@@ -432,16 +441,17 @@ fi
 # DEVC stays connected while it is revoked: the reload must also cut it off.
 sub_start "$WORK/s8.out" "${TLSARGS[@]}" -u DEVC -P "$C_PW" -i kdc-dev-DEVC -q 1 -t "$RC/DEVC" -W 20 ||
 	bad "DEVC subscribes before it is revoked"
+r0=$(reloads_seen)
 "$KDC_WARD" remove-device --dir "$DIR" DEVC >"$WORK/remove.out" 2>&1
 check "remove-device exits 0 and reloads the broker by its pid file" grep -q "Reloaded the broker (pid $BROKER_PID)" "$WORK/remove.out"
 check "remove-device deleted the device's config file" [ ! -e "$DIR/devices/DEVC.conf" ]
 check "remove-device deleted the account" sh -c "! grep -q '^DEVC:' '$DIR/passwd'"
-sleep 0.5
+wait_reload "$r0"
 pub "${TLSARGS[@]}" -u DEVC -P "$C_PW" -i kdc-dev-DEVC -q 1 -t "$EV/T2/DEVC" -m afterrevoke
 rc=$?
 check "the revoked device can no longer connect (exit $rc: $(head -n 1 "$WORK/pub.out"))" \
 	sh -c "[ $rc -ne 0 ] && grep -qi 'not authori' '$WORK/pub.out'"
-if wait_until 5 pid_gone "$SUB_PID"; then
+if wait_until 30 pid_gone "$SUB_PID"; then
 	ok "the revoked device's open connection was closed by the reload"
 else
 	bad "the revoked device's open connection was closed by the reload"
@@ -453,7 +463,9 @@ check "list-devices shows DEVA and DEVB but not DEVC" \
 	sh -c "grep -q '^DEVA  *T1  *6 ' '$WORK/list.out' && grep -q '^DEVB ' '$WORK/list.out' && ! grep -q DEVC '$WORK/list.out' && grep -q '^2 device' '$WORK/list.out'"
 
 # A new device works at once: add-device reloads too.
+r0=$(reloads_seen)
 "$KDC_WARD" add-device --dir "$DIR" T2 DEVD >"$WORK/add.out" 2>&1
+wait_reload "$r0"
 D_PW=$(conf_value "$DIR/devices/DEVD.conf" password)
 pub "${TLSARGS[@]}" -u DEVD -P "$D_PW" -i kdc-dev-DEVD -q 1 -t "$EV/T2/DEVD" -m newdevice
 check "a device added while the broker runs can connect at once" [ $? -eq 0 ]
@@ -462,16 +474,23 @@ check "a device added while the broker runs can connect at once" [ $? -eq 0 ]
 ca_before=$(sha256sum <"$CA")
 conf_before=$(grep -vE '^#|^$' "$DIR/mosquitto.conf")
 # Only --force and the ward: every other setting comes from the first init.
+r0=$(reloads_seen)
 "$KDC_WARD" init --force --ward "$WARD" --dir "$DIR" >"$WORK/force.out" 2>&1
+wait_reload "$r0"
 check "init --force exits 0 and reloads the broker" grep -q "Reloaded the broker (pid $BROKER_PID)" "$WORK/force.out"
 check "init --force keeps every broker setting it was not given" \
 	[ "$(grep -vE '^#|^$' "$DIR/mosquitto.conf")" = "$conf_before" ]
+check "init --force keeps the service passwords" \
+	[ "$(conf_value "$DIR/aggregator.conf" password)|$(conf_value "$DIR/dashboard.conf" password)" = "$AGG_PW|$DASH_PW" ]
+# --new-passwords: new passwords for the aggregator and dashboard accounts.
+"$KDC_WARD" init --force --new-passwords --ward "$WARD" --dir "$DIR" >"$WORK/force.out" 2>&1
+check "init --force --new-passwords exits 0 and reloads the broker" grep -q "Reloaded the broker (pid $BROKER_PID)" "$WORK/force.out"
 DASH_PW2=$(conf_value "$DIR/dashboard.conf" password)
-check "init --force writes the new dashboard password into www/config.js" \
+check "init --force --new-passwords writes the new dashboard password into www/config.js" \
 	sh -c "[ '$DASH_PW2' != '$DASH_PW' ] && grep -qF \"password: '$DASH_PW2'\" '$DIR/www/config.js'"
 check "init --force keeps the ward CA" [ "$(sha256sum <"$CA")" = "$ca_before" ]
 AGG_PW2=$(conf_value "$DIR/aggregator.conf" password)
-check "init --force gives the aggregator a new password" [ -n "$AGG_PW2" ] && [ "$AGG_PW2" != "$AGG_PW" ]
+check "init --force --new-passwords gives the aggregator a new password" [ -n "$AGG_PW2" ] && [ "$AGG_PW2" != "$AGG_PW" ]
 pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW" -q 1 -t "$RC/DEVA" -m oldpw
 check "... the old one no longer works" [ $? -ne 0 ]
 pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW2" -q 1 -t "$RC/DEVA" -m newpw
@@ -485,7 +504,7 @@ check "... and keeps its key private" [ "$(mode_of "$DIR/server.key")" = 600 ]
 
 # ---- persistence ---------------------------------------------------------------
 kill -TERM "$BROKER_PID"
-wait_until 5 pid_gone "$BROKER_PID"
+wait_until 30 pid_gone "$BROKER_PID"
 check "the broker saved its persistence file on SIGTERM" [ -s "$WORK/data/mosquitto.db" ]
 
 echo "$((CHECKS - FAILS)) of $CHECKS checks passed"

@@ -29,6 +29,7 @@ round=0
 while [ "$FAULT_STRIKES_IN_FLIGHT" -lt "$kills" ] && [ "$round" -lt $((3 * kills)) ]; do
 	round=$((round + 1))
 	fault_record "$per_round"
+	fault_hold_agg
 	fault_sync_start "$sync_timeout"
 	fault_strike_moment $((per_round * devices))
 	agg_kill "$WORK/agg"

@@ -29,9 +29,11 @@ round=0
 while [ "$FAULT_STRIKES_IN_FLIGHT" -lt "$kills" ] && [ "$round" -lt $((3 * kills)) ]; do
 	round=$((round + 1))
 	fault_record "$per_round"
+	fault_hold_agg
 	fault_sync_start "$sync_timeout"
 	fault_strike_moment $((per_round * devices))
 	broker_kill "$WORK/broker"
+	agg_resume "$WORK/agg"
 	fault_count 1
 	fault_struck
 	kdc_say "round $round: broker SIGKILLed $STRIKE ($(fault_stored) stored of $(fault_expected) recorded, $INFLIGHT unreceipted)"

@@ -82,6 +82,7 @@ for k in $(seq 1 "$online_rounds"); do
 		[ "$(fault_outbox_count "$d")" -gt 0 ] && left+=("$d")
 	done
 	[ "${#left[@]}" -gt 0 ] || break
+	fault_hold_agg
 	fault_sync_start "$sync_timeout" "${left[@]}"
 	fault_strike_moment $((total - $(fault_stored)))
 	killed=0
@@ -91,6 +92,7 @@ for k in $(seq 1 "$online_rounds"); do
 			killed=$((killed + 1))
 		fi
 	done
+	agg_resume "$WORK/agg"
 	fault_sync_wait 30 # those that had finished
 	fault_count "$killed"
 	kdc_say "online round $k: $killed syncs SIGKILLed $STRIKE ($(fault_stored) stored of $total, $(fault_in_flight) unreceipted)"

@@ -139,6 +139,24 @@ event khom='"KHOM-WITH-A-NAME-LONGER-THAN-32-CHARS"' | add_text code-khom-too-lo
 event household='"Nh\303\240-01"' | add_text code-household-utf8 bad_code
 event household='"H01;DROP TABLE events"' | add_text code-household-sql bad_code
 
+# Every string field with a NUL inside (cut at it, the rest would pass: the
+# device's one even as the topic's device), an overlong '/' (C0 AF) and a byte
+# never in UTF-8 (FF) after its valid value. protoc encodes them (it only
+# warns about the UTF-8, hence the quiet encoder). More forms of bad UTF-8 are
+# in tests/unit/test_proto.c; each payload here costs the scenario time.
+declare -A code_value=([ward]=$ward [khom]=6 [team]=$team [device]=$device [household]=H001)
+for field in ward khom team device household; do
+	for bad in 'nul:\000evil' 'overlong:\300\257' 'invalid:\377'; do
+		bin=$(mktemp)
+		if ! event "$field=\"${code_value[$field]}${bad#*:}\"" | encode 2>/dev/null >"$bin"; then
+			echo "gen_corpus: protoc cannot encode $field with ${bad%%:*}" >&2
+			exit 1
+		fi
+		add "code-$field-${bad%%:*}" bad_code <"$bin"
+		rm -f "$bin"
+	done
+done
+
 # ---- bad values --------------------------------------------------------------------------
 event id='"\x01\x02\x03\x04\x05\x06\x07\x08"' | add_text id-8-bytes bad_value
 event seq=9223372036854775808 | add_text seq-above-int64 bad_value

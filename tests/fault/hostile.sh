@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Scenario 6: hostile payloads on the events topic. A corpus made by
 # gen_corpus.sh (truncated, random, oversized, wrong-typed, unknown-enum,
-# far-future, far-past, missing fields, bad codes and values, topic
-# mismatches) is published with mosquitto_pub, one payload at a time: each
+# far-future, far-past, missing fields, bad codes (a NUL or bad UTF-8 in every
+# string field) and values, topic mismatches) is published with
+# mosquitto_pub, one payload at a time: each
 # must land in the rejected table with its reason (and its topic, length and
 # raw bytes), be answered by a rejection receipt when its device is readable,
 # and nothing may be stored. Then a flood of hostile messages (corpus payloads
@@ -19,7 +20,13 @@ flood=$(fault_pick 10000 100000)
 # about 40,000 messages have gone through (measured: 21 MB after 10,000,
 # 44 MB after 40,000, then +0.3-0.5 MB per 10,000). Only then is "flat" a
 # test of leaks.
-warmup=${FAULT_WARMUP:-40000}
+# Under the sanitizers RSS is not judged (see below), so the warm-up would
+# only cost minutes: none there unless asked for.
+if ldd "$KDC_AGGREGATOR" 2>/dev/null | grep -q libasan; then
+	warmup=${FAULT_WARMUP:-0}
+else
+	warmup=${FAULT_WARMUP:-40000}
+fi
 # Measured after the warm-up: RSS wanders within about 1.8 MB with no trend
 # from 40,000 to 150,000 messages, so the slack is 2 MiB; the full run floods
 # 100,000, where a leak of 20 bytes a message would already show.
@@ -47,16 +54,17 @@ while IFS='|' read -r file want t; do
 	mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t "${t:-$topic}" -f "$WORK/corpus/$file" ||
 		fail "mosquitto_pub of $file failed"
 	got=
-	for _ in $(seq 1 100); do
+	deadline=$((SECONDS + 60)) # a bound for a loaded machine under ASan, not a pace
+	while :; do
 		got=$(sql "$FAULT_DB" "select reason_name || '|' || payload_len || '|' || length(payload) || '|' || topic || '|' || coalesce(device, '') from rejected where rid > $before order by rid limit 1;")
-		[ -n "$got" ] && break
+		[ -n "$got" ] || [ "$SECONDS" -ge "$deadline" ] && break
 		sleep 0.1
 	done
 	size=$(stat -c %s "$WORK/corpus/$file")
 	IFS='|' read -r reason plen blen rtopic rdev <<<"$got"
 	verdict=ok
 	if [ -z "$got" ]; then
-		verdict="not in rejected within 10 s"
+		verdict="not in rejected within 60 s"
 	elif [ "$want" != '*' ] && [ "$reason" != "$want" ]; then
 		verdict="reason $reason, expected $want"
 	elif [ "$plen" != "$size" ]; then

@@ -551,46 +551,60 @@ fault_struck() {
 }
 
 # ---- kill moments ------------------------------------------------------------------------
+# A round's traffic lasts about a second on a fast machine, less than a busy
+# machine may take to poll the database once. So the aggregator is held
+# (SIGSTOP) before a round's syncs start, and fault_strike_moment runs it in
+# short slices up to the moment (agg_step_until): the moment cannot pass while
+# the test looks, whatever the speed. The aggregator is left stopped at the
+# moment; the scenario strikes, then resumes it (agg_resume) unless it killed
+# it.
 
-# fault_wait_progress TARGET SECONDS: waits until the events table holds
-# TARGET rows, or the syncs have all ended, or SECONDS pass. Used to strike
-# while events are in flight rather than after the traffic is over.
-fault_wait_progress() {
-	local target=$1 deadline=$((SECONDS + $2)) n
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		n=$(sql_count "$FAULT_DB" events 2>/dev/null) || n=0
-		[ "${n:-0}" -ge "$target" ] && return 0
-		fault_syncing || return 1
-		sleep 0.02
-	done
-	return 1
+# fault_hold_agg: stops the aggregator until fault_strike_moment steps it.
+fault_hold_agg() {
+	local p
+	p=$(agg_pid "$WORK/agg")
+	[ -n "$p" ] && pid_alive "$p" && kill -STOP "$p"
+	return 0
 }
 
-# fault_strike_moment ROUND-EVENTS: waits for a random moment of the round:
-# mostly a random fraction (5-95%) of the round's events stored, sometimes a
-# random time (which may fall during a restart or catch-up). Leaves what it
-# was in STRIKE (not printed: $(...) would run it in a subshell, whose $RANDOM
-# does not advance ours).
+# fault__moment: true (the aggregator stopped) once FAULT_TARGET rows are
+# stored, the clock passed FAULT_UNTIL_US, or no sync runs any more.
+FAULT_TARGET=0
+FAULT_UNTIL_US=0
+fault__moment() {
+	local n
+	[ "${EPOCHREALTIME/./}" -ge "$FAULT_UNTIL_US" ] && return 0
+	fault_syncing || return 0 # the traffic is over (it can only end in a gave-up sync)
+	n=$(sql_count_now "$FAULT_DB" events) || return 1
+	[ "$n" -ge "$FAULT_TARGET" ]
+}
+
+# fault_strike_moment ROUND-EVENTS: steps the aggregator (held by
+# fault_hold_agg) to a random moment of the round: mostly when a random
+# fraction (5-95%) of the round is stored, sometimes after a random
+# 0-600 ms of stepping (which may fall during a restart or catch-up; at 95%
+# of the round stored at the latest). Leaves what it was in STRIKE (not
+# printed: $(...) would run it in a subshell, whose $RANDOM does not advance
+# ours).
 STRIKE=
 STRIKE_IN_FLIGHT=0
 fault_strike_moment() {
-	local round=$1 base frac target ms
+	local round=$1 base frac ms
 	base=$(fault_stored)
+	FAULT_UNTIL_US=$((1 << 62))
 	if [ $((RANDOM % 4)) = 0 ]; then
 		rand_between 0 600
 		ms=$RAND
-		sleep_ms "$ms"
+		FAULT_TARGET=$((base + round * 95 / 100))
+		FAULT_UNTIL_US=$((${EPOCHREALTIME/./} + ms * 1000))
 		STRIKE="at ${ms} ms"
 	else
 		rand_between 5 95
 		frac=$RAND
-		target=$((base + round * frac / 100))
-		if fault_wait_progress "$target" 120; then
-			STRIKE="at ${frac}% of the round stored"
-		else
-			STRIKE="after the round (aimed at ${frac}%)"
-		fi
+		FAULT_TARGET=$((base + round * frac / 100))
+		STRIKE="at ${frac}% of the round stored"
 	fi
+	agg_step_until "$WORK/agg" 120 fault__moment
 	STRIKE_IN_FLIGHT=0
 	fault_syncing && STRIKE_IN_FLIGHT=1
 	[ "$STRIKE_IN_FLIGHT" = 1 ] || STRIKE="$STRIKE, after the traffic"

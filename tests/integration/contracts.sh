@@ -99,14 +99,14 @@ assert_eq "rejected columns" \
 
 agg_kill "$WORK/agg"
 offline() { case "$(status)" in *'"offline"'*) return 0 ;; *) return 1 ;; esac; }
-wait_for 15 "status offline (the will) after SIGKILL" offline
+wait_for 60 "status offline (the will) after SIGKILL" offline
 echo "ok: status offline after SIGKILL: $(status)"
 agg_restart "$WORK/agg"
 online() { case "$(status)" in *'"online"'*) return 0 ;; *) return 1 ;; esac; }
-wait_for 15 "status online after restart" online
+wait_for 60 "status online after restart" online
 echo "ok: status online after restart"
 agg_stop "$WORK/agg"
-wait_for 5 "status offline after SIGTERM" offline
+wait_for 30 "status offline after SIGTERM" offline
 echo "ok: status offline after SIGTERM"
 
 echo "contracts: kdc-event listings and receipts (1 committed, 1 rejected), 5 bad configurations exit 2, db mode/WAL/columns, status online/offline checked"

@@ -95,7 +95,7 @@ stats_total() {
 		-C 1 -W 2 2>/dev/null | grep -Eo '"stored_total" *: *[0-9]+' | grep -Eo '[0-9]+$'
 }
 stats_say_5() { [ "$(stats_total)" = 5 ]; }
-wait_for 15 "retained ward stats with stored_total 5" stats_say_5
+wait_for 60 "retained ward stats with stored_total 5" stats_say_5
 echo "ok: retained ward stats say stored_total 5"
 
 agg_stop "$WORK/agg"

@@ -35,7 +35,7 @@ printf 'id: "%s" seq: 99 occurred_ms: %s ward: "%s" khom: "6" team: "T1" device:
 	fail "protoc could not encode the refused event"
 mq_pub_file "$BROKER_DIR" "kdc/v1/$ward/events/T1/D1" "$WORK/bad.bin"
 one_rejected() { [ "$(sql_count "$db" rejected)" = 1 ]; }
-wait_for 20 "the refused payload is stored" one_rejected
+wait_for 60 "the refused payload is stored" one_rejected
 assert_eq "events stored before forget" 5 "$(sql_count "$db" events)"
 agg_stop "$WORK/agg"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bad input on the events topics: garbage bytes, a real payload cut short, a
-# valid event on another device's topic, a 1 MiB payload. Each lands in the
+# valid event on another device's topic, a 1 MiB payload, codes with a NUL. Each lands in the
 # `rejected` table with its reason, the device named by the topic gets a
 # receipt rejecting it, and the aggregator goes on storing good events.
 set -u
@@ -39,7 +39,7 @@ expect_rejected() {
 	local case=$1 dev=$2 name=$3 enum=$4 len=$5 ehex=${6:-} n row r text
 	n=$((checked + 1))
 	rejected_now() { [ "$(sql_count "$db" rejected)" -ge "$n" ]; }
-	wait_for 15 "$case: row $n in rejected" rejected_now
+	wait_for 60 "$case: row $n in rejected" rejected_now
 	row=$(sql "$db" "select reason_name, reason, coalesce(device, ''), payload_len,
 		length(payload), lower(coalesce(hex(event_id), '')), length(detail) > 0, topic
 		from rejected order by rid limit 1 offset $checked;")
@@ -110,6 +110,32 @@ head -c 1048576 /dev/urandom >"$WORK/big.bin"
 mq_pub_file "$BROKER_DIR" "kdc/v1/$ward/events/T1/D1" "$WORK/big.bin"
 expect_rejected too_large D1 too_large REJECT_REASON_TOO_LARGE 1048576
 
+# 5, 6. A code with a NUL inside, encoded by protoc: cut at the NUL,
+# household "H101\0X" would be stored as H101, and device "D1\0evil" would pass
+# as the topic's device D1. Both are codes with a byte outside the alphabet.
+# nul_event NAME HOUSEHOLD DEVICE FIELD_HEX: writes $WORK/NAME.bin (which must
+# hold FIELD_HEX, the field as protoc puts it on the wire), its id in $nul_id.
+nul_event() {
+	nul_id=$(uuid7_hex)
+	printf 'id: "%s"\nseq: 8\noccurred_ms: %s\nward: "%s"\nkhom: "3"\nteam: "T1"\ndevice: "%s"\nhousehold: "%s"\nmember: 1\naccount { kind: ACCOUNT_KIND_PAYMENT }\n' \
+		"$(hex_escape "$nul_id")" "$now_ms" "$ward" "$3" "$2" |
+		pb_encode kdc.v1.Event event >"$WORK/$1.bin" || fail "protoc could not encode $1"
+	case "$(od -An -tx1 -v "$WORK/$1.bin" | tr -d ' \n')" in
+	*"$4"*) ;;
+	*) fail "$1: protoc did not write the field $4" ;;
+	esac
+}
+nul_event household-nul 'H101\000X' D1 4206483130310058
+mq_pub_file "$BROKER_DIR" "kdc/v1/$ward/events/T1/D1" "$WORK/household-nul.bin"
+expect_rejected household-nul D1 bad_code REJECT_REASON_BAD_CODE "$(stat -c %s "$WORK/household-nul.bin")" "$nul_id"
+assert_contains "household-nul: detail" household "$(sql "$db" "select detail from rejected order by rid desc limit 1;")"
+assert_eq "events with the household-nul id" 0 "$(sql_count "$db" events "lower(hex(id)) = '$nul_id'")"
+nul_event device-nul H101 'D1\000evil' 3a074431006576696c
+mq_pub_file "$BROKER_DIR" "kdc/v1/$ward/events/T1/D1" "$WORK/device-nul.bin"
+expect_rejected device-nul D1 bad_code REJECT_REASON_BAD_CODE "$(stat -c %s "$WORK/device-nul.bin")" "$nul_id"
+assert_contains "device-nul: detail" device "$(sql "$db" "select detail from rejected order by rid desc limit 1;")"
+assert_eq "events with the device-nul id" 0 "$(sql_count "$db" events "lower(hex(id)) = '$nul_id'")"
+
 # Still serving: the protoc-built event on its own topic is stored and
 # receipted, and so is a new event from the device.
 mq_pub_file "$BROKER_DIR" "kdc/v1/$ward/events/T1/D1" "$WORK/other.bin"
@@ -121,8 +147,36 @@ assert_contains "receipt of the protoc-built event on its own topic" \
 dev_event "$conf" service --khom 3 --household H100 --member 2 --kind birth_registration
 dev_sync "$conf" 60
 assert_eq "events stored (first, protoc-built, last)" 3 "$(sql_count "$db" events)"
-assert_eq "rejected rows" 4 "$(sql_count "$db" rejected)"
+assert_eq "rejected rows" 6 "$(sql_count "$db" rejected)"
 assert_eq "outbox rows" 0 "$(dev_outbox_count "$conf")"
 
 agg_stop "$WORK/agg"
-echo "rejects: 4/4 rejected with reasons (malformed x2, topic_mismatch, too_large), 4 rejection receipts, stored 3/3 good events afterwards, outbox 0"
+
+# The device side: a receipt addressed to "D3\0x" is not D3's. D3's ward has no
+# aggregator; its first sync leaves its event pending and its session (with
+# the receipts subscription) in the broker, which then queues the receipts
+# below for it. The next sync must ignore the first and apply the second.
+conf3=$WORK/d3.conf
+dev_config "$conf3" "$BROKER_DIR" 90013 T1 D3
+dev_event "$conf3" account --khom 3 --household H300 --member 1 --kind vneid_level2
+d3_id=$(uuid_hex "$EVENT_ID")
+"$KDC_EVENT" --config "$conf3" sync --timeout 2 >>"$WORK/d3.sync.log" 2>&1
+assert_eq "exit status of D3's sync with no aggregator" 3 "$?"
+# receipt_for DEVICE_TEXT NAME: a receipt committing D3's event, by protoc.
+receipt_for() {
+	printf 'device: "%s"\ncommitted: "%s"\n' "$1" "$(hex_escape "$d3_id")" |
+		pb_encode kdc.v1.Receipt receipt >"$WORK/$2.bin" || fail "protoc could not encode $2"
+	mq_pub_file "$BROKER_DIR" "kdc/v1/90013/receipts/D3" "$WORK/$2.bin"
+}
+receipt_for 'D3\000x' receipt-nul
+: >"$WORK/d3.sync.log"
+"$KDC_EVENT" --config "$conf3" sync --timeout 8 >>"$WORK/d3.sync.log" 2>&1
+assert_eq "exit status of D3's sync with only the D3\\0x receipt" 3 "$?"
+assert_contains "D3's sync log" "receipt on kdc/v1/90013/receipts/D3 is ignored: device code has byte 0x00" \
+	"$(cat "$WORK/d3.sync.log")"
+assert_eq "D3's outbox rows after the D3\\0x receipt" 1 "$(dev_outbox_count "$conf3")"
+receipt_for D3 receipt-good
+dev_sync "$conf3" 30
+assert_eq "D3's outbox rows after its own receipt" 0 "$(dev_outbox_count "$conf3")"
+
+echo "rejects: 6/6 rejected with reasons (malformed x2, topic_mismatch, too_large, bad_code x2 for a NUL in household and device), 6 rejection receipts, stored 3/3 good events afterwards, outbox 0; a receipt for D3\\0x ignored by D3"

@@ -95,7 +95,7 @@ ward_stored_is() { [ "$(ward_json "$1" | jq -r .stored_total 2>/dev/null)" = "$2
 province_caught_up() {
 	local what=$1 w
 	for w in $w1 $w2; do
-		wait_for 30 "ward $w snapshot with stored_total ${total[$w]}" ward_stored_is "$w" "${total[$w]}"
+		wait_for 60 "ward $w snapshot with stored_total ${total[$w]}" ward_stored_is "$w" "${total[$w]}"
 	done
 	caught_up() {
 		P=$(psub "kdc/v1/province/$province/stats")
@@ -136,7 +136,7 @@ add_events $w1 100
 add_events $w2 50
 total[$w1]=400 total[$w2]=250
 for w in $w1 $w2; do
-	wait_for 30 "ward $w snapshot with stored_total ${total[$w]} (province down)" ward_stored_is "$w" "${total[$w]}"
+	wait_for 60 "ward $w snapshot with stored_total ${total[$w]} (province down)" ward_stored_is "$w" "${total[$w]}"
 done
 conf_broker_start "$pdir" "$pplain" "$ptls" "$pws"
 kdc_say "province broker restarted"
@@ -149,7 +149,7 @@ w1_down() {
 	P=$(psub "kdc/v1/province/$province/stats")
 	[ "$(jq -r ".wards[] | select(.ward == \"$w1\") | \"\(.link) \(.online) \(.reporting)\"" <<<"$P")" = "down false true" ]
 }
-wait_for 20 "ward $w1 shown offline (bridge down) in the province snapshot" w1_down
+wait_for 60 "ward $w1 shown offline (bridge down) in the province snapshot" w1_down
 assert_eq "province stored_total with ward $w1 unreachable (its last snapshot kept)" 650 "$(jq .stored_total <<<"$P")"
 add_events $w1 80 nosync
 add_events $w2 20
@@ -168,7 +168,7 @@ restarted() {
 	P=$(psub "kdc/v1/province/$province/stats")
 	[ "$(jq .seq <<<"$P")" -gt "$seq_stopped" ]
 }
-wait_for 15 "a snapshot from the restarted kdc-rollup" restarted
+wait_for 60 "a snapshot from the restarted kdc-rollup" restarted
 assert_eq "wards reporting at once after a roll-up restart (bridged snapshots are retained)" 2 \
 	"$(jq .wards_reporting <<<"$P")"
 assert_eq "province stored_total after the roll-up restart" 750 "$(jq .stored_total <<<"$P")"

@@ -141,9 +141,9 @@ check_province_sum() {
 		denom=$(printf '%s\n' "$@" | jq -s "map($denom) | add")
 		got=$(jq ".targets[] | select(.indicator == \"$ind\") | .denominator" <<<"$prov")
 		assert_eq "province target $ind denominator (sum)" "$denom" "$got"
-		# 100 * value / denominator, two decimals, half up, in integers
+		# 100 * value / denominator, two decimals, rounded down, in integers
 		cur=$(awk -v v="$want" -v d="$denom" 'BEGIN { if (d == 0) { print "null"; exit }
-			c = int((v * 10000 + int(d / 2)) / d); printf "%.2f\n", c / 100 }')
+			c = int(v * 10000 / d); printf "%.2f\n", c / 100 }')
 		got=$(jq -r ".targets[] | select(.indicator == \"$ind\") | .current" <<<"$prov")
 		# jq prints 43.1 for 43.10
 		got=$(awk -v x="$got" 'BEGIN { if (x == "null") print "null"; else printf "%.2f\n", x }')

@@ -94,7 +94,7 @@ stored_is() { [ "$(ward_json "$1" | jq -r .stored_total 2>/dev/null)" = "$2" ]; 
 for i in 0 1 2; do
 	w=${wards[$i]}
 	expect=$((bulk[i] + 5))
-	wait_for 30 "ward $w snapshot with stored_total $expect" stored_is "$w" "$expect"
+	wait_for 60 "ward $w snapshot with stored_total $expect" stored_is "$w" "$expect"
 	db=$WORK/$w/ward.db
 	j=$(ward_json "$w")
 	assert_eq "ward $w: rows stored" "$expect" "$(sql_count "$db" events)"
@@ -132,7 +132,7 @@ done
 prov_json() { retained_json "$port" "kdc/v1/province/$province/stats"; }
 sum=$((bulk[0] + bulk[1] + bulk[2] + 15))
 prov_has() { [ "$(prov_json | jq -r '"\(.stored_total) \(.wards_reporting)"' 2>/dev/null)" = "$1" ]; }
-wait_for 30 "province snapshot with the 3 wards and stored_total $sum" prov_has "$sum 3"
+wait_for 60 "province snapshot with the 3 wards and stored_total $sum" prov_has "$sum 3"
 
 # The province must be compared with the very ward snapshots it summed: the
 # wards' seq in its table must be those of the retained ward snapshots.
@@ -145,7 +145,7 @@ same_snapshots() {
 		[ "$(jq -r ".wards[] | select(.ward == \"$w\") | .seq" <<<"$P")" = "$(jq -r .seq <<<"${W[-1]}")" ] || return 1
 	done
 }
-wait_for 20 "a province snapshot made of the current ward snapshots" same_snapshots
+wait_for 60 "a province snapshot made of the current ward snapshots" same_snapshots
 check_province_sum "$P" "${W[@]}"
 assert_eq "province code" "$province" "$(jq -r .province <<<"$P")"
 assert_eq "wards listed / reporting / online" "4 3 3" "$(jq -r '"\(.wards_listed) \(.wards_reporting) \(.wards_online)"' <<<"$P")"
@@ -162,14 +162,14 @@ agg_stop "$WORK/${wards[2]}/agg"
 offline_row() {
 	[ "$(prov_json | jq -r '.wards[] | select(.ward == "91103") | "\(.status) \(.online) \(.reporting)"')" = "offline false true" ]
 }
-wait_for 15 "ward 91103 shown offline in the province snapshot" offline_row
+wait_for 60 "ward 91103 shown offline in the province snapshot" offline_row
 P1=$(prov_json)
 assert_eq "province stored_total with ward 91103 offline (its last snapshot kept)" "$sum" "$(jq .stored_total <<<"$P1")"
 assert_eq "wards online" 2 "$(jq .wards_online <<<"$P1")"
 age1=$(jq '.wards[] | select(.ward == "91103") | .age_s' <<<"$P1")
 seq1=$(jq .seq <<<"$P1")
 newer() { [ "$(prov_json | jq .seq)" -gt "$seq1" ]; }
-wait_for 15 "a refreshed province snapshot (--refresh-s 5)" newer
+wait_for 30 "a refreshed province snapshot (--refresh-s 5)" newer
 age2=$(prov_json | jq '.wards[] | select(.ward == "91103") | .age_s')
 assert_ge "age of ward 91103's snapshot after a refresh (was $age1)" $((age1 + 4)) "$age2"
 
@@ -177,10 +177,11 @@ assert_ge "age of ward 91103's snapshot after a refresh (was $age1)" $((age1 + 4
 rollup_stop "$WORK/rollup"
 seq_stopped=$(prov_json | jq .seq)
 rollup_restart "$WORK/rollup"
-restarted() { [ "$(prov_json | jq .seq)" -gt "$seq_stopped" ]; }
-wait_for 15 "a province snapshot from the restarted kdc-rollup" restarted
-P2=$(prov_json)
-assert_eq "seq after the restart continues" $((seq_stopped + 1)) "$(jq .seq <<<"$P2")"
+# (a roll-up that started its seq again at 1 would never get past this; the
+# exact next seq is not required: a busy machine may see a later refresh first)
+restarted() { P2=$(prov_json) && [ "$(jq .seq <<<"$P2")" -gt "$seq_stopped" ]; }
+wait_for 60 "a province snapshot from the restarted kdc-rollup, seq after $seq_stopped" restarted
+echo "ok: seq after the restart continues: $seq_stopped -> $(jq .seq <<<"$P2")"
 assert_eq "stored_total after the restart" "$sum" "$(jq .stored_total <<<"$P2")"
 assert_eq "wards reporting after the restart (all retained)" 3 "$(jq .wards_reporting <<<"$P2")"
 assert_ge "seq grew over the test" $((seq_before + 2)) "$(jq .seq <<<"$P2")"

@@ -142,7 +142,7 @@ assert_eq "ward $w1 rejected rows after D2 published as D1 (refused by the broke
 mosquitto_pub -h 127.0.0.1 -p "$mport" -u "$w1.D2" -P "${pw[d12]}" -q 1 \
 	-t "kdc/v1/$w1/events/T2/D2" -m 'not an event' || fail "D2 could not publish on its own topic"
 rejected_one() { [ "$(sql_count "$WORK/$w1/ward.db" rejected)" = 1 ]; }
-wait_for 15 "the aggregator's rejected row for D2's own (malformed) message" rejected_one
+wait_for 60 "the aggregator's rejected row for D2's own (malformed) message" rejected_one
 echo "ok: D2's message on its own topic arrived and was rejected as malformed"
 
 # ---- the aggregator again, now with MQTT 3.1.1 given explicitly ------------------------------------
@@ -164,8 +164,8 @@ assert_eq "ward $w1 rows after the restart with 3.1.1" 11 "$(sql_count "$WORK/$w
 
 # ---- the retained statistics and the province roll-up on the same broker ----------------------------
 stored_is() { [ "$(rsub "kdc/v1/$1/stats/ward" | jq -r .stored_total 2>/dev/null)" = "$2" ]; }
-wait_for 30 "ward $w1 retained stats with stored_total 11" stored_is $w1 11
-wait_for 30 "ward $w2 retained stats with stored_total 204" stored_is $w2 204
+wait_for 60 "ward $w1 retained stats with stored_total 11" stored_is $w1 11
+wait_for 60 "ward $w2 retained stats with stored_total 204" stored_is $w2 204
 cat >"$WORK/province.ini" <<EOF
 [province]
 code = $province
@@ -182,7 +182,7 @@ same_snapshots() {
 	[ "$(jq -r '[.wards[] | "\(.seq)/\(.online)"] | join(" ")' <<<"$P" 2>/dev/null)" = \
 		"$(jq -r .seq <<<"${W[0]}")/true $(jq -r .seq <<<"${W[1]}")/true" ]
 }
-wait_for 30 "the province snapshot of both wards on RabbitMQ" same_snapshots
+wait_for 60 "the province snapshot of both wards on RabbitMQ" same_snapshots
 check_province_sum "$P" "${W[@]}"
 assert_eq "province stored_total on RabbitMQ" 215 "$(jq .stored_total <<<"$P")"
 rollup_stop "$WORK/rollup"

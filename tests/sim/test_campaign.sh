@@ -91,7 +91,7 @@ retained() {
 		-C 1 -W 3 2>/dev/null
 }
 stored_is() { [ "$(retained | jq -r .stored_total 2>/dev/null)" = "$1" ]; }
-wait_for 30 "ward stats with all $total events" stored_is "$total"
+wait_for 60 "ward stats with all $total events" stored_is "$total"
 json=$(retained)
 printf '%s\n' "$json" >"$WORK/ward.json"
 w() { jq -c "$1" <<<"$json"; }

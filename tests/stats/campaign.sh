@@ -117,8 +117,8 @@ retained() {
 	mosquitto_sub -h 127.0.0.1 -p "$(broker_port "$BROKER_DIR")" -t "$(topic "$1")" -C 1 -W 3 2>/dev/null
 }
 stored_is() { [ "$(retained "$1" | jq -r '.stored_total' 2>/dev/null)" = "$2" ]; }
-wait_for 30 "ward snapshot with all 309 events" stored_is ward 309
-wait_for 10 "khóm 6 snapshot with its 308 events" stored_is khom/6 308
+wait_for 60 "ward snapshot with all 309 events" stored_is ward 309
+wait_for 60 "khóm 6 snapshot with its 308 events" stored_is khom/6 308
 
 ward_json=$(retained ward)
 khom_json=$(retained khom/6)
@@ -238,14 +238,18 @@ agg_stop "$WORK/agg"
 "$KDC_AGGREGATOR" rebuild --db "$db" --profile "$profile" >"$WORK/rebuild.log" 2>&1 ||
 	fail "kdc-aggregator rebuild failed: $(tail -n 3 "$WORK/rebuild.log")"
 agg_restart "$WORK/agg"
+t_restart=$SECONDS
 agg_wait_online "$BROKER_DIR" "$ward" 30
 seq_is_after() { [ "$(retained ward | jq .seq)" -gt "$seq_before" ] 2>/dev/null; }
-wait_for 20 "a new ward snapshot after the restart" seq_is_after
+wait_for 60 "a new ward snapshot after the restart" seq_is_after
 after=$(retained ward)
 if [ "$(numbers "$ward_json")" != "$(numbers "$after")" ]; then
 	diff <(numbers "$ward_json") <(numbers "$after") | head -20 >&2
 	fail "the ward's numbers changed across rebuild and restart"
 fi
-assert_eq "ward seq after restart (one more than before)" $((seq_before + 1)) "$(jq .seq <<<"$after")"
+# one more than before; on a machine so busy that this came a minute or more
+# after the restart, the once-a-minute republish may have added one a minute
+assert_between "ward seq after restart (one more than before)" $((seq_before + 1)) \
+	$((seq_before + 1 + (SECONDS - t_restart) / 60)) "$(jq .seq <<<"$after")"
 agg_stop "$WORK/agg"
 kdc_say "campaign statistics: all checks passed"

@@ -2,3 +2,4 @@
 # the producer library offline.
 kdc_unit_test(test_outbox test_outbox.c kdc_producer)
 kdc_unit_test(test_producer test_producer.c kdc_producer)
+kdc_unit_test(test_outbox_home test_outbox_home.c kdc_producer)

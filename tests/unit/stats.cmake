@@ -11,7 +11,7 @@ foreach(t test_stats test_stats_prop)
 endforeach()
 # 2000 streams take about 40 s of CPU here (x3 under the sanitizers)
 if(TARGET test_stats_prop)
-  set_tests_properties(test_stats_prop PROPERTIES TIMEOUT 600)
+  set_tests_properties(test_stats_prop PROPERTIES TIMEOUT 600 COST 500)
   # under the sanitizers the same code is checked for memory errors, not for
   # more cases: 400 streams keep that pass within CI's time
   if(KDC_SANITIZE)

@@ -146,6 +146,43 @@ static void test_config_errors_name_file_and_line(void **state)
 	kdc_conf_free(cfg_opts, &c);
 }
 
+struct pathcfg {
+	char *file;
+	char *name;
+};
+
+static const struct kdc_opt path_opts[] = {
+	{ "file", KDC_OPT_PATH, offsetof(struct pathcfg, file), 0, 0, NULL, "a file" },
+	{ "name", KDC_OPT_STR, offsetof(struct pathcfg, name), 0, 0, NULL, "a name" },
+	KDC_OPT_END
+};
+
+/* A relative path in a config file names a file beside the config; an
+ * absolute one and a plain string stay as written. */
+static void test_config_relative_path_is_beside_the_file(void **state)
+{
+	struct pathcfg c = { 0 };
+	char err[256], expect[600];
+	char *path = write_tmp("paths.conf", "file = ca.crt\nname = ca.crt\n");
+	char *argv[] = { "prog", "--file", "here.crt" };
+	int argi = 1;
+
+	(void)state;
+	assert_int_equal(kdc_conf_load(path_opts, &c, path, err, sizeof err), KDC_OK);
+	snprintf(expect, sizeof expect, "%.*sca.crt", (int)(strrchr(path, '/') - path + 1), path);
+	assert_string_equal(c.file, expect);
+	assert_string_equal(c.name, "ca.crt");
+	free(path);
+	path = write_tmp("paths2.conf", "file = /etc/kdc/ca.crt\n");
+	assert_int_equal(kdc_conf_load(path_opts, &c, path, err, sizeof err), KDC_OK);
+	assert_string_equal(c.file, "/etc/kdc/ca.crt");
+	/* on the command line: relative to the current folder, as typed */
+	assert_int_equal(kdc_conf_args(path_opts, &c, 3, argv, &argi, err, sizeof err), KDC_OK);
+	assert_string_equal(c.file, "here.crt");
+	kdc_conf_free(path_opts, &c);
+	free(path);
+}
+
 static void test_private_file_mode(void **state)
 {
 	const char *dir = getenv("KDC_TEST_TMP");
@@ -167,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_parse_ll_is_strict),
 		cmocka_unit_test(test_config_file_and_flags),
 		cmocka_unit_test(test_config_errors_name_file_and_line),
+		cmocka_unit_test(test_config_relative_path_is_beside_the_file),
 		cmocka_unit_test(test_private_file_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

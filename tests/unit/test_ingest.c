@@ -110,6 +110,19 @@ static void *producer_main(void *arg)
 	return NULL;
 }
 
+/* Waits (30 s at most: a loaded machine) until the producer thread has found
+ * the queue full and waits for room, however late the thread ran. */
+static void wait_until_full(kdc_ingest *q)
+{
+	int64_t t0 = kdc_mono_ms();
+
+	while (kdc_ingest_full_waits(q) == 0) {
+		if (kdc_mono_ms() - t0 > 30000)
+			fail_msg("the producer thread did not fill the queue within 30 s");
+		usleep(1000);
+	}
+}
+
 static void test_full_queue_waits_and_drops_nothing(void **state)
 {
 	kdc_ingest *q = kdc_ingest_new(16);
@@ -119,7 +132,7 @@ static void test_full_queue_waits_and_drops_nothing(void **state)
 
 	assert_int_equal(pthread_create(&t, NULL, producer_main, &p), 0);
 	/* a slow consumer: the producer must find the queue full and wait */
-	usleep(50000);
+	wait_until_full(q);
 	assert_int_equal(kdc_ingest_depth(q), 16);
 	while (expect < p.count) {
 		size_t n = kdc_ingest_wait(q, 7, 2000, 1);
@@ -165,7 +178,7 @@ static void test_close_refuses_later_messages_keeps_queued(void **state)
 	size_t n;
 
 	assert_int_equal(pthread_create(&t, NULL, producer_main, &p), 0);
-	usleep(50000); /* 16 queued, the producer waits for room */
+	wait_until_full(q); /* 16 queued, the producer waits for room */
 	kdc_ingest_close(q);
 	pthread_join(t, NULL);
 	assert_int_equal(p.refused, 40 - 16);

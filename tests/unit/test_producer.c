@@ -168,7 +168,7 @@ static void offline_record_then_sync_times_out_keeping_everything(void **state)
 	t0 = kdc_mono_ms();
 	assert_int_equal(kdc_producer_sync(p, 1500, NULL, on_progress, &pr), KDC_ERR_TIMEOUT);
 	took = kdc_mono_ms() - t0;
-	if (took < 1400 || took > 4000)
+	if (took < 1400 || took > 10000) /* the upper bound allows a loaded machine */
 		fail_msg("sync with a 1.5 s timeout took %lld ms", (long long)took);
 	assert_true(pr.calls >= 1);
 	assert_int_equal(pr.last.connected, 0);

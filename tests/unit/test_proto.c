@@ -274,6 +274,214 @@ static void test_decode_refuses_garbage_and_oversize(void **state)
 	free(big);
 }
 
+/* ---- string fields over their wire length ---------------------------------
+ * protobuf-c's encoder stops a string at its first NUL, so these payloads are
+ * written by hand: the event packed with one code field empty (a proto3
+ * empty string is left out), then that field appended with raw bytes. */
+
+struct code_field {
+	int number;
+	const char *name;
+	const char *good; /* the fixture's value */
+};
+
+static const struct code_field code_fields[] = {
+	{ 4, "ward", "31975" }, { 5, "khom", "6" }, { 6, "team", "T1" },
+	{ 7, "device", "D1" }, { 8, "household", "H0001" },
+};
+
+/* Appends field `number` (length-delimited) with n raw bytes; returns the
+ * new length. */
+static size_t put_field(uint8_t *buf, size_t len, int number, const void *bytes, size_t n)
+{
+	assert_true(n < 128);
+	buf[len++] = (uint8_t)(number << 3 | 2);
+	buf[len++] = (uint8_t)n;
+	memcpy(buf + len, bytes, n);
+	return len + n;
+}
+
+static const char **code_slot(struct fixture *f, int number)
+{
+	switch (number) {
+	case 4: return (const char **)&f->ev.ward;
+	case 5: return (const char **)&f->ev.khom;
+	case 6: return (const char **)&f->ev.team;
+	case 7: return (const char **)&f->ev.device;
+	default: return (const char **)&f->ev.household;
+	}
+}
+
+/* A valid payment event whose code field `number` is the n raw bytes. */
+static size_t event_with_raw_code(uint8_t *buf, int number, const void *bytes, size_t n)
+{
+	struct fixture f;
+	size_t len;
+
+	make_event(&f, KDC_KIND_PAYMENT);
+	*code_slot(&f, number) = "";
+	len = kdc__v1__event__pack(&f.ev, buf);
+	return put_field(buf, len, number, bytes, n);
+}
+
+/* Decodes and validates as the aggregator does for topic
+ * kdc/v1/31975/events/T1/D1; returns the reason (0 = stored). */
+static int server_verdict(const uint8_t *buf, size_t len, struct kdc_verdict *v)
+{
+	struct kdc_event_topic t;
+	kdc_event_pb *ev;
+	int rc;
+
+	assert_int_equal(kdc_event_topic_parse("kdc/v1/31975/events/T1/D1", &t), KDC_OK);
+	ev = kdc_event_decode(buf, len, v);
+	if (!ev) {
+		assert_int_not_equal(v->reason, 0);
+		assert_true(strlen(v->detail) > 0);
+		return v->reason;
+	}
+	rc = kdc_event_validate(ev, &t, "31975", NOW, v);
+	kdc_event_free(ev);
+	return rc;
+}
+
+static void test_hand_built_codes_decode(void **state)
+{
+	/* the construction itself: the good value written by hand is stored */
+	uint8_t buf[256];
+	struct kdc_verdict v;
+
+	for (size_t i = 0; i < sizeof code_fields / sizeof code_fields[0]; i++) {
+		const struct code_field *c = &code_fields[i];
+		size_t len = event_with_raw_code(buf, c->number, c->good, strlen(c->good));
+		assert_int_equal(kdc_event_wire_check(buf, len, &v), 0);
+		assert_int_equal(server_verdict(buf, len, &v), 0);
+	}
+}
+
+static void test_code_with_nul_is_bad_code(void **state)
+{
+	/* "H0001\0X", "D1\0evil": cut at the NUL they would pass every check,
+	 * the topic's device included */
+	static const char *const tails[] = { "\0X", "\0evil", "\0" };
+	static const size_t tail_len[] = { 2, 5, 1 };
+	uint8_t buf[256];
+	char raw[64];
+	struct kdc_verdict v;
+
+	for (size_t i = 0; i < sizeof code_fields / sizeof code_fields[0]; i++) {
+		const struct code_field *c = &code_fields[i];
+		for (size_t k = 0; k < 3; k++) {
+			size_t n = strlen(c->good), len;
+			memcpy(raw, c->good, n);
+			memcpy(raw + n, tails[k], tail_len[k]);
+			len = event_with_raw_code(buf, c->number, raw, n + tail_len[k]);
+			assert_int_equal(server_verdict(buf, len, &v), R(BAD_CODE));
+			assert_non_null(strstr(v.detail, c->name));
+			assert_non_null(strstr(v.detail, "0x00"));
+			assert_int_equal(kdc_event_wire_check(buf, len, &v), R(BAD_CODE));
+		}
+	}
+	/* a NUL first: the C string is empty ("missing"), the wire field is not */
+	assert_int_equal(server_verdict(buf, event_with_raw_code(buf, 8, "\0H0001", 6), &v),
+	                 R(BAD_CODE));
+}
+
+static void test_code_with_bad_utf8_is_bad_code(void **state)
+{
+	static const struct { const char *b; size_t n; } bad[] = {
+		{ "\xc0\xaf", 2 },          /* overlong '/' */
+		{ "H\xc0\xaf" "1", 4 },
+		{ "\xe0\x80\xaf", 3 },      /* overlong, three bytes */
+		{ "\xff", 1 },              /* never in UTF-8 */
+		{ "H\x80", 2 },             /* lone continuation byte */
+		{ "H\xe2\x82", 3 },         /* sequence cut short */
+		{ "\xed\xa0\x80", 3 },      /* a surrogate */
+		{ "Nh\xc3\xa0", 4 },        /* valid UTF-8, but not a code */
+		{ "H 1", 3 },
+		{ "123456789012345678901234567890123", 33 },
+	};
+	uint8_t buf[256];
+	struct kdc_verdict v;
+
+	for (size_t i = 0; i < sizeof code_fields / sizeof code_fields[0]; i++) {
+		for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+			size_t len = event_with_raw_code(buf, code_fields[i].number, bad[k].b, bad[k].n);
+			assert_int_equal(server_verdict(buf, len, &v), R(BAD_CODE));
+			assert_non_null(strstr(v.detail, code_fields[i].name));
+		}
+	}
+}
+
+static void test_every_occurrence_is_checked(void **state)
+{
+	/* protobuf-c keeps the last of a repeated singular field; a bad earlier
+	 * one is refused all the same, and so is a bad later one */
+	struct fixture f;
+	uint8_t buf[256];
+	struct kdc_verdict v;
+	size_t len;
+
+	make_event(&f, KDC_KIND_PAYMENT);
+	len = kdc__v1__event__pack(&f.ev, buf);
+	len = put_field(buf, len, 8, "H0001\0X", 7);
+	assert_int_equal(server_verdict(buf, len, &v), R(BAD_CODE));
+
+	len = event_with_raw_code(buf, 7, "D1\0evil", 7);
+	len = put_field(buf, len, 7, "D1", 2);
+	assert_int_equal(server_verdict(buf, len, &v), R(BAD_CODE));
+}
+
+/* A receipt for device D1 rejecting one event with the given detail bytes. */
+static size_t receipt_with_detail(uint8_t *buf, const void *detail, size_t n)
+{
+	uint8_t rej[128];
+	size_t rlen = 0, len = 0;
+
+	rej[rlen++] = 0x10; /* reason */
+	rej[rlen++] = 4;
+	rlen = put_field(rej, rlen, 3, detail, n);
+	len = put_field(buf, len, 1, "D1", 2);
+	return put_field(buf, len, 3, rej, rlen);
+}
+
+static void test_receipt_strings(void **state)
+{
+	static const struct { const char *b; size_t n; int ok; } texts[] = {
+		{ "household code is missing", 25, 1 },
+		{ "M\xc3\xa3 h\xe1\xbb\x99", 8, 1 },        /* "Mã hộ" */
+		{ "\xf0\x9f\x98\x80", 4, 1 },               /* U+1F600 */
+		{ "\xed\x9f\xbf", 3, 1 },                   /* U+D7FF */
+		{ "\xf4\x8f\xbf\xbf", 4, 1 },               /* U+10FFFF */
+		{ "a\0b", 3, 0 },
+		{ "\xc0\xaf", 2, 0 }, { "\xc1\xbf", 2, 0 }, /* overlong */
+		{ "\xe0\x80\xaf", 3, 0 }, { "\xf0\x80\x80\xaf", 4, 0 },
+		{ "\xed\xa0\x80", 3, 0 },                   /* surrogate */
+		{ "\xf4\x90\x80\x80", 4, 0 },               /* above U+10FFFF */
+		{ "\xf5\x80\x80\x80", 4, 0 }, { "\x80", 1, 0 },
+		{ "\xe2\x82", 2, 0 }, { "\xe2\x28\xa1", 3, 0 },
+	};
+	uint8_t buf[256];
+	struct kdc_verdict v;
+	size_t len;
+	kdc_receipt_pb *r;
+
+	for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+		len = receipt_with_detail(buf, texts[k].b, texts[k].n);
+		/* protobuf-c takes every one of them */
+		assert_non_null(r = kdc__v1__receipt__unpack(NULL, len, buf));
+		kdc__v1__receipt__free_unpacked(r, NULL);
+		assert_int_equal(kdc_receipt_wire_check(buf, len, &v),
+		                 texts[k].ok ? 0 : R(MALFORMED));
+		if (!texts[k].ok)
+			assert_non_null(strstr(v.detail, "detail"));
+	}
+	/* a receipt for "D1\0x" is not for D1 */
+	len = put_field(buf, 0, 1, "D1\0x", 4);
+	assert_int_equal(kdc_receipt_wire_check(buf, len, &v), R(BAD_CODE));
+	len = put_field(buf, 0, 1, "D1", 2);
+	assert_int_equal(kdc_receipt_wire_check(buf, len, &v), 0);
+}
+
 static void test_enum_names(void **state)
 {
 	assert_int_equal(kdc_account_parse("payment"), 4);
@@ -295,6 +503,11 @@ int main(void)
 		cmocka_unit_test(test_topic_must_match_payload),
 		cmocka_unit_test(test_topic_parser_refuses_bad_shapes),
 		cmocka_unit_test(test_decode_refuses_garbage_and_oversize),
+		cmocka_unit_test(test_hand_built_codes_decode),
+		cmocka_unit_test(test_code_with_nul_is_bad_code),
+		cmocka_unit_test(test_code_with_bad_utf8_is_bad_code),
+		cmocka_unit_test(test_every_occurrence_is_checked),
+		cmocka_unit_test(test_receipt_strings),
 		cmocka_unit_test(test_enum_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include "kdc_err.h"
 #include "kdc_log.h"
 #include "kdc_util.h"
+#include "jsonout.h"
 #include "profile.h"
 #include "stats.h"
 #include "stats_testlib.h"
@@ -497,6 +498,36 @@ static void test_target_met_and_unreachable(void **state)
 
 /* ---- scopes, seq, coalescing -------------------------------------------------- */
 
+/* A target's `current` is rounded down at two decimals: 16999 of 20000
+ * (84.995 %) is below 85 % and must not read 85.00; 158 of 186 (84.946 %)
+ * reads 84.94, not 84.95 that a viewer would round again to 85. */
+static void test_target_current_never_rounds_up(void **state)
+{
+	static const struct { int64_t value, denom; const char *current; int met; } cases[] = {
+		{ 16999, 20000, "84.99", 0 }, { 158, 186, "84.94", 0 }, { 17000, 20000, "85.00", 1 },
+		{ 159, 186, "85.48", 1 }, { 1, 3, "33.33", 0 }, { 2, 3, "66.66", 0 },
+	};
+	/* 2026-12-31 is day 20818 */
+	const struct kdc_profile_target t = { KDC_IND_HOUSEHOLDS_REACHED, 8500, "2026-12-31", 20818 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cJSON *o = cJSON_CreateObject();
+		char *s;
+
+		assert_non_null(o);
+		kdc_json_target(o, &t, cases[i].value, cases[i].denom, 0, 0, t.deadline_day - 30);
+		s = cJSON_PrintUnformatted(cJSON_GetObjectItem(o, "current"));
+		assert_non_null(s);
+		if (strcmp(s, cases[i].current) != 0)
+			fail_msg("%lld of %lld: current %s, expected %s", (long long)cases[i].value,
+			         (long long)cases[i].denom, s, cases[i].current);
+		assert_int_equal(cJSON_IsTrue(cJSON_GetObjectItem(o, "met")), cases[i].met);
+		cJSON_free(s);
+		cJSON_Delete(o);
+	}
+}
+
 static void test_unassigned_codes(void **state)
 {
 	const int64_t now = lt("2026-11-27T10:00:00");
@@ -720,6 +751,7 @@ int main(void)
 		cmocka_unit_test(test_windows_roll_with_the_clock),
 		cmocka_unit_test(test_target_projection),
 		cmocka_unit_test(test_target_met_and_unreachable),
+		cmocka_unit_test(test_target_current_never_rounds_up),
 		cmocka_unit_test(test_unassigned_codes),
 		cmocka_unit_test(test_seq_and_coalescing),
 		cmocka_unit_test(test_rejected_total),

@@ -313,7 +313,7 @@ static void model_target(const struct world *w, const struct kdc_profile_target 
 	cJSON_AddRawToObject(o, "percent", buf);
 	cJSON_AddStringToObject(o, "deadline", t->deadline);
 	if (denom > 0) {
-		long long c = (value * 10000 + denom / 2) / denom;
+		long long c = value * 10000 / denom; /* rounded down */
 		snprintf(buf, sizeof buf, "%lld.%02lld", c / 100, c % 100);
 		cJSON_AddRawToObject(o, "current", buf);
 	} else {

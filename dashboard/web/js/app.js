@@ -62,6 +62,7 @@
   // ---- rendering ----------------------------------------------------------
 
   function render() {
+    page.useOffset(state.ward);
     page.renderLabels();
     renderHeader();
     renderWarnings();
@@ -89,7 +90,8 @@
     const fmt = common.fmt;
     $('ward-name').textContent = wardLabel();
     document.title = wardLabel() + ' · ' + t('app.title');
-    page.renderConn();
+    const aggOffline = aggIsOffline();
+    page.renderConn(aggOffline);
 
     const agg = $('agg');
     const st = state.status ? state.status.status : 'unknown';
@@ -99,10 +101,14 @@
     agg.title = state.status && state.status.since ? fmt.time(state.status.since) : '';
 
     const hl = health();
-    const age = $('age');
-    age.dataset.state = hl.warnings.some((w) => w.kind === 'stale') ? 'stale' : (hl.ageMs === null ? 'none' : 'fresh');
-    age.textContent = hl.ageMs === null ? t('age.none') : t('age.label', { ago: fmt.ago(hl.ageMs) });
+    page.renderAge(hl.ageMs, hl.warnings.some((w) => w.kind === 'stale'), aggOffline);
     document.body.dataset.agg = aggState;
+  }
+
+  // The aggregator said it stopped (its offline status or its will): every
+  // indicator then says the figures have stopped.
+  function aggIsOffline() {
+    return state.status !== null && state.status.status === 'offline';
   }
 
   function health() {
@@ -111,7 +117,7 @@
       now: now,
       ward: state.ward,
       status: state.status,
-      connected: page.connShown() !== 'offline',
+      connected: page.connUp(),
       settled: page.settled(now),
       staleMs: common.settings.staleMs,
     });
@@ -124,7 +130,11 @@
       if (w.kind === 'broker') {
         text = page.brokerWarning();
       } else if (w.kind === 'agg_offline') {
-        text = t('warn.agg_offline', { since: w.since ? fmt.time(w.since) : fmt.dash });
+        // the will cannot know when it is published: then the last time the
+        // aggregator was known alive
+        const since = page.stoppedSince(state.status, state.ward);
+        text = since === null ? t('warn.agg_offline_unknown')
+          : t(since.exact ? 'warn.agg_offline' : 'warn.agg_offline_alive', { since: fmt.time(since.ms) });
       } else if (w.kind === 'agg_degraded') {
         text = t('warn.agg_degraded', { reason: w.reason || fmt.dash });
       } else if (w.kind === 'stale') {
@@ -153,8 +163,8 @@
         t('ov.stored') + ' ' + fmt.int(g('stored_total')) + ' · ' + t('ov.rejected') + ' ' + fmt.int(g('rejected_total'))));
   }
 
-  function rateCell(col, n, p, total) {
-    return page.rateCell(col, t(col === 'paying' ? 'col.paying_short' : 'col.' + col), n, p, total);
+  function rateCell(col, n, total) {
+    return page.rateCell(col, t(col === 'paying' ? 'col.paying_short' : 'col.' + col), n, total);
   }
 
   function renderKhoms() {
@@ -169,9 +179,9 @@
       h('th', { scope: 'row', 'data-col': 'khom' }, r.name,
         r.unassigned ? h('span', { class: 'tag' }, t('khom.unassigned')) : null),
       h('td', { class: 'num', 'data-col': 'households', 'data-label': t('col.households') }, fmt.int(r.households)),
-      rateCell('visited', r.visited, r.visitedPct, r.households),
-      rateCell('reached', r.reached, r.reachedPct, r.households),
-      rateCell('paying', r.paying, r.payingPct, r.people15),
+      rateCell('visited', r.visited, r.households),
+      rateCell('reached', r.reached, r.households),
+      rateCell('paying', r.paying, r.people15),
       h('td', { 'data-col': 'last', 'data-label': t('col.last') }, fmt.time(r.last)))));
   }
 

@@ -39,6 +39,26 @@
     return da && db ? Math.round((db - da) / DAY_MS) : null;
   }
 
+  // Share of part in whole in tenths of a percent, rounded down (158 of 186
+  // -> 849, shown 84.9 %), or null. The one rounding rule of every percentage
+  // the dashboard computes from counts: never up, so that a share below a
+  // target never shows as reaching it. Exact for whole counts below 2^43.
+  function shareTenths(part, whole) {
+    if (!isNum(part) || !isNum(whole) || whole <= 0 || part < 0) return null;
+    return Math.floor((part * 1000) / whole);
+  }
+
+  // The ward's local date ("YYYY-MM-DD") of instant x (ms or ISO text): with
+  // offsetMin (the snapshot's utc_offset_min) when known, else in timeZone.
+  function localDay(x, offsetMin, timeZone) {
+    const d = toTime(x);
+    if (!d) return null;
+    if (isNum(offsetMin)) return dayString(new Date(d.getTime() + offsetMin * 60000));
+    // en-CA writes dates as YYYY-MM-DD
+    return new Intl.DateTimeFormat('en-CA', { timeZone: timeZone || 'Asia/Ho_Chi_Minh',
+      year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
+  }
+
   function toTime(x) {
     if (isNum(x)) return new Date(x);
     if (typeof x === 'string' && x !== '') {
@@ -48,31 +68,40 @@
     return null;
   }
 
-  // Returns a formatter bound to a language ('vi' or 'en') and to the time zone
-  // in which instants (as_of, latest_event) are shown.
-  function makeFormatter(lang, timeZone) {
+  // Returns a formatter bound to a language ('vi' or 'en') and to the ward's
+  // local time in which instants (as_of, latest_event) are shown: its UTC
+  // offset in minutes when known (offsetMin, the snapshot's utc_offset_min),
+  // else the time zone timeZone.
+  function makeFormatter(lang, timeZone, offsetMin) {
     const locale = LOCALES[lang] || LOCALES.vi;
     const tz = timeZone || 'Asia/Ho_Chi_Minh';
     const intF = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
     const pctF = new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 });
+    // declared percentages (targets: up to 2 decimals) are shown as declared
+    const goalF = new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 2 });
+    const fixed = isNum(offsetMin);
     const vndF = new Intl.NumberFormat(locale, { style: 'currency', currency: 'VND' });
     const dayF = new Intl.DateTimeFormat(locale, {
       day: '2-digit', month: '2-digit', year: 'numeric', timeZone: 'UTC' });
     const timeF = new Intl.DateTimeFormat(locale, {
       day: '2-digit', month: '2-digit', year: 'numeric',
-      hour: '2-digit', minute: '2-digit', hour12: false, timeZone: tz });
+      hour: '2-digit', minute: '2-digit', hour12: false, timeZone: fixed ? 'UTC' : tz });
     const relF = new Intl.RelativeTimeFormat(lang === 'en' ? 'en' : 'vi', { numeric: 'always' });
 
     return {
       lang: lang,
       locale: locale,
       dash: DASH,
+      offsetMin: fixed ? offsetMin : null,
       int: (n) => (isNum(n) ? intF.format(n) : DASH),
-      // p is in percent units (43.01 means 43.01 %), as in the stats JSON.
-      pct: (p) => (isNum(p) ? pctF.format(p / 100) : DASH),
-      // Share of part in whole, or a dash when the denominator is unknown or 0.
-      ratio: (part, whole) => (isNum(part) && isNum(whole) && whole > 0
-        ? pctF.format(part / whole) : DASH),
+      // A declared percentage (a target's `percent`: 85 means 85 %), as is.
+      goal: (p) => (isNum(p) ? goalF.format(p / 100) : DASH),
+      // Share of part in whole from the counts, one decimal rounded down
+      // (shareTenths), or a dash when the denominator is unknown or 0.
+      ratio: (part, whole) => {
+        const t = shareTenths(part, whole);
+        return t === null ? DASH : pctF.format(t / 1000);
+      },
       vnd: (n) => (isNum(n) ? vndF.format(n) : DASH),
       day: (s) => {
         const d = parseDay(s);
@@ -82,8 +111,11 @@
       dayShort: (s) => (parseDay(s) ? s.slice(8, 10) + '/' + s.slice(5, 7) : DASH),
       time: (x) => {
         const d = toTime(x);
-        return d ? timeF.format(d) : DASH;
+        if (!d) return DASH;
+        return timeF.format(fixed ? new Date(d.getTime() + offsetMin * 60000) : d);
       },
+      // The ward's local date of instant x ("YYYY-MM-DD"), or null.
+      localDay: (x) => localDay(x, fixed ? offsetMin : null, tz),
       // Age in ms -> "3 phút trước" / "3 minutes ago", in the largest sensible unit.
       ago: (ms) => {
         if (!isNum(ms)) return DASH;
@@ -104,6 +136,8 @@
     daysBetween: daysBetween,
     toTime: toTime,
     isNum: isNum,
+    shareTenths: shareTenths,
+    localDay: localDay,
     DAY_MS: DAY_MS,
   };
 })(globalThis.kdc = globalThis.kdc || {});

@@ -99,6 +99,7 @@
       lang: 'vi',
       fmt: null,
       conn: 'connecting',    // 'connecting' (never connected yet) | 'online' | 'offline'
+      offsetMin: null,       // the shown snapshot's utc_offset_min (null: settings.timeZone)
       connError: null,       // last refusal by the broker, shown in the warning
       startedAt: Date.now(),
       connectedAt: 0,
@@ -110,10 +111,20 @@
 
     function setLang(lang) {
       st.lang = lang;
-      st.fmt = kdc.format.makeFormatter(lang, st.settings.timeZone);
+      st.fmt = kdc.format.makeFormatter(lang, st.settings.timeZone, st.offsetMin);
       try { localStorage.setItem(LANG_KEY, lang); } catch (e) { /* not remembered */ }
       document.documentElement.lang = lang;
       render();
+    }
+
+    // Times and dates are the ward's local ones: the UTC offset of the shown
+    // snapshot (its utc_offset_min) once there is one. Call before drawing.
+    function useOffset(snap) {
+      const off = kdc.model.get(snap, 'utc_offset_min', null);
+      const min = kdc.format.isNum(off) ? off : null;
+      if (min === st.offsetMin) return;
+      st.offsetMin = min;
+      st.fmt = kdc.format.makeFormatter(st.lang, st.settings.timeZone, min);
     }
 
     // Coalesce the burst of retained messages that arrives on (re)connect.
@@ -186,10 +197,19 @@
     }
 
     // 'online', 'connecting' (only during the grace period after the page
-    // loads, so a normal load does not flash a warning) or 'offline'.
+    // loads, so a normal load does not flash a warning), 'unreachable' (never
+    // connected since the page loaded: the address may be wrong) or
+    // 'offline' (connected before, lost since).
     function connShown() {
       if (st.conn === 'online') return 'online';
-      return st.connectedAt === 0 && Date.now() - st.startedAt < CONNECT_GRACE_MS ? 'connecting' : 'offline';
+      if (st.connectedAt !== 0) return 'offline';
+      return Date.now() - st.startedAt < CONNECT_GRACE_MS ? 'connecting' : 'unreachable';
+    }
+
+    // Whether the page is, or may soon be, connected to the broker.
+    function connUp() {
+      const shown = connShown();
+      return shown === 'online' || shown === 'connecting';
     }
 
     // Connected long enough for the retained messages to have arrived.
@@ -205,18 +225,46 @@
       btn.setAttribute('lang', st.lang === 'vi' ? 'en' : 'vi');
     }
 
-    // The connection pill; returns what it shows.
-    function renderConn() {
+    // The connection pill; returns what it shows. dataStopped: the source of
+    // the figures (aggregator, roll-up) is offline, so a working connection
+    // brings no new data and the pill must not say all is well.
+    function renderConn(dataStopped) {
       const conn = $('conn');
-      const shown = connShown();
+      let shown = connShown();
+      if (shown === 'online' && dataStopped) shown = 'stopped';
       conn.dataset.state = shown;
       conn.textContent = t('conn.' + shown);
       document.body.dataset.conn = shown;
       return shown;
     }
 
+    // Never connected: say which address was tried and where it is set,
+    // rather than "reconnecting" to something that never answered.
     function brokerWarning() {
-      return t('warn.broker') + (st.connError ? ' (' + st.connError + ')' : '');
+      const why = st.connError ? ' (' + st.connError + ')' : '';
+      if (connShown() === 'unreachable') return t('warn.unreachable', { url: st.settings.url }) + why;
+      return t('warn.broker') + why;
+    }
+
+    // When the source of the figures stopped, in ms: `since` of its offline
+    // status ({exact: true}); else, for a will (fixed when it connected, so
+    // its since is null), the last time it was known alive: the as_of of its
+    // last snapshot, which it republishes at least once a minute even when
+    // nothing changed ({exact: false}); else null.
+    function stoppedSince(status, snap) {
+      const since = kdc.format.toTime(status && status.since);
+      if (since) return { ms: since.getTime(), exact: true };
+      const asOf = kdc.model.get(snap, 'as_of_ms', null) || Date.parse(kdc.model.get(snap, 'as_of', '')) || 0;
+      return asOf > 0 ? { ms: asOf, exact: false } : null;
+    }
+
+    // The age pill: how old the figures are, and "stopped" when their source
+    // is offline (whatever their age), "stale" past the age limit.
+    function renderAge(ageMs, stale, stopped) {
+      const fmt = st.fmt, age = $('age');
+      age.dataset.state = ageMs === null ? 'none' : stopped ? 'stopped' : stale ? 'stale' : 'fresh';
+      age.textContent = ageMs === null ? t('age.none')
+        : t(stopped ? 'age.stopped' : 'age.label', { ago: fmt.ago(ageMs) });
     }
 
     // The fatal message alone once there is one, else what items() returns:
@@ -243,13 +291,18 @@
         box.replaceChildren(h('p', { class: 'empty' }, t(keys.none)));
         return;
       }
-      const asOfDay = typeof snap.as_of === 'string' ? snap.as_of.slice(0, 10) : null;
+      // days left are counted from the ward's local date of as_of, not UTC's
+      const asOfDay = kdc.format.localDay(snap.as_of_ms || snap.as_of,
+        kdc.model.get(snap, 'utc_offset_min', null), st.settings.timeZone);
       box.replaceChildren(...targets.map((tg) => {
-        const current = typeof tg.current === 'number' ? tg.current : null;
+        // The share is computed once from the counts and rounded down
+        // (format.js shareTenths), never from the rounded `current`.
+        const tenths = kdc.format.shareTenths(tg.value, tg.denominator);
         const goal = typeof tg.percent === 'number' ? tg.percent : null;
-        // `met` is the aggregator's exact test (counts, not rounded percents);
-        // older snapshots without it fall back to comparing percents.
-        const reached = typeof tg.met === 'boolean' ? tg.met : current !== null && goal !== null && current >= goal;
+        // `met` is the aggregator's exact test on the counts; older snapshots
+        // without it fall back to the same test here.
+        const reached = typeof tg.met === 'boolean' ? tg.met
+          : tenths !== null && goal !== null && tg.value * 100 >= goal * tg.denominator;
         const onTrack = tg.on_track === true;
         const badge = reached ? ['done', t('target.reached')]
           : onTrack ? ['ok', t('target.on_track')] : ['bad', t('target.off_track')];
@@ -261,11 +314,11 @@
           ? ' · ' + t('target.gained', { n: (tg.gained_30d > 0 ? '+' : '') + fmt.int(tg.gained_30d) }) : '';
         const projected = reached ? null : (tg.projected
           ? t('target.projected', { date: fmt.day(tg.projected) }) : t('target.projected_never')) + gained;
-        const fill = current === null ? 0 : Math.max(0, Math.min(100, current));
+        const fill = tenths === null ? 0 : Math.max(0, Math.min(1000, tenths)) / 10;
         return h('article', { class: 'target', 'data-indicator': tg.indicator, 'data-state': badge[0] },
           h('h3', null, indicatorLabel(tg.indicator)),
           h('div', { class: 'target-main' },
-            h('span', { class: 'big', 'data-f': 'current' }, fmt.pct(current)),
+            h('span', { class: 'big', 'data-f': 'current' }, fmt.ratio(tg.value, tg.denominator)),
             h('span', { class: 'count', 'data-f': 'count' },
               t('target.count', { value: fmt.int(tg.value), denominator: fmt.int(tg.denominator) })),
             h('span', { class: 'badge ' + badge[0], 'data-f': 'badge' }, badge[1])),
@@ -275,7 +328,7 @@
             goal === null ? null : h('div', { class: 'marker', style: 'left:' + Math.min(100, goal) + '%',
               title: t('target.marker') })),
           h('p', { class: 'target-line', 'data-f': 'target' },
-            t('target.line', { percent: fmt.pct(goal), deadline: fmt.day(tg.deadline) }) + deadlineNote),
+            t('target.line', { percent: fmt.goal(goal), deadline: fmt.day(tg.deadline) }) + deadlineNote),
           projected === null ? null : h('p', { class: 'target-proj', 'data-f': 'projected' }, projected));
       }));
     }
@@ -292,11 +345,12 @@
       return card(key, label, fmt.int(part), t('ov.of_total', { total: fmt.int(whole) }) + ' · ' + fmt.ratio(part, whole));
     }
 
-    // A table cell "43% / 80/186" with its label for the narrow layout.
-    function rateCell(col, label, n, p, total) {
+    // A table cell "43% / 80/186" with its label for the narrow layout; the
+    // share from the counts, as everywhere (fmt.ratio).
+    function rateCell(col, label, n, total) {
       const fmt = st.fmt;
       return h('td', { class: 'num', 'data-col': col, 'data-label': label },
-        h('span', { class: 'rate' }, fmt.pct(p)),
+        h('span', { class: 'rate' }, fmt.ratio(n, total)),
         h('span', { class: 'frac' }, fmt.int(n) + '/' + fmt.int(total)));
     }
 
@@ -350,7 +404,7 @@
     function start(keys, tick, onResize) {
       st.settings = readSettings(opts.scope);
       st.lang = chooseLang(st.settings.lang);
-      st.fmt = kdc.format.makeFormatter(st.lang, st.settings.timeZone);
+      st.fmt = kdc.format.makeFormatter(st.lang, st.settings.timeZone, st.offsetMin);
       document.documentElement.lang = st.lang;
 
       $('lang').addEventListener('click', () => setLang(st.lang === 'vi' ? 'en' : 'vi'));
@@ -370,9 +424,10 @@
     return {
       state: st, t: t, h: h, $: $,
       scheduleRender: scheduleRender, fatal: fatal, connect: connect,
-      connShown: connShown, settled: settled,
-      renderLabels: renderLabels, renderConn: renderConn,
+      connShown: connShown, connUp: connUp, settled: settled, useOffset: useOffset,
+      renderLabels: renderLabels, renderConn: renderConn, renderAge: renderAge,
       brokerWarning: brokerWarning, renderWarnings: renderWarnings,
+      stoppedSince: stoppedSince,
       renderTargets: renderTargets, card: card, partCard: partCard, rateCell: rateCell,
       sortHeader: sortHeader, onSortClick: onSortClick, renderCharts: renderCharts,
       start: start,

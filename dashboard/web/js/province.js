@@ -20,6 +20,8 @@
       'prov.rollup.offline': 'Tổng hợp tỉnh: đã dừng',
       'prov.rollup.unknown': 'Tổng hợp tỉnh: chưa rõ',
       'prov.warn.rollup_offline': 'Bộ tổng hợp số liệu của tỉnh đã dừng từ {since}: các con số dưới đây không còn được cập nhật.',
+      'prov.warn.rollup_offline_alive': 'Bộ tổng hợp số liệu của tỉnh đã dừng (lần cuối còn hoạt động lúc {since}): các con số dưới đây không còn được cập nhật.',
+      'prov.warn.rollup_offline_unknown': 'Bộ tổng hợp số liệu của tỉnh đã dừng: các con số dưới đây không còn được cập nhật.',
       'prov.warn.no_data': 'Chưa nhận được số liệu của tỉnh {province}.',
       'prov.warn.wards_offline': '{n} phường đang mất kết nối: số liệu của các phường này là lần cập nhật cuối cùng.',
       'prov.warn.wards_missing': '{n} phường chưa gửi số liệu lần nào: chưa được tính vào tổng.',
@@ -54,6 +56,8 @@
       'prov.rollup.offline': 'Province roll-up: stopped',
       'prov.rollup.unknown': 'Province roll-up: unknown',
       'prov.warn.rollup_offline': 'The province roll-up stopped at {since}: the figures below are no longer updated.',
+      'prov.warn.rollup_offline_alive': 'The province roll-up has stopped (last seen alive at {since}): the figures below are no longer updated.',
+      'prov.warn.rollup_offline_unknown': 'The province roll-up has stopped: the figures below are no longer updated.',
       'prov.warn.no_data': 'No figures received for province {province} yet.',
       'prov.warn.wards_offline': '{n} wards are offline: their figures are from their last update.',
       'prov.warn.wards_missing': '{n} wards have never reported: they are not in the totals yet.',
@@ -127,6 +131,7 @@
   // ---- rendering ---------------------------------------------------------------
 
   function render() {
+    page.useOffset(state.snap);
     page.renderLabels();
     renderHeader();
     renderWarnings();
@@ -153,14 +158,13 @@
       t('prov.name', { province: common.settings.province || '?' });
     $('prov-name').textContent = name;
     document.title = name + ' · ' + t('prov.title');
-    page.renderConn();
     const st = state.status && ['online', 'offline'].includes(state.status.status) ? state.status.status : 'unknown';
+    page.renderConn(st === 'offline');
     $('rollup').dataset.state = st;
     $('rollup').textContent = t('prov.rollup.' + st);
     const age = ageMs();
     const stale = age !== null && common.settings.staleMs > 0 && age > common.settings.staleMs;
-    $('age').dataset.state = age === null ? 'none' : stale ? 'stale' : 'fresh';
-    $('age').textContent = age === null ? t('age.none') : t('age.label', { ago: fmt.ago(age) });
+    page.renderAge(age, stale, st === 'offline');
     document.body.dataset.rollup = st;
   }
 
@@ -175,9 +179,11 @@
     page.renderWarnings(() => {
       const fmt = common.fmt, items = [];
       const add = (kind, text, info) => items.push({ kind: kind, text: text, info: info });
-      if (page.connShown() === 'offline') add('broker', page.brokerWarning());
+      if (!page.connUp()) add('broker', page.brokerWarning());
       if (state.status && state.status.status === 'offline') {
-        add('rollup_offline', t('prov.warn.rollup_offline', { since: state.status.since ? fmt.time(state.status.since) : fmt.dash }));
+        const since = page.stoppedSince(state.status, state.snap);
+        add('rollup_offline', since === null ? t('prov.warn.rollup_offline_unknown')
+          : t(since.exact ? 'prov.warn.rollup_offline' : 'prov.warn.rollup_offline_alive', { since: fmt.time(since.ms) }));
       }
       const age = ageMs();
       if (age !== null && common.settings.staleMs > 0 && age > common.settings.staleMs) {
@@ -213,6 +219,7 @@
         t('ov.stored') + ' ' + fmt.int(g('stored_total')) + ' · ' + t('ov.rejected') + ' ' + fmt.int(g('rejected_total'))));
   }
 
+  // Sort key only: what is shown comes from the counts (page.rateCell).
   function pct(part, whole) {
     return typeof part === 'number' && typeof whole === 'number' && whole > 0 ? (100 * part) / whole : null;
   }
@@ -251,8 +258,8 @@
     });
   }
 
-  function rateCell(col, n, p, total) {
-    return page.rateCell(col, t('prov.col.' + col), n, p, total);
+  function rateCell(col, n, total) {
+    return page.rateCell(col, t('prov.col.' + col), n, total);
   }
 
   function renderWards() {
@@ -266,8 +273,8 @@
       h('th', { scope: 'row', 'data-col': 'ward' },
         h('a', { href: 'index.html?ward=' + encodeURIComponent(r.code) }, r.name),
         h('span', { class: 'ward-code' }, r.code)),
-      rateCell('reached', r.reached, r.reachedPct, r.households),
-      rateCell('paying', r.paying, r.payingPct, r.people),
+      rateCell('reached', r.reached, r.households),
+      rateCell('paying', r.paying, r.people),
       h('td', { class: 'num', 'data-col': 'events', 'data-label': t('prov.col.events') }, fmt.int(r.events)),
       h('td', { 'data-col': 'age', 'data-label': t('prov.col.age'), 'data-as-of': r.asOf,
         title: r.asOf === null ? '' : fmt.time(r.asOf) }, r.asOf === null ? fmt.dash : fmt.ago(now - r.asOf)),

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# kdc-stats shows what the dashboard shows, by the same rules (docs/stats.md):
+#  - every percentage from the counts, to one decimal rounded down: 158 of
+#    186 households against a target of 85 % is 84.9 %, never 85 %, whatever
+#    the JSON's `current` says; 169 of 186 (90.86 %) is 90.8 %;
+#  - days left to a deadline from the ward's local date of as_of: at 18:30
+#    UTC it is already the next day at +07:00 (29 days to 31 December from
+#    2 December, not 30 from 1 December);
+#  - the aggregator's will (offline, "since": null) gives the last time it
+#    was known alive, the as_of of its last snapshot, and the real
+#    aggregator's will, after a SIGKILL, says exactly that.
+# The snapshot is written here by hand (the expected figures are worked out
+# from its counts, not read from kdc-stats), published retained on the broker
+# fixture for a ward of its own, and removed at the end.
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+kdc_test_init stats_viewer
+need_program KDC_STATS
+need_program KDC_AGGREGATOR
+[ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
+
+ward=90311
+port=$(broker_port "$BROKER_DIR")
+url=$(broker_url "$BROKER_DIR")
+base=kdc/v1/$ward
+pub() { mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -r -t "$1" "${@:2}" || fail "mosquitto_pub $1 failed"; }
+cleanup() { pub "$base/stats/ward" -n; pub "$base/status/aggregator" -n; }
+trap 'st=$?; cleanup; kdc_cleanup $st' EXIT
+
+snapshot='{"schema":"kdc.stats.v1","ward":"'$ward'","ward_name":"Phường 9","scope":"ward","id":null,"name":"Phường 9",
+"seq":7,"as_of":"2026-12-01T18:30:00.000Z","as_of_ms":1796149800000,
+"households":{"total":186,"visited":169,"surveyed":160,"reached":158},
+"people_15plus":{"total":520,"with_payment_account":50,"paying_regularly":40},
+"accounts":{"public_service_portal":1,"vneid_level2":2,"provincial_app":3,"payment":4},
+"events":{"visit":{"24h":1,"7d":2,"30d":3,"total":4},"account":{"24h":0,"7d":0,"30d":0,"total":0},
+"payment":{"24h":0,"7d":0,"30d":0,"total":0},"service":{"24h":0,"7d":0,"30d":0,"total":0}},
+"services":{"birth_registration":0,"marital_status":0,"medical_booking":0,"field_report":0,"other":0},
+"payments":{"count_30d":0,"amount_vnd_30d":0,"count_total":0,"amount_vnd_total":0},
+"targets":[{"indicator":"households_reached","percent":85,"deadline":"2026-12-31","current":84.95,"value":158,
+"denominator":186,"gained_30d":3,"projected":null,"on_track":false,"met":false}],
+"series":{"start":"2026-12-02","days":1,"visit":[1],"account":[0],"payment":[0],"service":[0]},
+"devices":[],"stored_total":4,"rejected_total":0,"latest_event":"2026-12-01T18:00:00.000Z",
+"regular_window_days":30,"utc_offset_min":420}'
+# 1796149800000 ms is 2026-12-01T18:30:00Z: check the hand-written pair
+[ "$(date -u -d @1796149800 +%Y-%m-%dT%H:%M:%S)" = 2026-12-01T18:30:00 ] || fail "as_of_ms does not match as_of"
+pub "$base/stats/ward" -m "$(tr -d '\n' <<<"$snapshot")"
+pub "$base/status/aggregator" -m '{"status":"offline","ward":"'$ward'","since":null,"reason":"connection lost","version":"0"}'
+
+out=$("$KDC_STATS" --broker "$url" --ward "$ward" --once --timeout 10)
+assert_eq "kdc-stats exit status" 0 "$?"
+printf '%s\n' "$out"
+assert_contains "target from the counts, rounded down" " 84.9% of 85% by 2026-12-31" "$out"
+assert_contains "days left from the local date (2026-12-02 at +07:00)" "by 2026-12-31, 29 days left" "$out"
+assert_contains "households reached 158 of 186" "84.9%" "$out"
+assert_contains "households visited 169 of 186 (90.86 %) rounded down" "90.8%" "$out"
+case "$out" in *"85.0%"* | *" 85% of"* | *"90.9%"* | *"84.95"*) fail "a percentage was rounded up: $out" ;; esac
+assert_contains "times in the ward's local time" "as of 2026-12-02 01:30:00" "$out"
+assert_contains "will without since: last seen alive at the last snapshot" \
+	"offline, last seen alive 2026-12-02 01:30:00" "$out"
+
+# The real aggregator's will: since is null (a will is fixed at connect), so
+# the viewer falls back to the last snapshot, which the aggregator
+# republishes at least once a minute.
+cleanup
+agg_start "$WORK/agg" --ward "$ward" --db "$WORK/agg.db" --broker "$url" --stats-interval-ms 200
+agg_wait_online "$BROKER_DIR" "$ward" 20
+snap_asof() {
+	mosquitto_sub -h 127.0.0.1 -p "$port" -t "$base/stats/ward" -C 1 -W 2 2>/dev/null |
+		sed -n 's/.*"as_of":"\([^"]*\)".*/\1/p'
+}
+has_snap() { [ -n "$(snap_asof)" ]; }
+wait_for 20 "a retained ward snapshot from the aggregator" has_snap
+agg_kill "$WORK/agg"
+will() { mosquitto_sub -h 127.0.0.1 -p "$port" -t "$base/status/aggregator" -C 1 -W 2 2>/dev/null; }
+will_offline() { will | grep -q '"offline"'; }
+wait_for 20 "the aggregator's will" will_offline
+assert_contains "the will has no since" '"since":null' "$(will)"
+asof=$(snap_asof)
+local_asof=$(date -u -d "@$(($(date -u -d "$asof" +%s) + 7 * 3600))" '+%Y-%m-%d %H:%M:%S')
+out=$("$KDC_STATS" --broker "$url" --ward "$ward" --once --timeout 10)
+assert_contains "after a SIGKILL: last seen alive at the as_of of the last snapshot ($asof)" \
+	"offline, last seen alive $local_asof" "$out"
+echo "ok: kdc-stats viewer"
