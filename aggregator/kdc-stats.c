@@ -495,6 +495,7 @@ static int usage(FILE *out)
 	             "What every number means: docs/stats.md.\n\noptions:\n");
 	kdc_conf_usage(opts, out);
 	fprintf(out, "\nExit status: 0 done, 1 MQTT failure, 2 usage error, 3 nothing arrived within --timeout.\n");
+	kdc_err_exit_usage(out);
 	return out == stdout ? 0 : EXIT_USAGE;
 }
 
@@ -513,6 +514,20 @@ static int check_args(struct cli *c, char *err, size_t errlen)
 		return EXIT_USAGE;
 	}
 	return 0;
+}
+
+/* --once, no snapshot yet: gives up at once on a connect failure that
+ * retrying cannot fix, and at the timeout (timed_out) on any known cause;
+ * prints it and returns its exit status, else 0. */
+static int give_up(kdc_mqtt *m, int timed_out)
+{
+	char why[768];
+	int cause = kdc_mqtt_connected(m) ? 0 : kdc_mqtt_cause(m, why, sizeof why);
+
+	if (!kdc_err_exit_status(cause) || (!timed_out && !kdc_err_needs_fix(cause)))
+		return 0;
+	fprintf(stderr, "kdc-stats: gave up: %s\n", why);
+	return kdc_err_exit_status(cause);
 }
 
 static int run(struct cli *c)
@@ -597,6 +612,8 @@ static int run(struct cli *c)
 		free(stats);
 		free(status);
 		if (done)
+			break;
+		if (c->once && !got_stats_at && (ret = give_up(m, mono - start >= c->timeout * 1000)))
 			break;
 		if (c->once && !got_stats_at && mono - start >= c->timeout * 1000) {
 			int ever;
