@@ -508,6 +508,12 @@ static int cmd_sync(struct cli *c)
 		fputc('\n', stderr);
 		ret = 0;
 	} else if (rc == KDC_ERR_TIMEOUT) {
+		if (!stop_flag && s.connects > 0 && s.published > 0 && s.committed + s.rejected == 0)
+			/* mosquitto acknowledges a 3.1.1 publish its ACL refuses, and drops it */
+			fprintf(stderr, "sync: no receipt came: is kdc-aggregator running on the server? "
+			        "Under MQTT 3.1.1 the broker also drops events on a topic it refuses "
+			        "without saying so: check ward (%s), team (%s) and device (%s) in the "
+			        "device config\n", c->dev.ward, c->dev.team, c->dev.device);
 		if (stop_flag)
 			fprintf(stderr, "sync: interrupted");
 		else
@@ -516,12 +522,7 @@ static int cmd_sync(struct cli *c)
 		        "run sync again when the connection is better\n", (long long)pending);
 		if (!s.connected && s.connects == 0)
 			fprintf(stderr, "sync: could not reach the broker %s\n", c->dev.mqtt.broker);
-		else if (s.published > 0 && s.committed + s.rejected == 0)
-			/* mosquitto acknowledges a 3.1.1 publish its ACL refuses, and drops it */
-			fprintf(stderr, "sync: no receipt came: is kdc-aggregator running on the server? "
-			        "Under MQTT 3.1.1 the broker also drops events on a topic it refuses "
-			        "without saying so: check ward (%s), team (%s) and device (%s) in the "
-			        "device config\n", c->dev.ward, c->dev.team, c->dev.device);
+
 		ret = stop_flag ? EXIT_INTERRUPTED : EXIT_TIMEOUT;
 	} else if (kdc_err_exit_status(rc)) {
 		char why[768];

@@ -15,6 +15,7 @@
 #   TLS expired     a listener with an expired certificate                exit 15
 #   login refused   wrong password; a device removed + broker reloaded    exit 17
 #   topic refused   a device config naming ward 99999                     exit 18
+#                   (under MQTT 3.1.1 the broker drops it silently: exit 3, with a hint)
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 kdc_test_init conn_errors 220
@@ -207,6 +208,19 @@ assert_ge "wrong ward: sync ran its 30 s" 29 "$took"
 assert_between "wrong ward: publishes the broker refused in 30 s" 1 5 "$n"
 assert_eq "wrong ward: the event is still pending" 1 \
 	"$("$KDC_EVENT" --config "$W/ward.conf" pending 2>/dev/null | grep -c " visit ")"
+
+# Under MQTT 3.1.1 mosquitto acknowledges a refused publish and drops it: the
+# device cannot tell, so it waits resend-after (30 s) as for any missing
+# receipt, and the sync that times out says what to check.
+DEVICE_WARD=99999 device "$W/ward311.conf" T1-D3 pw3 "ssl://127.0.0.1:$TLS" \
+	"mqtt-version=3.1.1" "client-id=kdc-dev-T1-D3-v311"
+out=$("$KDC_EVENT" --config "$W/ward311.conf" sync --timeout 4 2>&1)
+st=$?
+printf '%s\n' "$out" >"$W/ward311.sync.log"
+assert_eq "wrong ward, MQTT 3.1.1: sync exit status (timed out)" 3 "$st"
+assert_contains "wrong ward, MQTT 3.1.1: sync says" "Under MQTT 3.1.1 the broker also drops events on a topic it refuses without saying so: check ward (99999)" "$out"
+assert_eq "wrong ward, MQTT 3.1.1: publishes the broker refused in 4 s" 1 \
+	"$(grep -c "Denied PUBLISH from kdc-dev-T1-D3-v311 " "$B/mosquitto.log")"
 
 # ---- the help names every status ---------------------------------------------------------
 for prog in "$KDC_EVENT" "$KDC_STATS"; do
