@@ -21,6 +21,7 @@ set -u
 kdc_test_init conn_errors 220
 need_program KDC_EVENT
 need_program KDC_STATS
+need_program KDC_AGGREGATOR
 
 WARD=31975
 W=$WORK
@@ -221,6 +222,17 @@ assert_eq "wrong ward, MQTT 3.1.1: sync exit status (timed out)" 3 "$st"
 assert_contains "wrong ward, MQTT 3.1.1: sync says" "Under MQTT 3.1.1 the broker also drops events on a topic it refuses without saying so: check ward (99999)" "$out"
 assert_eq "wrong ward, MQTT 3.1.1: publishes the broker refused in 4 s" 1 \
 	"$(grep -c "Denied PUBLISH from kdc-dev-T1-D3-v311 " "$B/mosquitto.log")"
+
+# ---- a daemon keeps retrying, and says why once ------------------------------------
+# kdc-aggregator with an account the broker does not know: the same message,
+# logged once however often it retries (each retry is a debug line).
+agg_start "$W/agg" --ward "$WARD" --db "$W/agg/events.db" --broker "ssl://127.0.0.1:$TLS" \
+	--ca-file "$B/ca.crt" --username kdc.aggregator --password nope --log-level debug
+retries() { grep -c "connect to ssl://127.0.0.1:$TLS failed" "$W/agg/agg.log"; }
+wait_for 60 "the aggregator to retry 4 times" bash -c "[ \$(grep -c 'connect to ssl://127.0.0.1:$TLS failed' '$W/agg/agg.log') -ge 4 ]"
+assert_eq "aggregator: 'login refused' lines after $(retries) failed connects" 1 \
+	"$(grep -c "warning: mqtt: cannot connect to ssl://127.0.0.1:$TLS: login refused: the broker does not accept user 'kdc.aggregator'" "$W/agg/agg.log")"
+agg_stop "$W/agg"
 
 # ---- the help names every status ---------------------------------------------------------
 for prog in "$KDC_EVENT" "$KDC_STATS"; do
