@@ -516,20 +516,6 @@ static int check_args(struct cli *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* --once, no snapshot yet: gives up at once on a connect failure that
- * retrying cannot fix, and at the timeout (timed_out) on any known cause;
- * prints it and returns its exit status, else 0. */
-static int give_up(kdc_mqtt *m, int timed_out)
-{
-	char why[768];
-	int cause = kdc_mqtt_connected(m) ? 0 : kdc_mqtt_cause(m, why, sizeof why);
-
-	if (!kdc_err_exit_status(cause) || (!timed_out && !kdc_err_needs_fix(cause)))
-		return 0;
-	fprintf(stderr, "kdc-stats: gave up: %s\n", why);
-	return kdc_err_exit_status(cause);
-}
-
 static int run(struct cli *c)
 {
 	struct inbox in;
@@ -538,7 +524,7 @@ static int run(struct cli *c)
 	int tty = isatty(STDOUT_FILENO) && !c->json;
 	unsigned seen_stats = 0, seen_status = 0;
 	int64_t start = kdc_mono_ms(), last_draw = 0, got_stats_at = 0;
-	char client_id[64], err[512];
+	char client_id[64], err[768];
 	kdc_mqtt *m = NULL;
 	int ret = 0;
 
@@ -613,8 +599,11 @@ static int run(struct cli *c)
 		free(status);
 		if (done)
 			break;
-		if (c->once && !got_stats_at && (ret = give_up(m, mono - start >= c->timeout * 1000)))
+		if (c->once && !got_stats_at &&
+		    (ret = kdc_mqtt_give_up(m, mono - start >= c->timeout * 1000, err, sizeof err))) {
+			fprintf(stderr, "kdc-stats: gave up: %s\n", err);
 			break;
+		}
 		if (c->once && !got_stats_at && mono - start >= c->timeout * 1000) {
 			int ever;
 			pthread_mutex_lock(&in.lock);

@@ -100,6 +100,13 @@ void kdc_mqtt_tick(kdc_mqtt *m);
  * Owner thread. */
 int kdc_mqtt_cause(const kdc_mqtt *m, char *msg, size_t len);
 
+/* For a program that gives up on the broker (a command-line tool): 0 while
+ * connected, before any failure, or while retrying may still help; else the
+ * exit status of the cause (kdc_err_exit_status), with its message in msg. A
+ * cause that retrying cannot fix (kdc_err_needs_fix) counts at once, the
+ * others once the caller's time is up (timed_out). Owner thread. */
+int kdc_mqtt_give_up(const kdc_mqtt *m, int timed_out, char *msg, size_t len);
+
 /* 1 if connected now. */
 int kdc_mqtt_connected(const kdc_mqtt *m);
 /* Negotiated protocol: 5 or 4 (3.1.1); 0 before the first connect. */

@@ -677,6 +677,15 @@ int kdc_mqtt_cause(const kdc_mqtt *m, char *msg, size_t len)
 	return m->cause;
 }
 
+int kdc_mqtt_give_up(const kdc_mqtt *m, int timed_out, char *msg, size_t len)
+{
+	int cause = kdc_mqtt_connected(m) ? 0 : kdc_mqtt_cause(m, msg, len);
+
+	if (!kdc_err_exit_status(cause) || (!timed_out && !kdc_err_needs_fix(cause)))
+		return 0;
+	return kdc_err_exit_status(cause);
+}
+
 void kdc_mqtt_tick(kdc_mqtt *m)
 {
 	int64_t now = kdc_mono_ms();
