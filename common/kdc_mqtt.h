@@ -61,8 +61,14 @@ typedef void (*kdc_mqtt_message_cb)(void *ud, const char *topic,
                                      const void *payload, size_t len);
 /* Connected (1, with session_present 0/1) or connection lost (0). */
 typedef void (*kdc_mqtt_connection_cb)(void *ud, int connected, int session_present);
-/* A QoS>0 publish was acknowledged (ok=1) or failed (ok=0). */
-typedef void (*kdc_mqtt_publish_cb)(void *ud, int ok);
+/* A QoS>0 publish was acknowledged (rc KDC_OK), refused by the broker
+ * (KDC_ERR_TOPIC_REFUSED: MQTT 5 PUBACK reason 135, not authorised;
+ * KDC_ERR_BUSY: another PUBACK reason of 128 or more, e.g. quota exceeded), or
+ * not delivered (KDC_ERR_MQTT: the connection was lost first). A refusal is
+ * also logged by kdc_mqtt (once per topic and minute). Under MQTT 3.1.1 a
+ * broker cannot refuse a publish: mosquitto 2.0 acknowledges a publish its
+ * ACL denies like any other and drops it. */
+typedef void (*kdc_mqtt_publish_cb)(void *ud, int rc);
 
 struct kdc_mqtt_callbacks {
 	kdc_mqtt_message_cb on_message;
@@ -85,6 +91,21 @@ int kdc_mqtt_subscribe(kdc_mqtt *m, const char *topic_filter, int qos);
 
 /* Drives connecting/reconnecting. Cheap; call at least every 100 ms or so. */
 void kdc_mqtt_tick(kdc_mqtt *m);
+
+/* Why the last connect failed, as a cause of kdc_err.h (KDC_ERR_HOST_NOT_FOUND
+ * .. KDC_ERR_BROKER_REFUSED, or KDC_ERR_MQTT when no cause was found); 0
+ * before any failure and after each successful connect. msg (may be NULL)
+ * gets the plain-words message naming what to check, as logged: kdc_mqtt
+ * logs it at warning level once per change of cause, not every retry.
+ * Owner thread. */
+int kdc_mqtt_cause(const kdc_mqtt *m, char *msg, size_t len);
+
+/* For a program that gives up on the broker (a command-line tool): 0 while
+ * connected, before any failure, or while retrying may still help; else the
+ * exit status of the cause (kdc_err_exit_status), with its message in msg. A
+ * cause that retrying cannot fix (kdc_err_needs_fix) counts at once, the
+ * others once the caller's time is up (timed_out). Owner thread. */
+int kdc_mqtt_give_up(const kdc_mqtt *m, int timed_out, char *msg, size_t len);
 
 /* 1 if connected now. */
 int kdc_mqtt_connected(const kdc_mqtt *m);

@@ -9,6 +9,11 @@
  * client itself is created, recreated (auto version switch, lost connection)
  * and destroyed only by the owner thread.
  *
+ * A failed connect is classified on the owner thread, in tick: the broker's
+ * CONNACK refusal when there was one, else what mqtt_diag.c finds on the way
+ * (DNS, TCP, TLS). The cause's plain message is logged once per change of
+ * cause, however often the connect is retried.
+ *
  * Why a fresh client after every lost connection: Paho 1.3 keeps the
  * in-flight publishes of a persistent session and writes them again after
  * the reconnect, and when connections are torn in the middle of a packet
@@ -32,6 +37,7 @@
 #include "kdc_log.h"
 #include "kdc_mqtt.h"
 #include "kdc_util.h"
+#include "mqtt_diag.h"
 
 enum mqtt_state { MQTT_DOWN, MQTT_CONNECTING, MQTT_UP };
 
@@ -52,12 +58,13 @@ struct mqtt_sub {
 	int qos;
 };
 
-/* A publish handed to Paho with a callback, until Paho answers for it. */
+/* A QoS>0 publish handed to Paho, until Paho answers for it. */
 struct mqtt_pub_ctx {
 	struct mqtt_pub_ctx *prev, *next;
 	kdc_mqtt *m;
-	kdc_mqtt_publish_cb cb;
+	kdc_mqtt_publish_cb cb;        /* may be NULL */
 	void *ud;
+	char topic[];                  /* to name it when the broker refuses it */
 };
 
 struct kdc_mqtt {
@@ -89,7 +96,18 @@ struct kdc_mqtt {
 	int version_locked;            /* a connect worked: keep that version */
 	int64_t next_attempt_ms;
 	int64_t backoff_ms;
-	int64_t last_fail_log_ms;
+
+	/* the last connect failure as Paho gave it: Paho's threads, under lock */
+	int fail_code, fail_reason;
+	char fail_msg[128];
+	char ssl_err[256];             /* OpenSSL's last error (ssl_error_cb) */
+	/* refused publishes, logged once per topic and minute: under lock */
+	char refused_topic[256];
+	int64_t refused_log_ms;
+	/* owner thread */
+	int cause;                     /* kdc_mqtt_cause */
+	char cause_msg[768];
+	int logged_cause;              /* the cause last logged, 0 = none since connected */
 };
 
 static int mqtt__is_tls(const char *uri)
@@ -196,6 +214,7 @@ static void mqtt__stream_check(kdc_mqtt *m, int64_t now)
 
 static void mqtt__connected(kdc_mqtt *m, int session_present)
 {
+
 	mqtt__nodelay_all(m);
 	atomic_store(&m->negotiated, atomic_load(&m->version));
 	atomic_store(&m->state, MQTT_UP);
@@ -217,19 +236,31 @@ static void mqtt__on_connect5(void *ctx, MQTTAsync_successData5 *resp)
 	mqtt__connected(ctx, resp ? resp->alt.connect.sessionPresent : 0);
 }
 
+/* Keeps what Paho said for tick to classify (mqtt__classify). */
 static void mqtt__failed(kdc_mqtt *m, int code, int reason, const char *msg)
 {
-	int64_t now = kdc_mono_ms();
-
-	/* a broker that stays down should not fill the log: once a minute */
-	if (now - m->last_fail_log_ms >= 60000 || m->last_fail_log_ms == 0) {
-		kdc_warn("mqtt: cannot connect to %s (MQTT %s): %s%s%s (code %d, reason %d); retrying",
-		         m->conf.broker, atomic_load(&m->version) == 5 ? "5" : "3.1.1",
-		         MQTTAsync_strerror(code), msg ? ": " : "", msg ? msg : "", code, reason);
-		m->last_fail_log_ms = now;
-	}
+	pthread_mutex_lock(&m->lock);
+	m->fail_code = code;
+	m->fail_reason = reason;
+	snprintf(m->fail_msg, sizeof m->fail_msg, "%s", msg ? msg : "");
+	pthread_mutex_unlock(&m->lock);
+	kdc_debug("mqtt: connect to %s failed: %s%s%s (code %d, reason %d)", m->conf.broker,
+	          MQTTAsync_strerror(code), msg ? ": " : "", msg ? msg : "", code, reason);
 	atomic_store(&m->failed, 1);
 	atomic_store(&m->state, MQTT_DOWN);
+}
+
+/* Paho's ssl_error_cb: OpenSSL's error queue, one line per call. */
+static int mqtt__ssl_error(const char *str, size_t len, void *u)
+{
+	kdc_mqtt *m = u;
+
+	while (len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
+		len--;
+	pthread_mutex_lock(&m->lock);
+	snprintf(m->ssl_err, sizeof m->ssl_err, "%.*s", (int)(len < 255 ? len : 255), str);
+	pthread_mutex_unlock(&m->lock);
+	return 0;
 }
 
 static void mqtt__on_connect_fail(void *ctx, MQTTAsync_failureData *resp)
@@ -278,17 +309,61 @@ static void mqtt__pub_unlink(struct mqtt_pub_ctx *pc)
 	pthread_mutex_unlock(&pc->m->lock);
 }
 
-static void mqtt__pub_done(struct mqtt_pub_ctx *pc, int ok)
+/* A publish the broker refused: said once per topic and minute (a daemon
+ * may publish thousands a second to one refused topic). Paho's thread. */
+static void mqtt__log_refused(kdc_mqtt *m, const char *topic, int reason)
+{
+	int64_t now = kdc_mono_ms();
+	int say;
+
+	pthread_mutex_lock(&m->lock);
+	say = strcmp(topic, m->refused_topic) != 0 || now - m->refused_log_ms >= 60000;
+	if (say) {
+		snprintf(m->refused_topic, sizeof m->refused_topic, "%s", topic);
+		m->refused_log_ms = now;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!say)
+		return;
+	if (reason == MQTTREASONCODE_NOT_AUTHORIZED)
+		kdc_warn("mqtt: topic refused: the broker %s does not let user '%s' publish on %s "
+		         "(not authorised): check the ward, team and device codes in the config "
+		         "against the broker's ACL and accounts (kdc-ward list-devices on the server)",
+		         m->conf.broker, m->conf.username ? m->conf.username : "", topic);
+	else
+		kdc_warn("mqtt: the broker %s refused a publish on %s: %s (reason %d)", m->conf.broker,
+		         topic, MQTTReasonCode_toString((enum MQTTReasonCodes)reason), reason);
+}
+
+static void mqtt__pub_done(struct mqtt_pub_ctx *pc, int rc)
 {
 	mqtt__pub_unlink(pc);
-	pc->cb(pc->ud, ok);
+	if (pc->cb)
+		pc->cb(pc->ud, rc);
 	free(pc);
 }
 
-static void mqtt__on_pub(void *ctx, MQTTAsync_successData *resp) { mqtt__pub_done(ctx, 1); }
-static void mqtt__on_pub5(void *ctx, MQTTAsync_successData5 *resp) { mqtt__pub_done(ctx, 1); }
-static void mqtt__on_pub_fail(void *ctx, MQTTAsync_failureData *resp) { mqtt__pub_done(ctx, 0); }
-static void mqtt__on_pub_fail5(void *ctx, MQTTAsync_failureData5 *resp) { mqtt__pub_done(ctx, 0); }
+static void mqtt__on_pub(void *ctx, MQTTAsync_successData *resp) { mqtt__pub_done(ctx, KDC_OK); }
+static void mqtt__on_pub5(void *ctx, MQTTAsync_successData5 *resp) { mqtt__pub_done(ctx, KDC_OK); }
+static void mqtt__on_pub_fail(void *ctx, MQTTAsync_failureData *resp)
+{
+	mqtt__pub_done(ctx, KDC_ERR_MQTT);
+}
+
+/* An MQTT 5 PUBACK with a reason of 128 or more comes here too. */
+static void mqtt__on_pub_fail5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+	struct mqtt_pub_ctx *pc = ctx;
+	int reason = resp ? (int)resp->reasonCode : 0;
+
+	if (reason < 0x80) {
+		mqtt__pub_done(pc, KDC_ERR_MQTT);
+		return;
+	}
+	mqtt__log_refused(pc->m, pc->topic, reason);
+	mqtt__pub_done(pc, reason == MQTTREASONCODE_NOT_AUTHORIZED ? KDC_ERR_TOPIC_REFUSED
+	                                                             : KDC_ERR_BUSY);
+}
 
 /* ---- owner thread ------------------------------------------------------- */
 
@@ -340,7 +415,7 @@ static void mqtt__destroy_client(kdc_mqtt *m)
 		pthread_mutex_unlock(&m->lock);
 		if (!pc)
 			break;
-		mqtt__pub_done(pc, 0);
+		mqtt__pub_done(pc, KDC_ERR_MQTT);
 		n++;
 	}
 	if (n > 0)
@@ -410,6 +485,8 @@ static int mqtt__start_connect(kdc_mqtt *m)
 		ssl.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
 		ssl.enableServerCertAuth = 1;
 		ssl.verify = 1;
+		ssl.ssl_error_cb = mqtt__ssl_error;
+		ssl.ssl_error_context = m;
 		o->ssl = &ssl;
 	}
 	atomic_store(&m->failed, 0);
@@ -529,6 +606,86 @@ cleanup:
 	return rc;
 }
 
+/* The CONNACK's refusal in plain words, or 0 when the broker did not answer
+ * the CONNECT with one. Paho gives a v5 reason in both code and reason, a
+ * 3.1.1 return code in code. */
+static int mqtt__connack_cause(kdc_mqtt *m, int code, int reason, char *msg, size_t len)
+{
+	const char *user = m->conf.username && *m->conf.username ? m->conf.username : NULL;
+	int v5 = atomic_load(&m->version) == 5;
+	int r = v5 ? (reason >= 0x80 ? reason : code >= 0x80 ? code : 0) : (code >= 1 && code <= 5 ? code : 0);
+
+	if (!r)
+		return 0;
+	if ((v5 && (r == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD ||
+	            r == MQTTREASONCODE_NOT_AUTHORIZED)) || (!v5 && (r == 4 || r == 5))) {
+		snprintf(msg, len, "login refused: the broker does not accept %s%s%s (%s): check username "
+		         "and password in the config; the device may have been removed from the ward "
+		         "(kdc-ward list-devices on the server), or the broker was not reloaded after "
+		         "add-device", user ? "user '" : "", user ? user : "a login without a username",
+		         user ? "' with this password" : "",
+		         r == 4 || r == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD
+		                 ? "bad user name or password" : "not authorised");
+		return KDC_ERR_LOGIN_REFUSED;
+	}
+	snprintf(msg, len, "connection refused by the broker: %s (%s %d): check the broker URL and "
+	         "the broker's log", v5 ? MQTTReasonCode_toString((enum MQTTReasonCodes)r)
+	                                : r == 1 ? "unacceptable protocol version"
+	                                : r == 2 ? "client id rejected" : "server unavailable",
+	         v5 ? "reason" : "return code", r);
+	return KDC_ERR_BROKER_REFUSED;
+}
+
+/* Why the connect failed: the broker's answer, else what the diagnosis finds
+ * on the way, else Paho's own words. Owner thread; blocking (mqtt_diag.h). */
+static int mqtt__classify(kdc_mqtt *m, char *msg, size_t len)
+{
+	char pmsg[128], sslerr[256];
+	int code, reason, cause;
+
+	pthread_mutex_lock(&m->lock);
+	code = m->fail_code;
+	reason = m->fail_reason;
+	snprintf(pmsg, sizeof pmsg, "%s", m->fail_msg);
+	snprintf(sslerr, sizeof sslerr, "%s", m->ssl_err);
+	m->ssl_err[0] = '\0';
+	pthread_mutex_unlock(&m->lock);
+	if ((cause = mqtt__connack_cause(m, code, reason, msg, len)) != 0)
+		return cause;
+	if ((cause = kdc_mqtt__diagnose(m->conf.broker, m->conf.ca_file, msg, len)) != 0)
+		return cause;
+	snprintf(msg, len, "%s%s%s%s%s (code %d): check the broker URL (MQTT %s) and the broker's log",
+	         MQTTAsync_strerror(code), *pmsg ? ": " : "", pmsg, *sslerr ? ": " : "", sslerr,
+	         code, atomic_load(&m->version) == 5 ? "5" : "3.1.1");
+	return KDC_ERR_MQTT;
+}
+
+/* Classifies a failed connect and logs its cause when it changed. */
+static void mqtt__note_failure(kdc_mqtt *m)
+{
+	m->cause = mqtt__classify(m, m->cause_msg, sizeof m->cause_msg);
+	if (m->cause == m->logged_cause)
+		return;
+	kdc_warn("mqtt: cannot connect to %s: %s; retrying", m->conf.broker, m->cause_msg);
+	m->logged_cause = m->cause;
+}
+
+int kdc_mqtt_cause(const kdc_mqtt *m, char *msg, size_t len)
+{
+	if (msg && len > 0)
+		snprintf(msg, len, "%s", m->cause ? m->cause_msg : "");
+	return m->cause;
+}
+
+int kdc_mqtt_give_up(const kdc_mqtt *m, int timed_out, char *msg, size_t len)
+{
+	int cause = kdc_mqtt_connected(m) ? 0 : kdc_mqtt_cause(m, msg, len);
+
+	if (!kdc_err_exit_status(cause) || (!timed_out && !kdc_err_needs_fix(cause)))
+		return 0;
+	return kdc_err_exit_status(cause);
+}
+
 void kdc_mqtt_tick(kdc_mqtt *m)
 {
 	int64_t now = kdc_mono_ms();
@@ -536,6 +693,9 @@ void kdc_mqtt_tick(kdc_mqtt *m)
 	if (atomic_load(&m->state) == MQTT_UP) {
 		m->version_locked = 1;
 		m->backoff_ms = MQTT_BACKOFF_MIN_MS;
+		if (m->logged_cause)
+			kdc_notice("mqtt: connected to %s: the problem above is gone", m->conf.broker);
+		m->cause = m->logged_cause = 0;
 		mqtt__stream_check(m, now);
 		return;
 	}
@@ -549,10 +709,15 @@ void kdc_mqtt_tick(kdc_mqtt *m)
 	if (atomic_load(&m->failed)) {
 		/* schedule the next try once per failure */
 		atomic_store(&m->failed, 0);
+		mqtt__note_failure(m);
+		now = kdc_mono_ms(); /* the diagnosis may have taken a while */
 		m->next_attempt_ms = now + m->backoff_ms;
 		m->backoff_ms = m->backoff_ms * 2 > MQTT_BACKOFF_MAX_MS ? MQTT_BACKOFF_MAX_MS
 		                                                         : m->backoff_ms * 2;
-		if (m->auto_version && !m->version_locked) {
+		/* only when nothing on the way explains it: the broker may not
+		 * speak this version (RabbitMQ refuses a v5 CONNECT) */
+		if (m->auto_version && !m->version_locked &&
+		    (m->cause == KDC_ERR_MQTT || m->cause == KDC_ERR_BROKER_REFUSED)) {
 			/* a 3.1.1-only broker (RabbitMQ) refuses a v5 CONNECT: try the other */
 			atomic_store(&m->version, atomic_load(&m->version) == 5 ? 4 : 5);
 			mqtt__recreate(m);
@@ -594,9 +759,11 @@ int kdc_mqtt_publish(kdc_mqtt *m, const char *topic, const void *payload, size_t
 		return KDC_ERR_NOT_CONNECTED;
 	if (len > 256 * 1024 * 1024)
 		return KDC_ERR_INVAL;
-	if (cb) {
-		if (!(pc = malloc(sizeof *pc)))
+	if (cb || qos > 0) {
+		size_t tlen = strlen(topic) + 1;
+		if (!(pc = malloc(sizeof *pc + tlen)))
 			return KDC_ERR_NOMEM;
+		memcpy(pc->topic, topic, tlen);
 		pc->m = m;
 		pc->cb = cb;
 		pc->ud = cb_ud;

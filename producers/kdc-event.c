@@ -5,7 +5,9 @@
  *   kdc-event [DEVICE SETTINGS] COMMAND [OPTIONS]
  *
  * Exit status: 0 done, 1 the outbox failed, 2 usage or configuration error,
- * 3 sync timed out with events still pending, 130 interrupted. */
+ * 3 sync timed out with events still pending, 10-19 sync gave up on the broker
+ * for the cause kdc_err_exit_status names (host not found, TLS, login, topic
+ * refused, ...), 130 interrupted. */
 #include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
@@ -457,7 +459,7 @@ static int cmd_sync(struct cli *c)
 		if (strcmp(line, sv.last) != 0) /* the final state, whatever the pace */
 			fprintf(stderr, "%s\n", line);
 	}
-	if (rc == KDC_OK || rc == KDC_ERR_TIMEOUT) {
+	if (rc == KDC_OK || rc == KDC_ERR_TIMEOUT || kdc_err_exit_status(rc)) {
 		if (kdc_producer_pending(p, &pending) != KDC_OK ||
 		    kdc_outbox_count(kdc_producer_outbox(p), KDC_OUTBOX_REJECTED, &rejected) != KDC_OK)
 			rc = KDC_ERR_DB;
@@ -471,6 +473,12 @@ static int cmd_sync(struct cli *c)
 		fputc('\n', stderr);
 		ret = 0;
 	} else if (rc == KDC_ERR_TIMEOUT) {
+		if (!stop_flag && s.connects > 0 && s.published > 0 && s.committed + s.rejected == 0)
+			/* mosquitto acknowledges a 3.1.1 publish its ACL refuses, and drops it */
+			fprintf(stderr, "sync: no receipt came: is kdc-aggregator running on the server? "
+			        "Under MQTT 3.1.1 the broker also drops events on a topic it refuses "
+			        "without saying so: check ward (%s), team (%s) and device (%s) in the "
+			        "device config\n", c->dev.ward, c->dev.team, c->dev.device);
 		if (stop_flag)
 			fprintf(stderr, "sync: interrupted");
 		else
@@ -479,7 +487,14 @@ static int cmd_sync(struct cli *c)
 		        "run sync again when the connection is better\n", (long long)pending);
 		if (!s.connected && s.connects == 0)
 			fprintf(stderr, "sync: could not reach the broker %s\n", c->dev.mqtt.broker);
+
 		ret = stop_flag ? EXIT_INTERRUPTED : EXIT_TIMEOUT;
+	} else if (kdc_err_exit_status(rc)) {
+		char why[768];
+		kdc_producer_cause(p, why, sizeof why);
+		fprintf(stderr, "sync: gave up with %lld event(s) still pending (they stay in the "
+		        "outbox): %s\n", (long long)pending, *why ? why : kdc_strerror(rc));
+		ret = kdc_err_exit_status(rc);
 	} else {
 		fprintf(stderr, "kdc-event: sync failed: %s (%s)\n", kdc_strerror(rc),
 		        kdc_outbox_errmsg(kdc_producer_outbox(p)));
@@ -666,6 +681,7 @@ static void main_help(FILE *out)
 	kdc_conf_usage(device_opts, out);
 	fprintf(out, "\nExit status: 0 done, 1 outbox failure, 2 usage or configuration "
 	        "error,\n3 sync timed out with events pending, 130 interrupted.\n");
+	kdc_err_exit_usage(out);
 }
 
 static void command_help(const struct command *cmd, FILE *out)

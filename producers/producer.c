@@ -20,6 +20,16 @@
  * sent marks are kept in memory and written in one unsynced transaction every
  * few hundred milliseconds: they only pace resending.
  *
+ * Refused: a publish the broker refuses (MQTT 5 PUBACK reason 135: its ACL
+ * does not allow the topic, as when the config names the wrong ward) would
+ * fail again at once, and going back to it at once made tens of thousands of
+ * publishes a second. So a refusal pauses sending: the cursor goes back to
+ * just before the refused event, nothing is published for PROD_REFUSED_MIN_MS,
+ * doubling up to PROD_REFUSED_MAX_MS, and then one event alone tries again
+ * (a probe); the probe's ack ends the pause (an ack of a publish sent before
+ * the refusal does not: it may be on another topic). Each refusal is logged with
+ * what to check.
+ *
  * Window: a publish takes a slot before it is handed to kdc_mqtt and gives
  * it back in the publish callback, which kdc_mqtt calls exactly once for
  * every publish it took: acknowledged, or failed (at the latest when the
@@ -43,6 +53,8 @@
 #define PROD_COUNT_EVERY_MS 2000     /* sync: pending counted in SQL this often */
 #define PROD_WAIT_MAX_MS 100         /* kdc_mqtt_tick wants ~10 calls a second */
 #define PROD_RECEIPTS_PER_TX 256     /* receipts applied per transaction */
+#define PROD_REFUSED_MIN_MS 5000     /* first pause after a refused publish */
+#define PROD_REFUSED_MAX_MS 60000    /* longest pause: one try a minute */
 
 struct prod_wrap { struct kdc_producer_conf c; };
 const struct kdc_opt kdc_producer_opts[] = {
@@ -61,6 +73,7 @@ struct prod_receipt {
 struct prod_pub {
 	kdc_producer *p;
 	int64_t seq;
+	int probe;                       /* sent to try whether refusals are over */
 };
 
 struct kdc_producer {
@@ -81,6 +94,9 @@ struct kdc_producer {
 	int reconnected;                 /* a connect happened since the owner looked */
 	int session_lost;                /* ... and one of them found no session */
 	int64_t failed_min_seq;          /* lowest seq whose publish failed, 0 = none */
+	int64_t refused_min_seq;         /* lowest seq the broker refused, 0 = none */
+	int refused_rc;                  /* KDC_ERR_TOPIC_REFUSED or _BUSY */
+	int probe_acked;                 /* a probe's ack came since the owner looked */
 	int64_t acked;
 	int64_t connects;
 
@@ -95,6 +111,9 @@ struct kdc_producer {
 	int64_t resent;                  /* events resent in the current resend round */
 	int send_rc;                     /* why producer__send_row stopped */
 	int window_full;                 /* the last round stopped at our own window */
+	int refusing;                    /* 0, or why the broker refuses (pause on) */
+	int64_t refused_backoff_ms;      /* the pause after the next refusal */
+	int64_t paused_until;            /* mono ms: no publish before */
 	struct kdc_producer_stats st;
 };
 
@@ -211,17 +230,23 @@ static void producer__on_connection(void *ud, int connected, int session_present
 	pthread_mutex_unlock(&p->lock);
 }
 
-static void producer__on_publish(void *ud, int ok)
+static void producer__on_publish(void *ud, int rc)
 {
 	struct prod_pub *pub = ud;
 	kdc_producer *p = pub->p;
 
 	pthread_mutex_lock(&p->lock);
 	p->inflight--;
-	if (ok)
+	if (rc == KDC_OK) {
 		p->acked++;
-	else if (p->failed_min_seq == 0 || pub->seq < p->failed_min_seq)
+		p->probe_acked |= pub->probe;
+	} else if (rc == KDC_ERR_TOPIC_REFUSED || rc == KDC_ERR_BUSY) {
+		if (p->refused_min_seq == 0 || pub->seq < p->refused_min_seq)
+			p->refused_min_seq = pub->seq;
+		p->refused_rc = rc;
+	} else if (p->failed_min_seq == 0 || pub->seq < p->failed_min_seq) {
 		p->failed_min_seq = pub->seq;
+	}
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	free(pub);
@@ -480,6 +505,7 @@ static int producer__send_row(void *ud, const struct kdc_outbox_row *row)
 		return p->send_rc = KDC_ERR_NOMEM;
 	pub->p = p;
 	pub->seq = row->seq;
+	pub->probe = p->refusing != 0;
 	/* take the slot before Paho can possibly ack */
 	pthread_mutex_lock(&p->lock);
 	if (!p->connected || p->inflight >= p->conf.window) {
@@ -539,9 +565,17 @@ static int producer__publish(kdc_producer *p, int *more)
 
 	*more = 0;
 	p->window_full = 0;
+	if (p->refusing && mono < p->paused_until)
+		return KDC_OK;
 	if ((room = producer__room(p)) <= 0) {
 		p->window_full = producer__connected(p); /* else simply offline */
 		return KDC_OK;
+	}
+	if (p->refusing) {
+		/* one event tries whether the broker takes them again */
+		if (room < p->conf.window)
+			return KDC_OK; /* the last try is still on its way */
+		room = 1;
 	}
 	p->send_rc = KDC_OK;
 	p->resend_pass = 0;
@@ -584,6 +618,64 @@ static int producer__publish(kdc_producer *p, int *more)
 	return KDC_OK;
 }
 
+/* ---- refused publishes ---------------------------------------------------------------- */
+
+/* The broker refused the publish of seq: pause, longer each time, and say
+ * why. Owner thread. */
+static void producer__refused(kdc_producer *p, int64_t seq, int why)
+{
+	int64_t pause, mono = kdc_mono_ms();
+
+	/* the rest of a window sent before the pause began: already counted */
+	if (p->refusing && mono < p->paused_until)
+		return;
+	if (!p->refusing || p->refused_backoff_ms == 0)
+		p->refused_backoff_ms = PROD_REFUSED_MIN_MS;
+	pause = p->refused_backoff_ms;
+	p->refusing = why == KDC_ERR_TOPIC_REFUSED ? why : KDC_ERR_BROKER_REFUSED;
+	p->paused_until = mono + pause;
+	p->refused_backoff_ms = pause * 2 > PROD_REFUSED_MAX_MS ? PROD_REFUSED_MAX_MS : pause * 2;
+	if (why == KDC_ERR_TOPIC_REFUSED)
+		kdc_warn("producer %s: topic refused: the broker refused event %lld on %s (not "
+		         "authorised): check ward (%s), team (%s) and device (%s) in the device config "
+		         "against the ward server's accounts (kdc-ward list-devices); next try in %lld s",
+		         p->conf.device, (long long)seq, p->events_topic, p->conf.ward, p->conf.team,
+		         p->conf.device, (long long)(pause / 1000));
+	else
+		kdc_warn("producer %s: the broker refused event %lld on %s (see the line above); "
+		         "next try in %lld s", p->conf.device, (long long)seq, p->events_topic,
+		         (long long)(pause / 1000));
+}
+
+/* A publish went through after refusals: back to normal. Owner thread. */
+static void producer__accepted(kdc_producer *p)
+{
+	kdc_notice("producer %s: the broker accepts its events again", p->conf.device);
+	p->refusing = 0;
+	p->refused_backoff_ms = 0;
+	p->paused_until = 0;
+}
+
+int kdc_producer_cause(kdc_producer *p, char *msg, size_t len)
+{
+	if (p->refusing) {
+		if (p->refusing == KDC_ERR_TOPIC_REFUSED)
+			snprintf(msg, len, "topic refused: the broker does not let this device publish on %s: "
+			         "check ward (%s), team (%s) and device (%s) in the device config against "
+			         "the ward server's accounts (kdc-ward list-devices)", p->events_topic,
+			         p->conf.ward, p->conf.team, p->conf.device);
+		else
+			snprintf(msg, len, "the broker refuses the events published on %s (see the log "
+			         "above for its reason)", p->events_topic);
+		return p->refusing;
+	}
+	if (!p->mqtt || kdc_mqtt_connected(p->mqtt)) {
+		snprintf(msg, len, "%s", "");
+		return 0;
+	}
+	return kdc_mqtt_cause(p->mqtt, msg, len);
+}
+
 /* ---- the owner's loop ------------------------------------------------------------ */
 
 /* Copies the counters Paho's threads keep into the stats (lock held). */
@@ -599,8 +691,8 @@ int kdc_producer_poll(kdc_producer *p, int timeout_ms)
 {
 	struct prod_receipt *list;
 	char err[256];
-	int reconnected, session_lost, more = 0, rc = KDC_OK;
-	int64_t failed, mono;
+	int reconnected, session_lost, more = 0, rc = KDC_OK, refused_rc, acked;
+	int64_t failed, refused, mono;
 
 	if (!p->mqtt && (rc = kdc_producer_connect(p, err, sizeof err)) != KDC_OK) {
 		kdc_error("producer %s: %s", p->conf.device, err);
@@ -617,8 +709,18 @@ int kdc_producer_poll(kdc_producer *p, int timeout_ms)
 	p->reconnected = p->session_lost = 0;
 	failed = p->failed_min_seq;
 	p->failed_min_seq = 0;
+	refused = p->refused_min_seq;
+	refused_rc = p->refused_rc;
+	acked = p->probe_acked;
+	p->refused_min_seq = 0;
+	p->probe_acked = 0;
 	producer__snapshot(p);
 	pthread_mutex_unlock(&p->lock);
+
+	if (refused > 0)
+		producer__refused(p, refused, refused_rc);
+	else if (acked && p->refusing)
+		producer__accepted(p);
 
 	if (reconnected) {
 		if (session_lost)
@@ -627,6 +729,8 @@ int kdc_producer_poll(kdc_producer *p, int timeout_ms)
 	}
 	if (failed > 0 && failed - 1 < p->cursor)
 		p->cursor = failed - 1;
+	if (refused > 0 && refused - 1 < p->cursor)
+		p->cursor = refused - 1;
 	if (list && (rc = producer__apply_receipts(p, list)) != KDC_OK)
 		return rc;
 	if ((rc = producer__publish(p, &more)) != KDC_OK)
@@ -710,13 +814,22 @@ int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_at
 	drained_at_count = p->st.committed + p->st.rejected;
 	next_count = kdc_mono_ms() + PROD_COUNT_EVERY_MS;
 	while (pending > 0) {
+		char why[8];
+		int cause;
 		now = kdc_mono_ms();
 		if (now - start >= timeout_ms || (stop && *stop)) {
-			rc = KDC_ERR_TIMEOUT;
+			/* the cause, if one is known, tells more than "timed out" */
+			cause = stop && *stop ? 0 : kdc_producer_cause(p, why, sizeof why);
+			rc = cause ? cause : KDC_ERR_TIMEOUT;
 			break;
 		}
 		if ((rc = kdc_producer_poll(p, PROD_WAIT_MAX_MS)) != KDC_OK)
 			break;
+		/* retrying cannot help until someone fixes the config or the server */
+		if (kdc_err_needs_fix(cause = kdc_producer_cause(p, why, sizeof why))) {
+			rc = cause;
+			break;
+		}
 		now = kdc_mono_ms();
 		pending = counted - (p->st.committed + p->st.rejected - drained_at_count);
 		p->st.pending = pending;
@@ -734,7 +847,7 @@ int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_at
 			next_progress = now + 250;
 		}
 	}
-	if (rc == KDC_OK || rc == KDC_ERR_TIMEOUT) {
+	if (rc == KDC_OK || rc == KDC_ERR_TIMEOUT || kdc_err_exit_status(rc)) {
 		int frc = producer__flush_marks(p);
 		if (rc == KDC_OK)
 			rc = frc;

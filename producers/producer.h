@@ -126,12 +126,21 @@ int kdc_producer_run(kdc_producer *p, const volatile sig_atomic_t *stop);
 
 /* Sends the events pending when it is called and polls until every one of
  * them is receipted (0), timeout_ms passes or *stop is set (KDC_ERR_TIMEOUT;
- * stop may be NULL), or an outbox error. Events recorded meanwhile (by
+ * stop may be NULL), or an outbox error. When it gives up for a known cause
+ * (kdc_producer_cause), it returns that cause instead of KDC_ERR_TIMEOUT: at
+ * once for a cause that retrying cannot fix (kdc_err_needs_fix: TLS, login),
+ * at the timeout for the others (host not found, refused, topic refused). Events recorded meanwhile (by
  * another process) are neither sent nor waited for: they go with the next
  * sync, once each. Rejected events do not count as pending; the stats'
  * pending is what is left of the sync's events. progress may be NULL. */
 int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_atomic_t *stop,
                       kdc_producer_progress_cb progress, void *ud);
+
+/* Why events do not get through now, or 0: KDC_ERR_TOPIC_REFUSED (or
+ * KDC_ERR_BUSY) while the broker refuses our publishes, else while not
+ * connected the connect failure's cause (kdc_mqtt_cause). msg gets the
+ * plain-words message naming what to check. */
+int kdc_producer_cause(kdc_producer *p, char *msg, size_t len);
 
 /* Counts pending rows now (a query) and stores it in the stats too. */
 int kdc_producer_pending(kdc_producer *p, int64_t *n);

@@ -490,6 +490,7 @@ static void usage(FILE *out)
 	             "What every number means: docs/stats.md.\n\noptions:\n");
 	kdc_conf_usage(opts, out);
 	fprintf(out, "\nExit status: 0 done, 1 MQTT failure, 2 usage error, 3 nothing arrived within --timeout.\n");
+	kdc_err_exit_usage(out);
 }
 
 static int check_args(struct cli *c, char *err, size_t errlen)
@@ -517,7 +518,7 @@ static int run(struct cli *c)
 	int tty = isatty(STDOUT_FILENO) && !c->json;
 	unsigned seen_stats = 0, seen_status = 0;
 	int64_t start = kdc_mono_ms(), last_draw = 0, got_stats_at = 0;
-	char client_id[64], err[512];
+	char client_id[64], err[768];
 	kdc_mqtt *m = NULL;
 	int ret = 0;
 
@@ -592,6 +593,11 @@ static int run(struct cli *c)
 		free(status);
 		if (done)
 			break;
+		if (c->once && !got_stats_at &&
+		    (ret = kdc_mqtt_give_up(m, mono - start >= c->timeout * 1000, err, sizeof err))) {
+			fprintf(stderr, "kdc-stats: gave up: %s\n", err);
+			break;
+		}
 		if (c->once && !got_stats_at && mono - start >= c->timeout * 1000) {
 			int ever;
 			pthread_mutex_lock(&in.lock);

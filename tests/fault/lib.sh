@@ -296,9 +296,11 @@ fault_sync_wait() {
 		unset 'SYNC_PID[$d]'
 		case ${SYNC_RC[$d]} in
 		0) ;;
-		3) FAULT_SYNC_TIMEOUTS=$((FAULT_SYNC_TIMEOUTS + 1))
-		   kdc_say "$d: sync gave up (exit 3) with $(fault_outbox_count "$d" 'state = 0') pending" ;;
-		*) fail "kdc-event sync of $d exited ${SYNC_RC[$d]} (contract: 0 or 3); log: $(tail -n 3 "$WORK/dev/$d.sync.log")" ;;
+		# 3 timed out; 11/12 timed out while the broker (or the link to it)
+		# was down: connection refused, no answer
+		3 | 11 | 12) FAULT_SYNC_TIMEOUTS=$((FAULT_SYNC_TIMEOUTS + 1))
+		   kdc_say "$d: sync gave up (exit ${SYNC_RC[$d]}) with $(fault_outbox_count "$d" 'state = 0') pending" ;;
+		*) fail "kdc-event sync of $d exited ${SYNC_RC[$d]} (contract: 0, 3, 11 or 12); log: $(tail -n 3 "$WORK/dev/$d.sync.log")" ;;
 		esac
 	done
 }

@@ -166,7 +166,8 @@ static void offline_record_then_sync_times_out_keeping_everything(void **state)
 	assert_int_equal(n, 3);
 
 	t0 = kdc_mono_ms();
-	assert_int_equal(kdc_producer_sync(p, 1500, NULL, on_progress, &pr), KDC_ERR_TIMEOUT);
+	/* it gives up at the timeout, naming why: nothing listens on that port */
+	assert_int_equal(kdc_producer_sync(p, 1500, NULL, on_progress, &pr), KDC_ERR_CONN_REFUSED);
 	took = kdc_mono_ms() - t0;
 	if (took < 1400 || took > 10000) /* the upper bound allows a loaded machine */
 		fail_msg("sync with a 1.5 s timeout took %lld ms", (long long)took);
@@ -240,7 +241,7 @@ static void sync_waits_only_for_what_was_pending_at_its_start(void **state)
 	}
 	/* past the 2 s recount, with a progress call every 250 ms */
 	assert_int_equal(kdc_producer_sync(p, 2600, NULL, record_on_progress, &rec),
-	                 KDC_ERR_TIMEOUT);
+	                 KDC_ERR_CONN_REFUSED);
 	assert_true(rec.recorded >= 5);
 	assert_int_equal(rec.last.pending, 3);
 	assert_int_equal(rec.last.published, 0);
