@@ -447,6 +447,7 @@ static int agg_run(struct agg_conf *c)
 	wc.batch_max = (size_t)c->batch_max;
 	wc.batch_ms = (int)c->batch_ms;
 	wc.stats_interval_ms = c->stats_interval_ms;
+	wc.profile = profile;
 	if (!(a.writer = kdc_writer_start(&wc, store, stats, a.in, a.out, err, sizeof err))) {
 		kdc_error("%s", err);
 		goto cleanup;

@@ -260,6 +260,38 @@ static void writer__arena_reset(struct writer_arena *a)
 	a->used = 0;
 }
 
+/* ---- the ward profile ------------------------------------------------------------ */
+
+/* The profile's word on an otherwise valid event: its team and khom must be
+ * the ward's (when the profile lists any), and a device the profile gives to
+ * a team must file under that team. A device the profile does not list may
+ * file under any team of the ward. 0, or the reason (also in v). */
+static int writer__check_profile(const kdc_writer *w, const kdc_event_pb *ev, struct kdc_verdict *v)
+{
+	const struct kdc_profile *p = w->conf.profile;
+
+	if (!p)
+		return 0;
+	if (p->nteams > 0 && kdc_profile_team_find(p, ev->team) < 0) {
+		snprintf(v->detail, sizeof v->detail, "team %s is not a team of ward %s", ev->team, w->ward);
+		return v->reason = KDC__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_TEAM;
+	}
+	if (p->nkhoms > 0 && kdc_profile_khom_find(p, ev->khom) < 0) {
+		snprintf(v->detail, sizeof v->detail, "khom %s is not a khom of ward %s", ev->khom, w->ward);
+		return v->reason = KDC__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_KHOM;
+	}
+	for (size_t t = 0; t < p->nteams; t++)
+		for (size_t d = 0; d < p->teams[t].ndevices; d++)
+			if (strcmp(p->teams[t].devices[d], ev->device) == 0 &&
+			    strcmp(p->teams[t].code, ev->team) != 0) {
+				snprintf(v->detail, sizeof v->detail,
+				         "device %s belongs to team %s, not %s", ev->device,
+				         p->teams[t].code, ev->team);
+				return v->reason = KDC__V1__REJECT_REASON__REJECT_REASON_WRONG_TEAM;
+			}
+	return 0;
+}
+
 /* kdc_event_decode, with the fields in the arena (valid until the next
  * writer__arena_reset). What the arena cannot decode goes to
  * kdc_event_decode itself: a payload too large or not an Event gets its
@@ -392,7 +424,8 @@ static int writer__one(kdc_writer *w, const struct kdc_ingest_msg *m, struct wri
 		memcpy(o->id, ev->id.data, KDC_UUID_LEN);
 		o->has_id = 1;
 	}
-	if (v.reason != 0 || kdc_event_validate(ev, &t, w->ward, now, &v) != 0) {
+	if (v.reason != 0 || kdc_event_validate(ev, &t, w->ward, now, &v) != 0 ||
+	    writer__check_profile(w, ev, &v) != 0) {
 		(*nrej)++;
 		rc = writer__reject(w, m, o, now, v.reason, v.detail);
 		goto cleanup;

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# test_deploy_attacks.sh PART: what an attacker holding one device's
+# credentials, or the dashboard's public password, can do to a ward set up
+# by deploy/kdc-ward, against its real broker (generated mosquitto.conf with
+# the kdc_guard plugin) and its real kdc-aggregator.
+#
+# PART is one of:
+#   clientid  a device (TLS) and the dashboard account (MQTT.js over
+#             WebSockets) try to connect as the aggregator, another device
+#             and the rollup, once each and then in a 30 s loop: every try
+#             is refused, no victim loses its connection, and another
+#             device's syncs take no longer than before the loop.
+#   team      a device files an event under another team, an invented team
+#             and an invented khom; devices whose profile team changed
+#             after they were set up: nothing stored, no new retained
+#             snapshot, and kdc-event rejected says why where the
+#             aggregator saw it.
+#   retained  a retained publish on an event topic is refused by the
+#             broker; one left from before (a broker without the plugin) is
+#             ignored by the aggregator, not stored, not delivered again
+#             after a restart, and kdc-ward clear-retained removes it.
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/ward_lib.sh"
+
+PART=${1:-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+kdc_test_init "deploy_attacks_$PART" 170
+ward_setup
+EV=kdc/v1/$WARD/events
+# dev_pub DEVICE ID ARGS...: mosquitto_pub over TLS with DEVICE's account.
+dev_pub() {
+	local d=$1 id=$2 pw
+	shift 2
+	pw=PW_$d
+	timeout 10 mosquitto_pub -h 127.0.0.1 -p "$TLS" --cafile "$CA" -u "$d" -P "${!pw}" -i "$id" "$@"
+}
+took_ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+# kicked ID: how often the broker closed an existing connection of ID.
+kicked() { grep -c "Client $1 already connected, closing old connection" "$WORK/mosquitto.log"; }
+
+part_clientid() {
+	local victims=("kdc-agg-$WARD" kdc-dev-D2 "kdc-rollup-$WARD" kdc-rollup-96) id
+	local mqttjs=$KDC_SOURCE_DIR/dashboard/node_modules/mqtt
+	[ -d "$mqttjs" ] || fail "MQTT.js is missing in dashboard/node_modules: run scripts/install-deps.sh"
+	# The victims: the aggregator (running), device D2 holding a session
+	# (subscribed to its receipts), and D3, which records and syncs.
+	stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$TLS" --cafile "$CA" -u D2 -P "$PW_D2" -i kdc-dev-D2 \
+		-c -q 1 -t "kdc/v1/$WARD/receipts/D2" >"$WORK/d2.out" 2>&1 &
+	local d2=$!
+	KDC_PIDS+=("$d2")
+	wait_for 10 "D2 connected" grep -q "New client connected .* as kdc-dev-D2" "$WORK/mosquitto.log"
+
+	# Once each: refused, whoever asks.
+	for id in "${victims[@]}"; do
+		dev_pub D1 "$id" -q 1 -t "$EV/T1/D1" -m x >"$WORK/pub.out" 2>&1 &&
+			fail "device D1 connected with client id $id"
+		kdc_say "ok: device D1 cannot connect as $id ($(head -n 1 "$WORK/pub.out"))"
+	done
+	node "$HERE/ws_connect.mjs" "$mqttjs" "$WS" "$CA" kdc.dashboard "$DASH_PW" 0 1 \
+		"${victims[@]}" kdc-dash-ok >"$WORK/ws1.out" 2>&1 || fail "ws_connect.mjs failed: $(cat "$WORK/ws1.out")"
+	for id in "${victims[@]}"; do
+		grep -q "^refused $id 1$" "$WORK/ws1.out" ||
+			fail "the dashboard account over WebSockets was not refused as $id: $(cat "$WORK/ws1.out")"
+		kdc_say "ok: the dashboard account (MQTT.js, wss://) cannot connect as $id"
+	done
+	grep -q "^accepted kdc-dash-ok 1$" "$WORK/ws1.out" ||
+		fail "a dashboard with its own kdc-dash- id was refused: $(cat "$WORK/ws1.out")"
+	kdc_say "ok: ... while a dashboard with its own kdc-dash- id connects"
+
+	# Many dashboards share the account: three at once, each its own id.
+	local i pids=()
+	for i in 1 2 3; do
+		node "$HERE/ws_connect.mjs" "$mqttjs" "$WS" "$CA" kdc.dashboard "$DASH_PW" 0 1 "kdc-dash-many$i" \
+			>"$WORK/many$i.out" 2>&1 &
+		pids+=($!)
+	done
+	for i in 1 2 3; do
+		wait "${pids[$((i - 1))]}"
+		grep -q "^accepted kdc-dash-many$i 1$" "$WORK/many$i.out" || fail "dashboard $i refused: $(cat "$WORK/many$i.out")"
+	done
+	kdc_say "ok: three dashboards share the account at once"
+
+	# Baseline: D3's sync times with nobody attacking.
+	local n=0 t base_max=0 loop_max=0 loop_n=0
+	for n in 1 2 3; do
+		dev_visit D3 "HB$n" --khom 7 || fail "kdc-event visit failed: $(tail -n 3 "$WORK/events.out")"
+		t=$(date +%s%N)
+		dev_sync D3 || fail "D3's sync failed before any attack: $(tail -n 3 "$WORK/events.out")"
+		t=$(took_ms "$t")
+		[ "$t" -gt "$base_max" ] && base_max=$t
+	done
+	kdc_say "baseline: D3's slowest of 3 syncs took $base_max ms"
+
+	# The 30 s loop: D1 over TLS and the dashboard over WebSockets try the
+	# victims' ids as fast as they are answered (at most 600 tries each).
+	local before_agg before_d2
+	before_agg=$(kicked "kdc-agg-$WARD")
+	before_d2=$(kicked kdc-dev-D2)
+	(
+		end=$((SECONDS + 30)) tries=0 got=0
+		while [ "$SECONDS" -lt "$end" ] && [ "$tries" -lt 600 ]; do
+			for id in "${victims[@]}"; do
+				dev_pub D1 "$id" -q 1 -t "$EV/T1/D1" -m x >/dev/null 2>&1 && got=$((got + 1))
+				tries=$((tries + 1))
+			done
+		done
+		echo "$tries $got" >"$WORK/loop-dev.out"
+	) &
+	local loop_dev=$!
+	node "$HERE/ws_connect.mjs" "$mqttjs" "$WS" "$CA" kdc.dashboard "$DASH_PW" 30 600 "${victims[@]}" \
+		>"$WORK/loop-ws.out" 2>&1 &
+	local loop_ws=$!
+	local end=$((SECONDS + 40))
+	while pid_alive "$loop_dev" || pid_alive "$loop_ws"; do
+		[ "$SECONDS" -lt "$end" ] || fail "the attack loops ran past 40 s"
+		[ "$loop_n" -lt 40 ] || break
+		loop_n=$((loop_n + 1))
+		dev_visit D3 "HL$loop_n" --khom 7 || fail "kdc-event visit failed: $(tail -n 3 "$WORK/events.out")"
+		t=$(date +%s%N)
+		dev_sync D3 || fail "D3's sync $loop_n failed during the attack: $(tail -n 3 "$WORK/events.out")"
+		t=$(took_ms "$t")
+		[ "$t" -gt "$loop_max" ] && loop_max=$t
+	done
+	wait "$loop_dev" "$loop_ws"
+	read -r tries got <"$WORK/loop-dev.out"
+	kdc_say "attack loop: D1 tried $tries connects as a victim ($got accepted); dashboard: $(tr '\n' ' ' <"$WORK/loop-ws.out")"
+	[ "$tries" -ge 20 ] || fail "the device loop made only $tries tries"
+	assert_eq "device connects accepted as a victim's id during the loop" 0 "$got"
+	grep -q '^accepted' "$WORK/loop-ws.out" && fail "the dashboard got in as a victim: $(cat "$WORK/loop-ws.out")"
+	grep -q '^refused' "$WORK/loop-ws.out" || fail "the dashboard loop made no tries: $(cat "$WORK/loop-ws.out")"
+	assert_eq "times the aggregator's connection was closed by a newcomer" "$before_agg" "$(kicked "kdc-agg-$WARD")"
+	assert_eq "times D2's connection was closed by a newcomer" "$before_d2" "$(kicked kdc-dev-D2)"
+	pid_alive "$d2" || fail "D2's connection (mosquitto_sub) ended"
+	agg_online || fail "the aggregator is not online after the attack"
+	assert_ge "syncs of D3 during the attack loop" 3 "$loop_n"
+	kdc_say "D3: $loop_n syncs during the loop, slowest $loop_max ms (baseline $base_max ms)"
+	[ "$loop_max" -le $((base_max * 3 + 3000)) ] ||
+		fail "D3's syncs slowed down under attack: $loop_max ms against $base_max ms before"
+	assert_eq "D3's events stored" $((3 + loop_n)) "$(stored_for D3)"
+	kdc_say "ok: client ids are bound to their accounts"
+}
+
+case $PART in
+clientid) part_clientid ;;
+*) fail "unknown part '$PART' (clientid, team, retained)" ;;
+esac
+kdc_say "PASS deploy_attacks $PART"
