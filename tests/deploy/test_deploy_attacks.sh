@@ -141,8 +141,73 @@ part_clientid() {
 	kdc_say "ok: client ids are bound to their accounts"
 }
 
+# rejected_says DEVICE REASON: kdc-event rejected of DEVICE names REASON.
+rejected_says() { dev_event "$1" rejected 2>&1 | grep -q "$2"; }
+
+part_team() {
+	local before after
+	# a genuine event first, so that the snapshots of the real teams exist
+	dev_visit D1 H1 && dev_sync D1 || fail "D1's genuine visit did not sync: $(tail -n 3 "$WORK/events.out")"
+	assert_eq "D1's genuine event stored" 1 "$(stored_for D1)"
+	wait_for 20 "the snapshot of team T1" eval 'retained_topics | grep -q "/team/T1$"'
+	before=$(retained_topics)
+
+	# D1 (team T1) files under T2 and under an invented team: the broker
+	# refuses both (each device may publish only on its own team's topic),
+	# so the events stay in its outbox, unconfirmed.
+	dev_visit D1 H2 --team T2 || fail "kdc-event visit --team T2 failed: $(tail -n 3 "$WORK/events.out")"
+	dev_visit D1 H3 --team TX || fail "kdc-event visit --team TX failed: $(tail -n 3 "$WORK/events.out")"
+	dev_event D1 sync --timeout 5 >>"$WORK/events.out" 2>&1 && fail "D1's events under other teams were confirmed"
+	assert_eq "D1's events stored" 1 "$(stored_for D1)"
+	dev_event D1 pending >"$WORK/pending.out" 2>&1
+	grep -qx "2 pending" "$WORK/pending.out" ||
+		fail "D1's refused events are not pending in its outbox: $(cat "$WORK/pending.out")"
+	kdc_say "ok: the broker refuses D1's events under team T2 and an invented team TX"
+	# ... and D1 cannot publish on another team's topic by hand either
+	# (mosquitto_pub exits 0 and warns when a v5 PUBACK says "not authorized")
+	dev_pub D1 kdc-dev-D1 -V 5 -q 1 -t "$EV/T2/D1" -m x >"$WORK/pub.out" 2>&1
+	grep -q "Not authorized" "$WORK/pub.out" || fail "D1 published on $EV/T2/D1: $(cat "$WORK/pub.out")"
+	kdc_say "ok: a hand-made publish by D1 on $EV/T2/D1 is refused ($(head -n 1 "$WORK/pub.out"))"
+
+	# An invented khom on its own team's topic: the aggregator refuses it.
+	dev_visit D2 H4 --khom 99 || fail "kdc-event visit --khom 99 failed: $(tail -n 3 "$WORK/events.out")"
+	dev_sync D2 || fail "D2's sync failed: $(tail -n 3 "$WORK/events.out")"
+	rejected_says D2 unknown_khom || fail "kdc-event rejected of D2 does not say unknown_khom: $(dev_event D2 rejected 2>&1)"
+	kdc_say "ok: an invented khom is refused: $(dev_event D2 rejected 2>&1 | grep unknown_khom | head -n 1)"
+
+	# The profile changes after the devices were set up: D3 now belongs to
+	# team T1 (its phone still files under T2, which its ACL allows), and
+	# team T3 is gone (D4 still files under it). The aggregator reads the
+	# profile at start.
+	sed -i -e 's/^devices = D1, D2$/devices = D1, D2, D3/' -e '/^\[team T2\]/,/^$/{/^devices/d}' \
+		-e '/^\[team T3\]/,$d' "$WORK/profile.ini"
+	grep -q "D3" "$WORK/profile.ini" && ! grep -q "T3" "$WORK/profile.ini" ||
+		fail "could not edit the profile: $(cat "$WORK/profile.ini")"
+	agg_stop "$WORK/agg"
+	agg_restart "$WORK/agg"
+	ward_wait_online
+	dev_visit D3 H5 --khom 7 && dev_sync D3 || fail "D3's sync failed: $(tail -n 3 "$WORK/events.out")"
+	rejected_says D3 wrong_team || fail "kdc-event rejected of D3 does not say wrong_team: $(dev_event D3 rejected 2>&1)"
+	kdc_say "ok: a device the profile gives to another team is refused: $(dev_event D3 rejected 2>&1 | grep wrong_team | head -n 1)"
+	dev_visit D4 H6 --khom 7 && dev_sync D4 || fail "D4's sync failed: $(tail -n 3 "$WORK/events.out")"
+	rejected_says D4 unknown_team || fail "kdc-event rejected of D4 does not say unknown_team: $(dev_event D4 rejected 2>&1)"
+	kdc_say "ok: a team the profile does not have is refused: $(dev_event D4 rejected 2>&1 | grep unknown_team | head -n 1)"
+
+	assert_eq "events stored: D1's genuine one only" 1 "$(sql "$DB" "select count(*) from events;")"
+	# one more genuine event (D2), so that snapshots are published after
+	# every attempt above: wait until the ward snapshot changes
+	local snap
+	snap=$(dash_sub -t "kdc/v1/$WARD/stats/ward" -C 1 -W 2)
+	dev_visit D2 H7 && dev_sync D2 || fail "D2's genuine visit did not sync: $(tail -n 3 "$WORK/events.out")"
+	wait_for 20 "a new ward snapshot" eval '[ "$(dash_sub -t "kdc/v1/$WARD/stats/ward" -C 1 -W 2)" != "$snap" ]'
+	after=$(retained_topics)
+	assert_eq "retained snapshot topics after the attempts" "$before" "$after"
+	kdc_say "ok: no new retained snapshot topic ($(echo "$after" | tr '\n' ' '))"
+}
+
 case $PART in
 clientid) part_clientid ;;
+team) part_team ;;
 *) fail "unknown part '$PART' (clientid, team, retained)" ;;
 esac
 kdc_say "PASS deploy_attacks $PART"
