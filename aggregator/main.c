@@ -198,6 +198,7 @@ struct agg {
 	int64_t status_since_ms;
 	unsigned stats_connects_seen;  /* connects when the stats were last requeued */
 	uint64_t dropped_offline;      /* receipts dropped while the broker was away */
+	atomic_ulong retained_ignored; /* retained deliveries on event topics */
 };
 
 /* Paho's receive thread, library mutex held: copy and return (ingest.h). */
@@ -207,6 +208,20 @@ static void agg__on_message(void *ud, const char *topic, const void *payload, si
 
 	/* refused only after shutdown began: no receipt, so the device resends */
 	(void)kdc_ingest_put(a->in, topic, payload, len);
+}
+
+/* Paho's receive thread: a retained message on an event topic. Events are
+ * never retained (the broker's kdc_guard plugin refuses that); one left on
+ * the broker would come back at every reconnect, so it is not stored, not
+ * receipted, only counted and logged. */
+static void agg__on_retained(void *ud, const char *topic, const void *payload, size_t len)
+{
+	struct agg *a = ud;
+	unsigned long n = atomic_fetch_add(&a->retained_ignored, 1) + 1;
+
+	(void)payload;
+	kdc_warn("ignored a retained message on %s (%zu bytes; %lu so far): events are never "
+	         "retained; remove it with kdc-ward clear-retained", topic, len, n);
 }
 
 static void agg__on_connection(void *ud, int connected, int session_present)
@@ -466,6 +481,7 @@ static int agg_run(struct agg_conf *c)
 		goto cleanup;
 	}
 	agg__status_json(&a, json, sizeof json, "offline", 0, "connection lost");
+	kdc_mqtt_set_retained_cb(a.mqtt, agg__on_retained);
 	if (kdc_mqtt_set_will(a.mqtt, a.status_topic, json) != KDC_OK ||
 	    kdc_mqtt_subscribe(a.mqtt, filter, 1) != KDC_OK) {
 		kdc_error("out of memory setting up MQTT");
