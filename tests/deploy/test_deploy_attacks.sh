@@ -262,8 +262,37 @@ part_retained() {
 	kdc_say "ok: kdc-ward clear-retained removes it"
 }
 
+vmrss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$BROKER_PID/status"; }
+
+part_memory() {
+	local mqttjs=$KDC_SOURCE_DIR/dashboard/node_modules/mqtt rss0 rss1 out
+	[ -d "$mqttjs" ] || fail "MQTT.js is missing in dashboard/node_modules: run scripts/install-deps.sh"
+	# The aggregator goes down: its session on the broker collects events.
+	agg_stop "$WORK/agg"
+	rss0=$(vmrss_kib)
+	# D1 sends 1,500 payloads of 200 KiB (293 MiB) on its own topic.
+	out=$(node "$HERE/mqtt_flood.mjs" "$mqttjs" "$TLS" "$CA" D1 "$PW_D1" kdc-dev-D1 "$EV/T1/D1" \
+		204800 1500 60) || fail "mqtt_flood.mjs failed: $out"
+	rss1=$(vmrss_kib)
+	kdc_say "flood with the aggregator down: $out; broker VmRSS $((rss0 / 1024)) -> $((rss1 / 1024)) MiB"
+	# The documented bound: 64 MiB of queued payload per client
+	# (max_queued_bytes), plus 32 MiB for the rest.
+	[ $((rss1 - rss0)) -le $((96 * 1024)) ] ||
+		fail "the broker grew by $(((rss1 - rss0) / 1024)) MiB, more than the 96 MiB bound"
+	kdc_say "ok: the broker grew by $(((rss1 - rss0) / 1024)) MiB (bound: 64 MiB queued + 32 MiB)"
+	pid_alive "$BROKER_PID" || fail "the broker died"
+	# The aggregator returns; other devices are served.
+	agg_restart "$WORK/agg"
+	ward_wait_online
+	dev_visit D2 H1 && dev_sync D2 || fail "D2's sync after the flood failed: $(tail -n 3 "$WORK/events.out")"
+	dev_visit D3 H2 --khom 7 && dev_sync D3 || fail "D3's sync after the flood failed: $(tail -n 3 "$WORK/events.out")"
+	assert_eq "events stored (D2's and D3's)" 2 "$(sql "$DB" "select count(*) from events;")"
+	kdc_say "ok: other devices are served after the aggregator returns"
+}
+
 case $PART in
 clientid) part_clientid ;;
+memory) part_memory ;;
 retained) part_retained ;;
 team) part_team ;;
 *) fail "unknown part '$PART' (clientid, team, retained)" ;;
