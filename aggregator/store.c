@@ -25,6 +25,8 @@ struct kdc_store {
 	sqlite3_stmt *add_events;      /* KDC_STORE_ROWS_PER_INSERT rows */
 	sqlite3_stmt *savepoint, *release, *rollback_to;
 	sqlite3_stmt *add_rejected;
+	sqlite3_stmt *purge_rejected, *count_dropped;
+	int64_t rejected_dropped;      /* rows purged since open */
 	int version;
 	char errmsg[256];
 };
@@ -49,6 +51,10 @@ static const char *const store_migrations[KDC_STORE_SCHEMA_VERSION] = {
 	" reason INTEGER NOT NULL, reason_name TEXT NOT NULL, detail TEXT NOT NULL,"
 	" payload_len INTEGER NOT NULL, payload BLOB NOT NULL"
 	");",
+	/* 1 -> 2: a budget of refused payloads per device */
+	"CREATE INDEX rejected_device ON rejected(device, rid);"
+	"CREATE TABLE rejected_dropped(device TEXT PRIMARY KEY NOT NULL,"
+	" dropped INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 #define SQL_EVENT_COLUMNS \
@@ -61,6 +67,13 @@ static const char *const store_migrations[KDC_STORE_SCHEMA_VERSION] = {
 #define SQL_ADD_REJECTED \
 	"INSERT INTO rejected(received_ms, topic, device, event_id, reason, reason_name," \
 	" detail, payload_len, payload) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+/* Keeps the newest ?2 rows of device ?1 (NULL: rows without a device). */
+#define SQL_PURGE_REJECTED \
+	"DELETE FROM rejected WHERE device IS ?1 AND rid <= (SELECT rid FROM rejected" \
+	" WHERE device IS ?1 ORDER BY rid DESC LIMIT 1 OFFSET ?2)"
+#define SQL_COUNT_DROPPED \
+	"INSERT INTO rejected_dropped(device, dropped) VALUES(?1, ?2)" \
+	" ON CONFLICT(device) DO UPDATE SET dropped = dropped + excluded.dropped"
 
 /* Maps an SQLite result to kdc_err and remembers SQLite's words. A full disk
  * shows up as SQLITE_FULL, or as an I/O error whose errno is ENOSPC (WAL and
@@ -295,6 +308,8 @@ static int store__prepare(kdc_store *s, char *err, size_t errlen)
 		{ &s->rollback, "ROLLBACK" },
 		{ &s->add_event, SQL_ADD_EVENT },
 		{ &s->add_rejected, SQL_ADD_REJECTED },
+		{ &s->purge_rejected, SQL_PURGE_REJECTED },
+		{ &s->count_dropped, SQL_COUNT_DROPPED },
 		{ &s->savepoint, "SAVEPOINT kdc_rows" },
 		{ &s->release, "RELEASE kdc_rows" },
 		{ &s->rollback_to, "ROLLBACK TO kdc_rows" },
@@ -380,6 +395,8 @@ void kdc_store_close(kdc_store *s)
 	sqlite3_finalize(s->release);
 	sqlite3_finalize(s->rollback_to);
 	sqlite3_finalize(s->add_rejected);
+	sqlite3_finalize(s->purge_rejected);
+	sqlite3_finalize(s->count_dropped);
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
 		kdc_error("closing the database failed: %s", sqlite3_errmsg(s->db));
 	free(s);
@@ -511,6 +528,33 @@ int kdc_store_add_events(kdc_store *s, const struct kdc_event_row *rows, size_t 
 	return KDC_OK;
 }
 
+/* Applies the per-device budget (KDC_STORE_REJECTED_PER_DEVICE) to device
+ * (NULL: the rows without one) and counts what it deleted. */
+static int store__purge_rejected(kdc_store *s, const char *device)
+{
+	sqlite3_stmt *st = s->purge_rejected;
+	sqlite3_int64 n;
+	int src, rc;
+
+	if ((src = device ? sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC)
+	                  : sqlite3_bind_null(st, 1)) ||
+	    (src = sqlite3_bind_int(st, 2, KDC_STORE_REJECTED_PER_DEVICE)))
+		return store__fail(s, src, "bind purge rejected");
+	if ((rc = store__step_done(s, st, "purge rejected")) != KDC_OK)
+		return rc;
+	n = sqlite3_changes64(s->db);
+	if (n == 0)
+		return KDC_OK;
+	st = s->count_dropped;
+	if ((src = sqlite3_bind_text(st, 1, device ? device : "", -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_int64(st, 2, n)))
+		return store__fail(s, src, "bind count dropped");
+	if ((rc = store__step_done(s, st, "count dropped")) != KDC_OK)
+		return rc;
+	s->rejected_dropped += n;
+	return KDC_OK;
+}
+
 int kdc_store_add_rejected(kdc_store *s, const struct kdc_rejected_row *r)
 {
 	sqlite3_stmt *st = s->add_rejected;
@@ -533,7 +577,14 @@ int kdc_store_add_rejected(kdc_store *s, const struct kdc_rejected_row *r)
 	    /* a zero-length blob must still be a blob, not NULL (NOT NULL column) */
 	    (src = sqlite3_bind_blob(st, 9, kept ? r->payload : "", (int)kept, SQLITE_STATIC)))
 		return store__fail(s, src, "bind rejected");
-	return store__step_done(s, st, "insert rejected");
+	if ((src = store__step_done(s, st, "insert rejected")) != KDC_OK)
+		return src;
+	return store__purge_rejected(s, r->device && *r->device ? r->device : NULL);
+}
+
+int64_t kdc_store_rejected_dropped(const kdc_store *s)
+{
+	return s->rejected_dropped;
 }
 
 static int store__delete_where(kdc_store *s, const char *sql, const char *household,

@@ -119,6 +119,7 @@ struct kdc_writer {
 	int64_t period_start_ms;
 	uint64_t period_full_waits;
 	int64_t reject_log_ms;
+	int64_t flood_log_ms;        /* monotonic: last "floods" line */
 	uint64_t rejects_unlogged;
 	int64_t stats_fail_log_ms;
 
@@ -355,6 +356,21 @@ static void writer__log_reject(kdc_writer *w, const char *raw_topic, const struc
 	w->reject_log_ms = now;
 }
 
+/* A device went over its budget of kept refused payloads: it floods (or is
+ * badly broken). One line per REJECT_LOG_MS at most. */
+static void writer__log_flood(kdc_writer *w, const char *device)
+{
+	int64_t now = kdc_mono_ms();
+
+	if (w->flood_log_ms && now - w->flood_log_ms < REJECT_LOG_MS)
+		return;
+	w->flood_log_ms = now;
+	kdc_warn("device %s floods: it sent more refused payloads than the %d kept per device; "
+	         "the oldest are deleted (%lld since start, per device in table rejected_dropped)",
+	         device && *device ? device : "(unknown)", KDC_STORE_REJECTED_PER_DEVICE,
+	         (long long)kdc_store_rejected_dropped(w->store));
+}
+
 static int writer__reject(kdc_writer *w, const struct kdc_ingest_msg *m, struct writer_outcome *o,
                           int64_t now, int reason, const char *detail)
 {
@@ -370,10 +386,16 @@ static int writer__reject(kdc_writer *w, const struct kdc_ingest_msg *m, struct 
 		.payload_len = m->payload_len,
 	};
 
+	int64_t dropped = kdc_store_rejected_dropped(w->store);
+	int rc;
+
 	o->reason = reason;
 	snprintf(o->detail, sizeof o->detail, "%s", detail);
 	writer__log_reject(w, m->topic, o);
-	return kdc_store_add_rejected(w->store, &r);
+	rc = kdc_store_add_rejected(w->store, &r);
+	if (rc == KDC_OK && kdc_store_rejected_dropped(w->store) > dropped)
+		writer__log_flood(w, o->device);
+	return rc;
 }
 
 /* Decodes and checks one message inside the open transaction: a valid event
