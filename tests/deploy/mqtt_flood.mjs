@@ -13,7 +13,7 @@ const until = Date.now() + Number(seconds) * 1000;
 let sent = 0, acked = 0, closed = 0, inflight = 0;
 
 const c = mqtt.connect(`mqtts://127.0.0.1:${port}`, {
-  ca: readFileSync(ca), servername: '127.0.0.1', username, password, clientId,
+  ca: readFileSync(ca), username, password, clientId,
   reconnectPeriod: 0, connectTimeout: 10000, protocolVersion: 4, clean: true,
 });
 const finish = () => {

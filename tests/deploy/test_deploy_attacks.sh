@@ -290,8 +290,50 @@ part_memory() {
 	kdc_say "ok: other devices are served after the aggregator returns"
 }
 
+db_kib() { du -kc "$DB" "$DB-wal" 2>/dev/null | tail -n 1 | cut -f1; }
+
+part_flood() {
+	local mqttjs=$KDC_SOURCE_DIR/dashboard/node_modules/mqtt size0 size1 out n=0 pid
+	[ -d "$mqttjs" ] || fail "MQTT.js is missing in dashboard/node_modules: run scripts/install-deps.sh"
+	dev_visit D2 H0 && dev_sync D2 || fail "D2's first sync failed: $(tail -n 3 "$WORK/events.out")"
+	size0=$(db_kib)
+	# D1 floods 3,000 junk payloads of 8 KiB (24 MB) on its own topic ...
+	node "$HERE/mqtt_flood.mjs" "$mqttjs" "$TLS" "$CA" D1 "$PW_D1" kdc-dev-D1 "$EV/T1/D1" \
+		8192 3000 60 >"$WORK/flood.out" 2>&1 &
+	pid=$!
+	# ... while D2 and D3 record and sync (at most 20 rounds)
+	while pid_alive "$pid" && [ "$n" -lt 20 ]; do
+		n=$((n + 1))
+		dev_visit D2 "HF$n" && dev_sync D2 || fail "D2's sync $n during the flood failed: $(tail -n 3 "$WORK/events.out")"
+		dev_visit D3 "HG$n" --khom 7 && dev_sync D3 || fail "D3's sync $n during the flood failed: $(tail -n 3 "$WORK/events.out")"
+	done
+	wait "$pid" || fail "mqtt_flood.mjs failed: $(cat "$WORK/flood.out")"
+	kdc_say "flood: $(cat "$WORK/flood.out"); D2 and D3 synced $n times each meanwhile"
+	assert_ge "rounds of syncs during the flood" 1 "$n"
+	assert_eq "D2's events stored" $((n + 1)) "$(stored_for D2)"
+	assert_eq "D3's events stored" "$n" "$(stored_for D3)"
+	wait_for 60 "all of D1's junk handled" eval \
+		'[ $(( $(sql "$DB" "select count(*) from rejected where device = '"'D1'"'") + $(sql "$DB" "select coalesce(sum(dropped), 0) from rejected_dropped where device = '"'D1'"'") )) -ge 3000 ]'
+	assert_eq "refused payloads of D1 kept" 200 "$(sql "$DB" "select count(*) from rejected where device = 'D1';")"
+	assert_eq "refused payloads of D1 dropped" 2800 "$(sql "$DB" "select dropped from rejected_dropped where device = 'D1';")"
+	grep -q "device D1 floods" "$WORK/agg/agg.log" || fail "the aggregator did not log that D1 floods"
+	size1=$(db_kib)
+	kdc_say "database and WAL: $size0 KiB -> $size1 KiB"
+	# The documented budget: 200 payloads x 8.4 KiB = 1.7 MiB for D1, plus
+	# the WAL between checkpoints (about 4 MiB) and the other devices' rows.
+	[ $((size1 - size0)) -le $((8 * 1024)) ] ||
+		fail "the database grew by $(((size1 - size0) / 1024)) MiB, more than the 8 MiB budget"
+	kdc_say "ok: the database and its WAL grew by $((size1 - size0)) KiB for 24 MB of junk"
+	# Closed, the WAL is folded in: the file itself stays within D1's 1.7 MiB
+	# and the others' few rows.
+	agg_stop "$WORK/agg"
+	[ "$(du -k "$DB" | cut -f1)" -le 2560 ] || fail "the closed database is $(du -k "$DB" | cut -f1) KiB, over 2.5 MiB"
+	kdc_say "ok: the closed database is $(du -k "$DB" | cut -f1) KiB"
+}
+
 case $PART in
 clientid) part_clientid ;;
+flood) part_flood ;;
 memory) part_memory ;;
 retained) part_retained ;;
 team) part_team ;;

@@ -16,7 +16,7 @@ const counts = new Map();
 function attempt(id) {
   return new Promise((resolve) => {
     const c = mqtt.connect(`wss://127.0.0.1:${port}/mqtt`, {
-      ca: ca_pem, servername: '127.0.0.1', username: user, password, clientId: id,
+      ca: ca_pem, username: user, password, clientId: id,
       reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4,
     });
     let done = false;
