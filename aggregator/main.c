@@ -63,6 +63,7 @@ struct agg_conf {
 	long long batch_max;
 	long long batch_ms;
 	char *synchronous;
+	char *unknown_codes;
 	long long stats_interval_ms;
 	long long queue_slots;
 	long long busy_timeout_ms;
@@ -93,6 +94,8 @@ static const struct kdc_opt agg_opts[] = {
 	AGG_OPT("synchronous", KDC_OPT_STR, synchronous, 0, 0, "full",
 	        "SQLite durability: full (a commit survives power loss) or normal "
 	        "(the last commits may be lost on power loss; devices resend them)"),
+	AGG_OPT("unknown-codes", KDC_OPT_STR, unknown_codes, 0, 0, "refuse",
+	        "an event whose team or khom the profile lacks: refuse (unknown_team, unknown_khom) or count (as unassigned)"),
 	AGG_OPT("stats-interval-ms", KDC_OPT_INT, stats_interval_ms, 100, 3600000, "1000",
 	        "publish each statistics scope at most this often"),
 	AGG_OPT("queue-slots", KDC_OPT_INT, queue_slots, 1024, 1048576, "32768",
@@ -424,6 +427,12 @@ static int agg_run(struct agg_conf *c)
 		full = 0;
 	else
 		return agg__config_error("--synchronous must be full or normal, got '%s'", c->synchronous);
+	if (strcmp(c->unknown_codes, "refuse") == 0)
+		wc.count_unknown = 0;
+	else if (strcmp(c->unknown_codes, "count") == 0)
+		wc.count_unknown = 1;
+	else
+		return agg__config_error("--unknown-codes must be refuse or count, got '%s'", c->unknown_codes);
 	if (!c->mqtt.broker || !*c->mqtt.broker)
 		return agg__config_error("--broker is required (e.g. tcp://127.0.0.1:1883)", NULL);
 	if (c->mqtt.client_id && *c->mqtt.client_id)

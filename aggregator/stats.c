@@ -1664,6 +1664,22 @@ static int stats__recount_rejected(kdc_stats *s)
 		n = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 	}
+	/* refused payloads purged by the per-device budget count too */
+	if ((rc = stats__table_exists(s, "rejected_dropped", &exists)))
+		return rc;
+	if (exists) {
+		if (sqlite3_prepare_v2(s->db, "SELECT COALESCE(SUM(dropped), 0) FROM rejected_dropped",
+		                       -1, &st, NULL) != SQLITE_OK)
+			return stats__dberr(s, SQLITE_ERROR, "count rejected_dropped");
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			rc = stats__dberr(s, rc, "count rejected_dropped");
+			sqlite3_finalize(st);
+			return rc;
+		}
+		n += sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
 	if ((rc = stats__meta_set(s, "rejected_total", n)))
 		return rc;
 	s->rejected_total = n;

@@ -273,11 +273,11 @@ static int writer__check_profile(const kdc_writer *w, const kdc_event_pb *ev, st
 
 	if (!p)
 		return 0;
-	if (p->nteams > 0 && kdc_profile_team_find(p, ev->team) < 0) {
+	if (!w->conf.count_unknown && p->nteams > 0 && kdc_profile_team_find(p, ev->team) < 0) {
 		snprintf(v->detail, sizeof v->detail, "team %s is not a team of ward %s", ev->team, w->ward);
 		return v->reason = KDC__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_TEAM;
 	}
-	if (p->nkhoms > 0 && kdc_profile_khom_find(p, ev->khom) < 0) {
+	if (!w->conf.count_unknown && p->nkhoms > 0 && kdc_profile_khom_find(p, ev->khom) < 0) {
 		snprintf(v->detail, sizeof v->detail, "khom %s is not a khom of ward %s", ev->khom, w->ward);
 		return v->reason = KDC__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_KHOM;
 	}

@@ -43,8 +43,10 @@ struct kdc_writer_conf {
 	const struct kdc_profile *profile; /* NULL, or the ward profile whose
 	                               teams, khoms and team devices each event
 	                               must fit (read-only; outlives the writer) */
+	int count_unknown;          /* 1: a team or khom the profile lacks is
+	                               stored (counted as unassigned), not refused */
 };
-#define KDC_WRITER_CONF_INIT { NULL, 4096, 50, 1000, NULL }
+#define KDC_WRITER_CONF_INIT { NULL, 4096, 50, 1000, NULL, 0 }
 
 typedef struct kdc_writer kdc_writer;
 
