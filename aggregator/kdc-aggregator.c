@@ -61,6 +61,7 @@ struct agg_conf {
 	long long batch_max;
 	long long batch_ms;
 	char *synchronous;
+	char *unknown_codes;
 	long long stats_interval_ms;
 	long long queue_slots;
 	long long busy_timeout_ms;
@@ -91,6 +92,8 @@ static const struct kdc_opt agg_opts[] = {
 	AGG_OPT("synchronous", KDC_OPT_STR, synchronous, 0, 0, "full",
 	        "SQLite durability: full (a commit survives power loss) or normal "
 	        "(the last commits may be lost on power loss; devices resend them)"),
+	AGG_OPT("unknown-codes", KDC_OPT_STR, unknown_codes, 0, 0, "refuse",
+	        "an event whose team or khom the profile lacks: refuse (unknown_team, unknown_khom) or count (as unassigned)"),
 	AGG_OPT("stats-interval-ms", KDC_OPT_INT, stats_interval_ms, 100, 3600000, "1000",
 	        "publish each statistics scope at most this often"),
 	AGG_OPT("queue-slots", KDC_OPT_INT, queue_slots, 1024, 1048576, "32768",
@@ -171,6 +174,7 @@ struct agg {
 	int64_t status_since_ms;
 	unsigned stats_connects_seen;  /* connects when the stats were last requeued */
 	uint64_t dropped_offline;      /* receipts dropped while the broker was away */
+	atomic_ulong retained_ignored; /* retained deliveries on event topics */
 };
 
 /* Paho's receive thread, library mutex held: copy and return (ingest.h). */
@@ -180,6 +184,20 @@ static void agg__on_message(void *ud, const char *topic, const void *payload, si
 
 	/* refused only after shutdown began: no receipt, so the device resends */
 	(void)kdc_ingest_put(a->in, topic, payload, len);
+}
+
+/* Paho's receive thread: a retained message on an event topic. Events are
+ * never retained (the broker's kdc_guard plugin refuses that); one left on
+ * the broker would come back at every reconnect, so it is not stored, not
+ * receipted, only counted and logged. */
+static void agg__on_retained(void *ud, const char *topic, const void *payload, size_t len)
+{
+	struct agg *a = ud;
+	unsigned long n = atomic_fetch_add(&a->retained_ignored, 1) + 1;
+
+	(void)payload;
+	kdc_warn("ignored a retained message on %s (%zu bytes; %lu so far): events are never "
+	         "retained; remove it with kdc-ward clear-retained", topic, len, n);
 }
 
 static void agg__on_connection(void *ud, int connected, int session_present)
@@ -381,6 +399,12 @@ static int agg_run(struct agg_conf *c)
 		full = 0;
 	else
 		return kdc_usage_error("--synchronous must be full or normal, got '%s'", c->synchronous);
+	if (strcmp(c->unknown_codes, "refuse") == 0)
+		wc.count_unknown = 0;
+	else if (strcmp(c->unknown_codes, "count") == 0)
+		wc.count_unknown = 1;
+	else
+		return kdc_usage_error("--unknown-codes must be refuse or count, got '%s'", c->unknown_codes);
 	if (!c->mqtt.broker || !*c->mqtt.broker)
 		return kdc_usage_error("--broker is required (e.g. tcp://127.0.0.1:1883)");
 	if (c->mqtt.client_id && *c->mqtt.client_id)
@@ -413,6 +437,7 @@ static int agg_run(struct agg_conf *c)
 	wc.batch_max = (size_t)c->batch_max;
 	wc.batch_ms = (int)c->batch_ms;
 	wc.stats_interval_ms = c->stats_interval_ms;
+	wc.profile = profile;
 	if (!(a.writer = kdc_writer_start(&wc, store, stats, a.in, a.out, err, sizeof err))) {
 		kdc_error("%s", err);
 		goto cleanup;
@@ -431,6 +456,7 @@ static int agg_run(struct agg_conf *c)
 		goto cleanup;
 	}
 	agg__status_json(&a, json, sizeof json, "offline", 0, "connection lost");
+	kdc_mqtt_set_retained_cb(a.mqtt, agg__on_retained);
 	if (kdc_mqtt_set_will(a.mqtt, a.status_topic, json) != KDC_OK ||
 	    kdc_mqtt_subscribe(a.mqtt, filter, 1) != KDC_OK) {
 		kdc_error("out of memory setting up MQTT");

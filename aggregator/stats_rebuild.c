@@ -51,27 +51,38 @@ cleanup:
 	return rc;
 }
 
-static int stats__recount_rejected(kdc_stats *s)
+/* Adds the one number that sql returns to *n, when table exists. */
+static int stats__add_count(kdc_stats *s, const char *table, const char *sql, int64_t *n)
 {
 	sqlite3_stmt *st = NULL;
 	int exists = 0, rc;
-	int64_t n = 0;
 
-	if ((rc = stats__table_exists(s, "rejected", &exists)))
+	if ((rc = stats__table_exists(s, table, &exists)) || !exists)
 		return rc;
-	if (exists) {
-		if (sqlite3_prepare_v2(s->db, "SELECT COUNT(*) FROM rejected", -1, &st, NULL) != SQLITE_OK)
-			return stats__dberr(s, SQLITE_ERROR, "count rejected");
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_ROW) {
-			rc = stats__dberr(s, rc, "count rejected");
-			sqlite3_finalize(st);
-			return rc;
-		}
-		n = sqlite3_column_int64(st, 0);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return stats__dberr(s, SQLITE_ERROR, sql);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = stats__dberr(s, rc, sql);
 		sqlite3_finalize(st);
+		return rc;
 	}
-	if ((rc = stats__meta_set(s, "rejected_total", n)))
+	*n += sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return KDC_OK;
+}
+
+/* rejected_total: the refused payloads kept, and those purged by the
+ * per-device budget (table rejected_dropped). */
+static int stats__recount_rejected(kdc_stats *s)
+{
+	int64_t n = 0;
+	int rc;
+
+	if ((rc = stats__add_count(s, "rejected", "SELECT COUNT(*) FROM rejected", &n)) ||
+	    (rc = stats__add_count(s, "rejected_dropped",
+	                           "SELECT COALESCE(SUM(dropped), 0) FROM rejected_dropped", &n)) ||
+	    (rc = stats__meta_set(s, "rejected_total", n)))
 		return rc;
 	s->rejected_total = n;
 	return KDC_OK;

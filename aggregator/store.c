@@ -20,12 +20,14 @@
 /* The store's statements (ST_ADD_EVENTS: KDC_STORE_ROWS_PER_INSERT rows). */
 enum store_stmt {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_ADD_EVENT, ST_ADD_EVENTS,
-	ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_ADD_REJECTED, ST_N
+	ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_ADD_REJECTED,
+	ST_PURGE_REJECTED, ST_COUNT_DROPPED, ST_N
 };
 
 struct kdc_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_N];
+	int64_t rejected_dropped;      /* rows purged since open */
 	int version;
 	char errmsg[256];
 };
@@ -50,6 +52,10 @@ static const char *const store_migrations[KDC_STORE_SCHEMA_VERSION] = {
 	" reason INTEGER NOT NULL, reason_name TEXT NOT NULL, detail TEXT NOT NULL,"
 	" payload_len INTEGER NOT NULL, payload BLOB NOT NULL"
 	");",
+	/* 1 -> 2: a budget of refused payloads per device */
+	"CREATE INDEX rejected_device ON rejected(device, rid);"
+	"CREATE TABLE rejected_dropped(device TEXT PRIMARY KEY NOT NULL,"
+	" dropped INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 /* The insert of one row and of KDC_STORE_ROWS_PER_INSERT rows are written
@@ -58,6 +64,13 @@ static const char *const store_migrations[KDC_STORE_SCHEMA_VERSION] = {
 #define SQL_ADD_REJECTED \
 	"INSERT INTO rejected(received_ms, topic, device, event_id, reason, reason_name," \
 	" detail, payload_len, payload) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+/* Keeps the newest ?2 rows of device ?1 (NULL: rows without a device). */
+#define SQL_PURGE_REJECTED \
+	"DELETE FROM rejected WHERE device IS ?1 AND rid <= (SELECT rid FROM rejected" \
+	" WHERE device IS ?1 ORDER BY rid DESC LIMIT 1 OFFSET ?2)"
+#define SQL_COUNT_DROPPED \
+	"INSERT INTO rejected_dropped(device, dropped) VALUES(?1, ?2)" \
+	" ON CONFLICT(device) DO UPDATE SET dropped = dropped + excluded.dropped"
 
 /* Maps an SQLite result to kdc_err (kdc_db_rc) and remembers SQLite's
  * words. */
@@ -118,6 +131,8 @@ static int store__prepare(kdc_store *s, char *err, size_t errlen)
 		[ST_COMMIT] = "COMMIT",
 		[ST_ROLLBACK] = "ROLLBACK",
 		[ST_ADD_REJECTED] = SQL_ADD_REJECTED,
+		[ST_PURGE_REJECTED] = SQL_PURGE_REJECTED,
+		[ST_COUNT_DROPPED] = SQL_COUNT_DROPPED,
 		[ST_SAVEPOINT] = "SAVEPOINT kdc_rows",
 		[ST_RELEASE] = "RELEASE kdc_rows",
 		[ST_ROLLBACK_TO] = "ROLLBACK TO kdc_rows",
@@ -282,6 +297,33 @@ int kdc_store_add_events(kdc_store *s, const struct kdc_event_row *rows, size_t 
 	return KDC_OK;
 }
 
+/* Applies the per-device budget (KDC_STORE_REJECTED_PER_DEVICE) to device
+ * (NULL: the rows without one) and counts what it deleted. */
+static int store__purge_rejected(kdc_store *s, const char *device)
+{
+	sqlite3_stmt *st = s->st[ST_PURGE_REJECTED];
+	sqlite3_int64 n;
+	int src, rc;
+
+	if ((src = device ? sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC)
+	                  : sqlite3_bind_null(st, 1)) ||
+	    (src = sqlite3_bind_int(st, 2, KDC_STORE_REJECTED_PER_DEVICE)))
+		return store__fail(s, src, "bind purge rejected");
+	if ((rc = store__step_done(s, st, "purge rejected")) != KDC_OK)
+		return rc;
+	n = sqlite3_changes64(s->db);
+	if (n == 0)
+		return KDC_OK;
+	st = s->st[ST_COUNT_DROPPED];
+	if ((src = sqlite3_bind_text(st, 1, device ? device : "", -1, SQLITE_STATIC)) ||
+	    (src = sqlite3_bind_int64(st, 2, n)))
+		return store__fail(s, src, "bind count dropped");
+	if ((rc = store__step_done(s, st, "count dropped")) != KDC_OK)
+		return rc;
+	s->rejected_dropped += n;
+	return KDC_OK;
+}
+
 int kdc_store_add_rejected(kdc_store *s, const struct kdc_rejected_row *r)
 {
 	sqlite3_stmt *st = s->st[ST_ADD_REJECTED];
@@ -304,7 +346,14 @@ int kdc_store_add_rejected(kdc_store *s, const struct kdc_rejected_row *r)
 	    /* a zero-length blob must still be a blob, not NULL (NOT NULL column) */
 	    (src = sqlite3_bind_blob(st, 9, kept ? r->payload : "", (int)kept, SQLITE_STATIC)))
 		return store__fail(s, src, "bind rejected");
-	return store__step_done(s, st, "insert rejected");
+	if ((src = store__step_done(s, st, "insert rejected")) != KDC_OK)
+		return src;
+	return store__purge_rejected(s, r->device && *r->device ? r->device : NULL);
+}
+
+int64_t kdc_store_rejected_dropped(const kdc_store *s)
+{
+	return s->rejected_dropped;
 }
 
 static int store__delete_where(kdc_store *s, const char *sql, const char *household,

@@ -24,10 +24,18 @@
 #include "event_row.h"
 
 /* The schema version this build creates and understands. */
-#define KDC_STORE_SCHEMA_VERSION 1
+#define KDC_STORE_SCHEMA_VERSION 2
 /* Rejected payloads are kept up to this many bytes (payload_len keeps the
- * full length). */
-#define KDC_STORE_REJECTED_PAYLOAD_MAX (64 * 1024)
+ * full length): an event is at most 4 KiB, so this shows all of any event
+ * and the start of anything larger. */
+#define KDC_STORE_REJECTED_PAYLOAD_MAX (8 * 1024)
+/* Refused payloads kept per device (by the device level of their topic):
+ * the newest this many; older ones are deleted and counted in the table
+ * rejected_dropped. At most about 200 x 8.4 KiB = 1.7 MiB per device, so a
+ * device flooding junk cannot fill the disk: 3 devices of the pilot 5 MiB,
+ * 40 devices of a large ward 67 MiB. A device with a real problem (a wrong
+ * clock, an old version) shows it in its first few refusals. */
+#define KDC_STORE_REJECTED_PER_DEVICE 200
 
 typedef struct kdc_store kdc_store;
 
@@ -93,6 +101,9 @@ struct kdc_rejected_row {
 	size_t payload_len;       /* the payload's full length */
 };
 int kdc_store_add_rejected(kdc_store *s, const struct kdc_rejected_row *r);
+/* Refused payloads deleted by the per-device budget since the store was
+ * opened (their count per device is in rejected_dropped). */
+int64_t kdc_store_rejected_dropped(const kdc_store *s);
 
 /* Deletes a household's data, as personal-data law asks: every event with
  * that household code, and every refused payload whose bytes contain the code

@@ -123,6 +123,7 @@ struct kdc_writer {
 	int64_t period_start_ms;
 	uint64_t period_full_waits;
 	int64_t reject_log_ms;
+	int64_t flood_log_ms;        /* monotonic: last "floods" line */
 	uint64_t rejects_unlogged;
 	int64_t stats_fail_log_ms;
 
@@ -264,6 +265,38 @@ static void writer__arena_reset(struct writer_arena *a)
 	a->used = 0;
 }
 
+/* ---- the ward profile ------------------------------------------------------------ */
+
+/* The profile's word on an otherwise valid event: its team and khom must be
+ * the ward's (when the profile lists any), and a device the profile gives to
+ * a team must file under that team. A device the profile does not list may
+ * file under any team of the ward. 0, or the reason (also in v). */
+static int writer__check_profile(const kdc_writer *w, const kdc_event_pb *ev, struct kdc_verdict *v)
+{
+	const struct kdc_profile *p = w->conf.profile;
+
+	if (!p)
+		return 0;
+	if (!w->conf.count_unknown && p->nteams > 0 && kdc_profile_team_find(p, ev->team) < 0) {
+		snprintf(v->detail, sizeof v->detail, "team %s is not a team of ward %s", ev->team, w->ward);
+		return v->reason = KDC__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_TEAM;
+	}
+	if (!w->conf.count_unknown && p->nkhoms > 0 && kdc_profile_khom_find(p, ev->khom) < 0) {
+		snprintf(v->detail, sizeof v->detail, "khom %s is not a khom of ward %s", ev->khom, w->ward);
+		return v->reason = KDC__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_KHOM;
+	}
+	for (size_t t = 0; t < p->nteams; t++)
+		for (size_t d = 0; d < p->teams[t].ndevices; d++)
+			if (strcmp(p->teams[t].devices[d], ev->device) == 0 &&
+			    strcmp(p->teams[t].code, ev->team) != 0) {
+				snprintf(v->detail, sizeof v->detail,
+				         "device %s belongs to team %s, not %s", ev->device,
+				         p->teams[t].code, ev->team);
+				return v->reason = KDC__V1__REJECT_REASON__REJECT_REASON_WRONG_TEAM;
+			}
+	return 0;
+}
+
 /* kdc_event_decode, with the fields in the arena (valid until the next
  * writer__arena_reset). What the arena cannot decode goes to
  * kdc_event_decode itself: a payload too large or not an Event gets its
@@ -327,6 +360,21 @@ static void writer__log_reject(kdc_writer *w, const char *raw_topic, const struc
 	w->reject_log_ms = now;
 }
 
+/* A device went over its budget of kept refused payloads: it floods (or is
+ * badly broken). One line per REJECT_LOG_MS at most. */
+static void writer__log_flood(kdc_writer *w, const char *device)
+{
+	int64_t now = kdc_mono_ms();
+
+	if (w->flood_log_ms && now - w->flood_log_ms < REJECT_LOG_MS)
+		return;
+	w->flood_log_ms = now;
+	kdc_warn("device %s floods: it sent more refused payloads than the %d kept per device; "
+	         "the oldest are deleted (%lld since start, per device in table rejected_dropped)",
+	         device && *device ? device : "(unknown)", KDC_STORE_REJECTED_PER_DEVICE,
+	         (long long)kdc_store_rejected_dropped(w->store));
+}
+
 static int writer__reject(kdc_writer *w, const struct kdc_ingest_msg *m, struct writer_outcome *o,
                           int64_t now, int reason, const char *detail)
 {
@@ -342,10 +390,16 @@ static int writer__reject(kdc_writer *w, const struct kdc_ingest_msg *m, struct 
 		.payload_len = m->payload_len,
 	};
 
+	int64_t dropped = kdc_store_rejected_dropped(w->store);
+	int rc;
+
 	o->reason = reason;
 	snprintf(o->detail, sizeof o->detail, "%s", detail);
 	writer__log_reject(w, m->topic, o);
-	return kdc_store_add_rejected(w->store, &r);
+	rc = kdc_store_add_rejected(w->store, &r);
+	if (rc == KDC_OK && kdc_store_rejected_dropped(w->store) > dropped)
+		writer__log_flood(w, o->device);
+	return rc;
 }
 
 /* Decodes and checks one message inside the open transaction: a valid event
@@ -396,7 +450,8 @@ static int writer__one(kdc_writer *w, const struct kdc_ingest_msg *m, struct wri
 		memcpy(o->id, ev->id.data, KDC_UUID_LEN);
 		o->has_id = 1;
 	}
-	if (v.reason != 0 || kdc_event_validate(ev, &t, w->ward, now, &v) != 0) {
+	if (v.reason != 0 || kdc_event_validate(ev, &t, w->ward, now, &v) != 0 ||
+	    writer__check_profile(w, ev, &v) != 0) {
 		(*nrej)++;
 		rc = writer__reject(w, m, o, now, v.reason, v.detail);
 		goto cleanup;

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "ingest.h"
+#include "profile.h"
 #include "outq.h"
 #include "stats.h"
 #include "store.h"
@@ -39,8 +40,13 @@ struct kdc_writer_conf {
 	                               gives what arrived within batch_ms) */
 	int batch_ms;               /* wait at most this long to fill a batch */
 	int64_t stats_interval_ms;  /* min time between snapshots of one scope */
+	const struct kdc_profile *profile; /* NULL, or the ward profile whose
+	                               teams, khoms and team devices each event
+	                               must fit (read-only; outlives the writer) */
+	int count_unknown;          /* 1: a team or khom the profile lacks is
+	                               stored (counted as unassigned), not refused */
 };
-#define KDC_WRITER_CONF_INIT { NULL, 4096, 50, 1000 }
+#define KDC_WRITER_CONF_INIT { NULL, 4096, 50, 1000, NULL, 0 }
 
 typedef struct kdc_writer kdc_writer;
 

@@ -82,6 +82,12 @@ kdc_mqtt *kdc_mqtt_new(const struct kdc_mqtt_conf *conf,
                        const struct kdc_mqtt_callbacks *cbs,
                        char *err, size_t errlen);
 
+/* Optional: messages delivered with the retain flag (from the broker's
+ * store of retained messages, not published just now) go to cb instead of
+ * on_message; same thread and rules as on_message. Call before the first
+ * tick. */
+void kdc_mqtt_set_retained_cb(kdc_mqtt *m, kdc_mqtt_message_cb cb);
+
 /* Sets the last will (retained, QoS 1). Call before the first tick. */
 int kdc_mqtt_set_will(kdc_mqtt *m, const char *topic, const char *payload);
 

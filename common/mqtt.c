@@ -71,6 +71,7 @@ struct kdc_mqtt {
 	MQTTAsync client;
 	struct kdc_mqtt_conf conf;     /* owned copies */
 	struct kdc_mqtt_callbacks cbs;
+	kdc_mqtt_message_cb on_retained; /* NULL: retained go to cbs.on_message */
 	char *will_topic;
 	char *will_payload;
 
@@ -294,7 +295,9 @@ static int mqtt__message_arrived(void *ctx, char *topic, int topic_len, MQTTAsyn
 
 	(void)topic_len; /* Paho NUL-terminates topics; an embedded NUL just cuts it short */
 	mqtt__stream_rx(m);
-	if (m->cbs.on_message)
+	if (msg->retained && m->on_retained)
+		m->on_retained(m->cbs.ud, topic, msg->payload, (size_t)msg->payloadlen);
+	else if (m->cbs.on_message)
 		m->cbs.on_message(m->cbs.ud, topic, msg->payload, (size_t)msg->payloadlen);
 	MQTTAsync_freeMessage(&msg);
 	MQTTAsync_free(topic);
@@ -559,6 +562,11 @@ kdc_mqtt *kdc_mqtt_new(const struct kdc_mqtt_conf *conf,
 fail:
 	kdc_mqtt_free(m);
 	return NULL;
+}
+
+void kdc_mqtt_set_retained_cb(kdc_mqtt *m, kdc_mqtt_message_cb cb)
+{
+	m->on_retained = cb;
 }
 
 int kdc_mqtt_set_will(kdc_mqtt *m, const char *topic, const char *payload)

@@ -29,7 +29,8 @@ static const char *const service_names[] = {
 };
 static const char *const reason_names[] = {
 	"unspecified", "malformed", "too_large", "missing_field", "bad_code", "bad_enum",
-	"bad_value", "clock_skew", "topic_mismatch", "bad_topic"
+	"bad_value", "clock_skew", "topic_mismatch", "bad_topic",
+	"unknown_team", "wrong_team", "unknown_khom"
 };
 static const char *const kind_names[] = { "visit", "account", "payment", "service" };
 

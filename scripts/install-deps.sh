@@ -12,7 +12,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 packages=(
 	cmake gcc clang pkg-config make
-	mosquitto mosquitto-clients libpaho-mqtt-dev
+	mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev libpaho-mqtt-dev
 	libsqlite3-dev sqlite3
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libcmocka-dev libcjson-dev libssl-dev openssl

@@ -217,7 +217,7 @@ pub "${PLAINARGS[@]}" -t "kdc/v1/$WARD/stats/ward" -m x
 rc=$?
 check "anonymous client refused on the loopback port (exit $rc: $(head -n 1 "$WORK/pub.out"))" \
 	sh -c "[ $rc -ne 0 ] && grep -qi 'not authori' '$WORK/pub.out'"
-pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "wrong-$AGG_PW" -t "kdc/v1/$WARD/stats/ward" -m x
+pub "${PLAINARGS[@]}" -I "kdc-agg-$WARD." -u "$AGG_USER" -P "wrong-$AGG_PW" -t "kdc/v1/$WARD/stats/ward" -m x
 rc=$?
 check "wrong password refused (exit $rc: $(head -n 1 "$WORK/pub.out"))" \
 	sh -c "[ $rc -ne 0 ] && grep -qi 'not authori' '$WORK/pub.out'"
@@ -240,7 +240,7 @@ fi
 # ---- events: a device writes only its own topic -----------------------------
 
 EV=kdc/v1/$WARD/events
-AGGSUB=("${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW" -i "kdc-agg-$WARD-test" -q 1)
+AGGSUB=("${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW" -i "kdc-agg-$WARD.test" -q 1)
 # DEVA forges DEVB's topic (same team and another), then sends on its own:
 # the subscriber stops at its first message, which must be the genuine one.
 sub_start "$WORK/s1.out" "${AGGSUB[@]}" -t "$EV/+/+" -C 1 -W 10 || bad "aggregator subscribes to events"
@@ -263,8 +263,8 @@ check "a device cannot read other devices' events" sh -c "! grep -q peekB '$WORK
 # The dashboard account (its password reaches browsers) may not inject
 # events, not even under its own name, which the device pattern would allow.
 sub_start "$WORK/s2.out" "${AGGSUB[@]}" -t "$EV/+/+" -C 1 -W 10 || bad "aggregator subscribes to events"
-pub "${PLAINARGS[@]}" -u "$DASH_USER" -P "$DASH_PW" -q 1 -t "$EV/T1/$DASH_USER" -m fromdash
-pub "${PLAINARGS[@]}" -u "$DASH_USER" -P "$DASH_PW" -q 1 -t "$EV/T1/DEVA" -m fromdash
+pub "${PLAINARGS[@]}" -I kdc-dash- -u "$DASH_USER" -P "$DASH_PW" -q 1 -t "$EV/T1/$DASH_USER" -m fromdash
+pub "${PLAINARGS[@]}" -I kdc-dash- -u "$DASH_USER" -P "$DASH_PW" -q 1 -t "$EV/T1/DEVA" -m fromdash
 pub "${TLSARGS[@]}" -u DEVB -P "$B_PW" -i kdc-dev-DEVB -q 1 -t "$EV/T1/DEVB" -m genuineB
 sub_wait
 check "the aggregator receives DEVB's event" got "$WORK/s2.out" "$EV/T1/DEVB" genuineB
@@ -276,8 +276,8 @@ check "the dashboard account cannot publish events (under its own name or a devi
 RC=kdc/v1/$WARD/receipts
 sub_start "$WORK/s3.out" "${TLSARGS[@]}" -u DEVA -P "$A_PW" -i kdc-dev-DEVA -q 1 -t "$RC/#" -C 1 -W 10 ||
 	bad "DEVA subscribes to receipts"
-pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW" -q 1 -t "$RC/DEVB" -m receiptB
-pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW" -q 1 -t "$RC/DEVA" -m receiptA
+pub "${PLAINARGS[@]}" -I "kdc-agg-$WARD." -u "$AGG_USER" -P "$AGG_PW" -q 1 -t "$RC/DEVB" -m receiptB
+pub "${PLAINARGS[@]}" -I "kdc-agg-$WARD." -u "$AGG_USER" -P "$AGG_PW" -q 1 -t "$RC/DEVA" -m receiptA
 sub_wait
 check "DEVA receives its own receipt" got "$WORK/s3.out" "$RC/DEVA" receiptA
 check "DEVA cannot read DEVB's receipts (subscribed to receipts/#)" sh -c "! grep -q receiptB '$WORK/s3.out'"
@@ -286,7 +286,7 @@ check "DEVA cannot read DEVB's receipts (subscribed to receipts/#)" sh -c "! gre
 sub_start "$WORK/s4.out" "${TLSARGS[@]}" -u DEVB -P "$B_PW" -i kdc-dev-DEVB -q 1 -t "$RC/DEVB" -C 1 -W 10 ||
 	bad "DEVB subscribes to its receipts"
 pub "${TLSARGS[@]}" -u DEVA -P "$A_PW" -i kdc-dev-DEVA -q 1 -t "$RC/DEVB" -m forgedreceipt
-pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW" -q 1 -t "$RC/DEVB" -m realreceipt
+pub "${PLAINARGS[@]}" -I "kdc-agg-$WARD." -u "$AGG_USER" -P "$AGG_PW" -q 1 -t "$RC/DEVB" -m realreceipt
 sub_wait
 check "DEVA cannot publish a receipt to DEVB" \
 	sh -c "grep -q realreceipt '$WORK/s4.out' && ! grep -q forgedreceipt '$WORK/s4.out'"
@@ -294,20 +294,20 @@ check "DEVA cannot publish a receipt to DEVB" \
 # ---- stats: aggregator writes, dashboard only reads --------------------------
 
 ST=kdc/v1/$WARD/stats/ward
-pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW" -q 1 -r -t "$ST" -m '{"seq":1}'
+pub "${PLAINARGS[@]}" -I "kdc-agg-$WARD." -u "$AGG_USER" -P "$AGG_PW" -q 1 -r -t "$ST" -m '{"seq":1}'
 check "the aggregator publishes retained stats" [ $? -eq 0 ]
-pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW" -q 1 -r -t "kdc/v1/$WARD/status/aggregator" -m '{"status":"online"}'
+pub "${PLAINARGS[@]}" -I "kdc-agg-$WARD." -u "$AGG_USER" -P "$AGG_PW" -q 1 -r -t "kdc/v1/$WARD/status/aggregator" -m '{"status":"online"}'
 check "the aggregator publishes its retained status" [ $? -eq 0 ]
-pub "${PLAINARGS[@]}" -u "$DASH_USER" -P "$DASH_PW" -q 1 -r -t "$ST" -m '{"seq":666}'
+pub "${PLAINARGS[@]}" -I kdc-dash- -u "$DASH_USER" -P "$DASH_PW" -q 1 -r -t "$ST" -m '{"seq":666}'
 pub "${TLSARGS[@]}" -u DEVA -P "$A_PW" -i kdc-dev-DEVA -q 1 -r -t "$ST" -m '{"seq":667}'
-timeout 10 mosquitto_sub "${PLAINARGS[@]}" -u "$DASH_USER" -P "$DASH_PW" -t "$ST" -t "kdc/v1/$WARD/status/aggregator" -C 2 -W 5 -v >"$WORK/s5.out" 2>&1
+timeout 10 mosquitto_sub "${PLAINARGS[@]}" -I kdc-dash- -u "$DASH_USER" -P "$DASH_PW" -t "$ST" -t "kdc/v1/$WARD/status/aggregator" -C 2 -W 5 -v >"$WORK/s5.out" 2>&1
 check "the dashboard reads the retained stats and status" \
 	sh -c "grep -qxF '$ST {\"seq\":1}' '$WORK/s5.out' && grep -qF 'status/aggregator {\"status\":\"online\"}' '$WORK/s5.out'"
 check "the dashboard and a device cannot overwrite the stats" sh -c "! grep -qE '666|667' '$WORK/s5.out'"
-timeout 10 mosquitto_sub "${PLAINARGS[@]}" -u "$DASH_USER" -P "$DASH_PW" -t "$RC/#" -t "$EV/#" -W 2 -v >"$WORK/s6.out" 2>&1
-pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW" -q 1 -t "$RC/DEVA" -m receiptA2
+timeout 10 mosquitto_sub "${PLAINARGS[@]}" -I kdc-dash- -u "$DASH_USER" -P "$DASH_PW" -t "$RC/#" -t "$EV/#" -W 2 -v >"$WORK/s6.out" 2>&1
+pub "${PLAINARGS[@]}" -I "kdc-agg-$WARD." -u "$AGG_USER" -P "$AGG_PW" -q 1 -t "$RC/DEVA" -m receiptA2
 check "the dashboard reads no events or receipts" sh -c "! grep -q 'kdc/v1' '$WORK/s6.out'"
-timeout 10 mosquitto_sub "${TLSARGS[@]}" -u DEVA -P "$A_PW" -i kdc-dev-DEVA-peek -t "$ST" -W 2 -v >"$WORK/s7.out" 2>&1
+timeout 10 mosquitto_sub "${TLSARGS[@]}" -u DEVA -P "$A_PW" -i kdc-dev-DEVA.peek -t "$ST" -W 2 -v >"$WORK/s7.out" 2>&1
 check "a device cannot read the stats" sh -c "! grep -q 'seq' '$WORK/s7.out'"
 
 # ---- the dashboard over secure WebSockets ------------------------------------
@@ -369,7 +369,7 @@ def rl(n):
         d, n = n % 128, n // 128
         out += bytes([d | (0x80 if n else 0)])
         if not n: return out
-body = mstr("MQTT") + bytes([4, 0xC2]) + struct.pack(">H", 30) + mstr("kdc-wss-test-%d" % os.getpid()) + mstr(user) + mstr(pw)
+body = mstr("MQTT") + bytes([4, 0xC2]) + struct.pack(">H", 30) + mstr("kdc-dash-wss-test-%d" % os.getpid()) + mstr(user) + mstr(pw)
 send(bytes([0x10]) + rl(len(body)) + body)
 try:
     t, b = packet()
@@ -491,9 +491,9 @@ check "init --force --new-passwords writes the new dashboard password into www/c
 check "init --force keeps the ward CA" [ "$(sha256sum <"$CA")" = "$ca_before" ]
 AGG_PW2=$(conf_value "$DIR/aggregator.conf" password)
 check "init --force --new-passwords gives the aggregator a new password" [ -n "$AGG_PW2" ] && [ "$AGG_PW2" != "$AGG_PW" ]
-pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW" -q 1 -t "$RC/DEVA" -m oldpw
+pub "${PLAINARGS[@]}" -I "kdc-agg-$WARD." -u "$AGG_USER" -P "$AGG_PW" -q 1 -t "$RC/DEVA" -m oldpw
 check "... the old one no longer works" [ $? -ne 0 ]
-pub "${PLAINARGS[@]}" -u "$AGG_USER" -P "$AGG_PW2" -q 1 -t "$RC/DEVA" -m newpw
+pub "${PLAINARGS[@]}" -I "kdc-agg-$WARD." -u "$AGG_USER" -P "$AGG_PW2" -q 1 -t "$RC/DEVA" -m newpw
 check "... the new one does" [ $? -eq 0 ]
 pub "${TLSARGS[@]}" -u DEVA -P "$A_PW" -i kdc-dev-DEVA -q 1 -t "$EV/T1/DEVA" -m afterforce
 check "... and device accounts still work" [ $? -eq 0 ]

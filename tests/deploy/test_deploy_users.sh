@@ -182,7 +182,7 @@ start_aggregator() {
 }
 DASH_PW=$(sed -n 's/^password = //p' "$DIR/dashboard.conf")
 status_online() {
-	timeout 5 mosquitto_sub -h 127.0.0.1 -p "$PLAIN" -u kdc.dashboard -P "$DASH_PW" \
+	timeout 5 mosquitto_sub -h 127.0.0.1 -p "$PLAIN" -I kdc-dash- -u kdc.dashboard -P "$DASH_PW" \
 		-t "kdc/v1/$WARD/status/aggregator" -C 1 -W 2 2>/dev/null | grep -q '"online"'
 }
 start_aggregator

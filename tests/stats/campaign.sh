@@ -48,7 +48,7 @@ EOF
 
 db=$WORK/agg/ward.db
 agg_start "$WORK/agg" --broker "$(broker_url "$BROKER_DIR")" --ward "$ward" --db "$db" \
-	--profile "$profile" --client-id "kdc-agg-$ward-campaign"
+	--profile "$profile" --client-id "kdc-agg-$ward-campaign" --unknown-codes count
 agg_wait_online "$BROKER_DIR" "$ward" 30
 
 d1=$WORK/d1.conf

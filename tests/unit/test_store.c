@@ -217,7 +217,8 @@ static void test_rejected_row_kept_with_reason(void **state)
 	memset(big, 0x5a, sizeof big);
 	assert_int_equal(kdc_store_begin(s), KDC_OK);
 	assert_int_equal(kdc_store_add_rejected(s, &r), KDC_OK);
-	/* no device, no id, an oversized payload of which 64 KiB are kept */
+	/* no device, no id, an oversized payload of which the first
+	 * KDC_STORE_REJECTED_PAYLOAD_MAX bytes are kept */
 	r.device = NULL;
 	r.event_id = NULL;
 	r.reason = KDC__V1__REJECT_REASON__REJECT_REASON_TOO_LARGE;
@@ -262,6 +263,48 @@ static void test_rejected_row_kept_with_reason(void **state)
 	assert_int_equal(sqlite3_column_bytes(st, 8), 0);
 	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
 	sqlite3_finalize(st);
+	kdc_store_close(s);
+	drop_db(path);
+}
+
+/* A device that floods refused payloads keeps only its newest
+ * KDC_STORE_REJECTED_PER_DEVICE; what was deleted is counted per device,
+ * and other devices' rows are untouched. */
+static void test_rejected_budget_per_device(void **state)
+{
+	const char *path = fresh_db("budget");
+	const uint8_t raw[] = { 0xff };
+	kdc_store *s = open_ok(path);
+	struct kdc_rejected_row r = {
+		.received_ms = 1795000000123LL,
+		.topic = "kdc/v1/31975/events/T1/D1",
+		.device = "D1",
+		.reason = KDC__V1__REJECT_REASON__REJECT_REASON_MALFORMED,
+		.detail = "junk",
+		.payload = raw,
+		.payload_kept = sizeof raw,
+		.payload_len = sizeof raw,
+	};
+	const int extra = 50;
+
+	(void)state;
+	assert_int_equal(kdc_store_begin(s), KDC_OK);
+	r.device = "D2";
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(kdc_store_add_rejected(s, &r), KDC_OK);
+	r.device = "D1";
+	for (int i = 0; i < KDC_STORE_REJECTED_PER_DEVICE + extra; i++) {
+		r.received_ms = i;
+		assert_int_equal(kdc_store_add_rejected(s, &r), KDC_OK);
+	}
+	assert_int_equal(kdc_store_commit(s), KDC_OK);
+	assert_int_equal(query_ll(s, "SELECT count(*) FROM rejected WHERE device = 'D1'"),
+	                 KDC_STORE_REJECTED_PER_DEVICE);
+	assert_int_equal(query_ll(s, "SELECT min(received_ms) FROM rejected WHERE device = 'D1'"), extra);
+	assert_int_equal(query_ll(s, "SELECT count(*) FROM rejected WHERE device = 'D2'"), 3);
+	assert_int_equal(query_ll(s, "SELECT dropped FROM rejected_dropped WHERE device = 'D1'"), extra);
+	assert_int_equal(query_ll(s, "SELECT count(*) FROM rejected_dropped"), 1);
+	assert_int_equal(kdc_store_rejected_dropped(s), extra);
 	kdc_store_close(s);
 	drop_db(path);
 }
@@ -403,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_add_events_flags_duplicates_in_and_across_calls),
 		cmocka_unit_test(test_rolled_back_event_is_not_stored),
 		cmocka_unit_test(test_rejected_row_kept_with_reason),
+		cmocka_unit_test(test_rejected_budget_per_device),
 		cmocka_unit_test(test_schema_reopen_and_migration_idempotent),
 		cmocka_unit_test(test_db_file_mode_0600),
 		cmocka_unit_test(test_full_database_is_reported_as_disk_full),
