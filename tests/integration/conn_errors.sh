@@ -68,6 +68,10 @@ for u in T1-D1:pw1 T1-D2:pw2 T1-D3:pw3 kdc.dashboard:dash; do
 done
 sed -e "s/@WARD@/$WARD/g" -e "s/@AGG_USER@/kdc.aggregator/g" -e "s/@DASH_USER@/kdc.dashboard/g" \
 	-e "s/@CREATED@/now/g" "$KDC_SOURCE_DIR/deploy/mosquitto/acl.in" >"$B/acl"
+# each device's own events topic, as kdc-ward add-device writes it
+for d in T1-D1 T1-D2 T1-D3; do
+	printf '\nuser %s\ntopic write kdc/v1/%s/events/T1/%s\n' "$d" "$WARD" "$d" >>"$B/acl"
+done
 chmod 600 "$B/acl"
 {
 	echo "allow_anonymous false"
@@ -188,7 +192,7 @@ wait_for 10 "the broker reloaded its config" \
 expect_sync "revoked device" "$W/revoked.conf" 30 17 "login refused: the broker does not accept user 'T1-D2'"
 
 # ---- the wrong ward: refused publishes back off --------------------------------------
-# The broker's ACL lets T1-D3 publish on kdc/v1/31975/events/+/T1-D3 only; a
+# The broker's ACL lets T1-D3 publish on kdc/v1/31975/events/T1/T1-D3 only; a
 # config naming ward 99999 publishes on kdc/v1/99999/events/T1/T1-D3, which
 # mosquitto refuses (MQTT 5 PUBACK 135) and logs as "Denied PUBLISH".
 DEVICE_WARD=99999 device "$W/ward.conf" T1-D3 pw3 "ssl://127.0.0.1:$TLS"
