@@ -56,6 +56,28 @@ static const char *const store_migrations[KDC_STORE_SCHEMA_VERSION] = {
 	"CREATE INDEX rejected_device ON rejected(device, rid);"
 	"CREATE TABLE rejected_dropped(device TEXT PRIMARY KEY NOT NULL,"
 	" dropped INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 2 -> 3: the household register, its history, and voids. An event is
+	 * counted unless voided_by names the void that took it out. */
+	"ALTER TABLE events ADD COLUMN voided_by BLOB;"
+	"CREATE INDEX events_voided ON events(voided_by) WHERE voided_by IS NOT NULL;"
+	"CREATE TABLE register("
+	" khom TEXT NOT NULL, household TEXT NOT NULL,"
+	" people_15plus INTEGER,"             /* NULL: not given */
+	" source TEXT NOT NULL,"              /* import | ward | field */
+	" added_by TEXT NOT NULL, added_ms INTEGER NOT NULL,"
+	" retired_ms INTEGER, retired_by TEXT, retired_reason TEXT," /* NULL while active */
+	" PRIMARY KEY(khom, household)) WITHOUT ROWID;"
+	"CREATE TABLE register_log("
+	" lid INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, by TEXT NOT NULL,"
+	" action TEXT NOT NULL,"              /* import add field_add retire change forget void */
+	" khom TEXT, household TEXT, detail TEXT NOT NULL);"
+	"CREATE TABLE voids("
+	" void_id BLOB PRIMARY KEY, target BLOB NOT NULL, reason TEXT NOT NULL,"
+	" team TEXT NOT NULL,"                /* of the voiding device; '' for the ward */
+	" by TEXT NOT NULL, at_ms INTEGER NOT NULL,"
+	" state INTEGER NOT NULL"             /* 0 waits for its target, 1 applied, 2 refused */
+	") WITHOUT ROWID;"
+	"CREATE INDEX voids_target ON voids(target);",
 };
 
 /* The insert of one row and of KDC_STORE_ROWS_PER_INSERT rows are written

@@ -8,9 +8,11 @@
 #include <stdint.h>
 #include "kdc/v1/event.pb-c.h"
 #include "kdc/v1/receipt.pb-c.h"
+#include "kdc/v1/worklist.pb-c.h"
 
 typedef Kdc__V1__Event kdc_event_pb;
 typedef Kdc__V1__Receipt kdc_receipt_pb;
+typedef Kdc__V1__Worklist kdc_worklist_pb;
 
 /* Limits. */
 #define KDC_MAX_EVENT_BYTES 4096      /* a real event is ~100 bytes */
@@ -22,16 +24,26 @@ typedef Kdc__V1__Receipt kdc_receipt_pb;
 #define KDC_MAX_FUTURE_MS (24LL * 3600 * 1000)        /* device clock ahead */
 #define KDC_MAX_AGE_MS (2LL * 366 * 24 * 3600 * 1000) /* two years late */
 #define KDC_TOPIC_MAX 256
+#define KDC_VOID_REASON_MAX 200       /* bytes of a void's reason */
+/* A team's worklist: about 40 bytes a household, so 8 MiB holds 200,000. */
+#define KDC_MAX_WORKLIST_BYTES (8 * 1024 * 1024)
 
-/* Event kinds, as stored (column `kind`) and shown. Order is fixed. */
+/* Event kinds, as stored (column `kind`) and shown. Order is fixed. The
+ * first KDC_KIND_COUNT are the activities the statistics count per kind;
+ * the others change what is counted: a household added from the field (to
+ * the register) and a void (of an earlier event). */
 enum kdc_kind {
 	KDC_KIND_VISIT = 0,
 	KDC_KIND_ACCOUNT,
 	KDC_KIND_PAYMENT,
 	KDC_KIND_SERVICE,
-	KDC_KIND_COUNT
+	KDC_KIND_HOUSEHOLD_ADDED,
+	KDC_KIND_VOID,
+	KDC_KIND_ALL
 };
-/* "visit", "account", "payment", "service"; "unknown" out of range. */
+#define KDC_KIND_COUNT 4 /* the activity kinds: visit, account, payment, service */
+/* "visit", "account", "payment", "service", "household_added", "void";
+ * "unknown" out of range. */
 const char *kdc_kind_name(int kind);
 /* Kind of a decoded event from its oneof, or -1 if the body is missing. */
 int kdc_event_kind(const kdc_event_pb *ev);
@@ -51,6 +63,13 @@ const char *kdc_method_name(int v);
 int kdc_method_parse(const char *s);
 const char *kdc_service_name(int v);
 int kdc_service_parse(const char *s);
+/* Worklist: HouseholdStatus ("not_visited", "not_home", "declined",
+ * "surveyed", "reached") and NextStep ("visit", "revisit", "open_account",
+ * "payment_account", "pay_cashless", "none"). */
+const char *kdc_status_name(int v);
+int kdc_status_parse(const char *s);
+const char *kdc_next_step_name(int v);
+int kdc_next_step_parse(const char *s);
 /* Short machine name of a RejectReason ("malformed", "topic_mismatch", ...). */
 const char *kdc_reason_name(int reason);
 
@@ -73,6 +92,10 @@ int kdc_topic_events(char *buf, size_t len, const char *ward, const char *team, 
 int kdc_topic_receipts(char *buf, size_t len, const char *ward, const char *device);
 int kdc_topic_stats(char *buf, size_t len, const char *ward, const char *scope, const char *id);
 int kdc_topic_status(char *buf, size_t len, const char *ward);
+/* kdc/v1/{ward}/worklist/{team} (kdc.v1.Worklist, for the team's devices) and
+ * kdc/v1/{ward}/households/khom/{khom} (kdc.households.v1 JSON, dashboards). */
+int kdc_topic_worklist(char *buf, size_t len, const char *ward, const char *team);
+int kdc_topic_households(char *buf, size_t len, const char *ward, const char *khom);
 
 /* Why an event was refused. reason is a KDC__V1__REJECT_REASON__* value. */
 struct kdc_verdict {
@@ -100,7 +123,9 @@ void kdc_event_free(kdc_event_pb *ev);
 
 /* Checks every field: id is 16 bytes, seq > 0, codes valid, enums known,
  * numbers in range, kind present, member set for person-level kinds (account,
- * payment, service) and 0 for visits, and the time within
+ * payment, service) and 0 for the others (visit, household_added, void), a
+ * void's target (16 bytes, not the void itself) and reason (1..200 bytes),
+ * and the time within
  * [now - KDC_MAX_AGE_MS, now + KDC_MAX_FUTURE_MS]. `topic` may be NULL; when
  * given, its ward/team/device must equal the event's. `ward` may be NULL; when
  * given the event must belong to it. Returns 0 if valid, else the reason (also

@@ -6,6 +6,7 @@
 
 #include "kdc_err.h"
 #include "kdc_proto.h"
+#include "kdc_util.h"
 
 /* ---- enum names ----------------------------------------------------------
  * Tables indexed by the proto enum number; NULL for UNSPECIFIED (never valid
@@ -30,9 +31,18 @@ static const char *const service_names[] = {
 static const char *const reason_names[] = {
 	"unspecified", "malformed", "too_large", "missing_field", "bad_code", "bad_enum",
 	"bad_value", "clock_skew", "topic_mismatch", "bad_topic",
-	"unknown_team", "wrong_team", "unknown_khom"
+	"unknown_team", "wrong_team", "unknown_khom", "unknown_household", "void_refused",
+	"retired_household"
 };
-static const char *const kind_names[] = { "visit", "account", "payment", "service" };
+static const char *const kind_names[] = {
+	"visit", "account", "payment", "service", "household_added", "void"
+};
+static const char *const status_names[] = {
+	NULL, "not_visited", "not_home", "declined", "surveyed", "reached"
+};
+static const char *const next_names[] = {
+	NULL, "visit", "revisit", "open_account", "payment_account", "pay_cashless", "none"
+};
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define NAME_FN(fn, table) \
@@ -51,6 +61,8 @@ NAME_FN(account, account_names)
 NAME_FN(purpose, purpose_names)
 NAME_FN(method, method_names)
 NAME_FN(service, service_names)
+NAME_FN(status, status_names)
+NAME_FN(next_step, next_names)
 
 const char *kdc_reason_name(int reason)
 {
@@ -59,7 +71,7 @@ const char *kdc_reason_name(int reason)
 
 const char *kdc_kind_name(int kind)
 {
-	return kind >= 0 && kind < KDC_KIND_COUNT ? kind_names[kind] : "unknown";
+	return kind >= 0 && kind < KDC_KIND_ALL ? kind_names[kind] : "unknown";
 }
 
 int kdc_event_kind(const kdc_event_pb *ev)
@@ -69,6 +81,9 @@ int kdc_event_kind(const kdc_event_pb *ev)
 	case KDC__V1__EVENT__BODY_ACCOUNT: return ev->account ? KDC_KIND_ACCOUNT : -1;
 	case KDC__V1__EVENT__BODY_PAYMENT: return ev->payment ? KDC_KIND_PAYMENT : -1;
 	case KDC__V1__EVENT__BODY_SERVICE: return ev->service ? KDC_KIND_SERVICE : -1;
+	case KDC__V1__EVENT__BODY_HOUSEHOLD_ADDED:
+		return ev->household_added ? KDC_KIND_HOUSEHOLD_ADDED : -1;
+	case KDC__V1__EVENT__BODY_VOID: return ev->void_ ? KDC_KIND_VOID : -1;
 	default: return -1;
 	}
 }
@@ -164,6 +179,16 @@ int kdc_topic_status(char *buf, size_t len, const char *ward)
 	return topic__fmt(buf, len, snprintf(buf, len, "kdc/v1/%s/status/aggregator", ward));
 }
 
+int kdc_topic_worklist(char *buf, size_t len, const char *ward, const char *team)
+{
+	return topic__fmt(buf, len, snprintf(buf, len, "kdc/v1/%s/worklist/%s", ward, team));
+}
+
+int kdc_topic_households(char *buf, size_t len, const char *ward, const char *khom)
+{
+	return topic__fmt(buf, len, snprintf(buf, len, "kdc/v1/%s/households/khom/%s", ward, khom));
+}
+
 /* ---- decode and validate ------------------------------------------------ */
 
 /* Sets v (when not NULL) to reason and the formatted detail; returns reason. */
@@ -200,14 +225,19 @@ struct wire_field {
 	const struct wire_field *sub; /* WIRE_MESSAGE: its fields, ending with number 0 */
 };
 
-/* Only the length-delimited fields with something to check; the message
- * bodies of an Event have no string fields. */
+/* Only the length-delimited fields with something to check; of the message
+ * bodies of an Event only a void has a string field. */
+static const struct wire_field void_fields[] = {
+	{ 2, WIRE_TEXT, "void reason", NULL },
+	{ 0, WIRE_CODE, NULL, NULL }
+};
 static const struct wire_field event_fields[] = {
 	{ 4, WIRE_CODE, "ward", NULL },
 	{ 5, WIRE_CODE, "khom", NULL },
 	{ 6, WIRE_CODE, "team", NULL },
 	{ 7, WIRE_CODE, "device", NULL },
 	{ 8, WIRE_CODE, "household", NULL },
+	{ 15, WIRE_MESSAGE, "void", void_fields },
 	{ 0, WIRE_CODE, NULL, NULL }
 };
 static const struct wire_field rejection_fields[] = {
@@ -469,6 +499,32 @@ static int check_body(const kdc_event_pb *ev, int kind, struct kdc_verdict *v)
 		if (!kdc_service_name(ev->service->kind))
 			return verdict(v, BAD_ENUM, "service kind is a value this server does not know");
 		break;
+	case KDC_KIND_HOUSEHOLD_ADDED:
+		if (ev->household_added->people_15plus > KDC_MAX_MEMBERS)
+			return verdict(v, BAD_VALUE, "people aged 15+ must be at most 100");
+		if (ev->member != 0)
+			return verdict(v, BAD_VALUE, "a household addition is for the whole household: "
+			               "member must be 0");
+		return 0;
+	case KDC_KIND_VOID: {
+		const Kdc__V1__EventVoided *b = ev->void_;
+		size_t n = b->reason ? strlen(b->reason) : 0;
+
+		if (b->target.len == 0)
+			return verdict(v, MISSING, "void: the id of the event voided is missing");
+		if (b->target.len != KDC_UUID_LEN)
+			return verdict(v, BAD_VALUE, "void: the id of the event voided must be 16 bytes");
+		if (memcmp(b->target.data, ev->id.data, KDC_UUID_LEN) == 0)
+			return verdict(v, BAD_VALUE, "void: an event cannot void itself");
+		if (n == 0)
+			return verdict(v, MISSING, "void: the reason is missing");
+		if (n > KDC_VOID_REASON_MAX)
+			return verdict(v, BAD_VALUE, "void: the reason is longer than %d bytes",
+			               KDC_VOID_REASON_MAX);
+		if (ev->member != 0)
+			return verdict(v, BAD_VALUE, "a void names its event by id: member must be 0");
+		return 0;
+	}
 	}
 	/* person-level kinds */
 	if (ev->member == 0)
@@ -510,7 +566,8 @@ int kdc_event_validate(const kdc_event_pb *ev, const struct kdc_event_topic *top
 		return verdict(v, KDC__V1__REJECT_REASON__REJECT_REASON_CLOCK_SKEW,
 		               "event time is more than two years in the past: check the device clock");
 	if ((kind = kdc_event_kind(ev)) < 0)
-		return verdict(v, MISSING, "event kind is missing (visit, account, payment or service)");
+		return verdict(v, MISSING, "event kind is missing (visit, account, payment, service, "
+		               "household_added or void)");
 	if ((rc = check_body(ev, kind, v)))
 		return rc;
 	if (ward && strcmp(ev->ward, ward) != 0)
