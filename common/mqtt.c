@@ -23,11 +23,8 @@
  * client is reported failed and the caller sends it again. The broker's
  * session (subscriptions, queued messages for us) is keyed by the client id
  * and is not affected. */
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,78 +35,7 @@
 #include "kdc_mqtt.h"
 #include "kdc_util.h"
 #include "mqtt_diag.h"
-
-enum mqtt_state { MQTT_DOWN, MQTT_CONNECTING, MQTT_UP };
-
-#define MQTT_BACKOFF_MIN_MS 250
-#define MQTT_BACKOFF_MAX_MS 5000 /* a TCP SYN every 5 s costs nothing offline */
-#define MQTT_MAX_SUBS 16
-#define MQTT_MAX_BUFFERED 20000
-/* A stream of messages (a backlog being drained) switches Nagle back on: this
- * many messages within this long make a stream, and a pause this long ends
- * it (see mqtt__nodelay_all). */
-#define MQTT_STREAM_MSGS 256
-#define MQTT_STREAM_MS 20
-#define MQTT_QUIET_MS 2
-#define MQTT_MAX_FDS 8
-
-struct mqtt_sub {
-	char *filter;
-	int qos;
-};
-
-/* A QoS>0 publish handed to Paho, until Paho answers for it. */
-struct mqtt_pub_ctx {
-	struct mqtt_pub_ctx *prev, *next;
-	kdc_mqtt *m;
-	kdc_mqtt_publish_cb cb;        /* may be NULL */
-	void *ud;
-	char topic[];                  /* to name it when the broker refuses it */
-};
-
-struct kdc_mqtt {
-	MQTTAsync client;
-	struct kdc_mqtt_conf conf;     /* owned copies */
-	struct kdc_mqtt_callbacks cbs;
-	kdc_mqtt_message_cb on_retained; /* NULL: retained go to cbs.on_message */
-	char *will_topic;
-	char *will_payload;
-
-	pthread_mutex_t lock;          /* guards subs (read on Paho's thread), fds, pubs */
-	struct mqtt_pub_ctx pubs;      /* list head: publishes Paho has not answered */
-	struct mqtt_sub subs[MQTT_MAX_SUBS];
-	int nsubs;
-	int fds[MQTT_MAX_FDS];         /* the TCP sockets set NODELAY at connect */
-	int nfds;
-
-	/* stream detection: rx_* on Paho's receive thread only */
-	int64_t rx_t0;
-	unsigned rx_n;
-	_Atomic int64_t rx_last_ms;
-	_Atomic int streaming;         /* 1: Nagle on while a stream arrives */
-
-	_Atomic int state;
-	_Atomic int version;           /* protocol of the current client: 5 or 4 */
-	_Atomic int negotiated;        /* 5 or 4 once connected, else 0 */
-	_Atomic int failed;            /* set by onFailure, read by tick */
-	_Atomic int lost;              /* set by connectionLost: tick replaces the client */
-	int auto_version;              /* "auto": switch on failure until one works */
-	int version_locked;            /* a connect worked: keep that version */
-	int64_t next_attempt_ms;
-	int64_t backoff_ms;
-
-	/* the last connect failure as Paho gave it: Paho's threads, under lock */
-	int fail_code, fail_reason;
-	char fail_msg[128];
-	char ssl_err[256];             /* OpenSSL's last error (ssl_error_cb) */
-	/* refused publishes, logged once per topic and minute: under lock */
-	char refused_topic[256];
-	int64_t refused_log_ms;
-	/* owner thread */
-	int cause;                     /* kdc_mqtt_cause */
-	char cause_msg[768];
-	int logged_cause;              /* the cause last logged, 0 = none since connected */
-};
+#include "mqtt_int.h"
 
 static int mqtt__is_tls(const char *uri)
 {
@@ -132,91 +58,10 @@ static void mqtt__subscribe_all(kdc_mqtt *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
-/* Paho never sets TCP_NODELAY and has no hook for socket options, so a small
- * QoS 1 publish or PUBACK can wait for Nagle's timer (TOOLCHAIN: a bursty
- * publisher stalled at 3.7k msg/s; receipts came 40 ms late). After each
- * connect, set it on every connected TCP socket of this process: they are
- * all MQTT connections of ours. They are remembered for mqtt__apply_nodelay.
- *
- * While a stream of messages arrives (an aggregator draining a backlog: one
- * PUBACK per message), NODELAY sends every 4-byte PUBACK as a segment of its
- * own, which cost the receive thread about 5 us per message and the broker
- * about 3 us more than with Nagle (which packs the PUBACKs of a burst into
- * one segment, and waits only for ACKs that the stream brings at once). So
- * NODELAY is off during a stream and back on, which also sends whatever
- * Nagle still holds, as soon as the stream pauses. */
-static void mqtt__nodelay_all(kdc_mqtt *m)
-{
-	int one = 1;
-
-	pthread_mutex_lock(&m->lock);
-	m->nfds = 0;
-	atomic_store(&m->streaming, 0);
-	for (int fd = 3; fd < 1024; fd++) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof peer;
-		int type = 0;
-		socklen_t tlen = sizeof type;
-
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_STREAM)
-			continue;
-		if (getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 ||
-		    (peer.ss_family != AF_INET && peer.ss_family != AF_INET6))
-			continue;
-		/* best effort: a socket closed meanwhile just fails */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		if (m->nfds < MQTT_MAX_FDS)
-			m->fds[m->nfds++] = fd;
-	}
-	pthread_mutex_unlock(&m->lock);
-}
-
-/* Sets NODELAY on the remembered sockets to what m->streaming now asks for
- * (read under the lock, so that the last of two racing switches wins with the
- * latest state). Any thread; no Paho call. */
-static void mqtt__apply_nodelay(kdc_mqtt *m)
-{
-	int on;
-
-	pthread_mutex_lock(&m->lock);
-	on = !atomic_load(&m->streaming);
-	for (int i = 0; i < m->nfds; i++)
-		(void)setsockopt(m->fds[i], IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-	pthread_mutex_unlock(&m->lock);
-}
-
-/* Receive thread, per message: MQTT_STREAM_MSGS within MQTT_STREAM_MS start a
- * stream. One clock read per message. */
-static void mqtt__stream_rx(kdc_mqtt *m)
-{
-	int64_t now = kdc_mono_ms();
-	int idle = 0;
-
-	atomic_store_explicit(&m->rx_last_ms, now, memory_order_relaxed);
-	if (now - m->rx_t0 > MQTT_STREAM_MS) {
-		m->rx_t0 = now;
-		m->rx_n = 0;
-	}
-	if (++m->rx_n >= MQTT_STREAM_MSGS &&
-	    atomic_compare_exchange_strong(&m->streaming, &idle, 1))
-		mqtt__apply_nodelay(m);
-}
-
-/* Owner thread, each tick: a stream that paused for MQTT_QUIET_MS ends. */
-static void mqtt__stream_check(kdc_mqtt *m, int64_t now)
-{
-	int streaming = 1;
-
-	if (atomic_load(&m->streaming) &&
-	    now - atomic_load_explicit(&m->rx_last_ms, memory_order_relaxed) >= MQTT_QUIET_MS &&
-	    atomic_compare_exchange_strong(&m->streaming, &streaming, 0))
-		mqtt__apply_nodelay(m);
-}
-
 static void mqtt__connected(kdc_mqtt *m, int session_present)
 {
 
-	mqtt__nodelay_all(m);
+	kdc_mqtt__nodelay_all(m);
 	atomic_store(&m->negotiated, atomic_load(&m->version));
 	atomic_store(&m->state, MQTT_UP);
 	kdc_info("mqtt: connected to %s as %s (MQTT %s, session %s)", m->conf.broker,
@@ -294,7 +139,7 @@ static int mqtt__message_arrived(void *ctx, char *topic, int topic_len, MQTTAsyn
 	kdc_mqtt *m = ctx;
 
 	(void)topic_len; /* Paho NUL-terminates topics; an embedded NUL just cuts it short */
-	mqtt__stream_rx(m);
+	kdc_mqtt__stream_rx(m);
 	if (msg->retained && m->on_retained)
 		m->on_retained(m->cbs.ud, topic, msg->payload, (size_t)msg->payloadlen);
 	else if (m->cbs.on_message)
@@ -614,36 +459,6 @@ cleanup:
 	return rc;
 }
 
-/* The CONNACK's refusal in plain words, or 0 when the broker did not answer
- * the CONNECT with one. Paho gives a v5 reason in both code and reason, a
- * 3.1.1 return code in code. */
-static int mqtt__connack_cause(kdc_mqtt *m, int code, int reason, char *msg, size_t len)
-{
-	const char *user = m->conf.username && *m->conf.username ? m->conf.username : NULL;
-	int v5 = atomic_load(&m->version) == 5;
-	int r = v5 ? (reason >= 0x80 ? reason : code >= 0x80 ? code : 0) : (code >= 1 && code <= 5 ? code : 0);
-
-	if (!r)
-		return 0;
-	if ((v5 && (r == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD ||
-	            r == MQTTREASONCODE_NOT_AUTHORIZED)) || (!v5 && (r == 4 || r == 5))) {
-		snprintf(msg, len, "login refused: the broker does not accept %s%s%s (%s): check username "
-		         "and password in the config; the device may have been removed from the ward "
-		         "(kdc-ward list-devices on the server), or the broker was not reloaded after "
-		         "add-device", user ? "user '" : "", user ? user : "a login without a username",
-		         user ? "' with this password" : "",
-		         r == 4 || r == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD
-		                 ? "bad user name or password" : "not authorised");
-		return KDC_ERR_LOGIN_REFUSED;
-	}
-	snprintf(msg, len, "connection refused by the broker: %s (%s %d): check the broker URL and "
-	         "the broker's log", v5 ? MQTTReasonCode_toString((enum MQTTReasonCodes)r)
-	                                : r == 1 ? "unacceptable protocol version"
-	                                : r == 2 ? "client id rejected" : "server unavailable",
-	         v5 ? "reason" : "return code", r);
-	return KDC_ERR_BROKER_REFUSED;
-}
-
 /* Why the connect failed: the broker's answer, else what the diagnosis finds
  * on the way, else Paho's own words. Owner thread; blocking (mqtt_diag.h). */
 static int mqtt__classify(kdc_mqtt *m, char *msg, size_t len)
@@ -658,7 +473,8 @@ static int mqtt__classify(kdc_mqtt *m, char *msg, size_t len)
 	snprintf(sslerr, sizeof sslerr, "%s", m->ssl_err);
 	m->ssl_err[0] = '\0';
 	pthread_mutex_unlock(&m->lock);
-	if ((cause = mqtt__connack_cause(m, code, reason, msg, len)) != 0)
+	if ((cause = kdc_mqtt__connack_cause(m->conf.username, atomic_load(&m->version) == 5, code,
+	                                      reason, msg, len)) != 0)
 		return cause;
 	if ((cause = kdc_mqtt__diagnose(m->conf.broker, m->conf.ca_file, msg, len)) != 0)
 		return cause;
@@ -704,7 +520,7 @@ void kdc_mqtt_tick(kdc_mqtt *m)
 		if (m->logged_cause)
 			kdc_notice("mqtt: connected to %s: the problem above is gone", m->conf.broker);
 		m->cause = m->logged_cause = 0;
-		mqtt__stream_check(m, now);
+		kdc_mqtt__stream_check(m, now);
 		return;
 	}
 	if (atomic_load(&m->state) == MQTT_CONNECTING)

@@ -21,6 +21,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <MQTTAsync.h>
+
 #include "kdc_err.h"
 #include "mqtt_diag.h"
 
@@ -272,4 +274,33 @@ int kdc_mqtt__diagnose(const char *uri, const char *ca_file, char *detail, size_
 	rc = tls ? diag__tls(fd, host, ca_file, detail, len) : 0;
 	close(fd);
 	return rc;
+}
+
+/* The CONNACK's refusal in plain words, or 0 when the broker did not answer
+ * the CONNECT with one. Paho gives a v5 reason in both code and reason, a
+ * 3.1.1 return code in code. */
+int kdc_mqtt__connack_cause(const char *username, int v5, int code, int reason, char *msg, size_t len)
+{
+	const char *user = username && *username ? username : NULL;
+	int r = v5 ? (reason >= 0x80 ? reason : code >= 0x80 ? code : 0) : (code >= 1 && code <= 5 ? code : 0);
+
+	if (!r)
+		return 0;
+	if ((v5 && (r == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD ||
+	            r == MQTTREASONCODE_NOT_AUTHORIZED)) || (!v5 && (r == 4 || r == 5))) {
+		snprintf(msg, len, "login refused: the broker does not accept %s%s%s (%s): check username "
+		         "and password in the config; for a team device: it may have been removed from the "
+		         "ward (kdc-ward list-devices on the server), or the broker was not reloaded "
+		         "after add-device", user ? "user '" : "", user ? user : "a login without a username",
+		         user ? "' with this password" : "",
+		         r == 4 || r == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD
+		                 ? "bad user name or password" : "not authorised");
+		return KDC_ERR_LOGIN_REFUSED;
+	}
+	snprintf(msg, len, "connection refused by the broker: %s (%s %d): check the broker URL and "
+	         "the broker's log", v5 ? MQTTReasonCode_toString((enum MQTTReasonCodes)r)
+	                                : r == 1 ? "unacceptable protocol version"
+	                                : r == 2 ? "client id rejected" : "server unavailable",
+	         v5 ? "reason" : "return code", r);
+	return KDC_ERR_BROKER_REFUSED;
 }

@@ -28,4 +28,11 @@ int kdc_mqtt__diagnose(const char *uri, const char *ca_file, char *detail, size_
 int kdc_mqtt__split_uri(const char *uri, char *host, size_t hostlen, char *port,
                         size_t portlen, int *tls);
 
+/* The broker's CONNACK refusal in plain words in msg, as
+ * KDC_ERR_LOGIN_REFUSED or KDC_ERR_BROKER_REFUSED; 0 when Paho's failure
+ * (code, reason: a v5 reason in either, a 3.1.1 return code in code) is not
+ * a CONNACK refusal. username may be NULL. Pure: any thread. */
+int kdc_mqtt__connack_cause(const char *username, int v5, int code, int reason, char *msg,
+                            size_t len);
+
 #endif
