@@ -50,22 +50,35 @@ static int hmap__grow(struct kdc_hmap *m)
 	return KDC_OK;
 }
 
+/* The slot of key in m->idx: its entry's (*slot holds it), or the empty
+ * slot where it would go. m->cap must be non-zero. */
+static inline unsigned char *hmap__probe(const struct kdc_hmap *m, const void *key, size_t *slot)
+{
+	size_t j = hmap__hash(key, m->ksize) & (m->cap - 1);
+
+	for (; m->idx[j]; j = (j + 1) & (m->cap - 1)) {
+		unsigned char *e = m->ents + (m->idx[j] - 1) * m->esize;
+		if (memcmp(e, key, m->ksize) == 0) {
+			*slot = j;
+			return e;
+		}
+	}
+	*slot = j;
+	return NULL;
+}
+
 /* Value of key, created zeroed when absent (*created = 1). NULL when out of
  * memory. The pointer is valid until the next hmap_get. */
 void *kdc_hmap_get(struct kdc_hmap *m, const void *key, int *created)
 {
+	unsigned char *e;
 	size_t j;
 
 	*created = 0;
 	if ((m->len + 1) * 2 > m->cap && hmap__grow(m) != KDC_OK)
 		return NULL;
-	j = hmap__hash(key, m->ksize) & (m->cap - 1);
-	while (m->idx[j]) {
-		unsigned char *e = m->ents + (m->idx[j] - 1) * m->esize;
-		if (memcmp(e, key, m->ksize) == 0)
-			return e + m->voff;
-		j = (j + 1) & (m->cap - 1);
-	}
+	if ((e = hmap__probe(m, key, &j)) != NULL)
+		return e + m->voff;
 	if (m->len == m->ents_cap) {
 		size_t ncap = m->ents_cap ? m->ents_cap * 2 : 128;
 		unsigned char *ne = realloc(m->ents, ncap * m->esize);
@@ -74,30 +87,23 @@ void *kdc_hmap_get(struct kdc_hmap *m, const void *key, int *created)
 		m->ents = ne;
 		m->ents_cap = ncap;
 	}
-	{
-		unsigned char *e = m->ents + m->len * m->esize;
-		memset(e, 0, m->esize);
-		memcpy(e, key, m->ksize);
-		m->idx[j] = (uint32_t)(++m->len);
-		*created = 1;
-		return e + m->voff;
-	}
+	e = m->ents + m->len * m->esize;
+	memset(e, 0, m->esize);
+	memcpy(e, key, m->ksize);
+	m->idx[j] = (uint32_t)(++m->len);
+	*created = 1;
+	return e + m->voff;
 }
 
 void *kdc_hmap_find(const struct kdc_hmap *m, const void *key)
 {
+	unsigned char *e;
 	size_t j;
 
 	if (!m->cap)
 		return NULL;
-	j = hmap__hash(key, m->ksize) & (m->cap - 1);
-	while (m->idx[j]) {
-		unsigned char *e = m->ents + (m->idx[j] - 1) * m->esize;
-		if (memcmp(e, key, m->ksize) == 0)
-			return e + m->voff;
-		j = (j + 1) & (m->cap - 1);
-	}
-	return NULL;
+	e = hmap__probe(m, key, &j);
+	return e ? e + m->voff : NULL;
 }
 
 void kdc_hmap_clear(struct kdc_hmap *m)
