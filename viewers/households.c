@@ -16,7 +16,7 @@ const char *const kdc_hh_status_words[KDC_HH_STATUS_COUNT] = {
 };
 
 /* A whole count 0..10^12, or -1 (missing, negative, fractional, huge). */
-static long long count_of(const cJSON *o, const char *name)
+static long long hh__count_of(const cJSON *o, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
 
@@ -26,13 +26,13 @@ static long long count_of(const cJSON *o, const char *name)
 	return (long long)v->valuedouble;
 }
 
-static int bad(char *err, size_t errlen, const char *why)
+static int hh__bad(char *err, size_t errlen, const char *why)
 {
 	snprintf(err, errlen, "%s", why);
 	return KDC_ERR_INVAL;
 }
 
-static int status_index(const char *name)
+static int hh__status_index(const char *name)
 {
 	for (int i = 0; i < KDC_HH_STATUS_COUNT; i++)
 		if (strcmp(name, kdc_hh_status_names[i]) == 0)
@@ -41,26 +41,26 @@ static int status_index(const char *name)
 }
 
 /* From "counts": every status present and whole. */
-static int from_counts(const cJSON *counts, struct kdc_hh_tally *t)
+static int hh__from_counts(const cJSON *counts, struct kdc_hh_tally *t)
 {
 	long long sum = 0;
 
 	for (int i = 0; i < KDC_HH_STATUS_COUNT; i++) {
-		if ((t->status[i] = count_of(counts, kdc_hh_status_names[i])) < 0)
+		if ((t->status[i] = hh__count_of(counts, kdc_hh_status_names[i])) < 0)
 			return KDC_ERR_INVAL;
 		sum += t->status[i];
 	}
-	t->total = count_of(counts, "total");
+	t->total = hh__count_of(counts, "total");
 	if (t->total < 0)
 		t->total = sum;
-	t->field_added = count_of(counts, "field_added");
+	t->field_added = hh__count_of(counts, "field_added");
 	if (t->field_added < 0)
 		t->field_added = 0;
 	return 0;
 }
 
 /* From the list: entries with an unknown status are left out. */
-static int from_list(const cJSON *list, struct kdc_hh_tally *t)
+static int hh__from_list(const cJSON *list, struct kdc_hh_tally *t)
 {
 	const cJSON *e;
 
@@ -68,7 +68,7 @@ static int from_list(const cJSON *list, struct kdc_hh_tally *t)
 		return KDC_ERR_INVAL;
 	cJSON_ArrayForEach(e, list) {
 		const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "status");
-		int i = cJSON_IsString(st) ? status_index(st->valuestring) : -1;
+		int i = cJSON_IsString(st) ? hh__status_index(st->valuestring) : -1;
 
 		if (i < 0)
 			continue;
@@ -90,32 +90,32 @@ int kdc_hh_parse(const char *json, size_t len, const char *ward, const char *kho
 
 	memset(&t, 0, sizeof t);
 	if (!root || !cJSON_IsObject(root)) {
-		rc = bad(err, errlen, "not a JSON object");
+		rc = hh__bad(err, errlen, "not a JSON object");
 		goto done;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "schema");
 	if (!cJSON_IsString(v) || strcmp(v->valuestring, KDC_HH_SCHEMA) != 0) {
-		rc = bad(err, errlen, "its schema is not " KDC_HH_SCHEMA);
+		rc = hh__bad(err, errlen, "its schema is not " KDC_HH_SCHEMA);
 		goto done;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "ward");
 	if (cJSON_IsString(v) && strcmp(v->valuestring, ward) != 0) {
-		rc = bad(err, errlen, "it is for another ward");
+		rc = hh__bad(err, errlen, "it is for another ward");
 		goto done;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "khom");
 	if (cJSON_IsString(v) && strcmp(v->valuestring, khom) != 0) {
-		rc = bad(err, errlen, "it is for another khóm than its topic's");
+		rc = hh__bad(err, errlen, "it is for another khóm than its topic's");
 		goto done;
 	}
 	t.with_register = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "register"));
-	if (from_counts(cJSON_GetObjectItemCaseSensitive(root, "counts"), &t) != 0) {
+	if (hh__from_counts(cJSON_GetObjectItemCaseSensitive(root, "counts"), &t) != 0) {
 		int reg = t.with_register;
 
 		memset(&t, 0, sizeof t);
 		t.with_register = reg;
-		if (from_list(cJSON_GetObjectItemCaseSensitive(root, "households"), &t) != 0) {
-			rc = bad(err, errlen, "it has neither counts nor a list of households");
+		if (hh__from_list(cJSON_GetObjectItemCaseSensitive(root, "households"), &t) != 0) {
+			rc = hh__bad(err, errlen, "it has neither counts nor a list of households");
 			goto done;
 		}
 	}

@@ -4,7 +4,10 @@
  * khóm on kdc/v1/{ward}/households/khom/{khom} (docs/stats.md): the khóm's
  * households with their status (not visited, not at home, declined,
  * surveyed, reached). kdc-stats shows how many households are in each
- * status, for a khóm or summed over the ward's khóms. */
+ * status, for a khóm or summed over the ward's khóms.
+ *
+ * Threads: no global state. kdc-stats parses on Paho's receive thread into a
+ * table it guards with its own lock, and draws from a copy on its main thread. */
 #ifndef KDC_VIEWER_HOUSEHOLDS_H
 #define KDC_VIEWER_HOUSEHOLDS_H
 

@@ -120,8 +120,10 @@ static void on_households(struct inbox *in, const char *khom, const void *payloa
 	char why[96];
 	int ok = len > 0 && kdc_hh_parse(payload, len, in->ward, khom, &t, why, sizeof why) == 0;
 
-	if (len > 0 && !ok)
+	if (len > 0 && !ok) {
+		kdc_debug("household list of khóm %s left out: %s", khom, why);
 		return;
+	}
 	pthread_mutex_lock(&in->lock);
 	if (kdc_hh_table_set(&in->hh, khom, ok ? &t : NULL) == 0)
 		in->hh_gen++;
