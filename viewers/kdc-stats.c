@@ -3,8 +3,10 @@
  *   kdc-stats --broker URL --ward CODE [--khom K | --team T] [--once] [--json]
  *
  * Subscribes to the retained snapshot kdc/v1/{ward}/stats/ward (or
- * .../stats/khom/{K}, .../stats/team/{T}) and to the aggregator's status, and
- * redraws a table on every new snapshot (and every second for the ages).
+ * .../stats/khom/{K}, .../stats/team/{T}), to the khóms' household lists
+ * kdc/v1/{ward}/households/khom/+ (or .../khom/{K}; see households.h) and to
+ * the aggregator's status, and redraws a table on every new snapshot (and
+ * every second for the ages).
  * --json prints the snapshots as they arrive, one per line; --once stops
  * after the first one (for scripts).
  *
@@ -27,6 +29,7 @@
 #include "kdc_prog.h"
 #include "kdc_proto.h"
 #include "kdc_util.h"
+#include "households.h"
 #include "profile.h"
 
 #define EXIT_FAIL 1
@@ -72,6 +75,10 @@ struct inbox {
 	pthread_mutex_t lock;
 	char stats_topic[KDC_TOPIC_MAX + 1];
 	char status_topic[KDC_TOPIC_MAX + 1];
+	char hh_filter[KDC_TOPIC_MAX + 1]; /* household lists; "" for a team */
+	char ward[KDC_CODE_MAX + 1];
+	struct kdc_hh_table hh; /* latest tally of each khóm's household list */
+	unsigned hh_gen;
 	char *stats;        /* latest snapshot (malloc'd), NULL until one arrives */
 	char *status;       /* latest status JSON */
 	unsigned stats_gen; /* bumped per snapshot, so none is missed in --json */
@@ -90,12 +97,50 @@ static char *dup_payload(const void *payload, size_t len)
 	return s;
 }
 
+/* The khóm of a household-list topic that matches the filter, or NULL. */
+static const char *hh_khom(const struct inbox *in, const char *topic)
+{
+	size_t n = strlen(in->hh_filter);
+
+	if (n == 0)
+		return NULL;
+	if (in->hh_filter[n - 1] != '+') /* one khóm: the exact topic */
+		return strcmp(topic, in->hh_filter) == 0 ? strrchr(topic, '/') + 1 : NULL;
+	if (strncmp(topic, in->hh_filter, n - 1) != 0 || !kdc_code_valid(topic + n - 1))
+		return NULL;
+	return topic + n - 1;
+}
+
+/* A khóm's household list: its tally replaces the last one; an empty
+ * message (cleared) removes it; one that is not a list for this ward and
+ * khóm is left out (the last good tally stays). */
+static void on_households(struct inbox *in, const char *khom, const void *payload, size_t len)
+{
+	struct kdc_hh_tally t;
+	char why[96];
+	int ok = len > 0 && kdc_hh_parse(payload, len, in->ward, khom, &t, why, sizeof why) == 0;
+
+	if (len > 0 && !ok) {
+		kdc_debug("household list of khóm %s left out: %s", khom, why);
+		return;
+	}
+	pthread_mutex_lock(&in->lock);
+	if (kdc_hh_table_set(&in->hh, khom, ok ? &t : NULL) == 0)
+		in->hh_gen++;
+	pthread_mutex_unlock(&in->lock);
+}
+
 /* Paho's receive thread: copy and return (no printing here). */
 static void on_message(void *ud, const char *topic, const void *payload, size_t len)
 {
 	struct inbox *in = ud;
+	const char *khom = hh_khom(in, topic);
 	char *copy;
 
+	if (khom) {
+		on_households(in, khom, payload, len);
+		return;
+	}
 	if (len == 0) /* a cleared retained message */
 		return;
 	copy = dup_payload(payload, len);
@@ -135,6 +180,7 @@ struct view {
 	FILE *out;          /* a memory stream: one write per frame, no flicker */
 	int tty;            /* colours, block characters, clear screen */
 	int64_t now;
+	const struct kdc_hh_table *hh; /* household lists; NULL for a team */
 };
 
 static const cJSON *jget(const cJSON *o, const char *name)
@@ -353,6 +399,49 @@ static void draw_series(const struct view *v, const cJSON *series)
 	}
 }
 
+/* The households by status, from the khóm's household list or summed over
+ * the ward's khóms (scope ward); nothing for a team. */
+static void draw_household_status(const struct view *v, const cJSON *root)
+{
+	struct kdc_hh_tally t;
+	size_t n;
+	char line[256];
+
+	if (!v->hh)
+		return;
+	n = kdc_hh_table_sum(v->hh, &t);
+	if (n == 0) {
+		fprintf(v->out, "households by status: no household list published yet\n");
+		return;
+	}
+	kdc_hh_format(&t, line, sizeof line);
+	if (strcmp(jstr(root, "scope", "ward"), "ward") == 0)
+		fprintf(v->out, "households by status (%zu khóm%s): %s\n", n, n == 1 ? "" : "s", line);
+	else
+		fprintf(v->out, "households by status: %s\n", line);
+	fprintf(v->out, "%-22s (%lld households %s", "", t.total,
+	        t.with_register ? "on the register" : "seen in events, no register");
+	if (t.field_added > 0)
+		fprintf(v->out, ", %lld added in the field", t.field_added);
+	fputs(")\n", v->out);
+}
+
+/* The events table: one row per kind, then the voided events (corrected or
+ * withdrawn: in no figure) when the snapshot says (older aggregators do not). */
+static void draw_events(const struct view *v, const cJSON *ev)
+{
+	const cJSON *o, *voided = jget(ev, "voided");
+
+	fprintf(v->out, "\n%s%-22s %10s %10s %10s %10s%s\n", color(v, BOLD), "Events", "24 h", "7 d", "30 d",
+	        "total", color(v, RESET));
+	cJSON_ArrayForEach(o, ev)
+		if (cJSON_IsObject(o))
+			fprintf(v->out, "  %-20s %10lld %10lld %10lld %10lld\n", o->string, jint(o, "24h"), jint(o, "7d"),
+			        jint(o, "30d"), jint(o, "total"));
+	if (cJSON_IsNumber(voided))
+		fprintf(v->out, "  %-20s %43lld  (corrected or withdrawn: in no figure)\n", "voided", jint(ev, "voided"));
+}
+
 static void draw(const struct view *v, const cJSON *root, const cJSON *status)
 {
 	const cJSON *hh = jget(root, "households"), *pp = jget(root, "people_15plus");
@@ -405,6 +494,7 @@ static void draw(const struct view *v, const cJSON *root, const cJSON *status)
 	pct(jint(hh, "surveyed"), jint(hh, "total"), b, sizeof b);
 	pct(jint(hh, "reached"), jint(hh, "total"), c, sizeof c);
 	fprintf(v->out, "%-22s %10s %10s %10s %10s\n", "", "", a, b, c);
+	draw_household_status(v, root);
 
 	fprintf(v->out, "%s%-22s %10s %21s %21s%s\n", color(v, BOLD), "People aged 15+", "total",
 	        "with payment account", "paying regularly", color(v, RESET));
@@ -420,11 +510,7 @@ static void draw(const struct view *v, const cJSON *root, const cJSON *status)
 
 	draw_targets(v, root);
 
-	fprintf(v->out, "\n%s%-22s %10s %10s %10s %10s%s\n", color(v, BOLD), "Events", "24 h", "7 d", "30 d",
-	        "total", color(v, RESET));
-	cJSON_ArrayForEach(o, ev)
-		fprintf(v->out, "  %-20s %10lld %10lld %10lld %10lld\n", o->string, jint(o, "24h"), jint(o, "7d"),
-		        jint(o, "30d"), jint(o, "total"));
+	draw_events(v, ev);
 	fprintf(v->out, "%sServices, 30 days:%s", color(v, BOLD), color(v, RESET));
 	cJSON_ArrayForEach(o, svc)
 		fprintf(v->out, " %s %lld%s", o->string, (long long)o->valuedouble, o->next ? " ·" : "");
@@ -449,9 +535,10 @@ static void draw(const struct view *v, const cJSON *root, const cJSON *status)
 }
 
 /* Renders one frame and writes it in one go. */
-static void render(int tty, const char *stats_json, const char *status_json, const char *topic)
+static void render(int tty, const char *stats_json, const char *status_json, const char *topic,
+                   const struct kdc_hh_table *hh)
 {
-	struct view v = { NULL, tty, kdc_now_ms() };
+	struct view v = { NULL, tty, kdc_now_ms(), hh };
 	cJSON *root = cJSON_Parse(stats_json), *status = status_json ? cJSON_Parse(status_json) : NULL;
 	char *frame = NULL;
 	size_t len = 0;
@@ -483,7 +570,8 @@ cleanup:
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: kdc-stats --broker URL --ward CODE [--khom K | --team T] [--once] [--json] [options]\n\n"
-	             "Shows the ward's adoption statistics as published by kdc-aggregator, live.\n"
+	             "Shows the ward's adoption statistics as published by kdc-aggregator, live, with\n"
+	             "the households by status (from the khóms' household lists) and the voided events.\n"
 	             "  kdc-stats --ward 31975                    the whole ward, refreshing\n"
 	             "  kdc-stats --ward 31975 --khom 6           one khóm\n"
 	             "  kdc-stats --ward 31975 --once --json      the current snapshot as JSON, then exit\n"
@@ -516,7 +604,8 @@ static int run(struct cli *c)
 	struct kdc_mqtt_callbacks cbs = { on_message, on_connection, &in };
 	struct kdc_mqtt_conf mc = c->mqtt;
 	int tty = isatty(STDOUT_FILENO) && !c->json;
-	unsigned seen_stats = 0, seen_status = 0;
+	unsigned seen_stats = 0, seen_status = 0, seen_hh = 0;
+	struct kdc_hh_table hh = { NULL, 0, 0 };
 	int64_t start = kdc_mono_ms(), last_draw = 0, got_stats_at = 0;
 	char client_id[64], err[768];
 	kdc_mqtt *m = NULL;
@@ -526,11 +615,13 @@ static int run(struct cli *c)
 	pthread_mutex_init(&in.lock, NULL);
 	if (kdc_topic_stats(in.stats_topic, sizeof in.stats_topic, c->ward, c->khom ? "khom" : c->team ? "team" : "ward",
 	                    c->khom ? c->khom : c->team) < 0 ||
-	    kdc_topic_status(in.status_topic, sizeof in.status_topic, c->ward) < 0) {
+	    kdc_topic_status(in.status_topic, sizeof in.status_topic, c->ward) < 0 ||
+	    (!c->team && kdc_topic_households(in.hh_filter, sizeof in.hh_filter, c->ward, c->khom ? c->khom : "+") < 0)) {
 		fprintf(stderr, "kdc-stats: the topic would be too long\n");
 		ret = EXIT_USAGE;
 		goto cleanup;
 	}
+	snprintf(in.ward, sizeof in.ward, "%s", c->ward);
 	if (!mc.client_id || !*mc.client_id) {
 		/* a viewer's own, short-lived id: many may watch at once */
 		snprintf(client_id, sizeof client_id, "kdc-stats-%ld-%lld", (long)getpid(),
@@ -542,8 +633,12 @@ static int run(struct cli *c)
 		ret = EXIT_FAIL;
 		goto cleanup;
 	}
-	/* QoS 0: a viewer wants the retained state, never a queue of old ones */
+	/* QoS 0: a viewer wants the retained state, never a queue of old ones.
+	 * In this order: the broker sends each subscription's retained messages
+	 * before it answers the next one, so once the status is in, the
+	 * household lists are too (--once draws them). */
 	if (kdc_mqtt_subscribe(m, in.stats_topic, 0) != KDC_OK ||
+	    (in.hh_filter[0] && kdc_mqtt_subscribe(m, in.hh_filter, 0) != KDC_OK) ||
 	    kdc_mqtt_subscribe(m, in.status_topic, 0) != KDC_OK) {
 		fprintf(stderr, "kdc-stats: cannot subscribe\n");
 		ret = EXIT_FAIL;
@@ -555,7 +650,7 @@ static int run(struct cli *c)
 	}
 	while (!stop_flag) {
 		char *stats = NULL, *status = NULL;
-		unsigned sg, tg;
+		unsigned sg, tg, hg;
 		int64_t mono;
 		int draw_now = 0, done = 0;
 
@@ -565,6 +660,9 @@ static int run(struct cli *c)
 		pthread_mutex_lock(&in.lock);
 		sg = in.stats_gen;
 		tg = in.status_gen;
+		hg = in.hh_gen;
+		if (hg != seen_hh && kdc_hh_table_copy(&hh, &in.hh) != 0)
+			hg = seen_hh; /* out of memory: try again on the next turn */
 		stats = in.stats ? strdup(in.stats) : NULL;
 		status = in.status ? strdup(in.status) : NULL;
 		pthread_mutex_unlock(&in.lock);
@@ -581,14 +679,16 @@ static int run(struct cli *c)
 			/* wait a moment for the status, to show it too */
 			draw_now = done = status != NULL || mono - got_stats_at >= 1000;
 		} else if (stats) {
-			draw_now = sg != seen_stats || tg != seen_status || (tty && mono - last_draw >= 1000);
+			draw_now = sg != seen_stats || tg != seen_status || hg != seen_hh ||
+			           (tty && mono - last_draw >= 1000);
 		}
 		if (draw_now) {
-			render(tty, stats, status, in.stats_topic);
+			render(tty, stats, status, in.stats_topic, in.hh_filter[0] ? &hh : NULL);
 			last_draw = mono;
 		}
 		seen_stats = sg;
 		seen_status = tg;
+		seen_hh = hg;
 		free(stats);
 		free(status);
 		if (done)
@@ -621,6 +721,8 @@ cleanup:
 	}
 	free(in.stats);
 	free(in.status);
+	kdc_hh_table_free(&in.hh);
+	kdc_hh_table_free(&hh);
 	pthread_mutex_destroy(&in.lock);
 	return ret;
 }

@@ -42,7 +42,7 @@ function windowCounts(series, kind, now) {
 // `ward` as of `nowMs`. `seq` is the snapshot number of every scope; `bump`
 // adds activity so a second call shows different figures.
 export function makeStats({ ward = '31975', wardName = 'Phường 1', nowMs = Date.now(), seq = 1, bump = 0, seed = 7,
-  hhTarget = 85 } = {}) {
+  hhTarget = 85, voided = true } = {}) {
   const r = rng(seed);
   const asOf = new Date(nowMs).toISOString();
   const start = day(nowMs - 59 * DAY_MS);
@@ -80,7 +80,7 @@ export function makeStats({ ward = '31975', wardName = 'Phường 1', nowMs = Da
       last_event: new Date(nowMs - (ti * 37 + d * 11) * 60000).toISOString(),
       events: 150 + Math.round(300 * r()),
     }));
-    teams[code] = fill(base('team', code, `Tổ ${code.slice(1)}`), series, devices, r, nowMs, null);
+    teams[code] = fill(base('team', code, `Tổ ${code.slice(1)}`), series, devices, r, nowMs, null, voided);
   });
 
   const khoms = {};
@@ -100,7 +100,7 @@ export function makeStats({ ward = '31975', wardName = 'Phường 1', nowMs = Da
   });
 
   const wardSnap = fill(base('ward', null, wardName), wardSeries,
-    Object.values(teams).flatMap((t) => t.devices), r, nowMs, null);
+    Object.values(teams).flatMap((t) => t.devices), r, nowMs, null, voided);
   wardSnap.households = {
     total: sum(khomCodes.map((c) => khoms[c].households.total)),
     visited: sum(khomCodes.map((c) => khoms[c].households.visited)),
@@ -119,7 +119,7 @@ export function makeStats({ ward = '31975', wardName = 'Phường 1', nowMs = Da
     const s = { start, days: 60 };
     for (const kind of KINDS) s[kind] = wardSeries[kind].map((x) => Math.round(x * share));
     const hh = k.households, pp = k.people_15plus, le = k.latest_event;
-    Object.assign(k, fill(base('khom', code, `Khóm ${code}`), s, [], r, nowMs, le));
+    Object.assign(k, fill(base('khom', code, `Khóm ${code}`), s, [], r, nowMs, le, voided));
     k.households = hh;
     k.people_15plus = pp;
   }
@@ -144,7 +144,9 @@ function target(indicator, percent, deadline, value, denominator, onTrack, proje
     on_track: met || onTrack, met };
 }
 
-function fill(snap, series, devices, r, nowMs, latest) {
+// voided: whether the snapshot has events.voided (aggregators from the
+// household register on); older ones do not.
+function fill(snap, series, devices, r, nowMs, latest, voided) {
   const evs = {};
   for (const k of KINDS) evs[k] = windowCounts(series, k, nowMs);
   const payCount30 = evs.payment['30d'];
@@ -173,6 +175,8 @@ function fill(snap, series, devices, r, nowMs, latest) {
   snap.series = series;
   snap.devices = devices;
   snap.stored_total = sum(KINDS.map((k) => evs[k].total));
+  // stored events voided by a correction: in no other figure
+  if (voided) evs.voided = 1 + Math.floor(snap.stored_total / 97);
   snap.rejected_total = Math.round(r() * 12);
   snap.latest_event = latest || new Date(nowMs - 4 * 60000).toISOString();
   snap.regular_window_days = 30;
@@ -189,4 +193,41 @@ export function messages(stats, ward) {
   for (const [t, s] of Object.entries(stats.teams)) out.push([base + 'stats/team/' + t, JSON.stringify(s)]);
   out.push([base + 'stats/ward', JSON.stringify(stats.ward)]);
   return out;
+}
+
+const HH_STATUSES = ['not_visited', 'not_home', 'declined', 'surveyed', 'reached'];
+
+// One khóm's household list as the aggregator publishes it (schema
+// kdc.households.v1, retained on kdc/v1/{ward}/households/khom/{khom}):
+// `counts` gives how many households of each status, listed in a shuffled
+// (deterministic) order. Not-at-home households have 1-3 attempts and a last
+// attempt; the first `fieldAdded` households of the shuffle were added in
+// the field. The JSON's own `counts` agree with the list.
+export function makeHouseholds({ ward = '31975', khom, name = `Khóm ${khom}`, counts, nowMs = Date.now(), seq = 1,
+  seed = 5, fieldAdded = 2, register = true }) {
+  const r = rng(seed);
+  const statuses = [];
+  for (const s of HH_STATUSES) for (let i = 0; i < (counts[s] || 0); i++) statuses.push(s);
+  for (let i = statuses.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [statuses[i], statuses[j]] = [statuses[j], statuses[i]];
+  }
+  const next = { not_visited: 'visit', not_home: 'revisit', declined: 'none', surveyed: 'open_account' };
+  const reachedNext = ['payment_account', 'pay_cashless', 'none'];
+  const households = statuses.map((status, i) => {
+    const attempts = status === 'not_home' ? 1 + Math.floor(r() * 3) : 0;
+    // times spread over the last days, some in the ward's evening (another
+    // local date than UTC's)
+    const last = status === 'not_visited' ? null
+      : new Date(nowMs - Math.floor(r() * 5 * 86400) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return {
+      household: 'H' + String(i + 1).padStart(4, '0'), status, attempts, last_attempt: last,
+      next: status === 'reached' ? reachedNext[Math.floor(r() * 3)] : next[status],
+      field_added: i < fieldAdded,
+    };
+  });
+  const c = { total: households.length, field_added: Math.min(fieldAdded, households.length) };
+  for (const s of HH_STATUSES) c[s] = counts[s] || 0;
+  return { schema: 'kdc.households.v1', ward, khom, name, seq, as_of: new Date(nowMs).toISOString(), as_of_ms: nowMs,
+    register, counts: c, households };
 }

@@ -82,7 +82,8 @@ export function writeBrokerConfig(dir, opts) {
     }
     const acl = join(dir, 'acl');
     writeFileSync(acl, [
-      `user ${USERS.dashboard.user}`, 'topic read kdc/v1/+/stats/#', 'topic read kdc/v1/+/status/#', '',
+      `user ${USERS.dashboard.user}`, 'topic read kdc/v1/+/stats/#', 'topic read kdc/v1/+/status/#',
+      'topic read kdc/v1/+/households/khom/+', '',
       `user ${USERS.publisher.user}`, 'topic readwrite kdc/#', ''].join('\n'));
     lines.push('allow_anonymous false', `password_file ${pw}`, `acl_file ${acl}`);
   } else {
@@ -326,6 +327,17 @@ export async function pageProblems(page, stats, locale) {
       hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'UTC' });
     const local = (iso) => tf.format(new Date(Date.parse(iso) + w.utc_offset_min * 60000));
     cardIs('latest', w.latest_event ? local(w.latest_event) : '—', [int(w.stored_total), int(w.rejected_total)]);
+    // events.voided: shown with the event counts when the snapshot has it
+    // (older aggregators: nothing)
+    const voidedEl = document.getElementById('voided');
+    const vd = w.events && typeof w.events.voided === 'number' ? w.events.voided : null;
+    if (vd === null) {
+      if (voidedEl && !voidedEl.hidden && voidedEl.offsetHeight > 0) out.push(`no events.voided in the JSON, but the page shows "${voidedEl.textContent}"`);
+    } else {
+      if (!voidedEl || voidedEl.hidden || voidedEl.offsetHeight === 0) out.push('events.voided is not shown');
+      else has('voided events', voidedEl.textContent, locale === 'vi-VN' ? `${int(vd)} sự kiện đã hủy` : `${int(vd)} corrected (voided)`);
+      has('card latest: voided', txt('#overview [data-f="latest"] .card-sub'), int(vd));
+    }
 
     // Khóm table.
     const khomIds = Object.keys(stats.khoms);
@@ -404,4 +416,86 @@ export async function expectPage(page, stats, locale, ms = 30000) {
     await sleep(150);
   }
   throw new Error(`the page does not show the stats JSON after ${ms} ms:\n  ${problems.slice(0, 25).join('\n  ')}`);
+}
+
+// Compares the households view with one khóm's household list (the JSON as
+// published) under filter `filter` ('all' or a status), and returns the
+// differences. The counts per status and the households a filter keeps are
+// worked out here from the JSON's list (not with the page's code); the
+// status and next-step words are this test's own; times are the ward's
+// local ones (offsetMin, the snapshot's utc_offset_min).
+export async function householdProblems(page, list, locale, filter, offsetMin) {
+  return page.evaluate(({ list, locale, filter, offsetMin }) => {
+    const out = [];
+    const vi = locale === 'vi-VN';
+    const WORDS = vi
+      ? { not_visited: 'Chưa thăm', not_home: 'Vắng nhà', declined: 'Từ chối', surveyed: 'Đã khảo sát', reached: 'Đã tiếp cận', all: 'Tất cả' }
+      : { not_visited: 'Not visited', not_home: 'Not at home', declined: 'Declined', surveyed: 'Surveyed', reached: 'Reached', all: 'All' };
+    const NEXT = vi
+      ? { visit: 'Đến thăm', revisit: 'Thăm lại', survey: 'Khảo sát', open_account: 'Hướng dẫn mở tài khoản',
+        payment_account: 'Mở tài khoản thanh toán', pay_cashless: 'Hướng dẫn thanh toán không tiền mặt', none: 'Không cần làm thêm' }
+      : { visit: 'Visit', revisit: 'Visit again', survey: 'Survey', open_account: 'Help open an account',
+        payment_account: 'Open a payment account', pay_cashless: 'Help pay cashless', none: 'Nothing more to do' };
+    const CODES = { not_visited: '1', not_home: '2', declined: '3', surveyed: '4', reached: '5' };
+    const nf = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
+    const int = (n) => nf.format(n);
+    const tf = new Intl.DateTimeFormat(locale, { day: '2-digit', month: '2-digit', year: 'numeric',
+      hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'UTC' });
+    const local = (iso) => tf.format(new Date(Date.parse(iso) + offsetMin * 60000));
+    const txt = (sel, root) => { const e = (root || document).querySelector(sel); return e ? e.textContent.trim() : null; };
+    const eq = (what, got, want) => {
+      if (got !== want) out.push(`${what}: page shows ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+    };
+    const has = (what, got, want) => {
+      if (got === null || !got.includes(want)) out.push(`${what}: page shows ${JSON.stringify(got)}, expected to contain ${JSON.stringify(want)}`);
+    };
+    const box = document.getElementById('households');
+    eq('households view khóm', box.dataset.khom, list.khom);
+    eq('households view filter', box.dataset.filter, filter);
+    const count = {};
+    for (const s of Object.keys(CODES)) count[s] = list.households.filter((e) => e.status === s).length;
+    count.all = list.households.length;
+    for (const s of ['all', ...Object.keys(CODES)]) {
+      const chip = document.querySelector(`#hh-counts button[data-status="${s}"]`);
+      if (!chip || chip.offsetHeight === 0) { out.push(`no ${s} chip`); continue; }
+      eq(`${s} count`, txt('[data-f=count]', chip), int(count[s]));
+      has(`${s} chip words`, chip.textContent, WORDS[s]);
+      if (s !== 'all') eq(`${s} chip code`, txt('.hh-code', chip), CODES[s]);
+      eq(`${s} chip pressed`, chip.getAttribute('aria-pressed'), s === filter ? 'true' : 'false');
+    }
+    const want = list.households.filter((e) => filter === 'all' || e.status === filter)
+      .map((e) => e.household).sort();
+    const rows = Array.from(document.querySelectorAll('#hh-list tbody tr'));
+    const shown = rows.map((tr) => tr.dataset.household).sort();
+    eq(`households listed for ${filter}`, JSON.stringify(shown), JSON.stringify(want));
+    if (want.length > 0 && document.getElementById('hh-wrap').offsetHeight === 0) out.push('the household list is not visible');
+    const byCode = new Map(list.households.map((e) => [e.household, e]));
+    for (const tr of rows) {
+      const e = byCode.get(tr.dataset.household);
+      if (!e) continue;
+      const code = e.household;
+      has(`${code} code`, txt('[data-col=household]', tr), code);
+      has(`${code} status words`, txt('[data-col=status]', tr), WORDS[e.status]);
+      has(`${code} status code`, txt('[data-col=status]', tr), CODES[e.status]);
+      eq(`${code} attempts`, txt('[data-col=attempts]', tr), int(e.attempts));
+      eq(`${code} last attempt`, txt('[data-col=last]', tr), e.last_attempt ? local(e.last_attempt) : '—');
+      eq(`${code} next step`, txt('[data-col=next]', tr), NEXT[e.next]);
+      const mark = tr.querySelector('[data-f=field]');
+      if (e.field_added !== !!mark) out.push(`${code}: field_added ${e.field_added} but the mark is ${mark ? 'shown' : 'absent'}`);
+      if (mark) has(`${code} field mark`, mark.textContent, vi ? 'thêm tại địa bàn' : 'added in the field');
+    }
+    return out;
+  }, { list, locale, filter, offsetMin });
+}
+
+// Waits until the households view shows `list` under `filter`, or throws.
+export async function expectHouseholds(page, list, locale, filter, offsetMin, ms = 15000) {
+  const until = Date.now() + ms;
+  let problems = [];
+  while (Date.now() < until) {
+    problems = await householdProblems(page, list, locale, filter, offsetMin);
+    if (problems.length === 0) return;
+    await sleep(150);
+  }
+  throw new Error(`the households view does not show khóm ${list.khom} (${filter}) after ${ms} ms:\n  ${problems.slice(0, 25).join('\n  ')}`);
 }

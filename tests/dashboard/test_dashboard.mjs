@@ -12,7 +12,11 @@
 // will, "since": null: every badge says the data stopped), when the data is
 // stale and when the broker goes away, reconnects when the broker comes back,
 // names the address of a broker it never reached, and connects to a broker
-// that starts after the page.
+// that starts after the page. The households view of a khóm (its retained
+// household list): the counts per status and the filter (worked out here
+// from the list), each household's status, attempts, last attempt, next step
+// and field-added mark, at 1366 and 360 px in both languages; a khóm without
+// a list says so; the voided events next to the event counts.
 //
 // STATS_SOURCE=live: the stats come from whatever already publishes them
 // (the real aggregator). Needs KDC_BROKER_PORT (plain MQTT, for reading the
@@ -33,9 +37,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   REPO, DASHBOARD_DIR, USERS, sleep, freePort, startBroker, stopBroker, brokerLog, publishAll,
-  publishRetained, readRetained, serveStatic, loadPlaywright, launchBrowser, expectPage,
+  publishRetained, readRetained, serveStatic, loadPlaywright, launchBrowser, expectPage, expectHouseholds,
 } from './harness.mjs';
-import { makeStats, messages } from './fixture.mjs';
+import { makeStats, messages, makeHouseholds } from './fixture.mjs';
 
 const ARTIFACTS = process.env.ARTIFACTS_DIR || join(REPO, 'tests', 'artifacts');
 const SOURCE = process.env.STATS_SOURCE || 'fixture';
@@ -94,6 +98,30 @@ function visitedOrder(stats) {
     .map((x) => x[0]);
 }
 
+// The households view of one page: khóm 6's list under every filter, then
+// khóm 3 (a snapshot but no household list yet: said, nothing else), then
+// back to khóm 6, all statuses. lists: khóm -> published JSON.
+async function householdSteps(page, name, locale, lists, offsetMin) {
+  await page.selectOption('#hh-khom', '6');
+  await step(`${name}: khóm 6's households, counts per status from its list`,
+    () => expectHouseholds(page, lists['6'], locale, 'all', offsetMin));
+  for (const f of ['not_home', 'reached', 'declined', 'all']) {
+    await page.click(`#hh-counts button[data-status="${f}"]`);
+    await step(`${name}: filter ${f} lists exactly the ${f === 'all' ? '' : f + ' '}households of the list`,
+      () => expectHouseholds(page, lists['6'], locale, f, offsetMin));
+  }
+  await page.selectOption('#hh-khom', '2');
+  await step(`${name}: khóm 2's households`, () => expectHouseholds(page, lists['2'], locale, 'all', offsetMin));
+  await page.selectOption('#hh-khom', '3');
+  await waitState(page, (vi) => document.getElementById('households').dataset.khom === '3' &&
+    document.getElementById('hh-empty').offsetHeight > 0 &&
+    document.getElementById('hh-empty').textContent === (vi ? 'Khóm này chưa có danh sách hộ.' : 'No household list yet for this khóm.') &&
+    document.getElementById('hh-wrap').offsetHeight === 0 && document.getElementById('hh-counts').offsetHeight === 0,
+  `${name}: khóm 3 without a household list says "no household list yet", nothing else`, 8000, locale === VI);
+  await page.selectOption('#hh-khom', '6');
+  await step(`${name}: back to khóm 6`, () => expectHouseholds(page, lists['6'], locale, 'all', offsetMin));
+}
+
 async function fixtureRun(pw, tmp) {
   const ward = '31975';
   const pub = USERS.publisher, dash = USERS.dashboard;
@@ -113,6 +141,21 @@ async function fixtureRun(pw, tmp) {
     watchErrors(page, 'desktop');
     await page.goto(url);
     await step('desktop page shows every number of the retained JSON (vi-VN)', () => expectPage(page, stats, VI));
+    await waitState(page, () => document.getElementById('hh-empty').textContent === 'Chưa có danh sách hộ.' &&
+      document.getElementById('hh-empty').offsetHeight > 0 && document.getElementById('hh-wrap').offsetHeight === 0,
+    'no household list published (an older aggregator): the view says so, nothing else');
+
+    // The khóms' household lists (khóm 3 has none).
+    const lists = {
+      6: makeHouseholds({ ward, khom: '6', nowMs: Date.now(), seed: 3, fieldAdded: 2,
+        counts: { not_visited: 40, not_home: 10, declined: 3, surveyed: 50, reached: 83 } }),
+      2: makeHouseholds({ ward, khom: '2', nowMs: Date.now(), seed: 9, fieldAdded: 0, register: false,
+        counts: { not_visited: 7, not_home: 4, declined: 0, surveyed: 2, reached: 5 } }),
+    };
+    await publishAll(port, Object.entries(lists).map(([k, l]) => [`kdc/v1/${ward}/households/khom/${k}`, JSON.stringify(l)]), pub);
+    const offsetMin = stats.ward.utc_offset_min;
+    await householdSteps(page, '1366 px vi', VI, lists, offsetMin);
+    await shot(page, 'dashboard-desktop-households-vi.png');
     check((await state(page)).lang === 'vi', 'Vietnamese by default');
     await waitState(page, () => document.body.dataset.conn === 'online' && document.body.dataset.agg === 'online' &&
       document.body.dataset.warnings === '', 'connected, aggregator online, no warning');
@@ -140,6 +183,7 @@ async function fixtureRun(pw, tmp) {
       document.querySelector('h1').textContent === 'Digital residential area', 'toggle switches to English');
     await step('English page shows the same numbers (en-GB format)', () => expectPage(page, stats, EN));
     await shot(page, 'dashboard-desktop-en.png');
+    await householdSteps(page, '1366 px en', EN, lists, offsetMin);
     await page.reload();
     await waitState(page, () => document.documentElement.lang === 'en', 'English is remembered after a reload');
     await page.click('#lang');
@@ -156,6 +200,19 @@ async function fixtureRun(pw, tmp) {
     check(overflow <= 360, 'no horizontal scrolling of the page at 360 px (the khóm table scrolls inside its box)',
       `document is ${overflow} px wide`);
     await shot(mob, 'dashboard-mobile-vi.png');
+    for (const [lang, locale] of [['vi', VI], ['en', EN]]) {
+      if (lang === 'en') {
+        await mob.click('#lang');
+        await waitState(mob, () => document.documentElement.lang === 'en', '360 px: English');
+      }
+      await householdSteps(mob, `360 px ${lang}`, locale, lists, offsetMin);
+      const width = await mob.evaluate(() => document.documentElement.scrollWidth);
+      check(width <= 360, `360 px ${lang}: the household view keeps the page within the viewport`, `document is ${width} px wide`);
+      await mob.evaluate(() => document.getElementById('households').scrollIntoView());
+      await shot(mob, `dashboard-mobile-households-${lang}.png`);
+    }
+    await mob.click('#lang');
+    await waitState(mob, () => document.documentElement.lang === 'vi', '360 px: back to Vietnamese');
 
     // 158 of 186 households reached against a target of 85 %: 84.946 %. The
     // JSON's `current` (84.95 as older aggregators rounded it) must not be
@@ -283,10 +340,12 @@ async function fixtureRun(pw, tmp) {
     await shot(early, 'dashboard-desktop-nobroker.png');
     broker2 = await startBroker(join(tmp, 'b2'), { port: port2, wsPort: wsPort2, auth: true });
     log(`second broker pid ${broker2.pid} started after the page, on ${port2}/${wsPort2}`);
-    const stats2 = makeStats({ ward, seq: 3, bump: 4, seed: 11, nowMs: Date.now() });
+    // (an older aggregator: no events.voided, so no voided line)
+    const stats2 = makeStats({ ward, seq: 3, bump: 4, seed: 11, nowMs: Date.now(), voided: false });
     await publishAll(port2, messages(stats2, ward), pub);
     await step('page connects to the broker started after it and shows its stats',
       () => expectPage(early, stats2, VI, 30000));
+    check(stats2.ward.events.voided === undefined && stats.ward.events.voided > 0, 'fixture: stats2 has no events.voided, stats has');
 
     // Bad input on the topics must not break the page.
     await publishRetained(port, `kdc/v1/${ward}/stats/khom/99`, '{"schema":"something.else"}', pub);
@@ -301,6 +360,18 @@ async function fixtureRun(pw, tmp) {
     await publishRetained(port, `kdc/v1/${ward}/stats/khom/10`, '', pub);
     delete stats.khoms['10'];
     await step('an empty retained message removes the khóm row', () => expectPage(page, stats, VI, 30000));
+    // A household list that is not one is ignored; an empty one removes it.
+    await page.selectOption('#hh-khom', '6');
+    await page.click('#hh-counts button[data-status="all"]');
+    await publishRetained(port, `kdc/v1/${ward}/households/khom/6`, '{"schema":"kdc.stats.v1"}', pub);
+    await publishRetained(port, `kdc/v1/${ward}/households/khom/2`, 'not json', pub);
+    await sleep(500);
+    await step('malformed household lists are ignored, the last good one stays',
+      () => expectHouseholds(page, lists['6'], VI, 'all', stats.ward.utc_offset_min, 3000));
+    await publishRetained(port, `kdc/v1/${ward}/households/khom/6`, '', pub);
+    await waitState(page, () => document.getElementById('households').dataset.khom === '6' &&
+      document.getElementById('hh-empty').textContent === 'Khóm này chưa có danh sách hộ.',
+    'an empty retained household list removes it: "no household list yet"');
   } finally {
     await browser.close();
     await stopBroker(broker);

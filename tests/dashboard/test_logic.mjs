@@ -103,9 +103,13 @@ test('every label exists in Vietnamese and English', () => {
   assert.equal(i18n.t('en', 'no.such.key'), 'no.such.key');
 });
 
-test('topics: only the ward\'s stats and status are read', () => {
+test('topics: only the ward\'s stats, household lists and status are read', () => {
   assert.deepEqual(model.topics('31975'), ['kdc/v1/31975/stats/ward', 'kdc/v1/31975/stats/khom/+',
-    'kdc/v1/31975/stats/team/+', 'kdc/v1/31975/status/aggregator']);
+    'kdc/v1/31975/stats/team/+', 'kdc/v1/31975/households/khom/+', 'kdc/v1/31975/status/aggregator']);
+  assert.deepEqual(model.route('kdc/v1/31975/households/khom/6', '31975'), { scope: 'households', id: '6' });
+  assert.equal(model.route('kdc/v1/31975/households/khom/6/x', '31975'), null);
+  assert.equal(model.route('kdc/v1/31975/households/team/T1', '31975'), null);
+  assert.equal(model.route('kdc/v1/31975/worklist/T1', '31975'), null);
   assert.deepEqual(model.route('kdc/v1/31975/stats/ward', '31975'), { scope: 'ward', id: null });
   assert.deepEqual(model.route('kdc/v1/31975/stats/khom/6', '31975'), { scope: 'khom', id: '6' });
   assert.deepEqual(model.route('kdc/v1/31975/stats/team/T1', '31975'), { scope: 'team', id: 'T1' });
@@ -190,4 +194,29 @@ test('chart y axis rounds up to 1, 2, 5 x 10^n', () => {
   assert.equal(chart.niceMax(43), 50);
   assert.equal(chart.niceMax(101), 200);
   assert.equal(chart.niceMax(100), 100);
+});
+
+test('household lists: checked, counted per status, filtered', () => {
+  const hh = (household, status, extra) => Object.assign({ household, status, attempts: 0, last_attempt: null,
+    next: 'visit', field_added: false }, extra || {});
+  const json = (o) => JSON.stringify(Object.assign({ schema: 'kdc.households.v1', ward: '31975', khom: '6',
+    register: true, households: [] }, o));
+  const p = model.parseHouseholds(json({ households: [hh('H10', 'reached', { next: 'pay_cashless' }),
+    hh('H2', 'not_home', { attempts: 2, last_attempt: '2026-12-01T18:30:00Z', next: 'revisit', field_added: true }),
+    hh('H3', 'not_visited'), hh('', 'reached'), hh('H4', 'lost'), 'x', null] }), '31975', '6');
+  assert.equal(p.error, undefined);
+  assert.equal(p.dropped, 4);
+  assert.deepEqual(p.list.households.map((e) => e.household), ['H2', 'H3', 'H10']);
+  assert.deepEqual(p.list.households[0], { household: 'H2', status: 'not_home', attempts: 2,
+    lastAttempt: '2026-12-01T18:30:00Z', next: 'revisit', fieldAdded: true });
+  assert.deepEqual(model.householdCounts(p.list), { total: 3, field_added: 1, not_visited: 1, not_home: 1,
+    declined: 0, surveyed: 0, reached: 1 });
+  assert.deepEqual(model.filterHouseholds(p.list, 'reached').map((e) => e.household), ['H10']);
+  assert.equal(model.filterHouseholds(p.list, 'all').length, 3);
+  assert.equal(model.filterHouseholds(p.list, 'declined').length, 0);
+  assert.deepEqual(model.householdCounts(null).total, 0);
+  for (const [text, why] of [['nope', /not JSON/], ['[]', /not an object/], [json({ schema: 'kdc.stats.v1' }), /schema/],
+    [json({ ward: '1' }), /ward/], [json({ khom: '7' }), /khóm 7/], [json({ households: 3 }), /no households/]]) {
+    assert.match(model.parseHouseholds(text, '31975', '6').error, why);
+  }
 });

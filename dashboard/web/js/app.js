@@ -1,5 +1,6 @@
-// The dashboard page: what the ward's retained stats and the aggregator
-// status say (read-only subscriptions) and how they are drawn. Settings,
+// The dashboard page: what the ward's retained stats, the khóms' household
+// lists and the aggregator status say (read-only subscriptions) and how they
+// are drawn. Settings,
 // language, the connection and what the province page draws the same way
 // are in page.js.
 // Classic script: see format.js for why. Needs format.js, i18n.js, model.js,
@@ -18,6 +19,9 @@
     ward: null,            // stats snapshot of the ward scope
     khoms: new Map(),      // khóm code -> snapshot
     teams: new Map(),      // team code -> snapshot
+    households: new Map(), // khóm code -> household list (model.parseHouseholds)
+    hhKhom: null,          // the khóm whose households are shown
+    hhFilter: 'all',       // 'all' or a status: the households listed
     status: null,          // aggregator status message
     sort: { key: 'khom', dir: 'asc' },
     ignored: 0,
@@ -37,6 +41,7 @@
       // An empty retained message deletes the topic: forget that scope.
       if (r.scope === 'ward') state.ward = null;
       else if (r.scope === 'status') state.status = null;
+      else if (r.scope === 'households') state.households.delete(r.id);
       else (r.scope === 'khom' ? state.khoms : state.teams).delete(r.id);
       scheduleRender();
       return;
@@ -45,6 +50,11 @@
       const p = model.parseStatus(text);
       if (p.error) return ignore(topic, p.error);
       state.status = p.status;
+    } else if (r.scope === 'households') {
+      const p = model.parseHouseholds(text, common.settings.ward, r.id);
+      if (p.error) return ignore(topic, p.error);
+      if (p.dropped) console.warn('kdc dashboard: ' + p.dropped + ' households without a code or status left out on ' + topic);
+      state.households.set(r.id, p.list);
     } else {
       const p = model.parseSnapshot(text, common.settings.ward, r.scope);
       if (p.error) return ignore(topic, p.error);
@@ -73,6 +83,7 @@
     page.renderTargets($('targets'), state.ward, { waiting: 'empty.waiting', none: 'target.none' });
     renderOverview();
     renderKhoms();
+    renderHouseholds();
     page.renderCharts(state.ward);
     renderTeams();
     renderActivity();
@@ -160,7 +171,15 @@
       card('payments', t('ov.payments'), fmt.vnd(g('payments.amount_vnd_30d')),
         t('ov.payments_count', { n: fmt.int(g('payments.count_30d')) })),
       card('latest', t('ov.latest_event'), fmt.time(g('latest_event')),
-        t('ov.stored') + ' ' + fmt.int(g('stored_total')) + ' · ' + t('ov.rejected') + ' ' + fmt.int(g('rejected_total'))));
+        t('ov.stored') + ' ' + fmt.int(g('stored_total')) + ' · ' + t('ov.rejected') + ' ' + fmt.int(g('rejected_total')) +
+        (voided(w) === null ? '' : ' · ' + t('ov.voided') + ' ' + fmt.int(voided(w)))));
+  }
+
+  // Events of the scope voided (corrected or withdrawn; in no figure), or
+  // null for a snapshot without the field (older aggregators).
+  function voided(snap) {
+    const v = model.get(snap, 'events.voided', null);
+    return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : null;
   }
 
   function rateCell(col, n, total) {
@@ -185,6 +204,79 @@
       h('td', { 'data-col': 'last', 'data-label': t('col.last') }, fmt.time(r.last)))));
   }
 
+  // ---- the households of one khóm -------------------------------------------
+
+  // Khóms to choose from: those with a household list or a snapshot.
+  function householdKhoms() {
+    const ids = new Set([...state.households.keys(), ...state.khoms.keys()]);
+    return Array.from(ids).sort(model.compareCodes);
+  }
+
+  function khomName(id) {
+    const l = state.households.get(id);
+    return (l && l.name) || model.get(state.khoms.get(id), 'name', '') || id;
+  }
+
+  // A status as its code (1..5) and words, on its colour.
+  function statusBadge(status) {
+    return h('span', { class: 'hh-badge', 'data-status': status },
+      h('span', { class: 'hh-code' }, String(model.HH_STATUSES.indexOf(status) + 1)), ' ',
+      h('span', { class: 'hh-word' }, t('hh.status.' + status)));
+  }
+
+  function renderHouseholds() {
+    const fmt = common.fmt;
+    const ids = householdKhoms();
+    const any = state.households.size > 0;
+    if (state.hhKhom === null || !ids.includes(state.hhKhom)) {
+      state.hhKhom = ids.find((id) => state.households.has(id)) || ids[0] || null;
+    }
+    const sel = $('hh-khom');
+    // rebuilt only when the choice changes, not under an open list
+    const key = common.lang + '|' + ids.map((id) => id + '=' + khomName(id)).join('|');
+    if (sel.dataset.key !== key) {
+      sel.replaceChildren(...ids.map((id) => h('option', { value: id }, khomName(id))));
+      sel.dataset.key = key;
+    }
+    sel.value = state.hhKhom || '';
+    const list = state.hhKhom === null ? null : state.households.get(state.hhKhom) || null;
+    const box = $('households');
+    box.dataset.khom = state.hhKhom || '';
+    box.dataset.filter = state.hhFilter;
+    box.querySelector('.hh-pick').hidden = !any;
+    for (const id of ['hh-legend', 'hh-counts', 'hh-meta']) $(id).hidden = !list;
+    const empty = $('hh-empty');
+    if (!list) {
+      empty.textContent = t(any ? 'hh.none_khom' : 'hh.none');
+      empty.hidden = false;
+      $('hh-wrap').hidden = true;
+      $('hh-list').tBodies[0].replaceChildren();
+      return;
+    }
+    const counts = model.householdCounts(list);
+    const chip = (status, code, label, n) => h('button', {
+      type: 'button', class: 'hh-chip', 'data-status': status,
+      'aria-pressed': state.hhFilter === status ? 'true' : 'false',
+    }, code === null ? null : h('span', { class: 'hh-code', 'data-status': status }, String(code)),
+    h('span', { class: 'hh-word' }, label), ' ', h('span', { class: 'hh-n', 'data-f': 'count' }, fmt.int(n)));
+    $('hh-counts').replaceChildren(chip('all', null, t('hh.all'), counts.total),
+      ...model.HH_STATUSES.map((s, i) => chip(s, i + 1, t('hh.status.' + s), counts[s])));
+    const rows = model.filterHouseholds(list, state.hhFilter);
+    $('hh-meta').textContent = t(list.register ? 'hh.register' : 'hh.no_register',
+      { total: fmt.int(counts.total), field: fmt.int(counts.field_added), t: fmt.time(list.asOf) }) +
+      ' ' + t('hh.shown', { n: fmt.int(rows.length), total: fmt.int(counts.total) });
+    $('hh-list').tBodies[0].replaceChildren(...rows.map((e) => h('tr', { 'data-household': e.household, 'data-status': e.status },
+      h('th', { scope: 'row', 'data-col': 'household' }, e.household,
+        e.fieldAdded ? h('span', { class: 'tag hh-field', 'data-f': 'field' }, '+ ' + t('hh.field_added')) : null),
+      h('td', { 'data-col': 'status' }, statusBadge(e.status)),
+      h('td', { class: 'num', 'data-col': 'attempts', 'data-label': t('hh.col.attempts') }, fmt.int(e.attempts)),
+      h('td', { 'data-col': 'last', 'data-label': t('hh.col.last') }, fmt.time(e.lastAttempt)),
+      h('td', { 'data-col': 'next', 'data-label': t('hh.col.next') }, e.next ? t('hh.next.' + e.next) : fmt.dash))));
+    $('hh-wrap').hidden = rows.length === 0;
+    empty.hidden = rows.length > 0;
+    empty.textContent = rows.length > 0 ? '' : t('hh.none_status');
+  }
+
   function renderTeams() {
     const fmt = common.fmt;
     const week = model.teamWeek(state.teams, TEAM_DAYS);
@@ -203,7 +295,8 @@
         host,
         h('p', { class: 'team-kinds', 'data-f': 'kinds' }, kinds),
         h('p', { class: 'team-meta' }, t('team.devices', { n: fmt.int(r.devices) }) + ' · ' +
-          t('team.last', { t: fmt.time(r.last) })));
+          t('team.last', { t: fmt.time(r.last) }) +
+          (voided(state.teams.get(r.id)) > 0 ? ' · ' + t('team.voided', { n: fmt.int(voided(state.teams.get(r.id))) }) : '')));
       return { article: article, host: host, row: r };
     }).map((x) => {
       // Charts are sized from their host's width, so draw once attached.
@@ -222,6 +315,9 @@
     tbl.tBodies[0].replaceChildren(...model.KINDS.map((k) => h('tr', { 'data-kind': k },
       h('th', { scope: 'row' }, t('kind.' + k)),
       ...wins.map((x) => h('td', { class: 'num', 'data-win': x }, fmt.int(model.get(w, 'events.' + k + '.' + x, null)))))));
+    const v = voided(w);
+    $('voided').hidden = v === null;
+    $('voided').textContent = v === null ? '' : t('ev.voided', { n: fmt.int(v) });
 
     const list = (id, prefix, obj, keys) => {
       $(id).replaceChildren(...keys.map((k) => h('div', { class: 'kv', 'data-key': k },
@@ -243,6 +339,16 @@
 
   function start() {
     page.onSortClick('khoms', state.sort, ['khom'], renderKhoms);
+    $('hh-khom').addEventListener('change', (ev) => {
+      state.hhKhom = ev.target.value;
+      renderHouseholds();
+    });
+    $('hh-counts').addEventListener('click', (ev) => {
+      const b = ev.target.closest('button[data-status]');
+      if (!b) return;
+      state.hhFilter = b.dataset.status;
+      renderHouseholds();
+    });
     // The age of the data and the warnings move with the clock.
     const ward = page.start({ missing: 'err.no_ward', invalid: 'err.bad_ward' },
       () => { renderHeader(); renderWarnings(); },

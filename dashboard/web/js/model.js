@@ -1,6 +1,7 @@
 // What the dashboard knows, without any DOM: topic routing, snapshot checks,
-// the khóm table rows and their sorting, the teams' last 7 days, and whether
-// the data shown can be trusted (connection, aggregator status, age).
+// the khóm table rows and their sorting, the khóms' household lists, the
+// teams' last 7 days, and whether the data shown can be trusted (connection,
+// aggregator status, age).
 // Classic script: see format.js for why.
 (function (kdc) {
   'use strict';
@@ -8,6 +9,12 @@
   const SCHEMA = 'kdc.stats.v1';
   const CODE_RE = /^[A-Za-z0-9_-]{1,64}$/;
   const KINDS = ['visit', 'account', 'payment', 'service'];
+  const HH_SCHEMA = 'kdc.households.v1';
+  // Household statuses in campaign order; a status's code on the page is its
+  // place here (1..5, as in the worklist's HouseholdStatus), so that a status
+  // reads without its colour too.
+  const HH_STATUSES = ['not_visited', 'not_home', 'declined', 'surveyed', 'reached'];
+  const HH_NEXT = ['visit', 'revisit', 'survey', 'open_account', 'payment_account', 'pay_cashless', 'none'];
 
   function isCode(s) {
     return typeof s === 'string' && CODE_RE.test(s);
@@ -16,17 +23,20 @@
   function topics(ward) {
     const base = 'kdc/v1/' + ward + '/';
     return [base + 'stats/ward', base + 'stats/khom/+', base + 'stats/team/+',
-      base + 'status/aggregator'];
+      base + 'households/khom/+', base + 'status/aggregator'];
   }
 
-  // Topic -> {scope: 'ward'|'khom'|'team'|'status', id} or null when the topic
-  // is not one the dashboard reads for this ward.
+  // Topic -> {scope: 'ward'|'khom'|'team'|'households'|'status', id} or null
+  // when the topic is not one the dashboard reads for this ward.
   function route(topic, ward) {
     const p = topic.split('/');
     if (p.length < 5 || p[0] !== 'kdc' || p[1] !== 'v1' || p[2] !== ward) return null;
     if (p[3] === 'stats' && p[4] === 'ward' && p.length === 5) return { scope: 'ward', id: null };
     if (p[3] === 'stats' && (p[4] === 'khom' || p[4] === 'team') && p.length === 6 && isCode(p[5])) {
       return { scope: p[4], id: p[5] };
+    }
+    if (p[3] === 'households' && p[4] === 'khom' && p.length === 6 && isCode(p[5])) {
+      return { scope: 'households', id: p[5] };
     }
     if (p[3] === 'status' && p[4] === 'aggregator' && p.length === 5) return { scope: 'status', id: null };
     return null;
@@ -55,6 +65,72 @@
     if (snap.ward !== undefined && snap.ward !== null && String(snap.ward) !== ward) return { error: 'ward ' + snap.ward + ' on ward ' + ward + ' topic' };
     if (snap.scope !== undefined && snap.scope !== scope) return { error: 'scope ' + snap.scope + ' on a ' + scope + ' topic' };
     return { snap: snap };
+  }
+
+  // Parses one khóm's household list (kdc.households.v1) from the topic of
+  // khóm `khom`. Returns {list: {khom, name, register, asOf, households: [{household,
+  // status, attempts, lastAttempt, next, fieldAdded}]}} or {error}; never
+  // throws. Entries without a household code or with an unknown status are
+  // left out (and said in `dropped`).
+  function parseHouseholds(text, ward, khom) {
+    let j;
+    try {
+      j = JSON.parse(text);
+    } catch (e) {
+      return { error: 'not JSON: ' + e.message };
+    }
+    if (j === null || typeof j !== 'object' || Array.isArray(j)) return { error: 'not an object' };
+    if (j.schema !== HH_SCHEMA) return { error: 'schema is ' + JSON.stringify(j.schema) + ', expected ' + HH_SCHEMA };
+    if (j.ward !== undefined && j.ward !== null && String(j.ward) !== ward) return { error: 'ward ' + j.ward + ' on ward ' + ward + ' topic' };
+    if (j.khom !== undefined && j.khom !== null && String(j.khom) !== khom) return { error: 'khóm ' + j.khom + ' on khóm ' + khom + ' topic' };
+    if (!Array.isArray(j.households)) return { error: 'no households list' };
+    const out = [];
+    let dropped = 0;
+    for (const e of j.households) {
+      if (!e || typeof e !== 'object' || typeof e.household !== 'string' || e.household === '' ||
+        !HH_STATUSES.includes(e.status)) {
+        dropped++;
+        continue;
+      }
+      out.push({
+        household: e.household,
+        status: e.status,
+        attempts: typeof e.attempts === 'number' && Number.isFinite(e.attempts) ? e.attempts : null,
+        lastAttempt: typeof e.last_attempt === 'string' ? e.last_attempt : null,
+        next: HH_NEXT.includes(e.next) ? e.next : null,
+        fieldAdded: e.field_added === true,
+      });
+    }
+    out.sort((a, b) => compareCodes(a.household, b.household));
+    return {
+      list: {
+        khom: khom,
+        name: typeof j.name === 'string' && j.name !== '' ? j.name : null,
+        register: j.register === true,
+        asOf: j.as_of_ms || j.as_of || null,
+        households: out,
+      },
+      dropped: dropped,
+    };
+  }
+
+  // Households of a list per status, counted from the list itself (what
+  // the page lists, so that the counts and the filter always agree).
+  function householdCounts(list) {
+    const c = { total: 0, field_added: 0 };
+    for (const s of HH_STATUSES) c[s] = 0;
+    for (const e of list ? list.households : []) {
+      c[e.status]++;
+      c.total++;
+      if (e.fieldAdded) c.field_added++;
+    }
+    return c;
+  }
+
+  // The households of a list with status `status` ('all': every one).
+  function filterHouseholds(list, status) {
+    const all = list ? list.households : [];
+    return status === 'all' ? all.slice() : all.filter((e) => e.status === status);
   }
 
   function parseStatus(text) {
@@ -212,6 +288,11 @@
     get: get,
     parseSnapshot: parseSnapshot,
     parseStatus: parseStatus,
+    HH_STATUSES: HH_STATUSES,
+    HH_NEXT: HH_NEXT,
+    parseHouseholds: parseHouseholds,
+    householdCounts: householdCounts,
+    filterHouseholds: filterHouseholds,
     khomRows: khomRows,
     sortRows: sortRows,
     seriesByDay: seriesByDay,
