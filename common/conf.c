@@ -107,6 +107,110 @@ static const struct kdc_opt *conf__find(const struct kdc_opt *opts, const char *
 	return NULL;
 }
 
+/* Edit distance with swapped neighbours counting once (optimal string
+ * alignment), or a large number for names too long to bother. */
+static int conf__distance(const char *a, const char *b)
+{
+	enum { MAXLEN = 64 };
+	int row[3][MAXLEN + 1];
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > MAXLEN || lb > MAXLEN)
+		return 1000;
+	for (size_t j = 0; j <= lb; j++)
+		row[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int *cur = row[i % 3], *prev = row[(i - 1) % 3], *prev2 = row[(i + 1) % 3];
+		cur[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int cost = a[i - 1] != b[j - 1], v = prev[j - 1] + cost;
+			if (prev[j] + 1 < v)
+				v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    prev2[j - 2] + 1 < v)
+				v = prev2[j - 2] + 1;
+			cur[j] = v;
+		}
+	}
+	return row[la % 3][lb];
+}
+
+/* The known option a mistyped name most likely meant: the only one it is a
+ * prefix of, else the only nearest one at most 2 edits away (and no more
+ * edits than half its length, so "xy" does not become "at"). NULL when
+ * nothing is close or two are equally close. */
+static const char *conf__suggest(const struct kdc_opt *opts, const char *name)
+{
+	const char *prefix = NULL, *best = NULL;
+	size_t len = strlen(name);
+	int nprefix = 0, bestd = 3, ties = 0;
+
+	for (const struct kdc_opt *o = opts; o->name; o++) {
+		int d;
+		if (len > 0 && strncmp(o->name, name, len) == 0) {
+			prefix = o->name;
+			nprefix++;
+		}
+		d = conf__distance(name, o->name);
+		if (d < bestd) {
+			best = o->name;
+			bestd = d;
+			ties = 0;
+		} else if (d == bestd) {
+			ties++;
+		}
+	}
+	if (nprefix == 1)
+		return prefix;
+	if (best && ties == 0 && (size_t)bestd * 2 <= len)
+		return best;
+	return NULL;
+}
+
+/* "350.000", "350,000", "1.250.000" or "350k": a whole number written the way
+ * people write amounts. Writes the digits-only spelling into out when it is
+ * certain (groups of three after the first, k = 000), else "". Returns 0
+ * when the value does not look like that at all. */
+static int conf__grouped_number(const char *v, char *out, size_t outlen)
+{
+	char digits[64];
+	size_t n = 0, group = 0, first = 0;
+	int seps = 0, exact = 1, k = 0;
+
+	out[0] = '\0';
+	for (const char *p = v; *p; p++) {
+		if (*p >= '0' && *p <= '9') {
+			if (n + 4 >= sizeof digits)
+				return 0;
+			digits[n++] = *p;
+			group++;
+		} else if ((*p == '.' || *p == ',') && group > 0 && p[1] >= '0' && p[1] <= '9') {
+			if (seps++ == 0)
+				first = group;
+			else if (group != 3)
+				exact = 0;
+			group = 0;
+		} else if ((*p == 'k' || *p == 'K') && group > 0 && p[1] == '\0') {
+			k = 1;
+		} else {
+			return 0;
+		}
+	}
+	if (seps == 0 && !k)
+		return 0;
+	if (seps > 0 && (first > 3 || group != 3))
+		exact = 0;
+	if (exact) {
+		if (k)
+			for (int i = 0; i < 3; i++)
+				digits[n++] = '0';
+		snprintf(out, outlen, "%.*s", (int)n, digits);
+	}
+	return 1;
+}
+
 static int conf__bool(const char *v, int *out)
 {
 	if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
@@ -120,8 +224,9 @@ static int conf__bool(const char *v, int *out)
 	return KDC_OK;
 }
 
+/* dash: "--" when the value came from the command line, "" otherwise. */
 static int conf__assign(const struct kdc_opt *o, void *target, const char *value,
-                        char *err, size_t errlen)
+                        const char *dash, char *err, size_t errlen)
 {
 	char *base = target;
 
@@ -140,6 +245,15 @@ static int conf__assign(const struct kdc_opt *o, void *target, const char *value
 	}
 	case KDC_OPT_INT: {
 		long long v;
+		char plain[64];
+		if (conf__grouped_number(value, plain, sizeof plain)) {
+			snprintf(err, errlen, "%s%s takes %s in digits only, without '.' or ',' "
+			         "separators%s%s%s%.40s", dash, o->name,
+			         o->help && strstr(o->help, "VND") ? "whole VND" : "a whole number",
+			         plain[0] ? ": " : ", got '", plain, plain[0] ? "" : value,
+			         plain[0] ? "" : "'");
+			return KDC_ERR_CONFIG;
+		}
 		if (kdc_parse_ll(value, o->min, o->max, &v) != KDC_OK) {
 			snprintf(err, errlen, "%s must be a whole number from %lld to %lld, got '%.40s'",
 			         o->name, o->min, o->max, value);
@@ -157,6 +271,16 @@ static int conf__assign(const struct kdc_opt *o, void *target, const char *value
 		*(int *)(base + o->offset) = v;
 		return KDC_OK;
 	}
+	case KDC_OPT_OFFSET: {
+		int v;
+		if (kdc_parse_utc_offset(value, &v) != KDC_OK) {
+			snprintf(err, errlen, "%s%s must look like +07:00 (from -14:00 to +14:00), got '%.40s'",
+			         dash, o->name, value);
+			return KDC_ERR_CONFIG;
+		}
+		*(int *)(base + o->offset) = v;
+		return KDC_OK;
+	}
 	}
 	return KDC_ERR_INVAL;
 }
@@ -168,7 +292,7 @@ int kdc_conf_defaults(const struct kdc_opt *opts, void *target)
 	for (; opts->name; opts++) {
 		if (!opts->def)
 			continue;
-		if (conf__assign(opts, target, opts->def, err, sizeof err) != KDC_OK)
+		if (conf__assign(opts, target, opts->def, "", err, sizeof err) != KDC_OK)
 			return KDC_ERR_CONFIG;
 	}
 	return KDC_OK;
@@ -180,10 +304,12 @@ int kdc_conf_set(const struct kdc_opt *opts, void *target, const char *name,
 	const struct kdc_opt *o = conf__find(opts, name);
 
 	if (!o) {
-		snprintf(err, errlen, "unknown option '%s'", name);
+		const char *near = conf__suggest(opts, name);
+		snprintf(err, errlen, "unknown option '%.60s'%s%s%s", name,
+		         near ? ": did you mean '" : "", near ? near : "", near ? "'?" : "");
 		return KDC_ERR_CONFIG;
 	}
-	return conf__assign(o, target, value, err, errlen);
+	return conf__assign(o, target, value, "", err, errlen);
 }
 
 struct conf_load_ctx {
@@ -206,7 +332,7 @@ static int conf__set_path(struct conf_load_ctx *ctx, const struct kdc_opt *o,
 		return KDC_ERR_NOMEM;
 	}
 	snprintf(joined, len, "%.*s%s", (int)ctx->dirlen, ctx->path, value);
-	rc = conf__assign(o, ctx->target, joined, err, errlen);
+	rc = conf__assign(o, ctx->target, joined, "", err, errlen);
 	free(joined);
 	return rc;
 }
@@ -269,7 +395,9 @@ int kdc_conf_args(const struct kdc_opt *opts, void *target, int argc, char **arg
 			value = arg + nlen + 1;
 		o = conf__find(opts, name);
 		if (!o) {
-			snprintf(err, errlen, "unknown option --%s (see --help)", name);
+			const char *near = conf__suggest(opts, name);
+			snprintf(err, errlen, "unknown option --%s%s%s%s (see --help)", name,
+			         near ? ": did you mean --" : "", near ? near : "", near ? "?" : "");
 			rc = KDC_ERR_CONFIG;
 			goto cleanup;
 		}
@@ -286,11 +414,11 @@ int kdc_conf_args(const struct kdc_opt *opts, void *target, int argc, char **arg
 			}
 		}
 		if (strcmp(name, "config") == 0) {
-			rc = conf__assign(o, target, value, err, errlen);
+			rc = conf__assign(o, target, value, "--", err, errlen);
 			if (rc == KDC_OK)
 				rc = kdc_conf_load(opts, target, value, err, errlen);
 		} else {
-			rc = conf__assign(o, target, value, err, errlen);
+			rc = conf__assign(o, target, value, "--", err, errlen);
 		}
 		if (rc != KDC_OK)
 			goto cleanup;
@@ -304,6 +432,7 @@ void kdc_conf_usage(const struct kdc_opt *opts, FILE *out)
 {
 	for (; opts->name; opts++) {
 		const char *meta = opts->type == KDC_OPT_INT ? "N" :
+		                   opts->type == KDC_OPT_OFFSET ? "+HH:MM" :
 		                   opts->type == KDC_OPT_BOOL ? "[BOOL]" :
 		                   opts->type == KDC_OPT_PATH ? "FILE" : "VALUE";
 		char left[64];

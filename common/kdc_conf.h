@@ -34,6 +34,8 @@ enum kdc_opt_type {
 	                  taken from the file's folder (on the command line, from
 	                  the current folder), so a config and the files it names
 	                  can move together */
+	KDC_OPT_OFFSET, /* int, minutes east of UTC, written +07:00, -03:30 or Z
+	                  (kdc_parse_utc_offset) */
 };
 
 struct kdc_opt {
@@ -49,7 +51,10 @@ struct kdc_opt {
 /* Sets every option to its default (strings strdup'd). */
 int kdc_conf_defaults(const struct kdc_opt *opts, void *target);
 /* Sets one option from text; unknown name or bad value -> KDC_ERR_CONFIG with
- * a reason in err. */
+ * a reason in err. An unknown name gets the nearest known one suggested (a
+ * unique prefix, or at most 2 edits away); an INT written as people write
+ * amounts ("350.000", "350,000", "350k") is refused with its digits-only
+ * spelling, "whole VND" when the option's help mentions VND. */
 int kdc_conf_set(const struct kdc_opt *opts, void *target, const char *name,
                  const char *value, char *err, size_t errlen);
 /* Reads an INI file into target (sections are ignored for flat configs). */

@@ -32,6 +32,17 @@ void kdc_time_format(int64_t ms, char *out, size_t outlen);
 /* Parses "YYYY-MM-DD" (UTC midnight) or "YYYY-MM-DDTHH:MM[:SS[.mmm]]Z";
  * 0 or KDC_ERR_INVAL. */
 int kdc_time_parse(const char *s, int64_t *ms);
+/* A time as a person types it: "2026-11-27T08:30[:SS[.mmm]]" followed by "Z",
+ * an offset ("+07:00", "-03:30", "+0530", "+7"), or nothing, which means
+ * default_offset_min (minutes east of UTC: the ward's local time); ' ' may
+ * stand for 'T'. A date alone, "2026-11-27", is noon of that day at
+ * default_offset_min: the middle of the day, so it stays on that day even if
+ * an offset is a few hours off. 0 with *ms set, or KDC_ERR_INVAL with a
+ * plain reason naming the accepted forms in err. */
+int kdc_parse_time(const char *s, int default_offset_min, int64_t *ms, char *err, size_t errlen);
+/* "+07:00", "+7", "+0700", "-03:30", "0", "Z", "UTC" -> minutes east of UTC,
+ * from -14:00 to +14:00; 0 or KDC_ERR_INVAL. */
+int kdc_parse_utc_offset(const char *s, int *out);
 
 /* Strict integer parsing with bounds: 0, or KDC_ERR_INVAL if s is not a whole
  * number in [min, max]. */

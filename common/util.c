@@ -212,6 +212,119 @@ int kdc_time_parse(const char *s, int64_t *ms)
 	return KDC_OK;
 }
 
+/* "+07:00", "+7", "+0700", "-03:30", "0", "Z", "UTC" -> minutes east of UTC,
+ * within -14:00..+14:00 (the spelling of a ward profile's utc_offset). */
+int kdc_parse_utc_offset(const char *s, int *out)
+{
+	int sign = 1, h = 0, m = 0, n = 0;
+
+	if (strcmp(s, "Z") == 0 || strcmp(s, "0") == 0 || strcmp(s, "UTC") == 0) {
+		*out = 0;
+		return KDC_OK;
+	}
+	if (*s == '+' || *s == '-') {
+		sign = *s == '-' ? -1 : 1;
+		s++;
+	} else {
+		return KDC_ERR_INVAL;
+	}
+	for (; *s >= '0' && *s <= '9' && n < 2; s++, n++)
+		h = h * 10 + (*s - '0');
+	if (n == 0)
+		return KDC_ERR_INVAL;
+	if (*s == ':')
+		s++;
+	if (*s) {
+		if (!(s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' && s[2] == '\0'))
+			return KDC_ERR_INVAL;
+		m = (s[0] - '0') * 10 + (s[1] - '0');
+	}
+	if (h > 14 || m > 59 || (h == 14 && m > 0))
+		return KDC_ERR_INVAL;
+	*out = sign * (h * 60 + m);
+	return KDC_OK;
+}
+
+/* Exactly n digits at *s (advanced past them) -> *v; else -1. */
+static int util__digits(const char **s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++, (*s)++) {
+		if (**s < '0' || **s > '9')
+			return -1;
+		*v = *v * 10 + (**s - '0');
+	}
+	return 0;
+}
+
+#define UTIL_TIME_FORMS "write 2026-11-27T08:30 (ward time), 2026-11-27T08:30:15, " \
+	"2026-11-27T08:30+07:00, 2026-11-27T01:30Z, or a date alone, 2026-11-27 (noon, ward time)"
+
+int kdc_parse_time(const char *s, int default_offset_min, int64_t *ms, char *err, size_t errlen)
+{
+	const char *p = s;
+	int y, mo, d, h = 12, mi = 0, sec = 0, msec = 0, off = default_offset_min;
+	struct tm tm;
+	time_t t;
+
+	if (util__digits(&p, 4, &y) || *p++ != '-' || util__digits(&p, 2, &mo) || *p++ != '-' ||
+	    util__digits(&p, 2, &d))
+		goto bad;
+	if (*p == 'T' || *p == ' ') {
+		p++;
+		if (util__digits(&p, 2, &h) || *p++ != ':' || util__digits(&p, 2, &mi))
+			goto bad;
+		if (*p == ':') {
+			p++;
+			if (util__digits(&p, 2, &sec))
+				goto bad;
+			if (*p == '.') {
+				int digits = 0;
+				for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+					if (digits < 3)
+						msec = msec * 10 + (*p - '0');
+				if (digits == 0)
+					goto bad;
+				for (; digits < 3; digits++)
+					msec *= 10;
+			}
+		}
+		/* Z or +HH:MM / -HH:MM; nothing means the ward's local time */
+		if (*p == 'Z' && p[1] == '\0')
+			off = 0;
+		else if ((*p == '+' || *p == '-') && kdc_parse_utc_offset(p, &off) == KDC_OK)
+			;
+		else if (*p != '\0')
+			goto bad;
+		if (h > 23 || mi > 59 || sec > 59) {
+			snprintf(err, errlen, "'%.40s' is not a time: no such time of day "
+			         "(00:00 to 23:59:59); " UTIL_TIME_FORMS, s);
+			return KDC_ERR_INVAL;
+		}
+	} else if (*p != '\0') {
+		goto bad;
+	}
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (mo < 1 || mo > 12 || d < 1 || t == (time_t)-1 || tm.tm_mday != d) {
+		/* timegm turns 2026-02-30 into March 2nd: refuse instead */
+		snprintf(err, errlen, "'%.40s' is not a time: no such day in the calendar; "
+		         UTIL_TIME_FORMS, s);
+		return KDC_ERR_INVAL;
+	}
+	*ms = ((int64_t)t - (int64_t)off * 60) * 1000 + msec;
+	return KDC_OK;
+bad:
+	snprintf(err, errlen, "'%.40s' is not a time; " UTIL_TIME_FORMS, s);
+	return KDC_ERR_INVAL;
+}
+
 /* ---- numbers and strings ------------------------------------------------ */
 
 int kdc_parse_ll(const char *s, long long min, long long max, long long *out)

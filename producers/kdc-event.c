@@ -60,7 +60,7 @@ static volatile sig_atomic_t stop_flag;
 #define KHOM_ROW O("khom", KDC_OPT_STR, khom, 0, 0, NULL, "khom/ap code, e.g. 6 (required)")
 #define HOUSEHOLD_ROW O("household", KDC_OPT_STR, household, 0, 0, NULL, "household code, e.g. H001 (required; a code, never a name)")
 #define MEMBER_ROW O("member", KDC_OPT_INT, member, 1, KDC_MAX_MEMBERS, NULL, "the person's index in the household: 1, 2, ... (required)")
-#define AT_ROW O("at", KDC_OPT_STR, at, 0, 0, NULL, "when it happened: 2026-11-27 or 2026-11-27T08:30:00Z (default: now)")
+#define AT_ROW O("at", KDC_OPT_STR, at, 0, 0, NULL, "when it happened (default: now): 2026-11-27T08:30 in ward time (--utc-offset), 2026-11-27T08:30+07:00, 2026-11-27T01:30Z, or a date alone, 2026-11-27, meaning noon ward time")
 
 #define VISIT_ROWS KHOM_ROW, HOUSEHOLD_ROW, \
 	O("outcome", KDC_OPT_STR, outcome, 0, 0, NULL, "surveyed, not_home or declined (required)"), \
@@ -157,12 +157,13 @@ static int require_code(const char *value, const char *opt, const char *what)
 	return 0;
 }
 
-static int parse_at(const char *at, int64_t *ms)
+static int parse_at(const char *at, int offset_min, int64_t *ms)
 {
+	char err[512];
+
 	*ms = 0; /* now */
-	if (at && kdc_time_parse(at, ms) != KDC_OK)
-		return kdc_usage_error("--at '%s' is not a time: use 2026-11-27 or "
-		        "2026-11-27T08:30:00Z (UTC)", at);
+	if (at && kdc_parse_time(at, offset_min, ms, err, sizeof err) != KDC_OK)
+		return kdc_usage_error("--at %s", err);
 	return 0;
 }
 
@@ -241,7 +242,7 @@ static int common_fields(struct cli *c, kdc_event_pb *ev, int person)
 		return ret;
 	if (person && c->member == 0)
 		return kdc_usage_error("missing --member: the person's index in the household (1, 2, ...)");
-	if ((ret = parse_at(c->at, &ev->occurred_ms)) != 0)
+	if ((ret = parse_at(c->at, c->dev.utc_offset_min, &ev->occurred_ms)) != 0)
 		return ret;
 	ev->khom = c->khom;
 	ev->household = c->household;

@@ -49,6 +49,7 @@ struct kdc_producer_conf {
 	char *outbox;                /* SQLite file path */
 	long long resend_after;      /* seconds without receipt before republishing */
 	long long window;            /* publishes awaiting the broker's ack */
+	int utc_offset_min;          /* the ward's local time (kdc-event --at without offset) */
 };
 
 /* Option rows for the fields above, to splice into a program's table
@@ -60,7 +61,8 @@ struct kdc_producer_conf {
 	{ "device", KDC_OPT_STR, offsetof(type, m.device), 0, 0, NULL, "this device's code (letters, digits, _ or -)" }, \
 	{ "outbox", KDC_OPT_PATH, offsetof(type, m.outbox), 0, 0, NULL, "outbox file (SQLite) holding events until the server has them (default: $XDG_DATA_HOME/kdc/outbox-DEVICE.db, else ~/.local/share/kdc/outbox-DEVICE.db; a relative path in a config file is taken from its folder)" }, \
 	{ "resend-after", KDC_OPT_INT, offsetof(type, m.resend_after), 1, 86400, "30", "seconds without a receipt before an event is sent again" }, \
-	{ "window", KDC_OPT_INT, offsetof(type, m.window), 1, 1000, "100", "events sent but not yet acknowledged by the broker, at most" }
+	{ "window", KDC_OPT_INT, offsetof(type, m.window), 1, 1000, "100", "events sent but not yet acknowledged by the broker, at most" }, \
+	{ "utc-offset", KDC_OPT_OFFSET, offsetof(type, m.utc_offset_min), 0, 0, "+07:00", "the ward's local time, as the ward profile's utc_offset: a time typed without an offset is taken as this" }
 
 /* The same rows for a bare struct kdc_producer_conf (defaults, free). */
 extern const struct kdc_opt kdc_producer_opts[];

@@ -569,12 +569,15 @@ cleanup:
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: kdc-stats --broker URL --ward CODE [--khom K | --team T] [--once] [--json] [options]\n\n"
+	fprintf(out, "usage: kdc-stats (--config FILE | --broker URL --ward CODE) [--khom K | --team T] [--once] [--json] [options]\n\n"
 	             "Shows the ward's adoption statistics as published by kdc-aggregator, live, with\n"
 	             "the households by status (from the khóms' household lists) and the voided events.\n"
-	             "  kdc-stats --ward 31975                    the whole ward, refreshing\n"
-	             "  kdc-stats --ward 31975 --khom 6           one khóm\n"
-	             "  kdc-stats --ward 31975 --once --json      the current snapshot as JSON, then exit\n"
+	             "On a ward server, with the viewer account kdc-ward init wrote (broker, account, ward):\n"
+	             "  kdc-stats --config /etc/kdc/31975/dashboard.conf                 the whole ward, refreshing\n"
+	             "  kdc-stats --config /etc/kdc/31975/dashboard.conf --khom 6        one khóm\n"
+	             "  kdc-stats --config /etc/kdc/31975/dashboard.conf --once --json   the snapshot as JSON, then exit\n"
+	             "Against the demo's or the tests' broker (anonymous, plain MQTT):\n"
+	             "  kdc-stats --broker tcp://127.0.0.1:PORT --ward 31975\n"
 	             "What every number means: docs/stats.md.\n\noptions:\n");
 	kdc_conf_usage(opts, out);
 	fprintf(out, "\nExit status: 0 done, 1 MQTT failure, 2 usage error, 3 nothing arrived within --timeout.\n");

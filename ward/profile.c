@@ -118,36 +118,10 @@ int kdc_profile_parse_percent(const char *s, long long *out)
 	return (*out > 0 && *out <= 10000) ? KDC_OK : KDC_ERR_INVAL;
 }
 
-/* "+07:00", "+7", "+0700", "-03:30", "0", "Z" -> minutes east of UTC. */
+/* The one spelling of an offset, shared with the devices' utc-offset. */
 int kdc_profile_parse_offset(const char *s, int *out)
 {
-	int sign = 1, h = 0, m = 0, n = 0;
-
-	if (strcmp(s, "Z") == 0 || strcmp(s, "0") == 0 || strcmp(s, "UTC") == 0) {
-		*out = 0;
-		return KDC_OK;
-	}
-	if (*s == '+' || *s == '-') {
-		sign = *s == '-' ? -1 : 1;
-		s++;
-	} else {
-		return KDC_ERR_INVAL;
-	}
-	for (; *s >= '0' && *s <= '9' && n < 2; s++, n++)
-		h = h * 10 + (*s - '0');
-	if (n == 0)
-		return KDC_ERR_INVAL;
-	if (*s == ':')
-		s++;
-	if (*s) {
-		if (!(s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' && s[2] == '\0'))
-			return KDC_ERR_INVAL;
-		m = (s[0] - '0') * 10 + (s[1] - '0');
-	}
-	if (h > 14 || m > 59 || (h == 14 && m > 0))
-		return KDC_ERR_INVAL;
-	*out = sign * (h * 60 + m);
-	return KDC_OK;
+	return kdc_parse_utc_offset(s, out);
 }
 
 int kdc_profile_parse_date(const char *s, char out[11], int64_t *day)

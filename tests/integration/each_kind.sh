@@ -18,12 +18,15 @@ agg_wait_online "$BROKER_DIR" "$ward" 30
 conf=$WORK/d1.conf
 dev_config "$conf" "$BROKER_DIR" "$ward" T1 D1 resend-after=5
 
-# Times in the recent past, whole seconds and a date, as a team member types them.
+# Times in the recent past as a team member types them: UTC, the ward's local
+# time without an offset (the device's utc-offset, +07:00 by default), another
+# offset, and a date alone (noon, ward time). ICT-7 is UTC+07:00 for date(1).
 at_visit=$(date -u -d '-30 hours' +%Y-%m-%dT%H:%M:%SZ)
-at_account=$(date -u -d '-29 hours' +%Y-%m-%dT%H:%M:%SZ)
-at_payment=$(date -u -d '-3 hours' +%Y-%m-%dT%H:%M:%SZ)
+at_account=$(TZ=ICT-7 date -d '-29 hours' +%Y-%m-%dT%H:%M)
+at_payment=$(TZ=IST-5:30 date -d '-3 hours' +%Y-%m-%dT%H:%M:%S+05:30)
 at_service=$(date -u -d '-2 days' +%Y-%m-%d)
 ms() { echo $(($(date -u -d "$1" +%s) * 1000)); }
+ms_ward() { echo $(($(TZ=ICT-7 date -d "$1" +%s) * 1000)); }
 
 declare -A id expected
 fields="seq occurred_ms ward khom team device household member kind subkind method amount_vnd members members_15plus smartphones needs"
@@ -40,7 +43,7 @@ expected[visit]="1|$(ms "$at_visit")|$ward|6|T1|D1|H001|0|0|1|0|0|4|3|2|274"
 dev_event "$conf" account --khom 6 --household H001 --member 1 --kind provincial_app \
 	--at "$at_account"
 id[account]=$EVENT_ID
-expected[account]="2|$(ms "$at_account")|$ward|6|T1|D1|H001|1|1|3|0|0|0|0|0|0"
+expected[account]="2|$(ms_ward "${at_account/T/ }")|$ward|6|T1|D1|H001|1|1|3|0|0|0|0|0|0"
 
 dev_event "$conf" payment --khom 6 --household H001 --member 1 --purpose school_fee \
 	--method ewallet --amount 1250000 --at "$at_payment"
@@ -50,7 +53,7 @@ expected[payment]="3|$(ms "$at_payment")|$ward|6|T1|D1|H001|1|2|5|3|1250000|0|0|
 dev_event "$conf" service --khom 7 --household H-02_b --member 2 --kind field_report \
 	--at "$at_service"
 id[service]=$EVENT_ID
-expected[service]="4|$(ms "$at_service")|$ward|7|T1|D1|H-02_b|2|3|4|0|0|0|0|0|0"
+expected[service]="4|$(ms_ward "$at_service 12:00")|$ward|7|T1|D1|H-02_b|2|3|4|0|0|0|0|0|0"
 
 # No --at and no --amount: the time is "now" and the amount 0 (not recorded).
 before_ms=$(($(date +%s%N) / 1000000))

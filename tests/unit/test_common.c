@@ -1,5 +1,6 @@
-/* test_common.c: UUIDv7 order, time text, strict numbers, INI errors with
- * file:line, and option tables shared by files and flags. */
+/* test_common.c: UUIDv7 order, time text (and times as people type them),
+ * strict numbers, INI errors with file:line, option tables shared by files and
+ * flags, and the hints they give for mistyped names and grouped numbers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -183,6 +184,244 @@ static void test_config_relative_path_is_beside_the_file(void **state)
 	free(path);
 }
 
+/* ms of a UTC time written the old way, for the expectations below */
+static int64_t utc(const char *s)
+{
+	int64_t ms;
+
+	if (kdc_time_parse(s, &ms) != KDC_OK)
+		fail_msg("bad expectation '%s'", s);
+	return ms;
+}
+
+static void expect_time(const char *s, int offset_min, const char *want_utc)
+{
+	char err[512] = "";
+	int64_t ms = -1;
+
+	if (kdc_parse_time(s, offset_min, &ms, err, sizeof err) != KDC_OK)
+		fail_msg("'%s' (ward at %+d min): expected %s, got the error: %s", s, offset_min,
+		         want_utc, err);
+	if (ms != utc(want_utc)) {
+		char got[32];
+		kdc_time_format(ms, got, sizeof got);
+		fail_msg("'%s' (ward at %+d min): expected %s, got %s", s, offset_min, want_utc, got);
+	}
+}
+
+static void expect_no_time(const char *s, const char *words)
+{
+	char err[512] = "";
+	int64_t ms = 0;
+
+	if (kdc_parse_time(s, 420, &ms, err, sizeof err) != KDC_ERR_INVAL)
+		fail_msg("'%s': expected an error mentioning '%s', got a time", s, words);
+	if (!strstr(err, words) || !strstr(err, "2026-11-27T08:30+07:00") ||
+	    !strstr(err, "2026-11-27 (noon, ward time)"))
+		fail_msg("'%s': expected an error mentioning '%s' and the accepted forms, got '%s'",
+		         s, words, err);
+}
+
+/* --at as a team member types it: an offset, Z, or none (the ward's time). */
+static void test_parse_time_takes_local_time_with_or_without_offset(void **state)
+{
+	(void)state;
+	expect_time("2026-11-27T08:30+07:00", 0, "2026-11-27T01:30:00Z");
+	expect_time("2026-11-27T08:30:00+07:00", 0, "2026-11-27T01:30:00Z");
+	expect_time("2026-11-27T08:30:00+0700", 0, "2026-11-27T01:30:00Z");
+	expect_time("2026-11-27T01:30Z", 420, "2026-11-27T01:30:00Z");
+	expect_time("2026-11-27T01:30:00Z", 420, "2026-11-27T01:30:00Z");
+	expect_time("2026-11-27T08:30+05:30", 420, "2026-11-27T03:00:00Z");
+	expect_time("2026-11-27T08:30-03:00", 420, "2026-11-27T11:30:00Z");
+	expect_time("2026-11-27T03:00+07:00", 0, "2026-11-26T20:00:00Z");
+	/* no offset: the ward's local time */
+	expect_time("2026-11-27T08:30", 420, "2026-11-27T01:30:00Z");
+	expect_time("2026-11-27 08:30", 420, "2026-11-27T01:30:00Z");
+	expect_time("2026-11-27T08:30:15.25", 420, "2026-11-27T01:30:15.250Z");
+	expect_time("2026-11-27T08:30", 330, "2026-11-27T03:00:00Z");
+	expect_time("2026-11-27T08:30", -180, "2026-11-27T11:30:00Z");
+	expect_time("2026-11-27T08:30", 0, "2026-11-27T08:30:00Z");
+	/* a date alone: noon of that day, ward time */
+	expect_time("2026-11-27", 420, "2026-11-27T05:00:00Z");
+	expect_time("2026-11-27", -180, "2026-11-27T15:00:00Z");
+	expect_time("2028-02-29", 0, "2028-02-29T12:00:00Z");
+}
+
+static void test_parse_time_refuses_what_is_not_a_time(void **state)
+{
+	(void)state;
+	expect_no_time("2026-11-27T25:00", "no such time of day");
+	expect_no_time("2026-11-27T08:60", "no such time of day");
+	expect_no_time("2026-11-27T08:30:61", "no such time of day");
+	expect_no_time("2026-02-30", "no such day in the calendar");
+	expect_no_time("2026-02-29T08:30", "no such day in the calendar");
+	expect_no_time("2026-13-01", "no such day in the calendar");
+	expect_no_time("2026-11-00", "no such day in the calendar");
+	expect_no_time("2026-11-27T08:30junk", "is not a time");
+	expect_no_time("2026-11-27T08:30+07:00x", "is not a time");
+	expect_no_time("2026-11-27T08:30Zx", "is not a time");
+	expect_no_time("2026-11-27x", "is not a time");
+	expect_no_time("2026-11-27T08:30+15:00", "is not a time");
+	expect_no_time("2026-11-27T08:30+", "is not a time");
+	expect_no_time("2026-11-27T8:30", "is not a time");
+	expect_no_time("2026-11-27T", "is not a time");
+	expect_no_time("2026-11-27T08:30:15.", "is not a time");
+	expect_no_time("27/11/2026", "is not a time");
+	expect_no_time(" 2026-11-27", "is not a time");
+	expect_no_time("", "is not a time");
+}
+
+static void test_utc_offset_spellings(void **state)
+{
+	int m = 1;
+
+	(void)state;
+	assert_int_equal(kdc_parse_utc_offset("+07:00", &m), KDC_OK);
+	assert_int_equal(m, 420);
+	assert_int_equal(kdc_parse_utc_offset("+0530", &m), KDC_OK);
+	assert_int_equal(m, 330);
+	assert_int_equal(kdc_parse_utc_offset("-03:00", &m), KDC_OK);
+	assert_int_equal(m, -180);
+	assert_int_equal(kdc_parse_utc_offset("Z", &m), KDC_OK);
+	assert_int_equal(m, 0);
+	assert_int_equal(kdc_parse_utc_offset("7", &m), KDC_ERR_INVAL);
+	assert_int_equal(kdc_parse_utc_offset("+14:30", &m), KDC_ERR_INVAL);
+	assert_int_equal(kdc_parse_utc_offset("+07:00x", &m), KDC_ERR_INVAL);
+}
+
+struct devcfg {
+	long long amount, count;
+	int offset;
+	char *household, *outcome, *outbox, *at, *members, *members15;
+};
+
+#define D(name, type, field, min, max, def, help) \
+	{ name, type, offsetof(struct devcfg, field), min, max, def, help }
+static const struct kdc_opt dev_opts[] = {
+	D("amount", KDC_OPT_INT, amount, 0, 100000000000LL, NULL, "amount in VND (optional)"),
+	D("count", KDC_OPT_INT, count, 1, 1000000, NULL, "how many"),
+	D("utc-offset", KDC_OPT_OFFSET, offset, 0, 0, "+07:00", "the ward's local time"),
+	D("household", KDC_OPT_STR, household, 0, 0, NULL, "household code"),
+	D("outcome", KDC_OPT_STR, outcome, 0, 0, NULL, "outcome"),
+	D("outbox", KDC_OPT_PATH, outbox, 0, 0, NULL, "outbox file"),
+	D("at", KDC_OPT_STR, at, 0, 0, NULL, "when"),
+	D("members", KDC_OPT_STR, members, 0, 0, NULL, "people"),
+	D("members-15plus", KDC_OPT_STR, members15, 0, 0, NULL, "people aged 15+"),
+	KDC_OPT_END
+};
+
+/* Parses "--NAME VALUE" with dev_opts; the error text, "" when it parsed. */
+static const char *flag_error(const char *name, const char *value)
+{
+	static char err[512];
+	struct devcfg c = { 0 };
+	char flag[64];
+	char *argv[] = { "prog", flag, (char *)value };
+	int argi = 1;
+
+	snprintf(flag, sizeof flag, "--%s", name);
+	assert_int_equal(kdc_conf_defaults(dev_opts, &c), KDC_OK);
+	err[0] = '\0';
+	if (kdc_conf_args(dev_opts, &c, 3, argv, &argi, err, sizeof err) == KDC_OK)
+		err[0] = '\0';
+	else
+		assert_true(err[0] != '\0');
+	kdc_conf_free(dev_opts, &c);
+	return err;
+}
+
+static void test_offset_option(void **state)
+{
+	struct devcfg c = { 0 };
+	char err[512];
+	char *argv[] = { "prog", "--utc-offset", "-03:30" };
+	int argi = 1;
+	char *path = write_tmp("offset.conf", "utc-offset = +05:30\n");
+
+	(void)state;
+	assert_int_equal(kdc_conf_defaults(dev_opts, &c), KDC_OK);
+	assert_int_equal(c.offset, 420);
+	assert_int_equal(kdc_conf_load(dev_opts, &c, path, err, sizeof err), KDC_OK);
+	assert_int_equal(c.offset, 330);
+	assert_int_equal(kdc_conf_args(dev_opts, &c, 3, argv, &argi, err, sizeof err), KDC_OK);
+	assert_int_equal(c.offset, -210);
+	free(path);
+	path = write_tmp("offset2.conf", "\nutc-offset = 7\n");
+	assert_int_equal(kdc_conf_load(dev_opts, &c, path, err, sizeof err), KDC_ERR_CONFIG);
+	assert_non_null(strstr(err, ":2: utc-offset must look like +07:00 (from -14:00 to +14:00), got '7'"));
+	assert_string_equal(flag_error("utc-offset", "+25:00"),
+	                    "--utc-offset must look like +07:00 (from -14:00 to +14:00), got '+25:00'");
+	kdc_conf_free(dev_opts, &c);
+	free(path);
+}
+
+/* An amount written as on a bill is refused with its digits-only spelling. */
+static void test_integers_take_digits_only(void **state)
+{
+	const char *want = "--amount takes whole VND in digits only, without '.' or ',' separators: 350000";
+	struct devcfg c = { 0 };
+	char err[512];
+	char *path = write_tmp("amount.conf", "count = 1,000\n");
+
+	(void)state;
+	assert_string_equal(flag_error("amount", "350.000"), want);
+	assert_string_equal(flag_error("amount", "350,000"), want);
+	assert_string_equal(flag_error("amount", "350k"), want);
+	assert_string_equal(flag_error("amount", "1.250.000"),
+	                    "--amount takes whole VND in digits only, without '.' or ',' separators: 1250000");
+	assert_string_equal(flag_error("amount", "3.5"),
+	                    "--amount takes whole VND in digits only, without '.' or ',' separators, got '3.5'");
+	assert_string_equal(flag_error("amount", "1234.567"),
+	                    "--amount takes whole VND in digits only, without '.' or ',' separators, got '1234.567'");
+	assert_string_equal(flag_error("count", "10.000"),
+	                    "--count takes a whole number in digits only, without '.' or ',' separators: 10000");
+	assert_string_equal(flag_error("amount", "350000"), "");
+	/* not separators: the plain range error as before */
+	assert_non_null(strstr(flag_error("count", "-5"), "count must be a whole number"));
+	assert_non_null(strstr(flag_error("count", "5."), "count must be a whole number"));
+	assert_int_equal(kdc_conf_defaults(dev_opts, &c), KDC_OK);
+	assert_int_equal(kdc_conf_load(dev_opts, &c, path, err, sizeof err), KDC_ERR_CONFIG);
+	assert_non_null(strstr(err, ":1: count takes a whole number in digits only, without '.' or ',' separators: 1000"));
+	kdc_conf_free(dev_opts, &c);
+	free(path);
+}
+
+static void test_unknown_option_suggests_the_nearest(void **state)
+{
+	struct devcfg c = { 0 };
+	char err[512];
+	char *path = write_tmp("typo.conf", "# device\nhousehld = H1\n");
+
+	(void)state;
+	assert_string_equal(flag_error("househld", "H1"),
+	                    "unknown option --househld: did you mean --household? (see --help)");
+	assert_string_equal(flag_error("hosuehold", "H1"),   /* two letters swapped */
+	                    "unknown option --hosuehold: did you mean --household? (see --help)");
+	assert_string_equal(flag_error("amout", "1"),
+	                    "unknown option --amout: did you mean --amount? (see --help)");
+	assert_string_equal(flag_error("utc-ofset", "+07:00"),
+	                    "unknown option --utc-ofset: did you mean --utc-offset? (see --help)");
+	assert_string_equal(flag_error("outc", "x"),         /* the only option it begins */
+	                    "unknown option --outc: did you mean --outcome? (see --help)");
+	assert_string_equal(flag_error("members-15", "1"),
+	                    "unknown option --members-15: did you mean --members-15plus? (see --help)");
+	assert_string_equal(flag_error("member", "1"),       /* begins two: the nearer one */
+	                    "unknown option --member: did you mean --members? (see --help)");
+	/* nothing close, or two equally close: no guess */
+	assert_string_equal(flag_error("out", "x"), "unknown option --out (see --help)");
+	assert_string_equal(flag_error("colour", "x"), "unknown option --colour (see --help)");
+	assert_string_equal(flag_error("xy", "x"), "unknown option --xy (see --help)");
+	assert_string_equal(flag_error("count-everything", "x"),
+	                    "unknown option --count-everything (see --help)");
+	assert_int_equal(kdc_conf_defaults(dev_opts, &c), KDC_OK);
+	assert_int_equal(kdc_conf_load(dev_opts, &c, path, err, sizeof err), KDC_ERR_CONFIG);
+	assert_non_null(strstr(err, ":2: unknown option 'househld': did you mean 'household'?"));
+	assert_int_equal(kdc_conf_set(dev_opts, &c, "colour", "x", err, sizeof err), KDC_ERR_CONFIG);
+	assert_string_equal(err, "unknown option 'colour'");
+	kdc_conf_free(dev_opts, &c);
+	free(path);
+}
+
 static void test_private_file_mode(void **state)
 {
 	const char *dir = getenv("KDC_TEST_TMP");
@@ -206,6 +445,12 @@ int main(void)
 		cmocka_unit_test(test_config_errors_name_file_and_line),
 		cmocka_unit_test(test_config_relative_path_is_beside_the_file),
 		cmocka_unit_test(test_private_file_mode),
+		cmocka_unit_test(test_parse_time_takes_local_time_with_or_without_offset),
+		cmocka_unit_test(test_parse_time_refuses_what_is_not_a_time),
+		cmocka_unit_test(test_utc_offset_spellings),
+		cmocka_unit_test(test_offset_option),
+		cmocka_unit_test(test_integers_take_digits_only),
+		cmocka_unit_test(test_unknown_option_suggests_the_nearest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

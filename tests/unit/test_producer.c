@@ -122,6 +122,24 @@ static void configuration_errors_are_plain_words(void **state)
 	kdc_conf_free(kdc_producer_opts, &c);
 }
 
+/* kdc-event --at without an offset means the ward's local time: utc-offset,
+ * Vietnam's +07:00 unless the device config says otherwise. */
+static void utc_offset_is_the_wards_local_time(void **state)
+{
+	struct kdc_producer_conf c;
+	char path[512], err[512];
+
+	(void)state;
+	make_conf(&c, "D1", path, sizeof path);
+	assert_int_equal(c.utc_offset_min, 7 * 60);
+	set(&c, "utc-offset", "-03:30");
+	assert_int_equal(c.utc_offset_min, -210);
+	assert_int_equal(kdc_conf_set(kdc_producer_opts, &c, "utc-offset", "+7:00 ICT", err, sizeof err),
+	                 KDC_ERR_CONFIG);
+	assert_non_null(strstr(err, "utc-offset must look like +07:00"));
+	kdc_conf_free(kdc_producer_opts, &c);
+}
+
 struct progress {
 	int calls;
 	struct kdc_producer_stats last;
@@ -306,6 +324,7 @@ int main(void)
 	const char *dir = getenv("KDC_TEST_TMP");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(configuration_errors_are_plain_words),
+		cmocka_unit_test(utc_offset_is_the_wards_local_time),
 		cmocka_unit_test(offline_record_then_sync_times_out_keeping_everything),
 		cmocka_unit_test(two_producers_in_one_process_keep_separate_outboxes),
 		cmocka_unit_test(sync_waits_only_for_what_was_pending_at_its_start),
