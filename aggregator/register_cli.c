@@ -124,8 +124,7 @@ static void tool__close(struct tool_session *s)
 	s->lock = NULL;
 }
 
-/* Commits the change, after recomputing the statistics when they are ours,
- * and says who brings the figures up to date. */
+/* Commits the change, after recomputing the statistics when they are ours. */
 static int tool__commit(struct tool_session *s)
 {
 	if (s->stats && kdc_stats_rebuild(s->stats) != KDC_OK) {
@@ -139,6 +138,12 @@ static int tool__commit(struct tool_session *s)
 		kdc_store_rollback(s->store);
 		return -1;
 	}
+	return 0;
+}
+
+/* After a committed change: says who brings the figures up to date. */
+static void tool__say_figures(const struct tool_session *s)
+{
 	if (s->running && s->holder)
 		printf("The running aggregator (pid %ld) takes the change into its figures within "
 		       "seconds.\n", (long)s->holder);
@@ -148,7 +153,8 @@ static int tool__commit(struct tool_session *s)
 		printf("No aggregator is running, and without --profile the statistics were not "
 		       "recomputed: run kdc-aggregator rebuild --db %s --profile FILE before starting "
 		       "it.\n", s->t->db);
-	return 0;
+	else
+		printf("No aggregator is running: the statistics were recomputed.\n");
 }
 
 static int tool__begin(struct tool_session *s)
@@ -214,6 +220,8 @@ static int tool_import(const char *file, const struct kdc_tool *t)
 			goto cleanup;
 		printf("added %zu, changed %zu, retired %zu; %zu unchanged\n", n.added, n.changed,
 		       n.retired, n.unchanged + n.stay_retired);
+		if (n.added || n.changed || n.retired)
+			tool__say_figures(&s);
 	}
 	rc = 0;
 cleanup:
@@ -283,6 +291,7 @@ static int tool_one(const char *action, const struct kdc_tool *t)
 	if (tool__commit(&s) != 0)
 		goto cleanup;
 	printf("%s\n", msg);
+	tool__say_figures(&s);
 	rc = 0;
 cleanup:
 	tool__close(&s);
@@ -377,6 +386,7 @@ int kdc_tool_void(const struct kdc_tool *t)
 	if (tool__commit(&s) != 0)
 		goto cleanup;
 	printf("%s\n", msg);
+	tool__say_figures(&s);
 	rc = 0;
 cleanup:
 	tool__close(&s);
