@@ -196,6 +196,12 @@ static int tool_import(const char *file, const struct kdc_tool *t)
 		kdc_register_csv_free(&csv);
 		return KDC_EXIT_USAGE;
 	}
+	if (t->retire_missing && csv.nrows == 0) {
+		fprintf(stderr, "%s: %s lists no household: with --retire-missing it would retire the "
+		        "whole register; nothing was changed\n", kdc_prog_name(), file);
+		kdc_register_csv_free(&csv);
+		return KDC_EXIT_USAGE;
+	}
 	who.by = by;
 	who.now_ms = kdc_now_ms();
 	rc = 1;
