@@ -235,127 +235,167 @@ static void reg__people_text(char *buf, size_t len, int people)
 
 enum plan_kind { PLAN_NONE, PLAN_ADD, PLAN_CHANGE };
 
+/* One import: the file, the register as it was, what each row does. */
+struct reg_import {
+	sqlite3 *db;
+	const struct kdc_register_csv *csv;
+	const char *label;
+	const struct kdc_reg_who *who;
+	int verbose;
+	const char *would;          /* "would " in a dry run, else "" */
+	FILE *out, *errout;
+	struct kdc_reg_import_counts *counts;
+	struct reg_all reg;
+	unsigned char *plan;        /* enum plan_kind per row of csv */
+	char *err;
+	size_t errlen;
+};
+
+/* Decides what each row does, before anything is written, so that a
+ * refusal changes nothing. Returns the number of refused rows. */
+static size_t reg__import_plan(struct reg_import *x)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < x->csv->nrows; i++) {
+		const struct kdc_register_row *row = &x->csv->rows[i];
+		struct reg_ent *e = reg__find(&x->reg, row->khom, row->household), *twin;
+
+		if (!e) {
+			if ((twin = reg__case_twin(&x->reg, row->khom, row->household))) {
+				fprintf(x->errout, "%s:%d: household %s of khóm %s differs only in case from %s, "
+				        "already in the register: write it as %s\n", x->label, row->line,
+				        row->household, row->khom, twin->household, twin->household);
+				bad++;
+			}
+			x->plan[i] = PLAN_ADD;
+			continue;
+		}
+		e->seen = 1;
+		if (e->retired) {
+			fprintf(x->out, "%s:%d: household %s of khóm %s is retired in the register: it stays "
+			        "retired (kdc-aggregator register add brings it back)\n",
+			        x->label, row->line, row->household, row->khom);
+			x->counts->stay_retired++;
+		} else if (x->csv->has_people && e->people != row->people_15plus) {
+			x->plan[i] = PLAN_CHANGE;
+		} else {
+			x->counts->unchanged++;
+		}
+	}
+	return bad;
+}
+
+static int reg__import_rows(struct reg_import *x)
+{
+	char detail[512], a[16], b[16];
+	int rc;
+
+	for (size_t i = 0; i < x->csv->nrows; i++) {
+		const struct kdc_register_row *row = &x->csv->rows[i];
+
+		if (x->plan[i] == PLAN_ADD) {
+			reg__people_text(a, sizeof a, row->people_15plus);
+			if (x->verbose)
+				fprintf(x->out, "%sadd khóm %s household %s (people 15+: %s)\n", x->would,
+				        row->khom, row->household, a);
+			snprintf(detail, sizeof detail, "from %s, people 15+: %s", x->label, a);
+			if ((rc = reg__exec(x->db, x->err, x->errlen, "add to the register",
+			                    "INSERT INTO register(khom, household, people_15plus, source,"
+			                    " added_by, added_ms) VALUES(?1, ?2, ?3, 'import', ?4, ?5)",
+			                    "ttpti", row->khom, row->household, row->people_15plus, x->who->by,
+			                    x->who->now_ms)) != KDC_OK ||
+			    (rc = reg__log(x->db, x->who, "import", row->khom, row->household, detail,
+			                   x->err, x->errlen)) != KDC_OK)
+				return rc;
+			x->counts->added++;
+		} else if (x->plan[i] == PLAN_CHANGE) {
+			struct reg_ent *e = reg__find(&x->reg, row->khom, row->household);
+			reg__people_text(a, sizeof a, e->people);
+			reg__people_text(b, sizeof b, row->people_15plus);
+			if (x->verbose)
+				fprintf(x->out, "%schange khóm %s household %s: people 15+ %s -> %s\n", x->would,
+				        row->khom, row->household, a, b);
+			snprintf(detail, sizeof detail, "people 15+: %s -> %s (import of %s)", a, b, x->label);
+			if ((rc = reg__exec(x->db, x->err, x->errlen, "change the register",
+			                    "UPDATE register SET people_15plus = ?3 WHERE khom = ?1 AND"
+			                    " household = ?2", "ttp", row->khom, row->household,
+			                    row->people_15plus)) != KDC_OK ||
+			    (rc = reg__log(x->db, x->who, "change", row->khom, row->household, detail,
+			                   x->err, x->errlen)) != KDC_OK)
+				return rc;
+			x->counts->changed++;
+		}
+	}
+	return KDC_OK;
+}
+
+/* What the register has and the file does not: kept, or retired with
+ * retire_missing (never a household added in the field). */
+static int reg__import_missing(struct reg_import *x, int retire_missing)
+{
+	char detail[512];
+	int rc;
+
+	for (size_t i = 0; i < x->reg.n; i++) {
+		const struct reg_ent *e = &x->reg.e[i];
+
+		if (e->seen || e->retired || e->field)
+			continue;
+		if (!retire_missing) {
+			x->counts->missing_kept++;
+			continue;
+		}
+		if (x->verbose)
+			fprintf(x->out, "%sretire khóm %s household %s (not in %s)\n", x->would, e->khom,
+			        e->household, x->label);
+		snprintf(detail, sizeof detail, "not in %s (import --retire-missing)", x->label);
+		if ((rc = reg__exec(x->db, x->err, x->errlen, "retire in the register",
+		                    "UPDATE register SET retired_ms = ?3, retired_by = ?4,"
+		                    " retired_reason = ?5 WHERE khom = ?1 AND household = ?2",
+		                    "ttitt", e->khom, e->household, x->who->now_ms, x->who->by,
+		                    detail)) != KDC_OK ||
+		    (rc = reg__log(x->db, x->who, "retire", e->khom, e->household, detail, x->err,
+		                   x->errlen)) != KDC_OK)
+			return rc;
+		x->counts->retired++;
+	}
+	if (x->counts->missing_kept)
+		fprintf(x->out, "%zu household%s of the register %s not in %s: kept (--retire-missing "
+		        "retires them; households added in the field are never retired this way)\n",
+		        x->counts->missing_kept, x->counts->missing_kept == 1 ? "" : "s",
+		        x->counts->missing_kept == 1 ? "is" : "are", x->label);
+	return KDC_OK;
+}
+
 int kdc_reg_import(sqlite3 *db, const struct kdc_register_csv *csv, const char *label,
                    int retire_missing, const struct kdc_reg_who *who, int verbose, int dry,
                    FILE *out, FILE *errout, struct kdc_reg_import_counts *counts,
                    char *err, size_t errlen)
 {
-	struct reg_all reg;
-	unsigned char *plan = NULL;
-	const char *would = dry ? "would " : "";
-	char detail[512], a[16], b[16];
-	size_t bad = 0;
+	struct reg_import x = { .db = db, .csv = csv, .label = label, .who = who,
+	                        .verbose = verbose, .would = dry ? "would " : "", .out = out,
+	                        .errout = errout, .counts = counts, .err = err, .errlen = errlen };
+	size_t bad;
 	int rc;
 
 	memset(counts, 0, sizeof *counts);
-	if ((rc = reg__load(db, &reg, err, errlen)) != KDC_OK)
+	if ((rc = reg__load(db, &x.reg, err, errlen)) != KDC_OK)
 		return rc;
-	if (csv->nrows && !(plan = calloc(csv->nrows, 1))) {
-		reg__all_free(&reg);
+	if (csv->nrows && !(x.plan = calloc(csv->nrows, 1))) {
+		reg__all_free(&x.reg);
 		snprintf(err, errlen, "out of memory");
 		return KDC_ERR_NOMEM;
 	}
-	/* first the whole plan, so that a refusal changes nothing */
-	for (size_t i = 0; i < csv->nrows; i++) {
-		const struct kdc_register_row *row = &csv->rows[i];
-		struct reg_ent *e = reg__find(&reg, row->khom, row->household), *twin;
-
-		if (!e) {
-			if ((twin = reg__case_twin(&reg, row->khom, row->household))) {
-				fprintf(errout, "%s:%d: household %s of khóm %s differs only in case from %s, "
-				        "already in the register: write it as %s (or retire %s first)\n",
-				        label, row->line, row->household, row->khom, twin->household,
-				        twin->household, twin->household);
-				bad++;
-			}
-			plan[i] = PLAN_ADD;
-			continue;
-		}
-		e->seen = 1;
-		if (e->retired) {
-			fprintf(out, "%s:%d: household %s of khóm %s is retired in the register: it stays "
-			        "retired (kdc-aggregator register add brings it back)\n",
-			        label, row->line, row->household, row->khom);
-			counts->stay_retired++;
-		} else if (csv->has_people && e->people != row->people_15plus) {
-			plan[i] = PLAN_CHANGE;
-		} else {
-			counts->unchanged++;
-		}
-	}
-	if (bad) {
+	if ((bad = reg__import_plan(&x)) > 0) {
 		snprintf(err, errlen, "%zu row%s of %s clash%s with the register: nothing was changed",
 		         bad, bad == 1 ? "" : "s", label, bad == 1 ? "es" : "");
 		rc = KDC_ERR_INVAL;
-		goto done;
+	} else if ((rc = reg__import_rows(&x)) == KDC_OK) {
+		rc = reg__import_missing(&x, retire_missing);
 	}
-	for (size_t i = 0; i < csv->nrows; i++) {
-		const struct kdc_register_row *row = &csv->rows[i];
-
-		if (plan[i] == PLAN_ADD) {
-			reg__people_text(a, sizeof a, row->people_15plus);
-			if (verbose)
-				fprintf(out, "%sadd khóm %s household %s (people 15+: %s)\n", would, row->khom,
-				        row->household, a);
-			snprintf(detail, sizeof detail, "from %s, people 15+: %s", label, a);
-			if ((rc = reg__exec(db, err, errlen, "add to the register",
-			                    "INSERT INTO register(khom, household, people_15plus, source,"
-			                    " added_by, added_ms) VALUES(?1, ?2, ?3, 'import', ?4, ?5)",
-			                    "ttpti", row->khom, row->household, row->people_15plus, who->by,
-			                    who->now_ms)) != KDC_OK ||
-			    (rc = reg__log(db, who, "import", row->khom, row->household, detail, err,
-			                   errlen)) != KDC_OK)
-				goto done;
-			counts->added++;
-		} else if (plan[i] == PLAN_CHANGE) {
-			struct reg_ent *e = reg__find(&reg, row->khom, row->household);
-			reg__people_text(a, sizeof a, e->people);
-			reg__people_text(b, sizeof b, row->people_15plus);
-			if (verbose)
-				fprintf(out, "%schange khóm %s household %s: people 15+ %s -> %s\n", would,
-				        row->khom, row->household, a, b);
-			snprintf(detail, sizeof detail, "people 15+: %s -> %s (import of %s)", a, b, label);
-			if ((rc = reg__exec(db, err, errlen, "change the register",
-			                    "UPDATE register SET people_15plus = ?3 WHERE khom = ?1 AND"
-			                    " household = ?2", "ttp", row->khom, row->household,
-			                    row->people_15plus)) != KDC_OK ||
-			    (rc = reg__log(db, who, "change", row->khom, row->household, detail, err,
-			                   errlen)) != KDC_OK)
-				goto done;
-			counts->changed++;
-		}
-	}
-	/* what the register has and the file does not */
-	for (size_t i = 0; i < reg.n; i++) {
-		const struct reg_ent *e = &reg.e[i];
-
-		if (e->seen || e->retired || e->field)
-			continue;
-		if (!retire_missing) {
-			counts->missing_kept++;
-			continue;
-		}
-		if (verbose)
-			fprintf(out, "%sretire khóm %s household %s (not in %s)\n", would, e->khom,
-			        e->household, label);
-		snprintf(detail, sizeof detail, "not in %s (import --retire-missing)", label);
-		if ((rc = reg__exec(db, err, errlen, "retire in the register",
-		                    "UPDATE register SET retired_ms = ?3, retired_by = ?4,"
-		                    " retired_reason = ?5 WHERE khom = ?1 AND household = ?2",
-		                    "ttitt", e->khom, e->household, who->now_ms, who->by, detail)) != KDC_OK ||
-		    (rc = reg__log(db, who, "retire", e->khom, e->household, detail, err, errlen)) != KDC_OK)
-			goto done;
-		counts->retired++;
-	}
-	if (counts->missing_kept)
-		fprintf(out, "%zu household%s of the register %s not in %s: kept (--retire-missing "
-		        "retires them; households added in the field are never retired this way)\n",
-		        counts->missing_kept, counts->missing_kept == 1 ? "" : "s",
-		        counts->missing_kept == 1 ? "is" : "are", label);
-	rc = KDC_OK;
-done:
-	free(plan);
-	reg__all_free(&reg);
+	free(x.plan);
+	reg__all_free(&x.reg);
 	return rc;
 }
 
