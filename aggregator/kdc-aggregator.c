@@ -2,7 +2,11 @@
  *
  *   kdc-aggregator [run] --ward CODE --db PATH [--broker URL] [options]
  *   kdc-aggregator rebuild --db PATH [--profile FILE]
- *   kdc-aggregator forget --db PATH [--profile FILE] --household CODE
+ *   kdc-aggregator forget --db PATH [--profile FILE] --khom K --household H
+ *   kdc-aggregator register import|list|add|retire|log ... --db PATH [--profile FILE]
+ *   kdc-aggregator void --db PATH --event ID --reason TEXT
+ *   kdc-aggregator events --db PATH [--khom K] [--household H]
+ * (the ward office's commands are register_cli.h's; docs/register.md)
  *
  * Threads of `run`:
  *   - main: owns the MQTT client (connect/reconnect ticks), publishes what
@@ -36,7 +40,9 @@
 #include "kdc_proto.h"
 #include "kdc_util.h"
 #include "outq.h"
+#include "dblock.h"
 #include "profile.h"
+#include "register_cli.h"
 #include "stats.h"
 #include "store.h"
 #include "writer.h"
@@ -48,6 +54,7 @@
 #define SHUTDOWN_PUBLISH_MS 5000
 #define DISCONNECT_MS 3000
 #define RECEIPT_QUEUE_BYTES (64u * 1024 * 1024)
+#define LOCK_WAIT_MS 15000
 
 /* ---- configuration -------------------------------------------------------- */
 
@@ -57,7 +64,17 @@ struct agg_conf {
 	char *ward;
 	char *db;
 	char *profile;
+	char *khom;
 	char *household;
+	char *by;
+	char *reason;
+	char *event;
+	int dry_run;
+	int retire_missing;
+	int field;
+	int retired;
+	long long people_15plus;
+	long long limit;
 	long long batch_max;
 	long long batch_ms;
 	char *synchronous;
@@ -81,8 +98,28 @@ static const struct kdc_opt agg_opts[] = {
 	        "SQLite database file, created with mode 0600 (required)"),
 	AGG_OPT("profile", KDC_OPT_STR, profile, 0, 0, NULL,
 	        "ward profile: households and people 15+ per khom, teams, targets"),
+	AGG_OPT("khom", KDC_OPT_STR, khom, 0, 0, NULL,
+	        "register, events, forget: the khom (with --household: of that household)"),
 	AGG_OPT("household", KDC_OPT_STR, household, 0, 0, NULL,
-	        "forget: the household code whose data is deleted"),
+	        "register add/retire, events, forget: the household's code, e.g. H0042"),
+	AGG_OPT("people-15plus", KDC_OPT_INT, people_15plus, -1, 100, "-1",
+	        "register add: people aged 15+ in the household (-1: not given)"),
+	AGG_OPT("reason", KDC_OPT_STR, reason, 0, 0, NULL,
+	        "register retire, void: why, in a few words (kept in the register log)"),
+	AGG_OPT("by", KDC_OPT_STR, by, 0, 0, NULL,
+	        "register, void, forget: who makes the change (default: the login name)"),
+	AGG_OPT("dry-run", KDC_OPT_BOOL, dry_run, 0, 0, "false",
+	        "register import: print what would change, change nothing"),
+	AGG_OPT("retire-missing", KDC_OPT_BOOL, retire_missing, 0, 0, "false",
+	        "register import: retire households the file no longer lists"),
+	AGG_OPT("field", KDC_OPT_BOOL, field, 0, 0, "false",
+	        "register list: only households added in the field (by devices)"),
+	AGG_OPT("retired", KDC_OPT_BOOL, retired, 0, 0, "false",
+	        "register list: the retired households instead of the active ones"),
+	AGG_OPT("event", KDC_OPT_STR, event, 0, 0, NULL,
+	        "void: the id of the event to void (as kdc-aggregator events prints it)"),
+	AGG_OPT("limit", KDC_OPT_INT, limit, 1, 1000000, "100",
+	        "events: show at most this many (the newest)"),
 	KDC_MQTT_OPTS(struct agg_conf, mqtt),
 	AGG_OPT("batch-max", KDC_OPT_INT, batch_max, 1, 100000, "4096",
 	        "events stored per transaction at most (a backlog is drained in batches "
@@ -112,15 +149,28 @@ static void agg__usage(FILE *out)
 	fprintf(out,
 	        "usage: kdc-aggregator [run] --ward CODE --db PATH [--broker URL] [options]\n"
 	        "       kdc-aggregator rebuild --db PATH [--profile FILE]\n"
-	        "       kdc-aggregator forget --db PATH [--profile FILE] --household CODE\n"
+	        "       kdc-aggregator forget --db PATH [--profile FILE] --khom K --household H\n"
+	        "       kdc-aggregator register import FILE [--dry-run] [--retire-missing] [--by NAME]\n"
+	        "       kdc-aggregator register list [--khom K] [--field] [--retired]\n"
+	        "       kdc-aggregator register add --khom K --household H [--people-15plus N]\n"
+	        "       kdc-aggregator register retire --khom K --household H --reason TEXT\n"
+	        "       kdc-aggregator register log [--khom K]\n"
+	        "       kdc-aggregator void --event ID --reason TEXT [--by NAME]\n"
+	        "       kdc-aggregator events [--khom K] [--household H] [--limit N]\n"
+	        "       (register, void and events take --db PATH and --profile FILE, or --config)\n"
 	        "\n"
 	        "run (the default) subscribes to kdc/v1/{ward}/events/+/+, stores every event\n"
 	        "once, publishes receipts after each commit and the statistics as retained\n"
 	        "JSON, until SIGTERM or SIGINT.\n"
 	        "rebuild recomputes the statistics from the stored events (stop the daemon\n"
 	        "first: it keeps statistics in memory too).\n"
-	        "forget deletes one household's events and refused payloads (personal-data\n"
-	        "law) and rebuilds the statistics, in one transaction (stop the daemon first).\n"
+	        "forget deletes one household of one khom: its events, the voids naming them,\n"
+	        "refused payloads holding its code, its register entry (personal-data law),\n"
+	        "and rebuilds the statistics, in one transaction; it refuses (exit 3) while\n"
+	        "the daemon runs on the database.\n"
+	        "register keeps the ward's household register, void takes an event out of\n"
+	        "the figures, events lists stored events with their ids: these work while\n"
+	        "the daemon runs (see docs/register.md).\n"
 	        "\n"
 	        "options (also as 'name = value' lines in --config FILE):\n");
 	kdc_conf_usage(agg_opts, out);
@@ -374,6 +424,29 @@ static int agg__open_db(const struct agg_conf *c, int synchronous_full,
 	return 0;
 }
 
+/* Takes the database's lock (dblock.h) for as long as the daemon runs: one
+ * aggregator per database, and no forget under it. A ward tool holds it for
+ * a moment when no aggregator runs, so a held lock is tried again for a
+ * while before giving up. */
+static int agg__lock(const struct agg_conf *c, kdc_dblock **lock)
+{
+	int64_t until = kdc_mono_ms() + LOCK_WAIT_MS;
+	char err[512];
+	pid_t holder = 0;
+	int rc;
+
+	while ((rc = kdc_dblock_try(c->db, 1, lock, &holder, err, sizeof err)) == KDC_ERR_BUSY &&
+	       kdc_mono_ms() < until && !agg_stop)
+		kdc_sleep_ms(100);
+	if (rc == KDC_ERR_BUSY)
+		kdc_error("the database %s is in use by another program (pid %ld): another "
+		          "kdc-aggregator, or kdc-aggregator forget; one aggregator per database",
+		          c->db, (long)holder);
+	else if (rc != KDC_OK)
+		kdc_error("%s", err);
+	return rc == KDC_OK ? 0 : -1;
+}
+
 static int agg_run(struct agg_conf *c)
 {
 	struct kdc_writer_conf wc = KDC_WRITER_CONF_INIT;
@@ -382,6 +455,7 @@ static int agg_run(struct agg_conf *c)
 	struct agg a;
 	kdc_store *store = NULL;
 	kdc_stats *stats = NULL;
+	kdc_dblock *lock = NULL;
 	char err[512], filter[KDC_TOPIC_MAX + 1], client_id[128], json[512];
 	int rc = 1, full;
 
@@ -417,7 +491,7 @@ static int agg_run(struct agg_conf *c)
 	rc = 1;
 
 	agg__log_start(c, client_id);
-	if (agg__open_db(c, full, profile, &store, &stats) != 0)
+	if (agg__lock(c, &lock) != 0 || agg__open_db(c, full, profile, &store, &stats) != 0)
 		goto cleanup;
 	a.in = kdc_ingest_new((size_t)c->queue_slots);
 	a.out = kdc_outq_new(RECEIPT_QUEUE_BYTES);
@@ -498,6 +572,7 @@ cleanup:
 	kdc_ingest_free(a.in);
 	kdc_outq_free(a.out);
 	kdc_profile_free(profile);
+	kdc_dblock_release(lock);
 	if (rc == 0)
 		kdc_info("stopped");
 	return rc;
@@ -536,55 +611,54 @@ cleanup:
 	return rc;
 }
 
-/* ---- forget ------------------------------------------------------------------- */
+/* ---- the ward office's commands (register_cli.h) ------------------------------- */
 
-/* Deletes one household's data and brings the statistics to what a rebuild
- * from the remaining events gives, in one transaction: a crash leaves either
- * everything as it was or everything done. */
-static int agg_forget(struct agg_conf *c)
+/* Positional arguments of `register ACTION [FILE]` (not options). */
+static const char *agg_action, *agg_file;
+
+/* Runs fn with the options as a kdc_tool, the profile loaded. */
+static int agg__tool(struct agg_conf *c, int (*fn)(const struct kdc_tool *t))
 {
 	struct kdc_profile *profile = NULL;
-	kdc_store *store = NULL;
-	kdc_stats *stats = NULL;
-	int64_t events = 0, rejected = 0;
-	int rc, in_tx = 0;
+	struct kdc_tool t;
+	int rc;
 
-	if (!c->db || !*c->db)
-		return kdc_usage_error("forget: --db is required (the aggregator's SQLite file)");
-	if (!c->household || !kdc_code_valid(c->household))
-		return kdc_usage_error("forget: --household CODE is required (the household's "
-		                         "pseudonymous code, e.g. H0042)");
 	if ((rc = agg__profile(c, c->ward && *c->ward ? c->ward : NULL, &profile)) != 0)
 		return rc;
-	rc = 1;
-	if (agg__open_db(c, 1, profile, &store, &stats) != 0)
-		goto cleanup;
-	/* the statistics keep household codes too: overwrite everything deleted */
-	if (kdc_store_secure_delete(store, 1) != KDC_OK || kdc_store_begin(store) != KDC_OK)
-		goto fail;
-	in_tx = 1;
-	if (kdc_store_forget_household(store, c->household, &events, &rejected) != KDC_OK ||
-	    kdc_stats_rebuild(stats) != KDC_OK || kdc_store_commit(store) != KDC_OK)
-		goto fail;
-	in_tx = 0;
-	if (kdc_store_checkpoint(store) != KDC_OK)
-		kdc_warn("deleted, but the write-ahead log could not be truncated yet: %s",
-		         kdc_store_errmsg(store));
-	printf("household %s: %lld events and %lld refused payloads deleted; statistics rebuilt\n",
-	       c->household, (long long)events, (long long)rejected);
-	rc = 0;
-	goto cleanup;
-fail:
-	kdc_error("forgetting household %s in %s failed, nothing was changed: %s", c->household,
-	          c->db, kdc_store_errmsg(store));
-	if (in_tx)
-		kdc_store_rollback(store);
-cleanup:
-	kdc_stats_free(stats);
-	kdc_store_close(store);
+	memset(&t, 0, sizeof t);
+	t.db = c->db;
+	t.profile_path = c->profile;
+	t.profile = profile;
+	t.ward = c->ward && *c->ward ? c->ward : profile->ward;
+	t.by = c->by;
+	t.khom = c->khom;
+	t.household = c->household;
+	t.reason = c->reason;
+	t.event = c->event;
+	t.dry_run = c->dry_run;
+	t.retire_missing = c->retire_missing;
+	t.field = c->field;
+	t.retired = c->retired;
+	t.people = c->people_15plus;
+	t.limit = c->limit;
+	t.busy_timeout_ms = (int)c->busy_timeout_ms;
+	rc = fn(&t);
 	kdc_profile_free(profile);
 	return rc;
 }
+
+static int agg__register(const struct kdc_tool *t)
+{
+	return kdc_tool_register(agg_action, agg_file, t);
+}
+
+static int agg_register(struct agg_conf *c) { return agg__tool(c, agg__register); }
+static int agg_void(struct agg_conf *c) { return agg__tool(c, kdc_tool_void); }
+static int agg_events(struct agg_conf *c) { return agg__tool(c, kdc_tool_events); }
+/* Deletes one household's data and brings the statistics to what a rebuild
+ * from the remaining events gives, in one transaction; refuses while the
+ * daemon runs on the database. */
+static int agg_forget(struct agg_conf *c) { return agg__tool(c, kdc_tool_forget); }
 
 /* ---- commands -------------------------------------------------------------- */
 
@@ -597,6 +671,9 @@ static const struct agg_command agg_commands[] = {
 	{ "run", agg_run },
 	{ "rebuild", agg_rebuild },
 	{ "forget", agg_forget },
+	{ "register", agg_register },
+	{ "void", agg_void },
+	{ "events", agg_events },
 };
 
 int main(int argc, char **argv)
@@ -617,14 +694,31 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		if (!cmd)
-			return kdc_usage_error("unknown command '%s' (commands: run, rebuild, forget; see --help)",
-			                       argv[1]);
+			return kdc_usage_error("unknown command '%s' (commands: run, rebuild, forget, "
+			                       "register, void, events; see --help)", argv[1]);
 		argi = 2;
 	}
 	if (kdc_prog_help_version(argc, argv, argi, agg__usage, &rc))
 		return rc;
-	if ((rc = kdc_prog_options(agg_opts, &conf, argc, argv, &argi, 0)) != 0 ||
-	    (rc = kdc_prog_log_level(conf.log_level)) != 0)
+	if (cmd->fn == agg_register && argi < argc && argv[argi][0] != '-')
+		agg_action = argv[argi++];
+	if ((rc = kdc_prog_options(agg_opts, &conf, argc, argv, &argi, cmd->fn == agg_register)) != 0)
+		goto cleanup;
+	if (cmd->fn == agg_register && argi < argc) {
+		/* register import FILE: the one argument, options before or after it */
+		char err[512];
+		agg_file = argv[argi++];
+		if (kdc_conf_args(agg_opts, &conf, argc, argv, &argi, err, sizeof err) != KDC_OK) {
+			rc = kdc_usage_error("%s", err);
+			goto cleanup;
+		}
+		if (argi < argc) {
+			rc = kdc_usage_error("unexpected argument '%s' (options start with --; see "
+			                     "kdc-aggregator --help)", argv[argi]);
+			goto cleanup;
+		}
+	}
+	if ((rc = kdc_prog_log_level(conf.log_level)) != 0)
 		goto cleanup;
 	/* Nobody reads SQLite's memory statistics here, and keeping them takes a
 	 * process-wide mutex on every SQLite allocation. Only possible before

@@ -378,35 +378,48 @@ int64_t kdc_store_rejected_dropped(const kdc_store *s)
 	return s->rejected_dropped;
 }
 
-static int store__delete_where(kdc_store *s, const char *sql, const char *household,
-                               int64_t *deleted)
+/* Runs sql (parameters ?1 khom, ?2 household) and adds the rows it changed
+ * to *changed (when not NULL). */
+static int store__exec_kh(kdc_store *s, const char *sql, const char *khom, const char *household,
+                          int64_t *changed)
 {
 	sqlite3_stmt *st = NULL;
 	int src, rc;
 
 	if ((src = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) != SQLITE_OK)
 		return store__fail(s, src, "prepare delete");
-	if ((src = sqlite3_bind_text(st, 1, household, -1, SQLITE_STATIC)) != SQLITE_OK) {
+	if ((src = kdc_db_bind(st, "tt", khom, household)) != SQLITE_OK) {
 		rc = store__fail(s, src, "bind household");
 		goto cleanup;
 	}
-	if ((rc = store__step_done(s, st, "delete household rows")) == KDC_OK)
-		*deleted = sqlite3_changes64(s->db);
+	if ((rc = store__step_done(s, st, "delete household rows")) == KDC_OK && changed)
+		*changed += sqlite3_changes64(s->db);
 cleanup:
 	sqlite3_finalize(st);
 	return rc;
 }
 
-int kdc_store_forget_household(kdc_store *s, const char *household,
+int kdc_store_forget_household(kdc_store *s, const char *khom, const char *household,
                                int64_t *events, int64_t *rejected)
 {
 	int rc;
 
 	*events = *rejected = 0;
-	rc = store__delete_where(s, "DELETE FROM events WHERE household = ?1", household, events);
+	/* the voids naming its events (a ward void has no event of its own) and
+	 * its own void events, which the events delete below removes */
+	rc = store__exec_kh(s, "DELETE FROM voids WHERE target IN (SELECT id FROM events"
+	                       " WHERE khom = ?1 AND household = ?2) OR void_id IN (SELECT id"
+	                       " FROM events WHERE khom = ?1 AND household = ?2)",
+	                    khom, household, NULL);
 	if (rc == KDC_OK)
-		rc = store__delete_where(s, "DELETE FROM rejected WHERE instr(payload, CAST(?1 AS BLOB)) > 0",
-		                         household, rejected);
+		rc = store__exec_kh(s, "DELETE FROM events WHERE khom = ?1 AND household = ?2", khom,
+		                    household, events);
+	/* a refused payload may not decode: its bytes (and the words of its
+	 * reason, which may quote the code) are searched, whatever the khóm */
+	if (rc == KDC_OK)
+		rc = store__exec_kh(s, "DELETE FROM rejected WHERE"
+		                       " instr(payload, CAST(?2 AS BLOB)) > 0 OR instr(detail, ?2) > 0",
+		                    khom, household, rejected);
 	return rc;
 }
 

@@ -105,14 +105,17 @@ int kdc_store_add_rejected(kdc_store *s, const struct kdc_rejected_row *r);
  * opened (their count per device is in rejected_dropped). */
 int64_t kdc_store_rejected_dropped(const kdc_store *s);
 
-/* Deletes a household's data, as personal-data law asks: every event with
- * that household code, and every refused payload whose bytes contain the code
- * (a refused payload may not decode, so its bytes are searched; a short code
- * can match unrelated garbage, which is then deleted too). Call inside a
- * transaction (kdc_store_begin), after kdc_store_secure_delete(s, 1) so that
- * the deleted rows are overwritten in the file, not just unlinked. The counts
- * of deleted rows go to *events and *rejected. */
-int kdc_store_forget_household(kdc_store *s, const char *household,
+/* Deletes a household's data, as personal-data law asks: every event of
+ * that household code in that khóm (the same code in another khóm is another
+ * household), the voids naming those events, and every refused payload whose
+ * bytes or reason contain the code (a refused payload may not decode, so its
+ * bytes are searched, in every khóm; a short code can match unrelated
+ * garbage, which is then deleted too). Call inside a transaction
+ * (kdc_store_begin), after kdc_store_secure_delete(s, 1) so that the deleted
+ * rows are overwritten in the file, not just unlinked. The counts of deleted
+ * rows go to *events and *rejected. The register and its log are
+ * register_edit.h's. */
+int kdc_store_forget_household(kdc_store *s, const char *khom, const char *household,
                                int64_t *events, int64_t *rejected);
 
 /* Turns SQLite's secure_delete on or off for this connection: when on, every
