@@ -132,9 +132,29 @@ int kdc_producer_run(kdc_producer *p, const volatile sig_atomic_t *stop);
  * at the timeout for the others (host not found, refused, topic refused). Events recorded meanwhile (by
  * another process) are neither sent nor waited for: they go with the next
  * sync, once each. Rejected events do not count as pending; the stats'
- * pending is what is left of the sync's events. progress may be NULL. */
+ * pending is what is left of the sync's events. progress may be NULL.
+ * With kdc_producer_want_worklist it also connects when nothing is pending
+ * and waits for the worklist (see kdc_producer_worklist_state); a worklist
+ * that does not come by the timeout is no error when the events are done. */
 int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_atomic_t *stop,
                       kdc_producer_progress_cb progress, void *ud);
+
+/* Asks for the team's worklist (kdc/v1/{ward}/worklist/{team}): call before
+ * kdc_producer_connect. Each list that arrives is checked and stored in the
+ * outbox file (worklist.h); kdc_producer_sync then also waits for the
+ * retained list, a moment after the broker granted the subscription. */
+void kdc_producer_want_worklist(kdc_producer *p);
+
+enum kdc_producer_worklist {
+	KDC_PRODUCER_WORKLIST_NONE = 0,  /* no answer yet */
+	KDC_PRODUCER_WORKLIST_STORED,    /* a newer list came and is stored */
+	KDC_PRODUCER_WORKLIST_SAME,      /* the list that came is the one stored */
+	KDC_PRODUCER_WORKLIST_NOTHING,   /* the broker has no list for the team */
+	KDC_PRODUCER_WORKLIST_REFUSED,   /* the broker refused the subscription */
+	KDC_PRODUCER_WORKLIST_BAD,       /* the list that came was unreadable */
+};
+/* What happened to the worklist so far (enum kdc_producer_worklist). */
+int kdc_producer_worklist_state(kdc_producer *p);
 
 /* Why events do not get through now, or 0: KDC_ERR_TOPIC_REFUSED (or
  * KDC_ERR_BUSY) while the broker refuses our publishes, else while not
