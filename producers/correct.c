@@ -131,3 +131,19 @@ cleanup:
 	sqlite3_finalize(st);
 	return rc;
 }
+
+int kdc_outbox_record_all(kdc_outbox *ob, kdc_event_pb *const *evs, size_t n, int64_t now_ms,
+                          uint8_t (*ids)[KDC_UUID_LEN], struct kdc_verdict *v)
+{
+	int rc;
+
+	if ((rc = kdc_outbox_begin(ob)) != KDC_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = kdc_outbox_record(ob, evs[i], now_ms, ids[i], NULL, v)) != KDC_OK) {
+			kdc_outbox_rollback(ob);
+			return rc;
+		}
+	}
+	return kdc_outbox_commit(ob);
+}

@@ -31,4 +31,11 @@ int kdc_outbox_find(kdc_outbox *ob, const char *idtext, uint8_t id[KDC_UUID_LEN]
 int kdc_outbox_voided(kdc_outbox *ob, const uint8_t target[KDC_UUID_LEN],
                       uint8_t void_id[KDC_UUID_LEN], int *voided);
 
+/* Records evs[0..n) (kdc_outbox_record each, ids[i] their ids) in one
+ * transaction: all of them or, when one is refused (KDC_ERR_INVAL, reason
+ * in v) or the write fails, none. A void and the corrected event of an
+ * amendment go together so. Not inside a batch (KDC_ERR_BUSY). */
+int kdc_outbox_record_all(kdc_outbox *ob, kdc_event_pb *const *evs, size_t n, int64_t now_ms,
+                          uint8_t (*ids)[KDC_UUID_LEN], struct kdc_verdict *v);
+
 #endif

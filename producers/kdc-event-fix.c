@@ -16,43 +16,43 @@
 
 #define AMEND_REASON "amended"
 
-/* Records evs[0..n) in one outbox transaction (all or nothing) and prints
- * "LABEL ID" for each. add_khom/add_household (may be NULL): also put that
- * household on the stored worklist as added on this device. */
-static int record_together(struct cli *c, kdc_producer *p, kdc_event_pb **evs,
-                           const char *const *labels, int n, const char *add_khom,
-                           const char *add_household, int64_t people_15plus)
+/* Prints "LABEL ID" for each of n ids. */
+static int print_ids(uint8_t (*ids)[KDC_UUID_LEN], const char *const *labels, int n)
 {
-	kdc_outbox *ob = kdc_producer_outbox(p);
-	uint8_t ids[2][KDC_UUID_LEN];
 	char idtext[KDC_UUID_STR_LEN];
-	struct kdc_verdict v;
-	int rc, added, i;
 
-	if ((rc = kdc_outbox_begin(ob)) != KDC_OK)
-		goto fail;
-	for (i = 0; i < n && i < 2; i++)
-		if ((rc = kdc_producer_record(p, evs[i], ids[i], &v)) != KDC_OK)
-			goto fail;
-	if (add_khom && (rc = kdc_worklist_add_local(ob, add_khom, add_household, people_15plus,
-	                                              &added)) != KDC_OK)
-		goto fail;
-	if ((rc = kdc_outbox_commit(ob)) != KDC_OK)
-		goto fail;
-	for (i = 0; i < n && i < 2; i++) {
+	for (int i = 0; i < n; i++) {
 		kdc_uuid_format(ids[i], idtext);
 		printf("%s%s%s\n", labels[i] ? labels[i] : "", labels[i] ? " " : "", idtext);
 	}
 	return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
-fail:
-	kdc_outbox_rollback(ob);
+}
+
+/* The exit status of a failed record, said in plain words. */
+static int record_failed(struct cli *c, kdc_producer *p, int rc, const struct kdc_verdict *v)
+{
 	if (rc == KDC_ERR_INVAL) {
-		fprintf(stderr, "kdc-event: this cannot be recorded: %s\n", v.detail);
+		fprintf(stderr, "kdc-event: this cannot be recorded: %s\n", v->detail);
 		return EXIT_USAGE;
 	}
 	fprintf(stderr, "kdc-event: cannot write to the outbox %s: %s (%s)\n", c->dev.outbox,
-	        kdc_strerror(rc), kdc_outbox_errmsg(ob));
+	        kdc_strerror(rc), kdc_outbox_errmsg(kdc_producer_outbox(p)));
 	return EXIT_FAIL;
+}
+
+/* Records evs[0..n) together (all or nothing) and prints their ids. */
+static int record_together(struct cli *c, kdc_producer *p, kdc_event_pb *const *evs,
+                           const char *const *labels, int n)
+{
+	uint8_t ids[2][KDC_UUID_LEN];
+	struct kdc_verdict v;
+	int rc;
+
+	if (n > 2)
+		return EXIT_FAIL;
+	if ((rc = kdc_producer_record_all(p, evs, (size_t)n, ids, &v)) != KDC_OK)
+		return record_failed(c, p, rc, &v);
+	return print_ids(ids, labels, n);
 }
 
 /* ---- household add ------------------------------------------------------------ */
@@ -61,11 +61,13 @@ int cmd_household(struct cli *c)
 {
 	kdc_event_pb ev = KDC__V1__EVENT__INIT;
 	Kdc__V1__HouseholdAdded b = KDC__V1__HOUSEHOLD_ADDED__INIT;
-	kdc_event_pb *evs[1] = { &ev };
 	const char *labels[1] = { NULL };
+	uint8_t ids[1][KDC_UUID_LEN];
+	struct kdc_verdict v;
 	char msg[512];
 	kdc_producer *p = NULL;
-	int ret, rc;
+	kdc_outbox *ob;
+	int ret, rc, added;
 
 	if ((ret = require_code(c->khom, "khom", "the khom/ap code, e.g. --khom 6")) ||
 	    (ret = require_code(c->household, "household", "the new household's code, e.g. "
@@ -95,7 +97,18 @@ int cmd_household(struct cli *c)
 	ev.household = c->household;
 	ev.body_case = KDC__V1__EVENT__BODY_HOUSEHOLD_ADDED;
 	ev.household_added = &b;
-	ret = record_together(c, p, evs, labels, 1, c->khom, c->household, c->people_15plus);
+	/* the event and the list's new line in one transaction */
+	ob = kdc_producer_outbox(p);
+	if ((rc = kdc_outbox_begin(ob)) != KDC_OK ||
+	    (rc = kdc_producer_record(p, &ev, ids[0], &v)) != KDC_OK ||
+	    (rc = kdc_worklist_add_local(ob, c->khom, c->household, c->people_15plus,
+	                                 &added)) != KDC_OK ||
+	    (rc = kdc_outbox_commit(ob)) != KDC_OK) {
+		kdc_outbox_rollback(ob);
+		ret = record_failed(c, p, rc, &v);
+	} else {
+		ret = print_ids(ids, labels, 1);
+	}
 	kdc_producer_free(p);
 	return ret;
 }
@@ -198,7 +211,7 @@ int cmd_void(struct cli *c)
 		return ret;
 	if ((ret = find_voidable(c, p, id, &orig)) == 0) {
 		build_void(&ev, &b, orig, id, c->reason);
-		ret = record_together(c, p, evs, labels, 1, NULL, NULL, 0);
+		ret = record_together(c, p, evs, labels, 1);
 	}
 	kdc_event_free(orig);
 	kdc_producer_free(p);
@@ -365,7 +378,7 @@ int cmd_amend(struct cli *c)
 	if ((ret = check_household(c, p, nev.khom, nev.household)) != 0)
 		goto cleanup;
 	build_void(&vev, &b, orig, id, c->reason ? c->reason : AMEND_REASON);
-	ret = record_together(c, p, evs, labels, 2, NULL, NULL, 0);
+	ret = record_together(c, p, evs, labels, 2);
 cleanup:
 	kdc_event_free(orig);
 	kdc_producer_free(p);

@@ -44,6 +44,7 @@
 #include "kdc_err.h"
 #include "kdc_log.h"
 #include "kdc_util.h"
+#include "correct.h"
 #include "producer.h"
 #include "worklist.h"
 
@@ -394,6 +395,25 @@ int kdc_producer_record(kdc_producer *p, kdc_event_pb *ev, uint8_t id[KDC_UUID_L
 	rc = kdc_outbox_record(p->ob, ev, now, id, NULL, v);
 	if (rc == KDC_OK)
 		p->st.recorded++;
+	return rc;
+}
+
+int kdc_producer_record_all(kdc_producer *p, kdc_event_pb *const *evs, size_t n,
+                            uint8_t (*ids)[KDC_UUID_LEN], struct kdc_verdict *v)
+{
+	int64_t now = kdc_now_ms();
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		evs[i]->ward = p->conf.ward;
+		evs[i]->team = p->conf.team;
+		evs[i]->device = p->conf.device;
+		if (evs[i]->occurred_ms == 0)
+			evs[i]->occurred_ms = now;
+	}
+	rc = kdc_outbox_record_all(p->ob, evs, n, now, ids, v);
+	if (rc == KDC_OK)
+		p->st.recorded += (int64_t)n;
 	return rc;
 }
 

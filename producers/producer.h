@@ -110,6 +110,11 @@ kdc_outbox *kdc_producer_outbox(kdc_producer *p);
 int kdc_producer_record(kdc_producer *p, kdc_event_pb *ev, uint8_t id[KDC_UUID_LEN],
                         struct kdc_verdict *v);
 
+/* kdc_producer_record for evs[0..n), all in one outbox transaction: all
+ * recorded, or none (kdc_outbox_record_all). ids[i] gets evs[i]'s id. */
+int kdc_producer_record_all(kdc_producer *p, kdc_event_pb *const *evs, size_t n,
+                            uint8_t (*ids)[KDC_UUID_LEN], struct kdc_verdict *v);
+
 /* Creates the MQTT client and its receipts subscription; connecting then
  * happens in poll (with backoff, forever). 0, or KDC_ERR_CONFIG/MQTT with err.
  * Calling it again is a no-op. */
