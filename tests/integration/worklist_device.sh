@@ -87,6 +87,7 @@ dev_event "$conf" household add --khom 6 --household H0099 --people-15plus 3
 added_id=$EVENT_ID
 assert_eq "household add: a household_added event in the outbox" 1 "$(dev_outbox_count "$conf" 'kind = 4')"
 dev_event "$conf" visit --khom 6 --household H0099 --outcome surveyed
+h99_id=$EVENT_ID
 out=$("$KDC_EVENT" --config "$conf" worklist --khom 6 2>&1)
 assert_contains "worklist shows the household added here" "H0099" "$out"
 assert_contains "... marked as added on this device" "(added on this device)" "$out"
@@ -142,5 +143,35 @@ assert_eq "voids in the outbox after the amendment" 2 "$voids"
 out=$("$KDC_EVENT" --config "$conf" amend "$wrong_id" --household H0O42 2>&1)
 assert_eq "amending it again: exit status" 2 "$?"
 assert_contains "amending it again: refusal" "voided already" "$out"
+
+# Back online: a refusal for a register reason is shown with what to do, and a
+# newer list replaces the stored one but keeps the household added here.
+broker_start "$broker"
+cat >"$WORK/receipt.txt" <<TXT
+device: "D5"
+rejected { id: "$(hex_escape "$(uuid_hex "$h99_id")")" reason: REJECT_REASON_UNKNOWN_HOUSEHOLD
+           detail: "household H0099 is not in khom 6 of the ward's register" }
+TXT
+pb_encode kdc.v1.Receipt receipt <"$WORK/receipt.txt" >"$WORK/receipt.bin" || fail "protoc could not encode the receipt"
+mq_pub_file "$broker" "kdc/v1/$ward/receipts/D5" "$WORK/receipt.bin"
+sed -e 's/^seq: 7/seq: 8/' -e '/H0043/d' "$WORK/worklist.txt" | pb_encode kdc.v1.Worklist worklist >"$WORK/worklist8.bin"
+mosquitto_pub -h 127.0.0.1 -p "$(broker_port "$broker")" -q 1 -r -t "kdc/v1/$ward/worklist/T1" \
+	-f "$WORK/worklist8.bin" || fail "mosquitto_pub of the worklist failed"
+# no aggregator: the events stay pending and the sync times out (exit 3)
+out=$("$KDC_EVENT" --config "$conf" sync --timeout 4 2>&1)
+st=$?
+printf '%s\n' "$out" >"$WORK/sync-again.log"
+assert_eq "sync without an aggregator: exit status" 3 "$st"
+assert_contains "the newer list is stored" "the team's worklist is updated" "$out"
+assert_contains "the refusal is reported" "1 event(s) were refused by the server" "$out"
+out=$("$KDC_EVENT" --config "$conf" worklist 2>&1)
+assert_contains "list 8 stored" "list 8" "$out"
+case "$out" in *H0043*) fail "H0043 is still listed after list 8: $out" ;; esac
+assert_contains "the household added here is kept" "H0099" "$out"
+out=$("$KDC_EVENT" --config "$conf" rejected 2>&1)
+printf '%s\n' "$out" >"$WORK/rejected.out"
+assert_contains "rejected: the reason" "$h99_id" "$out"
+assert_contains "rejected: the reason's name" "unknown_household" "$out"
+assert_contains "rejected: what to do" "ask the ward office to add it to the register, or record it as a new household: kdc-event household add --khom 6 --household H0099" "$out"
 
 kdc_say "worklist_device: all checks passed"
