@@ -52,6 +52,7 @@ int open_producer(struct cli *c, kdc_producer **p);
  * have; 0 when it has it or there is no list; EXIT_FAIL on an outbox error. */
 int check_household(struct cli *c, kdc_producer *p, const char *khom, const char *household);
 
+int cmd_bulk(struct cli *c);
 int cmd_household(struct cli *c);
 int cmd_void(struct cli *c);
 int cmd_amend(struct cli *c);
