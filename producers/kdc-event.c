@@ -558,7 +558,9 @@ static int cmd_sync(struct cli *c)
 		fprintf(stderr, "sync: the team's worklist has not changed\n");
 		break;
 	case KDC_PRODUCER_WORKLIST_NOTHING:
-		fprintf(stderr, "sync: the server has no worklist for team %s yet\n", c->dev.team);
+		/* mosquitto grants a subscription its ACL then filters: no telling */
+		fprintf(stderr, "sync: no worklist came for team %s: the ward server publishes none "
+		        "yet, or the broker does not let this device read it\n", c->dev.team);
 		break;
 	case KDC_PRODUCER_WORKLIST_REFUSED:
 		fprintf(stderr, "sync: the broker does not let this device read team %s's worklist "
