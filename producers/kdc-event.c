@@ -567,8 +567,8 @@ static int cmd_sync(struct cli *c)
 		        "(ask the ward's IT officer to update the device accounts)\n", c->dev.team);
 		break;
 	case KDC_PRODUCER_WORKLIST_BAD:
-		fprintf(stderr, "sync: the worklist that came could not be read: the stored one is "
-		        "kept (see the log)\n");
+		fprintf(stderr, "sync: the worklist that came could not be read or stored: the "
+		        "stored one is kept (see the log)\n");
 		break;
 	default:
 		if (ret == 0)

@@ -465,7 +465,8 @@ int kdc_producer_worklist_state(kdc_producer *p)
 }
 
 /* Stores a worklist that arrived (owner thread). A list that does not decode
- * or is not ours is logged and dropped: the stored one stays. */
+ * or is not ours, or that cannot be written, is logged and dropped: the
+ * stored one stays. Always 0. */
 static int producer__store_worklist(kdc_producer *p, struct prod_receipt *r)
 {
 	char err[256];
@@ -486,11 +487,13 @@ static int producer__store_worklist(kdc_producer *p, struct prod_receipt *r)
 		         stored ? "stored" : "not newer than the one stored: kept the stored one");
 		p->wl_state = stored ? KDC_PRODUCER_WORKLIST_STORED : KDC_PRODUCER_WORKLIST_SAME;
 	} else {
+		/* the events matter more: the sync goes on, the stored list stays */
 		kdc_error("producer %s: cannot store the worklist: %s", p->conf.device,
 		          kdc_outbox_errmsg(p->ob));
+		p->wl_state = KDC_PRODUCER_WORKLIST_BAD;
 	}
 	kdc__v1__worklist__free_unpacked(wl, NULL);
-	return rc;
+	return KDC_OK;
 }
 
 /* ---- receipts ------------------------------------------------------------------ */
