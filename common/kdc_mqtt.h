@@ -20,6 +20,7 @@
 #define KDC_MQTT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "kdc_conf.h"
 
@@ -94,6 +95,12 @@ int kdc_mqtt_set_will(kdc_mqtt *m, const char *topic, const char *payload);
 /* Adds a subscription that is (re)made on every connect. Call any time from
  * the owner thread. */
 int kdc_mqtt_subscribe(kdc_mqtt *m, const char *topic_filter, int qos);
+
+/* The broker's answer to the latest SUBSCRIBE of filter (made at each
+ * connect): 0 none yet (or not subscribed), 1 granted, -1 refused; *at_ms
+ * (may be NULL) gets the kdc_mono_ms() of the answer. A retained message
+ * on the filter follows the grant on the same connection. Any thread. */
+int kdc_mqtt_sub_answer(kdc_mqtt *m, const char *filter, int64_t *at_ms);
 
 /* Drives connecting/reconnecting. Cheap; call at least every 100 ms or so. */
 void kdc_mqtt_tick(kdc_mqtt *m);

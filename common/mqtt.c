@@ -45,11 +45,59 @@ static int mqtt__is_tls(const char *uri)
 
 /* ---- Paho callbacks (Paho's threads, library mutex held) ---------------- */
 
+static void mqtt__sub_answer(struct mqtt_sub *sub, int granted)
+{
+	atomic_store(&sub->answer_ms, kdc_mono_ms());
+	atomic_store(&sub->answer, granted ? 1 : -1);
+	if (!granted)
+		kdc_warn("mqtt: the broker refused the subscription to %s (not authorised?)",
+		         sub->filter);
+}
+
+/* A SUBACK: a granted QoS of 0x80 (3.1.1) or a reason of 0x80 and up (5) is
+ * a refusal; Paho gives those to the failure callbacks, or to the success
+ * ones with the code. */
+static void mqtt__on_sub(void *ctx, MQTTAsync_successData *resp)
+{
+	mqtt__sub_answer(ctx, !(resp && resp->alt.qos >= 0x80));
+}
+static void mqtt__on_sub5(void *ctx, MQTTAsync_successData5 *resp)
+{
+	mqtt__sub_answer(ctx, !(resp && resp->reasonCode >= 0x80));
+}
+static void mqtt__on_sub_fail(void *ctx, MQTTAsync_failureData *resp)
+{
+	(void)resp;
+	mqtt__sub_answer(ctx, 0);
+}
+static void mqtt__on_sub_fail5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+	(void)resp;
+	mqtt__sub_answer(ctx, 0);
+}
+
+/* Response options that note the broker's answer in sub. */
+static MQTTAsync_responseOptions mqtt__sub_options(kdc_mqtt *m, struct mqtt_sub *sub)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+
+	atomic_store(&sub->answer, 0);
+	ro.context = sub;
+	if (atomic_load(&m->version) == 5) {
+		ro.onSuccess5 = mqtt__on_sub5;
+		ro.onFailure5 = mqtt__on_sub_fail5;
+	} else {
+		ro.onSuccess = mqtt__on_sub;
+		ro.onFailure = mqtt__on_sub_fail;
+	}
+	return ro;
+}
+
 static void mqtt__subscribe_all(kdc_mqtt *m)
 {
 	pthread_mutex_lock(&m->lock);
 	for (int i = 0; i < m->nsubs; i++) {
-		MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+		MQTTAsync_responseOptions ro = mqtt__sub_options(m, &m->subs[i]);
 		int rc = MQTTAsync_subscribe(m->client, m->subs[i].filter, m->subs[i].qos, &ro);
 		if (rc != MQTTASYNC_SUCCESS)
 			kdc_warn("mqtt: subscribe to %s failed: %s", m->subs[i].filter,
@@ -432,6 +480,7 @@ int kdc_mqtt_set_will(kdc_mqtt *m, const char *topic, const char *payload)
 
 int kdc_mqtt_subscribe(kdc_mqtt *m, const char *filter, int qos)
 {
+	struct mqtt_sub *sub = NULL;
 	char *copy;
 	int rc = KDC_OK;
 
@@ -444,19 +493,38 @@ int kdc_mqtt_subscribe(kdc_mqtt *m, const char *filter, int qos)
 		rc = KDC_ERR_NOMEM;
 		goto cleanup;
 	}
-	m->subs[m->nsubs].filter = copy;
-	m->subs[m->nsubs].qos = qos;
+	sub = &m->subs[m->nsubs];
+	sub->filter = copy;
+	sub->qos = qos;
+	atomic_store(&sub->answer, 0);
 	m->nsubs++;
 cleanup:
 	pthread_mutex_unlock(&m->lock);
 	/* already connected: subscribe now too (outside our lock: Paho's first) */
 	if (rc == KDC_OK && atomic_load(&m->state) == MQTT_UP) {
-		MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+		MQTTAsync_responseOptions ro = mqtt__sub_options(m, sub);
 		int prc = MQTTAsync_subscribe(m->client, filter, qos, &ro);
 		if (prc != MQTTASYNC_SUCCESS)
 			kdc_warn("mqtt: subscribe to %s failed: %s", filter, MQTTAsync_strerror(prc));
 	}
 	return rc;
+}
+
+int kdc_mqtt_sub_answer(kdc_mqtt *m, const char *filter, int64_t *at_ms)
+{
+	int answer = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (int i = 0; i < m->nsubs; i++) {
+		if (strcmp(m->subs[i].filter, filter) != 0)
+			continue;
+		answer = atomic_load(&m->subs[i].answer);
+		if (at_ms)
+			*at_ms = answer ? atomic_load(&m->subs[i].answer_ms) : 0;
+		break;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return answer;
 }
 
 /* Why the connect failed: the broker's answer, else what the diagnosis finds

@@ -32,6 +32,10 @@ enum mqtt_state { MQTT_DOWN, MQTT_CONNECTING, MQTT_UP };
 struct mqtt_sub {
 	char *filter;
 	int qos;
+	/* the broker's answer to the last SUBSCRIBE (Paho's threads write):
+	 * 0 none yet, 1 granted, -1 refused; reset at each connect */
+	_Atomic int answer;
+	_Atomic int64_t answer_ms;     /* kdc_mono_ms of that answer */
 };
 
 /* A QoS>0 publish handed to Paho, until Paho answers for it. */

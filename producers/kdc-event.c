@@ -1,6 +1,9 @@
 /* kdc-event: what a team member runs on a phone or laptop. Records a visit,
  * account, payment or service into the device's outbox (no network needed),
- * lists what is pending or was refused, and syncs with the ward server.
+ * lists what is pending or was refused, and syncs with the ward server, which
+ * also brings the team's worklist. Households added in the field, voids,
+ * amendments and the worklist listing are in kdc-event-fix.c, `bulk` in
+ * kdc-event-bulk.c.
  *
  *   kdc-event [DEVICE SETTINGS] COMMAND [OPTIONS]
  *
@@ -21,28 +24,11 @@
 #include "kdc_prog.h"
 #include "kdc_proto.h"
 #include "kdc_util.h"
+#include "kdc-event.h"
 #include "outbox.h"
 #include "producer.h"
+#include "worklist.h"
 
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
-#define EXIT_TIMEOUT 3
-#define EXIT_INTERRUPTED 130
-#define BULK_TX_ROWS 1000
-
-struct cli {
-	struct kdc_producer_conf dev;
-	char *config;
-	char *log_level;
-	int help;
-	/* event fields */
-	char *khom, *household, *outcome, *needs, *kind, *purpose, *method, *at;
-	long long members, members_15plus, smartphones, member, amount;
-	/* sync */
-	long long timeout;
-	/* bulk */
-	long long count, households, days, seed;
-};
 
 static volatile sig_atomic_t stop_flag;
 
@@ -89,6 +75,28 @@ static volatile sig_atomic_t stop_flag;
 	O("days", KDC_OPT_INT, days, 0, 700, "30", "event times spread over this many past days (0 = now)"), \
 	O("seed", KDC_OPT_INT, seed, 0, 4294967295LL, "1", "random seed (same seed, same events apart from ids and times)")
 
+#define HOUSEHOLD_ADD_ROWS KHOM_ROW, HOUSEHOLD_ROW, \
+	O("people-15plus", KDC_OPT_INT, people_15plus, 0, KDC_MAX_MEMBERS, NULL, "people aged 15 or more living there (optional)")
+#define REASON_ROW(req) O("reason", KDC_OPT_STR, reason, 0, 0, NULL, "why, in plain words (" req "at most 200 bytes)")
+#define AMEND_ROWS \
+	O("khom", KDC_OPT_STR, khom, 0, 0, NULL, "the corrected khom/ap code"), \
+	O("household", KDC_OPT_STR, household, 0, 0, NULL, "the corrected household code"), \
+	O("member", KDC_OPT_INT, member, 1, KDC_MAX_MEMBERS, NULL, "the corrected member index (account, payment, service)"), \
+	O("outcome", KDC_OPT_STR, outcome, 0, 0, NULL, "visit: surveyed, not_home or declined"), \
+	O("members", KDC_OPT_INT, members, 0, KDC_MAX_MEMBERS, NULL, "visit: people living in the household"), \
+	O("members-15plus", KDC_OPT_INT, members_15plus, 0, KDC_MAX_MEMBERS, NULL, "visit: of whom aged 15 or more"), \
+	O("smartphones", KDC_OPT_INT, smartphones, 0, KDC_MAX_MEMBERS, NULL, "visit: smartphones in the household"), \
+	O("needs", KDC_OPT_STR, needs, 0, 0, NULL, "visit: the needs, comma-separated (replaces them; '' for none)"), \
+	O("kind", KDC_OPT_STR, kind, 0, 0, NULL, "account or service: the corrected kind"), \
+	O("purpose", KDC_OPT_STR, purpose, 0, 0, NULL, "payment: the corrected purpose"), \
+	O("method", KDC_OPT_STR, method, 0, 0, NULL, "payment: the corrected method"), \
+	O("amount", KDC_OPT_INT, amount, 0, KDC_MAX_AMOUNT_VND, NULL, "payment: the corrected amount in VND"), \
+	O("at", KDC_OPT_STR, at, 0, 0, NULL, "the corrected time (default: the original's)"), \
+	REASON_ROW("optional, default 'amended'; ")
+#define WORKLIST_ROWS \
+	O("khom", KDC_OPT_STR, khom, 0, 0, NULL, "only this khom/ap"), \
+	O("status", KDC_OPT_STR, status, 0, 0, NULL, "only this status: not_visited, not_home, declined, surveyed or reached")
+
 #define END KDC_OPT_END
 static const struct kdc_opt device_opts[] = { DEVICE_ROWS, END };
 static const struct kdc_opt visit_own[] = { VISIT_ROWS, END };
@@ -104,6 +112,14 @@ static const struct kdc_opt sync_opts[] = { SYNC_ROWS, DEVICE_ROWS, END };
 static const struct kdc_opt none_own[] = { END };
 static const struct kdc_opt bulk_own[] = { BULK_ROWS, END };
 static const struct kdc_opt bulk_opts[] = { BULK_ROWS, DEVICE_ROWS, END };
+static const struct kdc_opt household_own[] = { HOUSEHOLD_ADD_ROWS, END };
+static const struct kdc_opt household_opts[] = { HOUSEHOLD_ADD_ROWS, DEVICE_ROWS, END };
+static const struct kdc_opt void_own[] = { REASON_ROW("required; "), END };
+static const struct kdc_opt void_opts[] = { REASON_ROW("required; "), DEVICE_ROWS, END };
+static const struct kdc_opt amend_own[] = { AMEND_ROWS, END };
+static const struct kdc_opt amend_opts[] = { AMEND_ROWS, DEVICE_ROWS, END };
+static const struct kdc_opt worklist_own[] = { WORKLIST_ROWS, END };
+static const struct kdc_opt worklist_opts[] = { WORKLIST_ROWS, DEVICE_ROWS, END };
 
 struct command {
 	const char *name;
@@ -111,12 +127,13 @@ struct command {
 	const char *usage;
 	const struct kdc_opt *own, *opts;
 	int (*run)(struct cli *c);
+	const char *word;   /* the word after the command: "ID" (an event id), "add", or NULL */
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
 
 /* "a, b or c" from a name function over 1..max. */
-static void list_names(char *buf, size_t len, const char *(*name)(int))
+void list_names(char *buf, size_t len, const char *(*name)(int))
 {
 	size_t o = 0;
 	int n = 0;
@@ -133,7 +150,7 @@ static void list_names(char *buf, size_t len, const char *(*name)(int))
 }
 
 /* Parses an enum option; on failure explains which values exist. */
-static int parse_enum(const char *value, const char *opt, const char *what,
+int parse_enum(const char *value, const char *opt, const char *what,
                       int (*parse)(const char *), const char *(*name)(int), int *out)
 {
 	char valid[512];
@@ -147,7 +164,7 @@ static int parse_enum(const char *value, const char *opt, const char *what,
 	return 0;
 }
 
-static int require_code(const char *value, const char *opt, const char *what)
+int require_code(const char *value, const char *opt, const char *what)
 {
 	if (!value || !*value)
 		return kdc_usage_error("missing --%s: %s", opt, what);
@@ -157,7 +174,7 @@ static int require_code(const char *value, const char *opt, const char *what)
 	return 0;
 }
 
-static int parse_at(const char *at, int offset_min, int64_t *ms)
+int parse_at(const char *at, int offset_min, int64_t *ms)
 {
 	char err[512];
 
@@ -169,7 +186,7 @@ static int parse_at(const char *at, int offset_min, int64_t *ms)
 
 /* A config without 'outbox =' (a team member's laptop or phone): the outbox
  * goes to the user's data folder, made as needed. */
-static int default_outbox(struct cli *c)
+int default_outbox(struct cli *c)
 {
 	char err[512];
 
@@ -182,7 +199,7 @@ static int default_outbox(struct cli *c)
 	return 0;
 }
 
-static int open_producer(struct cli *c, kdc_producer **p)
+int open_producer(struct cli *c, kdc_producer **p)
 {
 	char err[512];
 	int ret;
@@ -209,6 +226,10 @@ static int record(struct cli *c, kdc_event_pb *ev, const char *what)
 
 	if ((ret = open_producer(c, &p)) != 0)
 		return ret;
+	if ((ret = check_household(c, p, ev->khom, ev->household)) != 0) {
+		kdc_producer_free(p);
+		return ret;
+	}
 	rc = kdc_producer_record(p, ev, id, &v);
 	if (rc == KDC_ERR_INVAL && c->at &&
 	    v.reason == KDC__V1__REJECT_REASON__REJECT_REASON_CLOCK_SKEW) {
@@ -250,12 +271,56 @@ static int common_fields(struct cli *c, kdc_event_pb *ev, int person)
 	return 0;
 }
 
+int parse_needs(const char *text, Kdc__V1__Need *needs, size_t *n)
+{
+	char valid[512];
+	char *copy = strdup(text), *save = NULL;
+	int v;
+
+	*n = 0;
+	if (!copy)
+		return EXIT_FAIL;
+	list_names(valid, sizeof valid, kdc_need_name);
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		while (*t == ' ')
+			t++;
+		if ((v = kdc_need_parse(t)) < 0 || *n == KDC_MAX_NEEDS) {
+			if (v < 0)
+				fprintf(stderr, "kdc-event: unknown need '%s' in --needs: use %s "
+				        "(comma-separated)\n", t, valid);
+			else
+				fprintf(stderr, "kdc-event: more than %d needs in --needs\n", KDC_MAX_NEEDS);
+			free(copy);
+			return EXIT_USAGE;
+		}
+		needs[(*n)++] = (Kdc__V1__Need)v;
+	}
+	free(copy);
+	return 0;
+}
+
+int check_household(struct cli *c, kdc_producer *p, const char *khom, const char *household)
+{
+	char msg[512];
+	int rc = kdc_worklist_check(kdc_producer_outbox(p), c->dev.ward, c->dev.team, khom,
+	                            household, msg, sizeof msg);
+
+	if (rc == KDC_OK)
+		return 0;
+	if (rc == KDC_ERR_NOT_FOUND) {
+		fprintf(stderr, "kdc-event: %s\n", msg);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "kdc-event: cannot read the worklist in the outbox %s: %s\n",
+	        c->dev.outbox, rc == KDC_ERR_NOMEM ? msg : kdc_outbox_errmsg(kdc_producer_outbox(p)));
+	return EXIT_FAIL;
+}
+
 static int cmd_visit(struct cli *c)
 {
 	kdc_event_pb ev = KDC__V1__EVENT__INIT;
 	Kdc__V1__HouseholdVisited b = KDC__V1__HOUSEHOLD_VISITED__INIT;
 	Kdc__V1__Need needs[KDC_MAX_NEEDS];
-	char valid[512];
 	int ret, v;
 
 	if ((ret = common_fields(c, &ev, 0)) ||
@@ -267,25 +332,8 @@ static int cmd_visit(struct cli *c)
 	b.members_15plus = (uint32_t)c->members_15plus;
 	b.smartphones = (uint32_t)c->smartphones;
 	if (c->needs && *c->needs) {
-		char *copy = strdup(c->needs), *save = NULL;
-		if (!copy)
-			return EXIT_FAIL;
-		list_names(valid, sizeof valid, kdc_need_name);
-		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			while (*t == ' ')
-				t++;
-			if ((v = kdc_need_parse(t)) < 0 || b.n_needs == KDC_MAX_NEEDS) {
-				if (v < 0)
-					fprintf(stderr, "kdc-event: unknown need '%s' in --needs: use %s "
-					        "(comma-separated)\n", t, valid);
-				else
-					fprintf(stderr, "kdc-event: more than %d needs in --needs\n", KDC_MAX_NEEDS);
-				free(copy);
-				return EXIT_USAGE;
-			}
-			needs[b.n_needs++] = (Kdc__V1__Need)v;
-		}
-		free(copy);
+		if ((ret = parse_needs(c->needs, needs, &b.n_needs)) != 0)
+			return ret;
 		b.needs = needs;
 	}
 	ev.body_case = KDC__V1__EVENT__BODY_VISIT;
@@ -353,10 +401,11 @@ static int print_row(void *ud, const struct kdc_outbox_row *row)
 
 	kdc_uuid_format(row->id, id);
 	kdc_time_format(row->occurred_ms, when, sizeof when);
-	if (row->state == KDC_OUTBOX_REJECTED)
+	if (row->state == KDC_OUTBOX_REJECTED) {
 		printf("%s %lld %s %s %s: %s\n", id, (long long)row->seq, kdc_kind_name(row->kind),
 		       when, kdc_reason_name(row->reject_reason), row->reject_detail);
-	else
+		rejected_hint(row);
+	} else
 		printf("%s %lld %s %s\n", id, (long long)row->seq, kdc_kind_name(row->kind), when);
 	(*(int64_t *)ud)++;
 	return 0;
@@ -443,6 +492,7 @@ static int cmd_sync(struct cli *c)
 
 	if ((ret = open_producer(c, &p)) != 0)
 		return ret;
+	kdc_producer_want_worklist(p);
 	if (kdc_producer_connect(p, err, sizeof err) != KDC_OK) {
 		fprintf(stderr, "kdc-event: %s\n", err);
 		kdc_producer_free(p);
@@ -501,6 +551,32 @@ static int cmd_sync(struct cli *c)
 		        kdc_outbox_errmsg(kdc_producer_outbox(p)));
 		ret = EXIT_FAIL;
 	}
+	switch (kdc_producer_worklist_state(p)) {
+	case KDC_PRODUCER_WORKLIST_STORED:
+		fprintf(stderr, "sync: the team's worklist is updated: see 'kdc-event worklist'\n");
+		break;
+	case KDC_PRODUCER_WORKLIST_SAME:
+		fprintf(stderr, "sync: the team's worklist has not changed\n");
+		break;
+	case KDC_PRODUCER_WORKLIST_NOTHING:
+		/* mosquitto grants a subscription its ACL then filters: no telling */
+		fprintf(stderr, "sync: no worklist came for team %s: the ward server publishes none "
+		        "yet, or the broker does not let this device read it\n", c->dev.team);
+		break;
+	case KDC_PRODUCER_WORKLIST_REFUSED:
+		fprintf(stderr, "sync: the broker does not let this device read team %s's worklist "
+		        "(ask the ward's IT officer to update the device accounts)\n", c->dev.team);
+		break;
+	case KDC_PRODUCER_WORKLIST_BAD:
+		fprintf(stderr, "sync: the worklist that came could not be read or stored: the "
+		        "stored one is kept (see the log)\n");
+		break;
+	default:
+		if (ret == 0)
+			fprintf(stderr, "sync: the team's worklist did not come this time: the stored "
+			        "one is kept\n");
+		break;
+	}
 	if (rejected > 0)
 		fprintf(stderr, "sync: %lld event(s) were refused by the server: see "
 		        "'kdc-event rejected'\n", (long long)rejected);
@@ -508,161 +584,40 @@ static int cmd_sync(struct cli *c)
 	return ret;
 }
 
-/* ---- bulk: synthetic events for tests and benchmarks --------------------------- */
-
-static uint64_t rng_next(uint64_t *s)
-{
-	/* xorshift64*: fast, reproducible, good enough for a plausible mix */
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545F4914F6CDD1DULL;
-}
-
-static int rng_below(uint64_t *s, int n)
-{
-	return (int)(rng_next(s) % (uint64_t)n);
-}
-
-/* Fills ev (and the body storage) with one plausible event. */
-static void bulk_event(uint64_t *rng, const struct cli *c, int64_t now, char *household,
-                       kdc_event_pb *ev, Kdc__V1__HouseholdVisited *vis,
-                       Kdc__V1__AccountCreated *acc, Kdc__V1__PaymentMade *pay,
-                       Kdc__V1__ServiceUsed *svc, Kdc__V1__Need *needs)
-{
-	int r = rng_below(rng, 100);
-
-	kdc__v1__event__init(ev);
-	snprintf(household, 16, "H%04d", 1 + rng_below(rng, (int)c->households));
-	ev->khom = c->khom;
-	ev->household = household;
-	ev->occurred_ms = c->days > 0 ? now - (int64_t)(rng_next(rng) % (uint64_t)(c->days * 86400000LL))
-	                              : now;
-	ev->member = (uint32_t)(1 + rng_below(rng, 4));
-	if (r < 40) {
-		int o = rng_below(rng, 10);
-		kdc__v1__household_visited__init(vis);
-		vis->outcome = o < 7 ? KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_SURVEYED :
-		               o < 9 ? KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_NOT_HOME :
-		                       KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_DECLINED;
-		if (o < 7) {
-			vis->members = (uint32_t)(1 + rng_below(rng, 7));
-			vis->members_15plus = (uint32_t)(1 + rng_below(rng, (int)vis->members));
-			vis->smartphones = (uint32_t)rng_below(rng, (int)vis->members + 1);
-			vis->needs = needs;
-			for (int n = 1; kdc_need_name(n); n++)
-				if (rng_below(rng, 4) == 0)
-					needs[vis->n_needs++] = (Kdc__V1__Need)n;
-		}
-		ev->member = 0;
-		ev->body_case = KDC__V1__EVENT__BODY_VISIT;
-		ev->visit = vis;
-	} else if (r < 65) {
-		kdc__v1__account_created__init(acc);
-		acc->kind = (Kdc__V1__AccountKind)(1 + rng_below(rng, 4));
-		ev->body_case = KDC__V1__EVENT__BODY_ACCOUNT;
-		ev->account = acc;
-	} else if (r < 90) {
-		kdc__v1__payment_made__init(pay);
-		pay->purpose = (Kdc__V1__PaymentPurpose)(1 + rng_below(rng, 8));
-		pay->method = (Kdc__V1__PaymentMethod)(1 + rng_below(rng, 4));
-		pay->amount_vnd = rng_below(rng, 4) == 0 ? 0 : 1000LL * (10 + rng_below(rng, 2000));
-		ev->body_case = KDC__V1__EVENT__BODY_PAYMENT;
-		ev->payment = pay;
-	} else {
-		kdc__v1__service_used__init(svc);
-		svc->kind = (Kdc__V1__ServiceKind)(1 + rng_below(rng, 5));
-		ev->body_case = KDC__V1__EVENT__BODY_SERVICE;
-		ev->service = svc;
-	}
-}
-
-static int cmd_bulk(struct cli *c)
-{
-	kdc_event_pb ev;
-	Kdc__V1__HouseholdVisited vis;
-	Kdc__V1__AccountCreated acc;
-	Kdc__V1__PaymentMade pay;
-	Kdc__V1__ServiceUsed svc;
-	Kdc__V1__Need needs[KDC_MAX_NEEDS];
-	struct kdc_verdict v;
-	uint8_t id[KDC_UUID_LEN];
-	char household[16];
-	uint64_t rng = (uint64_t)c->seed * 0x9E3779B97F4A7C15ULL + 1;
-	int64_t first = 0, last = 0, t0, now;
-	kdc_producer *p = NULL;
-	kdc_outbox *ob;
-	int rc = KDC_OK, ret;
-
-	if (c->count == 0)
-		return kdc_usage_error("missing --count: how many events to record");
-	if ((ret = require_code(c->khom, "khom", "the khom/ap code")) != 0 ||
-	    (ret = open_producer(c, &p)) != 0)
-		return ret;
-	ob = kdc_producer_outbox(p);
-	if (kdc_outbox_next_seq(ob, &first) != KDC_OK)
-		first = 0;
-	t0 = kdc_mono_ms();
-	now = kdc_now_ms();
-	for (long long i = 0; i < c->count; i++) {
-		if (i % BULK_TX_ROWS == 0) {
-			if (i > 0 && (rc = kdc_outbox_commit(ob)) != KDC_OK)
-				break;
-			if ((rc = kdc_outbox_begin(ob)) != KDC_OK)
-				break;
-			now = kdc_now_ms();
-		}
-		bulk_event(&rng, c, now, household, &ev, &vis, &acc, &pay, &svc, needs);
-		if ((rc = kdc_producer_record(p, &ev, id, &v)) != KDC_OK)
-			break;
-		last = (int64_t)ev.seq;
-	}
-	if (rc == KDC_OK)
-		rc = kdc_outbox_commit(ob);
-	if (rc != KDC_OK) {
-		kdc_outbox_rollback(ob);
-		if (rc == KDC_ERR_INVAL)
-			fprintf(stderr, "kdc-event: bulk event refused: %s\n", v.detail);
-		else
-			fprintf(stderr, "kdc-event: cannot write to the outbox %s: %s (%s)\n",
-			        c->dev.outbox, kdc_strerror(rc), kdc_outbox_errmsg(ob));
-		kdc_producer_free(p);
-		return rc == KDC_ERR_INVAL ? EXIT_USAGE : EXIT_FAIL;
-	}
-	{
-		double secs = (double)(kdc_mono_ms() - t0) / 1000.0;
-		printf("recorded %lld events (seq %lld to %lld) in %.2f s, %.0f events/s\n",
-		       c->count, (long long)first, (long long)last, secs,
-		       secs > 0 ? (double)c->count / secs : 0.0);
-	}
-	kdc_producer_free(p);
-	return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
-}
-
 /* ---- main ------------------------------------------------------------------------ */
 
 static const struct command commands[] = {
 	{ "visit", "record a household visit (survey)",
 	  "visit --khom K --household H --outcome surveyed|not_home|declined [--members N --members-15plus N --smartphones N --needs a,b] [--at TIME]",
-	  visit_own, visit_opts, cmd_visit },
+	  visit_own, visit_opts, cmd_visit, NULL },
 	{ "account", "record an account opened for a household member",
 	  "account --khom K --household H --member N --kind KIND [--at TIME]",
-	  account_own, account_opts, cmd_account },
+	  account_own, account_opts, cmd_account, NULL },
 	{ "payment", "record a cashless payment",
 	  "payment --khom K --household H --member N --purpose P --method M [--amount VND] [--at TIME]",
-	  payment_own, payment_opts, cmd_payment },
+	  payment_own, payment_opts, cmd_payment, NULL },
 	{ "service", "record an online public service used",
 	  "service --khom K --household H --member N --kind KIND [--at TIME]",
-	  service_own, service_opts, cmd_service },
-	{ "sync", "send the events pending now and wait for the server's receipts",
-	  "sync [--timeout SECONDS]", sync_own, sync_opts, cmd_sync },
+	  service_own, service_opts, cmd_service, NULL },
+	{ "household", "add a household found in the field that the team's list lacks",
+	  "household add --khom K --household H [--people-15plus N]",
+	  household_own, household_opts, cmd_household, "add" },
+	{ "void", "cancel an event recorded on this device (by its id)",
+	  "void ID --reason TEXT", void_own, void_opts, cmd_void, "ID" },
+	{ "amend", "correct an event recorded on this device: a void plus the corrected event",
+	  "amend ID [--khom K] [--household H] [--member N] [fields as when recording]",
+	  amend_own, amend_opts, cmd_amend, "ID" },
+	{ "worklist", "list the team's households and what to do next (offline)",
+	  "worklist [--khom K] [--status S]", worklist_own, worklist_opts, cmd_worklist, NULL },
+	{ "sync", "send the events pending now, wait for the server's receipts, get the team's worklist",
+	  "sync [--timeout SECONDS]", sync_own, sync_opts, cmd_sync, NULL },
 	{ "pending", "list events the server has not confirmed yet",
-	  "pending", none_own, device_opts, cmd_pending },
+	  "pending", none_own, device_opts, cmd_pending, NULL },
 	{ "rejected", "list events the server refused, with the reason",
-	  "rejected", none_own, device_opts, cmd_rejected },
+	  "rejected", none_own, device_opts, cmd_rejected, NULL },
 	{ "bulk", "record N synthetic events quickly (tests and benchmarks)",
 	  "bulk --count N [--khom K --households N --days N --seed N]",
-	  bulk_own, bulk_opts, cmd_bulk },
+	  bulk_own, bulk_opts, cmd_bulk, NULL },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -675,7 +630,7 @@ static void main_help(FILE *out)
 	        "server when there is one. Nothing leaves the outbox until the server\n"
 	        "confirms it has it.\n\nCommands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nRun 'kdc-event COMMAND --help' for a command's options.\n\n"
 	        "Device settings (on the command line, or as 'key = value' lines in the\n"
 	        "file given with --config; keep it mode 0600 when it holds a password):\n");
@@ -708,6 +663,23 @@ static void cli_free(struct cli *c)
 	free(c->purpose);
 	free(c->method);
 	free(c->at);
+	free(c->target);
+	free(c->reason);
+	free(c->status);
+}
+
+/* The word after a command that takes one (an event id, or "add"): taken
+ * when it is next, before or after the options. 0 or exit status 2. */
+static int take_word(const struct command *cmd, struct cli *c, int argc, char **argv, int *argi)
+{
+	if (!cmd->word || c->target || *argi >= argc || argv[*argi][0] == '-')
+		return 0;
+	if (strcmp(cmd->word, "add") == 0 && strcmp(argv[*argi], "add") != 0)
+		return kdc_usage_error("kdc-event %s: unknown '%s': use '%s'", cmd->name,
+		                       argv[*argi], cmd->usage);
+	if (!(c->target = strdup(argv[(*argi)++])))
+		return EXIT_FAIL;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -731,7 +703,8 @@ int main(int argc, char **argv)
 	}
 	if (argi >= argc) {
 		fprintf(stderr, "kdc-event: which command? visit, account, payment, service, "
-		        "sync, pending, rejected or bulk (see kdc-event --help)\n");
+		        "household, void, amend, worklist, sync, pending, rejected or bulk (see "
+		        "kdc-event --help)\n");
 		goto cleanup;
 	}
 	for (size_t i = 0; i < NCOMMANDS; i++)
@@ -739,19 +712,41 @@ int main(int argc, char **argv)
 			cmd = &commands[i];
 	if (!cmd) {
 		fprintf(stderr, "kdc-event: unknown command '%s': use visit, account, payment, "
-		        "service, sync, pending, rejected or bulk (see kdc-event --help)\n", argv[argi]);
+		        "service, household, void, amend, worklist, sync, pending, rejected or bulk "
+		        "(see kdc-event --help)\n", argv[argi]);
 		goto cleanup;
 	}
 	argi++;
 	if (kdc_conf_defaults(cmd->own, &c) != KDC_OK)
 		goto cleanup;
+	if (cmd->run == cmd_amend) /* -1: not given, the original's value stays */
+		c.members = c.members_15plus = c.smartphones = c.member = c.amount = -1;
+	if ((ret = take_word(cmd, &c, argc, argv, &argi)) != 0)
+		goto cleanup;
+	ret = EXIT_USAGE;
 	if (kdc_conf_args(cmd->opts, &c, argc, argv, &argi, err, sizeof err) != KDC_OK) {
+		fprintf(stderr, "kdc-event %s: %s\n", cmd->name, err);
+		goto cleanup;
+	}
+	if ((ret = take_word(cmd, &c, argc, argv, &argi)) != 0)
+		goto cleanup;
+	ret = EXIT_USAGE;
+	if (argi < argc && cmd->word && c.target &&
+	    kdc_conf_args(cmd->opts, &c, argc, argv, &argi, err, sizeof err) != KDC_OK) {
 		fprintf(stderr, "kdc-event %s: %s\n", cmd->name, err);
 		goto cleanup;
 	}
 	if (c.help || (argi < argc && strcmp(argv[argi], "-h") == 0)) {
 		command_help(cmd, stdout);
 		ret = 0;
+		goto cleanup;
+	}
+	if (cmd->word && !c.target) {
+		if (strcmp(cmd->word, "add") == 0)
+			fprintf(stderr, "kdc-event %s: use '%s'\n", cmd->name, cmd->usage);
+		else
+			fprintf(stderr, "kdc-event %s: which event? give its id as 'kdc-event pending' "
+			        "or 'kdc-event rejected' shows it: %s\n", cmd->name, cmd->usage);
 		goto cleanup;
 	}
 	if (argi < argc) {

@@ -88,6 +88,19 @@ static const char *const outbox__migrations[] = {
 	 * publishing never unpacks the payload; rows of version 1 get theirs
 	 * from their payload once (outbox__fill_topics) */
 	"ALTER TABLE outbox ADD COLUMN topic TEXT NOT NULL DEFAULT ''",
+	/* 2 -> 3: the team's worklist, as the last sync downloaded it, and the
+	 * households added on this device (worklist.h) */
+	"CREATE TABLE worklist_info("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" ward TEXT NOT NULL, team TEXT NOT NULL,"
+	" as_of_ms INTEGER NOT NULL, seq INTEGER NOT NULL, received_ms INTEGER NOT NULL);"
+	"CREATE TABLE worklist("
+	" khom TEXT NOT NULL, household TEXT NOT NULL,"
+	" status INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	" last_attempt_ms INTEGER NOT NULL DEFAULT 0, next INTEGER NOT NULL,"
+	" people_15plus INTEGER NOT NULL DEFAULT 0, field_added INTEGER NOT NULL DEFAULT 0,"
+	" pos INTEGER NOT NULL, local INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY(khom, household)) WITHOUT ROWID;",
 };
 
 struct kdc_outbox {
@@ -385,6 +398,16 @@ void kdc_outbox_close(kdc_outbox *ob)
 const char *kdc_outbox_errmsg(kdc_outbox *ob)
 {
 	return ob->msg;
+}
+
+sqlite3 *kdc_outbox_sqlite(kdc_outbox *ob)
+{
+	return ob->db;
+}
+
+int kdc_outbox_fail(kdc_outbox *ob, int src, const char *what)
+{
+	return outbox__fail(ob, src, what);
 }
 
 /* ---- batches ---------------------------------------------------------------- */

@@ -10,6 +10,7 @@
  *          occurred_ms, kind, payload BLOB NOT NULL, state (0 pending,
  *          2 rejected), sent_count, last_sent_ms, reject_reason, reject_detail)
  *   meta(key, value): 'next_seq', the device's next sequence number.
+ *   worklist_info, worklist: the team's worklist (worklist.h).
  * Several processes may open the same file (a team member records a visit
  * while `kdc-event sync` runs): every write is one short IMMEDIATE
  * transaction and waits up to 10 s for the other writer.
@@ -25,7 +26,7 @@
 #include "kdc_proto.h"
 #include "kdc_util.h"
 
-#define KDC_OUTBOX_SCHEMA_VERSION 1
+#define KDC_OUTBOX_SCHEMA_VERSION 3
 
 enum kdc_outbox_state {
 	KDC_OUTBOX_PENDING = 0,   /* waiting for a receipt */
@@ -79,6 +80,12 @@ int kdc_outbox_default_path(const char *device, char **out, char *err, size_t er
 
 /* Last SQLite message of this connection (static until the next call). */
 const char *kdc_outbox_errmsg(kdc_outbox *ob);
+
+/* For the modules that keep their tables in the outbox file (worklist.c,
+ * correct.c): its connection, and the error of a failed SQLite call src
+ * (remembered for kdc_outbox_errmsg) as a kdc error. */
+struct sqlite3 *kdc_outbox_sqlite(kdc_outbox *ob);
+int kdc_outbox_fail(kdc_outbox *ob, int src, const char *what);
 
 /* Batches: between begin and commit, records and receipts join one
  * transaction (one fsync for the lot), which is how bulk loads and simulators

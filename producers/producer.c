@@ -44,7 +44,9 @@
 #include "kdc_err.h"
 #include "kdc_log.h"
 #include "kdc_util.h"
+#include "correct.h"
 #include "producer.h"
+#include "worklist.h"
 
 #define PROD_RECEIPT_QUEUE_MAX (64u * 1024 * 1024) /* bytes of undecoded receipts */
 #define PROD_MARKS_FLUSH_MS 250
@@ -55,6 +57,9 @@
 #define PROD_RECEIPTS_PER_TX 256     /* receipts applied per transaction */
 #define PROD_REFUSED_MIN_MS 5000     /* first pause after a refused publish */
 #define PROD_REFUSED_MAX_MS 60000    /* longest pause: one try a minute */
+/* sync: how long to wait for the retained worklist once the broker granted
+ * the subscription (it follows the grant at once when there is one) */
+#define PROD_WORKLIST_WAIT_MS 1500
 
 struct prod_wrap { struct kdc_producer_conf c; };
 const struct kdc_opt kdc_producer_opts[] = {
@@ -82,6 +87,8 @@ struct kdc_producer {
 	kdc_mqtt *mqtt;
 	char receipts_topic[KDC_TOPIC_MAX];
 	char events_topic[KDC_TOPIC_MAX];
+	char worklist_topic[KDC_TOPIC_MAX];
+	int want_worklist;               /* kdc_producer_want_worklist was called */
 
 	/* shared with Paho's threads, under lock */
 	pthread_mutex_t lock;
@@ -99,6 +106,7 @@ struct kdc_producer {
 	int probe_acked;                 /* a probe's ack came since the owner looked */
 	int64_t acked;
 	int64_t connects;
+	struct prod_receipt *wl_msg;     /* the latest worklist not yet stored */
 
 	/* owner thread only */
 	int64_t cursor;
@@ -114,6 +122,7 @@ struct kdc_producer {
 	int refusing;                    /* 0, or why the broker refuses (pause on) */
 	int64_t refused_backoff_ms;      /* the pause after the next refusal */
 	int64_t paused_until;            /* mono ms: no publish before */
+	int wl_state;                    /* enum kdc_producer_worklist */
 	struct kdc_producer_stats st;
 };
 
@@ -182,11 +191,37 @@ static int producer__conf_copy(struct kdc_producer_conf *dst, const struct kdc_p
 
 /* ---- Paho's threads: copy, count, signal -------------------------------- */
 
+/* A worklist: only the latest one waiting is kept. */
+static void producer__on_worklist(kdc_producer *p, const void *payload, size_t len)
+{
+	struct prod_receipt *r = NULL;
+
+	if (len > KDC_MAX_WORKLIST_BYTES) {
+		kdc_warn("producer %s: worklist of %zu bytes ignored (limit %d)", p->conf.device,
+		         len, KDC_MAX_WORKLIST_BYTES);
+		return;
+	}
+	if ((r = malloc(sizeof *r + len))) {
+		r->next = NULL;
+		r->len = len;
+		memcpy(r->data, payload, len);
+	}
+	pthread_mutex_lock(&p->lock);
+	free(p->wl_msg);
+	p->wl_msg = r; /* out of memory: none, the next sync brings it again */
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void producer__on_message(void *ud, const char *topic, const void *payload, size_t len)
 {
 	kdc_producer *p = ud;
 	struct prod_receipt *r;
 
+	if (p->want_worklist && strcmp(topic, p->worklist_topic) == 0) {
+		producer__on_worklist(p, payload, len);
+		return;
+	}
 	if (strcmp(topic, p->receipts_topic) != 0)
 		return;
 	if (len > KDC_MAX_RECEIPT_BYTES) {
@@ -282,7 +317,9 @@ kdc_producer *kdc_producer_new(const struct kdc_producer_conf *conf, char *err, 
 	if (kdc_topic_receipts(p->receipts_topic, sizeof p->receipts_topic, conf->ward,
 	                       conf->device) < 0 ||
 	    kdc_topic_events(p->events_topic, sizeof p->events_topic, conf->ward, conf->team,
-	                     conf->device) < 0) {
+	                     conf->device) < 0 ||
+	    kdc_topic_worklist(p->worklist_topic, sizeof p->worklist_topic, conf->ward,
+	                       conf->team) < 0) {
 		snprintf(err, errlen, "topic too long");
 		goto fail;
 	}
@@ -328,6 +365,7 @@ void kdc_producer_free(kdc_producer *p)
 		p->rq_head = r->next;
 		free(r);
 	}
+	free(p->wl_msg);
 	kdc_outbox_close(p->ob);
 	kdc_conf_free(kdc_producer_opts, &p->conf);
 	free(p->marks);
@@ -360,6 +398,25 @@ int kdc_producer_record(kdc_producer *p, kdc_event_pb *ev, uint8_t id[KDC_UUID_L
 	return rc;
 }
 
+int kdc_producer_record_all(kdc_producer *p, kdc_event_pb *const *evs, size_t n,
+                            uint8_t (*ids)[KDC_UUID_LEN], struct kdc_verdict *v)
+{
+	int64_t now = kdc_now_ms();
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		evs[i]->ward = p->conf.ward;
+		evs[i]->team = p->conf.team;
+		evs[i]->device = p->conf.device;
+		if (evs[i]->occurred_ms == 0)
+			evs[i]->occurred_ms = now;
+	}
+	rc = kdc_outbox_record_all(p->ob, evs, n, now, ids, v);
+	if (rc == KDC_OK)
+		p->st.recorded += (int64_t)n;
+	return rc;
+}
+
 /* ---- connect ------------------------------------------------------------------ */
 
 int kdc_producer_connect(kdc_producer *p, char *err, size_t errlen)
@@ -385,6 +442,57 @@ int kdc_producer_connect(kdc_producer *p, char *err, size_t errlen)
 		p->mqtt = NULL;
 		return KDC_ERR_MQTT;
 	}
+	/* QoS 0: the retained list comes with every (re)subscribe, and the broker
+	 * queues nothing for a device that is away for a week */
+	if (p->want_worklist && (rc = kdc_mqtt_subscribe(p->mqtt, p->worklist_topic, 0)) != KDC_OK) {
+		snprintf(err, errlen, "cannot subscribe to %s: %s", p->worklist_topic,
+		         kdc_strerror(rc));
+		kdc_mqtt_free(p->mqtt);
+		p->mqtt = NULL;
+		return KDC_ERR_MQTT;
+	}
+	return KDC_OK;
+}
+
+void kdc_producer_want_worklist(kdc_producer *p)
+{
+	p->want_worklist = 1;
+}
+
+int kdc_producer_worklist_state(kdc_producer *p)
+{
+	return p->wl_state;
+}
+
+/* Stores a worklist that arrived (owner thread). A list that does not decode
+ * or is not ours, or that cannot be written, is logged and dropped: the
+ * stored one stays. Always 0. */
+static int producer__store_worklist(kdc_producer *p, struct prod_receipt *r)
+{
+	char err[256];
+	kdc_worklist_pb *wl;
+	int rc, stored = 0;
+
+	if (!(wl = kdc_worklist_decode(r->data, r->len, p->conf.ward, p->conf.team, err,
+	                               sizeof err))) {
+		kdc_warn("producer %s: the worklist on %s is ignored: %s", p->conf.device,
+		         p->worklist_topic, err);
+		p->wl_state = KDC_PRODUCER_WORKLIST_BAD;
+		return KDC_OK;
+	}
+	rc = kdc_worklist_store(p->ob, wl, kdc_now_ms(), &stored);
+	if (rc == KDC_OK) {
+		kdc_info("producer %s: worklist seq %llu with %zu households %s", p->conf.device,
+		         (unsigned long long)wl->seq, wl->n_households,
+		         stored ? "stored" : "not newer than the one stored: kept the stored one");
+		p->wl_state = stored ? KDC_PRODUCER_WORKLIST_STORED : KDC_PRODUCER_WORKLIST_SAME;
+	} else {
+		/* the events matter more: the sync goes on, the stored list stays */
+		kdc_error("producer %s: cannot store the worklist: %s", p->conf.device,
+		          kdc_outbox_errmsg(p->ob));
+		p->wl_state = KDC_PRODUCER_WORKLIST_BAD;
+	}
+	kdc__v1__worklist__free_unpacked(wl, NULL);
 	return KDC_OK;
 }
 
@@ -689,7 +797,7 @@ static void producer__snapshot(kdc_producer *p)
 
 int kdc_producer_poll(kdc_producer *p, int timeout_ms)
 {
-	struct prod_receipt *list;
+	struct prod_receipt *list, *wl;
 	char err[256];
 	int reconnected, session_lost, more = 0, rc = KDC_OK, refused_rc, acked;
 	int64_t failed, refused, mono;
@@ -703,6 +811,8 @@ int kdc_producer_poll(kdc_producer *p, int timeout_ms)
 	pthread_mutex_lock(&p->lock);
 	list = p->rq_head;
 	p->rq_head = p->rq_tail = NULL;
+	wl = p->wl_msg;
+	p->wl_msg = NULL;
 	p->rq_bytes = 0;
 	reconnected = p->reconnected;
 	session_lost = p->session_lost;
@@ -731,8 +841,16 @@ int kdc_producer_poll(kdc_producer *p, int timeout_ms)
 		p->cursor = failed - 1;
 	if (refused > 0 && refused - 1 < p->cursor)
 		p->cursor = refused - 1;
-	if (list && (rc = producer__apply_receipts(p, list)) != KDC_OK)
+	if (list && (rc = producer__apply_receipts(p, list)) != KDC_OK) {
+		free(wl);
 		return rc;
+	}
+	if (wl) {
+		rc = producer__store_worklist(p, wl);
+		free(wl);
+		if (rc != KDC_OK)
+			return rc;
+	}
 	if ((rc = producer__publish(p, &more)) != KDC_OK)
 		return rc;
 	mono = kdc_mono_ms();
@@ -748,7 +866,7 @@ int kdc_producer_poll(kdc_producer *p, int timeout_ms)
 	pthread_mutex_lock(&p->lock);
 	/* an ack that came since the round ended has already signalled: look
 	 * at what it left behind instead of waiting for the next one */
-	if (!p->rq_head && !p->reconnected && !p->failed_min_seq &&
+	if (!p->rq_head && !p->wl_msg && !p->reconnected && !p->failed_min_seq &&
 	    !(p->window_full && p->connected && p->inflight < p->conf.window)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -791,6 +909,28 @@ static int producer__pending_upto(kdc_producer *p, int64_t *n)
 	return rc;
 }
 
+/* A sync that wants the worklist waits for it until it came, the broker
+ * refused the subscription, or PROD_WORKLIST_WAIT_MS passed since the broker
+ * granted it (a ward may have published none yet). */
+static int producer__worklist_waiting(kdc_producer *p)
+{
+	int64_t at = 0;
+	int answer;
+
+	if (!p->want_worklist || p->wl_state != KDC_PRODUCER_WORKLIST_NONE || !p->mqtt)
+		return !!p->want_worklist && !p->mqtt;
+	answer = kdc_mqtt_sub_answer(p->mqtt, p->worklist_topic, &at);
+	if (answer < 0) {
+		p->wl_state = KDC_PRODUCER_WORKLIST_REFUSED;
+		return 0;
+	}
+	if (answer > 0 && kdc_mono_ms() - at >= PROD_WORKLIST_WAIT_MS) {
+		p->wl_state = KDC_PRODUCER_WORKLIST_NOTHING;
+		return 0;
+	}
+	return 1;
+}
+
 int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_atomic_t *stop,
                       kdc_producer_progress_cb progress, void *ud)
 {
@@ -813,10 +953,12 @@ int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_at
 	pending = counted;
 	drained_at_count = p->st.committed + p->st.rejected;
 	next_count = kdc_mono_ms() + PROD_COUNT_EVERY_MS;
-	while (pending > 0) {
+	while (pending > 0 || producer__worklist_waiting(p)) {
 		char why[8];
 		int cause;
 		now = kdc_mono_ms();
+		if (pending <= 0 && now - start >= timeout_ms && !(stop && *stop))
+			break; /* the events are done; the worklist did not come: not an error */
 		if (now - start >= timeout_ms || (stop && *stop)) {
 			/* the cause, if one is known, tells more than "timed out" */
 			cause = stop && *stop ? 0 : kdc_producer_cause(p, why, sizeof why);

@@ -112,6 +112,11 @@ kdc_outbox *kdc_producer_outbox(kdc_producer *p);
 int kdc_producer_record(kdc_producer *p, kdc_event_pb *ev, uint8_t id[KDC_UUID_LEN],
                         struct kdc_verdict *v);
 
+/* kdc_producer_record for evs[0..n), all in one outbox transaction: all
+ * recorded, or none (kdc_outbox_record_all). ids[i] gets evs[i]'s id. */
+int kdc_producer_record_all(kdc_producer *p, kdc_event_pb *const *evs, size_t n,
+                            uint8_t (*ids)[KDC_UUID_LEN], struct kdc_verdict *v);
+
 /* Creates the MQTT client and its receipts subscription; connecting then
  * happens in poll (with backoff, forever). 0, or KDC_ERR_CONFIG/MQTT with err.
  * Calling it again is a no-op. */
@@ -134,9 +139,29 @@ int kdc_producer_run(kdc_producer *p, const volatile sig_atomic_t *stop);
  * at the timeout for the others (host not found, refused, topic refused). Events recorded meanwhile (by
  * another process) are neither sent nor waited for: they go with the next
  * sync, once each. Rejected events do not count as pending; the stats'
- * pending is what is left of the sync's events. progress may be NULL. */
+ * pending is what is left of the sync's events. progress may be NULL.
+ * With kdc_producer_want_worklist it also connects when nothing is pending
+ * and waits for the worklist (see kdc_producer_worklist_state); a worklist
+ * that does not come by the timeout is no error when the events are done. */
 int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_atomic_t *stop,
                       kdc_producer_progress_cb progress, void *ud);
+
+/* Asks for the team's worklist (kdc/v1/{ward}/worklist/{team}): call before
+ * kdc_producer_connect. Each list that arrives is checked and stored in the
+ * outbox file (worklist.h); kdc_producer_sync then also waits for the
+ * retained list, a moment after the broker granted the subscription. */
+void kdc_producer_want_worklist(kdc_producer *p);
+
+enum kdc_producer_worklist {
+	KDC_PRODUCER_WORKLIST_NONE = 0,  /* no answer yet */
+	KDC_PRODUCER_WORKLIST_STORED,    /* a newer list came and is stored */
+	KDC_PRODUCER_WORKLIST_SAME,      /* the list that came is the one stored */
+	KDC_PRODUCER_WORKLIST_NOTHING,   /* the broker has no list for the team */
+	KDC_PRODUCER_WORKLIST_REFUSED,   /* the broker refused the subscription */
+	KDC_PRODUCER_WORKLIST_BAD,       /* the list that came was unreadable */
+};
+/* What happened to the worklist so far (enum kdc_producer_worklist). */
+int kdc_producer_worklist_state(kdc_producer *p);
 
 /* Why events do not get through now, or 0: KDC_ERR_TOPIC_REFUSED (or
  * KDC_ERR_BUSY) while the broker refuses our publishes, else while not

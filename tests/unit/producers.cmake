@@ -3,3 +3,4 @@
 kdc_unit_test(test_outbox test_outbox.c kdc_producer)
 kdc_unit_test(test_producer test_producer.c kdc_producer)
 kdc_unit_test(test_outbox_home test_outbox_home.c kdc_producer)
+kdc_unit_test(test_worklist test_worklist.c kdc_producer)

@@ -1,0 +1,528 @@
+/* kdc-event-fix.c: the kdc-event commands around the ward's household
+ * register: `household add` (a household found in the field), `void` and
+ * `amend` (corrections of events still in this device's outbox), `worklist`
+ * (the team's list as the last sync stored it), and what `rejected` says to
+ * do about the register's refusals. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "correct.h"
+#include "kdc-event.h"
+#include "kdc_err.h"
+#include "kdc_prog.h"
+#include "kdc_util.h"
+#include "worklist.h"
+
+#define AMEND_REASON "amended"
+
+/* Prints "LABEL ID" for each of n ids. */
+static int print_ids(uint8_t (*ids)[KDC_UUID_LEN], const char *const *labels, int n)
+{
+	char idtext[KDC_UUID_STR_LEN];
+
+	for (int i = 0; i < n; i++) {
+		kdc_uuid_format(ids[i], idtext);
+		printf("%s%s%s\n", labels[i] ? labels[i] : "", labels[i] ? " " : "", idtext);
+	}
+	return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
+}
+
+/* The exit status of a failed record, said in plain words. */
+static int record_failed(struct cli *c, kdc_producer *p, int rc, const struct kdc_verdict *v)
+{
+	if (rc == KDC_ERR_INVAL) {
+		fprintf(stderr, "kdc-event: this cannot be recorded: %s\n", v->detail);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "kdc-event: cannot write to the outbox %s: %s (%s)\n", c->dev.outbox,
+	        kdc_strerror(rc), kdc_outbox_errmsg(kdc_producer_outbox(p)));
+	return EXIT_FAIL;
+}
+
+/* Records evs[0..n) together (all or nothing) and prints their ids. */
+static int record_together(struct cli *c, kdc_producer *p, kdc_event_pb *const *evs,
+                           const char *const *labels, int n)
+{
+	uint8_t ids[2][KDC_UUID_LEN];
+	struct kdc_verdict v;
+	int rc;
+
+	if (n > 2)
+		return EXIT_FAIL;
+	if ((rc = kdc_producer_record_all(p, evs, (size_t)n, ids, &v)) != KDC_OK)
+		return record_failed(c, p, rc, &v);
+	return print_ids(ids, labels, n);
+}
+
+/* ---- household add ------------------------------------------------------------ */
+
+int cmd_household(struct cli *c)
+{
+	kdc_event_pb ev = KDC__V1__EVENT__INIT;
+	Kdc__V1__HouseholdAdded b = KDC__V1__HOUSEHOLD_ADDED__INIT;
+	const char *labels[1] = { NULL };
+	uint8_t ids[1][KDC_UUID_LEN];
+	struct kdc_verdict v;
+	char msg[512];
+	kdc_producer *p = NULL;
+	kdc_outbox *ob;
+	int ret, rc, added;
+
+	if ((ret = require_code(c->khom, "khom", "the khom/ap code, e.g. --khom 6")) ||
+	    (ret = require_code(c->household, "household", "the new household's code, e.g. "
+	                        "--household H0187")) ||
+	    (ret = open_producer(c, &p)))
+		return ret;
+	rc = kdc_worklist_check(kdc_producer_outbox(p), c->dev.ward, c->dev.team, c->khom,
+	                        c->household, msg, sizeof msg);
+	if (rc == KDC_OK) {
+		struct kdc_wl_info info;
+		/* no list stored, or the household is on it */
+		if (kdc_worklist_info(kdc_producer_outbox(p), &info) == KDC_OK &&
+		    strcmp(info.ward, c->dev.ward) == 0 && strcmp(info.team, c->dev.team) == 0) {
+			fprintf(stderr, "kdc-event: household %s of khóm %s is on team %s's list "
+			        "already: nothing to add\n", c->household, c->khom, c->dev.team);
+			kdc_producer_free(p);
+			return EXIT_USAGE;
+		}
+	} else if (rc != KDC_ERR_NOT_FOUND) {
+		fprintf(stderr, "kdc-event: cannot read the worklist in the outbox %s: %s\n",
+		        c->dev.outbox, kdc_outbox_errmsg(kdc_producer_outbox(p)));
+		kdc_producer_free(p);
+		return EXIT_FAIL;
+	}
+	b.people_15plus = (uint32_t)c->people_15plus;
+	ev.khom = c->khom;
+	ev.household = c->household;
+	ev.body_case = KDC__V1__EVENT__BODY_HOUSEHOLD_ADDED;
+	ev.household_added = &b;
+	/* the event and the list's new line in one transaction */
+	ob = kdc_producer_outbox(p);
+	if ((rc = kdc_outbox_begin(ob)) != KDC_OK ||
+	    (rc = kdc_producer_record(p, &ev, ids[0], &v)) != KDC_OK ||
+	    (rc = kdc_worklist_add_local(ob, c->khom, c->household, c->people_15plus,
+	                                 &added)) != KDC_OK ||
+	    (rc = kdc_outbox_commit(ob)) != KDC_OK) {
+		kdc_outbox_rollback(ob);
+		ret = record_failed(c, p, rc, &v);
+	} else {
+		ret = print_ids(ids, labels, 1);
+	}
+	kdc_producer_free(p);
+	return ret;
+}
+
+/* ---- void and amend ---------------------------------------------------------- */
+
+/* Finds c->target in the outbox and refuses what cannot be voided. On 0 the
+ * caller frees *orig. */
+static int find_voidable(struct cli *c, kdc_producer *p, uint8_t id[KDC_UUID_LEN],
+                         kdc_event_pb **orig)
+{
+	kdc_outbox *ob = kdc_producer_outbox(p);
+	uint8_t vid[KDC_UUID_LEN];
+	char err[512], idtext[KDC_UUID_STR_LEN];
+	int rc, state, voided, kind;
+
+	rc = kdc_outbox_find(ob, c->target, id, orig, &state, err, sizeof err);
+	if (rc == KDC_ERR_INVAL || rc == KDC_ERR_NOT_FOUND) {
+		fprintf(stderr, "kdc-event: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (rc != KDC_OK) {
+		fprintf(stderr, "kdc-event: cannot read the outbox %s: %s\n", c->dev.outbox,
+		        kdc_outbox_errmsg(ob));
+		return EXIT_FAIL;
+	}
+	kdc_uuid_format(id, idtext);
+	kind = kdc_event_kind(*orig);
+	if (kind == KDC_KIND_VOID || kind == KDC_KIND_HOUSEHOLD_ADDED) {
+		if (kind == KDC_KIND_VOID)
+			fprintf(stderr, "kdc-event: event %s is itself a void: a void cannot be voided "
+			        "or amended\n", idtext);
+		else
+			fprintf(stderr, "kdc-event: event %s adds a household: it cannot be voided or "
+			        "amended; ask the ward office to retire the household if it was a "
+			        "mistake\n", idtext);
+		goto refuse;
+	}
+	if ((rc = kdc_outbox_voided(ob, id, vid, &voided)) != KDC_OK) {
+		fprintf(stderr, "kdc-event: cannot read the outbox %s: %s\n", c->dev.outbox,
+		        kdc_outbox_errmsg(ob));
+		kdc_event_free(*orig);
+		*orig = NULL;
+		return EXIT_FAIL;
+	}
+	if (voided) {
+		char vtext[KDC_UUID_STR_LEN];
+		kdc_uuid_format(vid, vtext);
+		fprintf(stderr, "kdc-event: event %s is voided already on this device (void %s)\n",
+		        idtext, vtext);
+		goto refuse;
+	}
+	(void)state;
+	return 0;
+refuse:
+	kdc_event_free(*orig);
+	*orig = NULL;
+	return EXIT_USAGE;
+}
+
+/* The void of orig: its khom and household, member 0, now. */
+static void build_void(kdc_event_pb *ev, Kdc__V1__EventVoided *b, const kdc_event_pb *orig,
+                       uint8_t id[KDC_UUID_LEN], const char *reason)
+{
+	kdc__v1__event__init(ev);
+	kdc__v1__event_voided__init(b);
+	b->target.data = id;
+	b->target.len = KDC_UUID_LEN;
+	b->reason = (char *)reason;
+	ev->khom = orig->khom;
+	ev->household = orig->household;
+	ev->member = 0;
+	ev->body_case = KDC__V1__EVENT__BODY_VOID;
+	ev->void_ = b;
+}
+
+static int check_reason(const char *reason, int required)
+{
+	if (!reason && !required)
+		return 0;
+	if (!reason || !*reason)
+		return kdc_usage_error("missing --reason: why, in plain words, e.g. --reason "
+		                       "\"recorded for the wrong household\"");
+	if (strlen(reason) > KDC_VOID_REASON_MAX)
+		return kdc_usage_error("--reason is longer than %d bytes: say it shorter",
+		                       KDC_VOID_REASON_MAX);
+	return 0;
+}
+
+int cmd_void(struct cli *c)
+{
+	kdc_event_pb ev, *orig = NULL, *evs[1] = { &ev };
+	Kdc__V1__EventVoided b;
+	const char *labels[1] = { "void" };
+	uint8_t id[KDC_UUID_LEN];
+	kdc_producer *p = NULL;
+	int ret;
+
+	if ((ret = check_reason(c->reason, 1)) || (ret = open_producer(c, &p)))
+		return ret;
+	if ((ret = find_voidable(c, p, id, &orig)) == 0) {
+		build_void(&ev, &b, orig, id, c->reason);
+		ret = record_together(c, p, evs, labels, 1);
+	}
+	kdc_event_free(orig);
+	kdc_producer_free(p);
+	return ret;
+}
+
+/* Body storage of the corrected event. */
+struct amended {
+	Kdc__V1__HouseholdVisited visit;
+	Kdc__V1__AccountCreated account;
+	Kdc__V1__PaymentMade payment;
+	Kdc__V1__ServiceUsed service;
+	Kdc__V1__Need needs[KDC_MAX_NEEDS];
+};
+
+/* ev = orig with the options given; *changed = how many options were given. */
+static int build_amended(struct cli *c, const kdc_event_pb *orig, kdc_event_pb *ev,
+                         struct amended *a, int *changed)
+{
+	int ret, v, kind = kdc_event_kind(orig), person = kind != KDC_KIND_VISIT;
+
+	*changed = 0;
+	kdc__v1__event__init(ev);
+	ev->khom = orig->khom;
+	ev->household = orig->household;
+	ev->member = orig->member;
+	ev->occurred_ms = orig->occurred_ms;
+	if (c->khom) {
+		if ((ret = require_code(c->khom, "khom", "the corrected khom/ap code")))
+			return ret;
+		ev->khom = c->khom;
+		++*changed;
+	}
+	if (c->household) {
+		if ((ret = require_code(c->household, "household", "the corrected household code")))
+			return ret;
+		ev->household = c->household;
+		++*changed;
+	}
+	if (c->member >= 0) {
+		if (!person)
+			return kdc_usage_error("--member: a visit is for the whole household");
+		ev->member = (uint32_t)c->member;
+		++*changed;
+	}
+	if (c->at) {
+		if ((ret = parse_at(c->at, c->dev.utc_offset_min, &ev->occurred_ms)) != 0)
+			return ret;
+		++*changed;
+	}
+	ev->body_case = orig->body_case;
+#define SET_INT(field, value) do { if ((value) >= 0) { field = (__typeof__(field))(value); ++*changed; } } while (0)
+#define NOT_FOR(opt, what) do { if (c->opt) return kdc_usage_error("--%s: event %s is %s %s, " \
+	"which has no such field", #opt, c->target, kind == KDC_KIND_ACCOUNT ? "an" : "a", what); } while (0)
+	switch (kind) {
+	case KDC_KIND_VISIT:
+		a->visit = *orig->visit;
+		NOT_FOR(kind, "visit"); NOT_FOR(purpose, "visit"); NOT_FOR(method, "visit");
+		if (c->amount >= 0)
+			return kdc_usage_error("--amount: a visit has no amount");
+		if (c->outcome) {
+			if ((ret = parse_enum(c->outcome, "outcome", "how the visit went",
+			                      kdc_outcome_parse, kdc_outcome_name, &v)))
+				return ret;
+			a->visit.outcome = (Kdc__V1__VisitOutcome)v;
+			++*changed;
+		}
+		SET_INT(a->visit.members, c->members);
+		SET_INT(a->visit.members_15plus, c->members_15plus);
+		SET_INT(a->visit.smartphones, c->smartphones);
+		if (c->needs) {
+			size_t n = 0;
+			if (*c->needs && (ret = parse_needs(c->needs, a->needs, &n)))
+				return ret;
+			a->visit.needs = a->needs;
+			a->visit.n_needs = n;
+			++*changed;
+		}
+		ev->visit = &a->visit;
+		break;
+	case KDC_KIND_ACCOUNT:
+	case KDC_KIND_SERVICE:
+		NOT_FOR(outcome, kdc_kind_name(kind)); NOT_FOR(needs, kdc_kind_name(kind));
+		NOT_FOR(purpose, kdc_kind_name(kind)); NOT_FOR(method, kdc_kind_name(kind));
+		if (c->members >= 0 || c->members_15plus >= 0 || c->smartphones >= 0 || c->amount >= 0)
+			return kdc_usage_error("those options are for visits and payments, not for "
+			                       "event %s (%s)", c->target, kdc_kind_name(kind));
+		if (kind == KDC_KIND_ACCOUNT) {
+			a->account = *orig->account;
+			if (c->kind) {
+				if ((ret = parse_enum(c->kind, "kind", "the kind of account",
+				                      kdc_account_parse, kdc_account_name, &v)))
+					return ret;
+				a->account.kind = (Kdc__V1__AccountKind)v;
+				++*changed;
+			}
+			ev->account = &a->account;
+		} else {
+			a->service = *orig->service;
+			if (c->kind) {
+				if ((ret = parse_enum(c->kind, "kind", "the kind of service",
+				                      kdc_service_parse, kdc_service_name, &v)))
+					return ret;
+				a->service.kind = (Kdc__V1__ServiceKind)v;
+				++*changed;
+			}
+			ev->service = &a->service;
+		}
+		break;
+	case KDC_KIND_PAYMENT:
+		a->payment = *orig->payment;
+		NOT_FOR(outcome, "payment"); NOT_FOR(needs, "payment"); NOT_FOR(kind, "payment");
+		if (c->members >= 0 || c->members_15plus >= 0 || c->smartphones >= 0)
+			return kdc_usage_error("--members, --members-15plus and --smartphones are for "
+			                       "visits, not for a payment");
+		if (c->purpose) {
+			if ((ret = parse_enum(c->purpose, "purpose", "what was paid", kdc_purpose_parse,
+			                      kdc_purpose_name, &v)))
+				return ret;
+			a->payment.purpose = (Kdc__V1__PaymentPurpose)v;
+			++*changed;
+		}
+		if (c->method) {
+			if ((ret = parse_enum(c->method, "method", "how it was paid", kdc_method_parse,
+			                      kdc_method_name, &v)))
+				return ret;
+			a->payment.method = (Kdc__V1__PaymentMethod)v;
+			++*changed;
+		}
+		SET_INT(a->payment.amount_vnd, c->amount);
+		ev->payment = &a->payment;
+		break;
+	default:
+		return kdc_usage_error("event %s cannot be amended", c->target);
+	}
+#undef SET_INT
+#undef NOT_FOR
+	return 0;
+}
+
+int cmd_amend(struct cli *c)
+{
+	kdc_event_pb vev, nev, *orig = NULL, *evs[2] = { &nev, &vev };
+	Kdc__V1__EventVoided b;
+	struct amended a;
+	const char *labels[2] = { "new", "void" };
+	uint8_t id[KDC_UUID_LEN];
+	kdc_producer *p = NULL;
+	int ret, changed;
+
+	if ((ret = check_reason(c->reason, 0)) || (ret = open_producer(c, &p)))
+		return ret;
+	if ((ret = find_voidable(c, p, id, &orig)) != 0)
+		goto cleanup;
+	if ((ret = build_amended(c, orig, &nev, &a, &changed)) != 0)
+		goto cleanup;
+	if (changed == 0) {
+		ret = kdc_usage_error("nothing to change: give the corrected fields, e.g. "
+		                      "kdc-event amend %s --household H0042", c->target);
+		goto cleanup;
+	}
+	/* the corrected event must be one the team's list has; the void carries
+	 * the original's codes, whatever they were */
+	if ((ret = check_household(c, p, nev.khom, nev.household)) != 0)
+		goto cleanup;
+	build_void(&vev, &b, orig, id, c->reason ? c->reason : AMEND_REASON);
+	ret = record_together(c, p, evs, labels, 2);
+cleanup:
+	kdc_event_free(orig);
+	kdc_producer_free(p);
+	return ret;
+}
+
+/* ---- worklist ------------------------------------------------------------------ */
+
+static const char *status_words(int s)
+{
+	switch (s) {
+	case KDC__V1__HOUSEHOLD_STATUS__HOUSEHOLD_STATUS_NOT_VISITED: return "not visited";
+	case KDC__V1__HOUSEHOLD_STATUS__HOUSEHOLD_STATUS_NOT_HOME: return "nobody at home";
+	case KDC__V1__HOUSEHOLD_STATUS__HOUSEHOLD_STATUS_DECLINED: return "declined";
+	case KDC__V1__HOUSEHOLD_STATUS__HOUSEHOLD_STATUS_SURVEYED: return "surveyed";
+	case KDC__V1__HOUSEHOLD_STATUS__HOUSEHOLD_STATUS_REACHED: return "reached";
+	default: return "unknown";
+	}
+}
+
+static const char *next_words(int n)
+{
+	switch (n) {
+	case KDC__V1__NEXT_STEP__NEXT_STEP_VISIT: return "visit";
+	case KDC__V1__NEXT_STEP__NEXT_STEP_REVISIT: return "visit again";
+	case KDC__V1__NEXT_STEP__NEXT_STEP_OPEN_ACCOUNT: return "help open a digital account";
+	case KDC__V1__NEXT_STEP__NEXT_STEP_PAYMENT_ACCOUNT: return "help open a payment account";
+	case KDC__V1__NEXT_STEP__NEXT_STEP_PAY_CASHLESS: return "help pay cashless";
+	case KDC__V1__NEXT_STEP__NEXT_STEP_NONE: return "nothing now";
+	default: return "-";
+	}
+}
+
+#define WL_STATUSES 6 /* HouseholdStatus values, UNSPECIFIED included */
+
+struct wl_print {
+	int64_t n, by_status[WL_STATUSES];
+};
+
+static int print_household(void *ud, const struct kdc_wl_entry *e)
+{
+	struct wl_print *wp = ud;
+	char last[32] = "-";
+
+	if (e->last_attempt_ms > 0)
+		kdc_time_format(e->last_attempt_ms, last, sizeof last);
+	printf("khóm %-4s %-10s %-15s attempts %-3lld last attempt %-24s next: %s%s\n", e->khom,
+	       e->household, status_words(e->status), (long long)e->attempts, last,
+	       next_words(e->next), e->local ? " (added on this device)" :
+	       e->field_added ? " (added in the field)" : "");
+	wp->n++;
+	if (e->status >= 0 && e->status < WL_STATUSES)
+		wp->by_status[e->status]++;
+	return 0;
+}
+
+int cmd_worklist(struct cli *c)
+{
+	struct wl_print wp;
+	struct kdc_wl_info info;
+	kdc_outbox *ob = NULL;
+	char err[512], when[32];
+	int rc, ret = 0, status = 0;
+
+	memset(&wp, 0, sizeof wp);
+	if (c->khom && (ret = require_code(c->khom, "khom", "the khom/ap code")))
+		return ret;
+	if (c->status && (ret = parse_enum(c->status, "status", "the households' status",
+	                                   kdc_status_parse, kdc_status_name, &status)))
+		return ret;
+	if ((ret = default_outbox(c)) != 0)
+		return ret;
+	if (kdc_producer_check_conf(&c->dev, 0, err, sizeof err) != KDC_OK)
+		return kdc_usage_error("%s", err);
+	if (kdc_outbox_open(c->dev.outbox, &ob, err, sizeof err) != KDC_OK) {
+		fprintf(stderr, "kdc-event: %s\n", err);
+		return EXIT_FAIL;
+	}
+	if ((rc = kdc_worklist_info(ob, &info)) == KDC_ERR_NOT_FOUND) {
+		printf("no worklist has been downloaded to this device yet: run kdc-event sync "
+		       "while online\n");
+		goto cleanup;
+	}
+	if (rc != KDC_OK)
+		goto fail;
+	kdc_time_format(info.as_of_ms, when, sizeof when);
+	/* the device does not know the ward's time zone: UTC, said so */
+	printf("team %s's worklist (ward %s), as of %s (UTC), list %lld\n", info.team, info.ward,
+	       when, (long long)info.seq);
+	if (c->dev.team && *c->dev.team && strcmp(c->dev.team, info.team) != 0)
+		printf("note: this device is in team %s now: run kdc-event sync while online to "
+		       "get its list\n", c->dev.team);
+	if ((rc = kdc_worklist_list(ob, c->khom, status, print_household, &wp)) != KDC_OK)
+		goto fail;
+	printf("%lld household%s", (long long)wp.n, wp.n == 1 ? "" : "s");
+	for (int s = 1; s < WL_STATUSES; s++)
+		printf("%s%lld %s", s == 1 ? ": " : ", ", (long long)wp.by_status[s], status_words(s));
+	printf("\n");
+	goto cleanup;
+fail:
+	fprintf(stderr, "kdc-event: cannot read the worklist in the outbox %s: %s\n",
+	        c->dev.outbox, kdc_outbox_errmsg(ob));
+	ret = EXIT_FAIL;
+cleanup:
+	kdc_outbox_close(ob);
+	if (fflush(stdout) != 0)
+		ret = EXIT_FAIL;
+	return ret;
+}
+
+/* ---- what to do about a refusal --------------------------------------------------- */
+
+void rejected_hint(const struct kdc_outbox_row *row)
+{
+	kdc_event_pb *ev;
+	const char *k, *h;
+	char id[KDC_UUID_STR_LEN];
+
+	if (row->reject_reason != KDC__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_HOUSEHOLD &&
+	    row->reject_reason != KDC__V1__REJECT_REASON__REJECT_REASON_VOID_REFUSED &&
+	    row->reject_reason != KDC__V1__REJECT_REASON__REJECT_REASON_RETIRED_HOUSEHOLD)
+		return;
+	ev = kdc_event_decode(row->payload, row->payload_len, NULL);
+	k = ev && ev->khom ? ev->khom : "?";
+	h = ev && ev->household ? ev->household : "?";
+	kdc_uuid_format(row->id, id);
+	switch (row->reject_reason) {
+	case KDC__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_HOUSEHOLD:
+		printf("  unknown household: %s of khóm %s is not in the ward's register. If the code "
+		       "is mistyped, correct it: kdc-event amend %s --household CODE. If the "
+		       "household is new, ask the ward office to add it to the register, or record it "
+		       "as a new household: kdc-event household add --khom %s --household %s, and "
+		       "record the event again\n", h, k, id, k, h);
+		break;
+	case KDC__V1__REJECT_REASON__REJECT_REASON_VOID_REFUSED:
+		printf("  void refused: the server cannot void that event (see above why): only an "
+		       "activity of your own team can be voided, with its own khóm and household; "
+		       "ask the ward office, which can void any event\n");
+		break;
+	default:
+		printf("  retired household: the ward has retired %s of khóm %s from its register. "
+		       "Check the code with the ward office; if the household lives there again, "
+		       "the ward office can bring it back (register add)\n", h, k);
+		break;
+	}
+	kdc_event_free(ev);
+}
