@@ -100,15 +100,16 @@ retained_json() {
 }
 
 # The fields kdc-rollup adds up (docs/province.md), as jq paths. Written out
-# here rather than read from the code under test.
+# here rather than read from the code under test. A key that starts with a
+# digit is quoted ("24h"): jq cannot parse .24h.
 PROV_ADDITIVE=(
 	.households.total .households.visited .households.surveyed .households.reached
 	.people_15plus.total .people_15plus.with_payment_account .people_15plus.paying_regularly
 	.accounts.public_service_portal .accounts.vneid_level2 .accounts.provincial_app .accounts.payment
-	.events.visit.24h .events.visit.7d .events.visit.30d .events.visit.total
-	.events.account.24h .events.account.7d .events.account.30d .events.account.total
-	.events.payment.24h .events.payment.7d .events.payment.30d .events.payment.total
-	.events.service.24h .events.service.7d .events.service.30d .events.service.total
+	.events.visit.\"24h\" .events.visit.\"7d\" .events.visit.\"30d\" .events.visit.total
+	.events.account.\"24h\" .events.account.\"7d\" .events.account.\"30d\" .events.account.total
+	.events.payment.\"24h\" .events.payment.\"7d\" .events.payment.\"30d\" .events.payment.total
+	.events.service.\"24h\" .events.service.\"7d\" .events.service.\"30d\" .events.service.total
 	.services.birth_registration .services.marital_status .services.medical_booking
 	.services.field_report .services.other
 	.payments.count_30d .payments.amount_vnd_30d .payments.count_total .payments.amount_vnd_total
@@ -123,8 +124,8 @@ check_province_sum() {
 	local prov=$1 path want got n=0
 	shift
 	for path in "${PROV_ADDITIVE[@]}"; do
-		want=$(printf '%s\n' "$@" | jq -s "map($path) | add")
-		got=$(jq "$path" <<<"$prov")
+		want=$(printf '%s\n' "$@" | jq -s "map($path) | add") || fail "jq could not add up $path of the wards"
+		got=$(jq "$path" <<<"$prov") || fail "jq could not read $path of the province snapshot"
 		[ "$want" = "$got" ] || fail "province $path: expected the wards' sum $want, got $got"
 		n=$((n + 1))
 	done
