@@ -515,6 +515,33 @@ static int cmd_sync(struct cli *c)
 		    kdc_outbox_count(kdc_producer_outbox(p), KDC_OUTBOX_REJECTED, &rejected) != KDC_OK)
 			rc = KDC_ERR_DB;
 	}
+	/* the worklist first: the outcome of the sync is the line that ends it */
+	switch (kdc_producer_worklist_state(p)) {
+	case KDC_PRODUCER_WORKLIST_STORED:
+		fprintf(stderr, "sync: the team's worklist is updated: see 'kdc-event worklist'\n");
+		break;
+	case KDC_PRODUCER_WORKLIST_SAME:
+		fprintf(stderr, "sync: the team's worklist has not changed\n");
+		break;
+	case KDC_PRODUCER_WORKLIST_NOTHING:
+		/* mosquitto grants a subscription its ACL then filters: no telling */
+		fprintf(stderr, "sync: no worklist came for team %s: the ward server publishes none "
+		        "yet, or the broker does not let this device read it\n", c->dev.team);
+		break;
+	case KDC_PRODUCER_WORKLIST_REFUSED:
+		fprintf(stderr, "sync: the broker does not let this device read team %s's worklist "
+		        "(ask the ward's IT officer to update the device accounts)\n", c->dev.team);
+		break;
+	case KDC_PRODUCER_WORKLIST_BAD:
+		fprintf(stderr, "sync: the worklist that came could not be read or stored: the "
+		        "stored one is kept (see the log)\n");
+		break;
+	default:
+		if (rc == KDC_OK)
+			fprintf(stderr, "sync: the team's worklist did not come this time: the stored "
+			        "one is kept\n");
+		break;
+	}
 	if (rc == KDC_OK) {
 		fprintf(stderr, "sync: done, nothing pending (%lld sent, %lld receipted)",
 		        (long long)s.published, (long long)(s.committed + s.rejected));
@@ -550,32 +577,6 @@ static int cmd_sync(struct cli *c)
 		fprintf(stderr, "kdc-event: sync failed: %s (%s)\n", kdc_strerror(rc),
 		        kdc_outbox_errmsg(kdc_producer_outbox(p)));
 		ret = EXIT_FAIL;
-	}
-	switch (kdc_producer_worklist_state(p)) {
-	case KDC_PRODUCER_WORKLIST_STORED:
-		fprintf(stderr, "sync: the team's worklist is updated: see 'kdc-event worklist'\n");
-		break;
-	case KDC_PRODUCER_WORKLIST_SAME:
-		fprintf(stderr, "sync: the team's worklist has not changed\n");
-		break;
-	case KDC_PRODUCER_WORKLIST_NOTHING:
-		/* mosquitto grants a subscription its ACL then filters: no telling */
-		fprintf(stderr, "sync: no worklist came for team %s: the ward server publishes none "
-		        "yet, or the broker does not let this device read it\n", c->dev.team);
-		break;
-	case KDC_PRODUCER_WORKLIST_REFUSED:
-		fprintf(stderr, "sync: the broker does not let this device read team %s's worklist "
-		        "(ask the ward's IT officer to update the device accounts)\n", c->dev.team);
-		break;
-	case KDC_PRODUCER_WORKLIST_BAD:
-		fprintf(stderr, "sync: the worklist that came could not be read or stored: the "
-		        "stored one is kept (see the log)\n");
-		break;
-	default:
-		if (ret == 0)
-			fprintf(stderr, "sync: the team's worklist did not come this time: the stored "
-			        "one is kept\n");
-		break;
 	}
 	if (rejected > 0)
 		fprintf(stderr, "sync: %lld event(s) were refused by the server: see "
