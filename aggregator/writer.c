@@ -18,6 +18,7 @@
 #include "kdc_log.h"
 #include "kdc_proto.h"
 #include "kdc_util.h"
+#include "register.h"
 #include "writer.h"
 
 /* Entries per receipt. Worst case (all rejected with the longest detail)
@@ -92,6 +93,7 @@ struct kdc_writer {
 	char ward[KDC_CODE_MAX + 1];
 	kdc_store *store;
 	kdc_stats *stats;
+	kdc_register *reg;
 	kdc_ingest *in;
 	kdc_outq *out;
 	pthread_t thread;
@@ -105,6 +107,13 @@ struct kdc_writer {
 	struct kdc_hmap groups;      /* writer_group_key -> writer_group */
 	struct writer_arena arena;
 	ProtobufCAllocator pb_alloc;
+	/* this batch: rows[0, nfold) are stored, new and counted (to fold);
+	 * rows[nfold, nvalid) are judged valid and not stored yet */
+	size_t nfold, nnew, ndup;
+	int rebuild;                 /* the counted set changed: recompute */
+	int reg_changed;             /* denominators to push after the commit */
+	int reg_reloaded;            /* cross-check to log after the commit */
+	int64_t *den_hh, *den_people; /* per profile khóm, for the statistics */
 	/* receipt scratch, RECEIPT_CHUNK entries */
 	ProtobufCBinaryData *committed;
 	Kdc__V1__Rejection *rej;
@@ -186,6 +195,8 @@ static const char *writer__fail_reason(int rc)
 static void writer__failed(kdc_writer *w, int rc, size_t n)
 {
 	kdc_store_rollback(w->store);
+	/* a household added or a void waiting in the batch is undone too */
+	kdc_register_stale(w->reg);
 	if (!w->failing || w->fail_rc != rc) {
 		kdc_error("cannot store events: %s (%s). The batch of %zu messages was rolled back "
 		          "and no receipts were sent, so the devices will send them again. "
@@ -402,6 +413,77 @@ static int writer__reject(kdc_writer *w, const struct kdc_ingest_msg *m, struct 
 	return rc;
 }
 
+/* Stores the rows judged valid so far (INSERT OR IGNORE, many rows to a
+ * statement): duplicates are only receipted again, a new row that a waiting
+ * void names is stored voided, and the other new rows stay at the front of
+ * w->rows (rows[0, nfold)) for the statistics. */
+static int writer__flush(kdc_writer *w, size_t *nvalid)
+{
+	size_t from = w->nfold;
+	int rc, voided;
+
+	if (*nvalid == from)
+		return KDC_OK;
+	if ((rc = kdc_store_add_events(w->store, w->rows + from, *nvalid - from,
+	                               w->inserted + from)) != KDC_OK)
+		return rc;
+	for (size_t j = from; j < *nvalid; j++) {
+		if (!w->inserted[j]) {
+			w->ndup++;
+			continue;
+		}
+		w->nnew++;
+		if ((rc = kdc_register_arrived(w->reg, &w->rows[j], &voided)) != KDC_OK)
+			return rc;
+		if (voided)
+			continue;
+		if (j != w->nfold)
+			w->rows[w->nfold] = w->rows[j];
+		w->nfold++;
+	}
+	*nvalid = w->nfold;
+	return KDC_OK;
+}
+
+/* A HouseholdAdded or a void (rare): judged and stored at once, in arrival
+ * order, after the rows judged before it (so that a void finds its event
+ * stored when it came earlier in the batch). The row is w->rows[*nvalid]. */
+static int writer__special(kdc_writer *w, const struct kdc_ingest_msg *m, struct writer_outcome *o,
+                           const kdc_event_pb *ev, int64_t now, size_t *nvalid, size_t *nrej)
+{
+	struct kdc_event_row row = w->rows[*nvalid];
+	struct kdc_register_effect e;
+	struct kdc_verdict v;
+	int rc;
+
+	if ((rc = writer__flush(w, nvalid)) != KDC_OK ||
+	    (rc = kdc_register_special(w->reg, ev, &row, now, &v, &e)) != KDC_OK)
+		return rc;
+	if (v.reason != 0) {
+		(*nrej)++;
+		return writer__reject(w, m, o, now, v.reason, v.detail);
+	}
+	w->ndup += (size_t)e.duplicate;
+	w->nnew += (size_t)e.stored;
+	w->reg_changed |= e.added;
+	w->rebuild |= e.rebuild;
+	if (e.voided) {
+		/* stored in this batch and not folded yet: it just leaves the list;
+		 * folded before: the statistics are recomputed */
+		size_t i = 0;
+		while (i < w->nfold && memcmp(w->rows[i].id, e.target, KDC_UUID_LEN) != 0)
+			i++;
+		if (i < w->nfold) {
+			memmove(&w->rows[i], &w->rows[i + 1], (w->nfold - i - 1) * sizeof *w->rows);
+			w->nfold--;
+			*nvalid = w->nfold;
+		} else {
+			w->rebuild = 1;
+		}
+	}
+	return KDC_OK;
+}
+
 /* Decodes and checks one message inside the open transaction: a valid event
  * becomes w->rows[*nvalid] (stored with the others by writer__store), the
  * rest is kept as rejected. Returns a store error (the batch then fails),
@@ -459,6 +541,15 @@ static int writer__one(kdc_writer *w, const struct kdc_ingest_msg *m, struct wri
 	row = &w->rows[*nvalid];
 	kdc_event_row_from_pb(row, ev);
 	row->received_ms = now;
+	if (row->kind >= KDC_KIND_COUNT) {
+		rc = writer__special(w, m, o, ev, now, nvalid, nrej);
+		goto cleanup;
+	}
+	if (kdc_register_check(w->reg, row, &v) != 0) {
+		(*nrej)++;
+		rc = writer__reject(w, m, o, now, v.reason, v.detail);
+		goto cleanup;
+	}
 	(*nvalid)++;
 cleanup:
 	kdc_event_free(heap);
@@ -583,49 +674,105 @@ static void writer__receipts(kdc_writer *w, size_t n)
 
 /* ---- a batch ------------------------------------------------------------------ */
 
-/* Stores the batch's valid events (INSERT OR IGNORE, many rows to a
- * statement) and keeps the new ones at the front of w->rows, in order, for
- * the statistics. Their outcomes say committed either way: a duplicate is
- * receipted again. */
-static int writer__store(kdc_writer *w, size_t nvalid, size_t *nrows, size_t *ndup)
+/* The register as the database has it, inside the batch's transaction:
+ * reloaded after a rolled-back batch (the memory may hold what was undone)
+ * or when another process changed it (register_log grew); then the
+ * statistics are recomputed unless they already reflect that register. */
+static int writer__register_sync(kdc_writer *w)
+{
+	int changed = 0, rc;
+
+	if (kdc_register_is_stale(w->reg)) {
+		int64_t lid = 0;
+		if ((rc = kdc_register_load(w->reg)) != KDC_OK)
+			return rc;
+		if (w->stats && (rc = kdc_stats_register_lid(w->stats, &lid)) != KDC_OK)
+			return rc;
+		changed = w->stats && lid != kdc_register_lid(w->reg);
+		w->reg_changed = 1;
+	} else {
+		if ((rc = kdc_register_poll(w->reg, &changed)) != KDC_OK)
+			return rc;
+		if (changed && (rc = kdc_register_load(w->reg)) != KDC_OK)
+			return rc;
+	}
+	if (changed) {
+		kdc_notice("the household register or its voids changed (register_log row %lld): "
+		           "reloaded; the statistics are recomputed",
+		           (long long)kdc_register_lid(w->reg));
+		w->rebuild = 1;
+		w->reg_changed = 1;
+		w->reg_reloaded = 1;
+	}
+	return KDC_OK;
+}
+
+/* After a commit: the denominators of a changed register to the statistics
+ * (the register's counts, or the profile's when there is none). */
+static void writer__push_register(kdc_writer *w)
 {
 	int rc;
 
-	*nrows = *ndup = 0;
-	if (nvalid == 0)
-		return KDC_OK;
-	if ((rc = kdc_store_add_events(w->store, w->rows, nvalid, w->inserted)) != KDC_OK)
-		return rc;
-	for (size_t j = 0; j < nvalid; j++) {
-		if (!w->inserted[j]) {
-			(*ndup)++;
-			continue;
-		}
-		if (j != *nrows)
-			w->rows[*nrows] = w->rows[j];
-		(*nrows)++;
+	if (w->reg_reloaded)
+		kdc_register_log_check(w->reg);
+	w->reg_reloaded = 0;
+	if (!w->reg_changed || !w->stats)
+		return;
+	w->reg_changed = 0;
+	if (w->den_hh && kdc_register_denominators(w->reg, w->den_hh, w->den_people) == 0)
+		rc = kdc_stats_set_denominators(w->stats, w->den_hh, w->den_people);
+	else
+		rc = kdc_stats_set_denominators(w->stats, NULL, NULL);
+	if (rc != KDC_OK) {
+		kdc_error("out of memory for the register's denominators; retrying after the next batch");
+		w->reg_changed = 1;
 	}
+}
+
+/* The statistics of the batch: its counted new rows folded, or everything
+ * recomputed when a void or a register change touched what was counted. */
+static int writer__stats(kdc_writer *w, int64_t lid0, size_t nrej)
+{
+	int rc;
+
+	if (!w->stats)
+		return KDC_OK;
+	if (w->rebuild) {
+		if ((rc = kdc_stats_rebuild(w->stats)) != KDC_OK)
+			return rc;
+	} else {
+		if (w->nfold && (rc = kdc_stats_apply(w->stats, w->rows, w->nfold)) != KDC_OK)
+			return rc;
+		/* a field addition kept exact without a rebuild */
+		if (kdc_register_lid(w->reg) != lid0 &&
+		    (rc = kdc_stats_set_register_lid(w->stats, kdc_register_lid(w->reg))) != KDC_OK)
+			return rc;
+	}
+	if (nrej && (rc = kdc_stats_rejected(w->stats, nrej)) != KDC_OK)
+		return rc;
 	return KDC_OK;
 }
 
 static void writer__batch(kdc_writer *w, size_t n)
 {
-	int64_t now = kdc_now_ms();
-	size_t nvalid = 0, nrows = 0, ndup = 0, nrej = 0;
+	int64_t now = w->conf.clock_ms ? w->conf.clock_ms() : kdc_now_ms(), lid0;
+	size_t nvalid = 0, nrej = 0;
 	int rc;
 
+	w->nfold = w->nnew = w->ndup = 0;
+	w->rebuild = 0;
 	if ((rc = kdc_store_begin(w->store)) != KDC_OK)
 		goto fail;
+	if ((rc = writer__register_sync(w)) != KDC_OK)
+		goto fail;
+	lid0 = kdc_register_lid(w->reg);
 	for (size_t i = 0; i < n; i++) {
 		rc = writer__one(w, kdc_ingest_at(w->in, i), &w->outcomes[i], now, &nvalid, &nrej);
 		if (rc != KDC_OK)
 			goto fail;
 	}
-	if ((rc = writer__store(w, nvalid, &nrows, &ndup)) != KDC_OK)
-		goto fail;
-	if (w->stats && nrows && (rc = kdc_stats_apply(w->stats, w->rows, nrows)) != KDC_OK)
-		goto fail;
-	if (w->stats && nrej && (rc = kdc_stats_rejected(w->stats, nrej)) != KDC_OK)
+	if ((rc = writer__flush(w, &nvalid)) != KDC_OK ||
+	    (rc = writer__stats(w, lid0, nrej)) != KDC_OK)
 		goto fail;
 	if ((rc = kdc_store_commit(w->store)) != KDC_OK)
 		goto fail;
@@ -633,20 +780,50 @@ static void writer__batch(kdc_writer *w, size_t n)
 	 * receipts are built from the outcomes */
 	kdc_ingest_release(w->in, n);
 	writer__recovered(w, 1);
-	w->period.stored += nrows;
-	w->period.duplicates += ndup;
+	w->period.stored += w->nnew;
+	w->period.duplicates += w->ndup;
 	w->period.rejected += nrej;
 	pthread_mutex_lock(&w->lock);
-	w->totals.stored += nrows;
-	w->totals.duplicates += ndup;
+	w->totals.stored += w->nnew;
+	w->totals.duplicates += w->ndup;
 	w->totals.rejected += nrej;
 	w->totals.batches++;
 	pthread_mutex_unlock(&w->lock);
+	writer__push_register(w);
 	writer__receipts(w, n);
 	return;
 fail:
 	writer__failed(w, rc, n);
 	kdc_ingest_release(w->in, n);
+}
+
+/* Once a second when idle: a change of the register by the ward's tools is
+ * taken up (reload, recompute, republish) without waiting for an event. */
+static void writer__idle_register(kdc_writer *w)
+{
+	int changed = 0, rc;
+
+	if (!kdc_register_is_stale(w->reg) &&
+	    (kdc_register_poll(w->reg, &changed) != KDC_OK || !changed))
+		return;
+	w->rebuild = 0;
+	if ((rc = kdc_store_begin(w->store)) != KDC_OK)
+		goto fail;
+	/* poll again inside: the change is read under the write lock */
+	kdc_register_stale(w->reg);
+	if ((rc = writer__register_sync(w)) != KDC_OK)
+		goto fail;
+	if (w->rebuild && w->stats && (rc = kdc_stats_rebuild(w->stats)) != KDC_OK)
+		goto fail;
+	if ((rc = kdc_store_commit(w->store)) != KDC_OK)
+		goto fail;
+	writer__push_register(w);
+	return;
+fail:
+	kdc_store_rollback(w->store);
+	kdc_register_stale(w->reg);
+	kdc_warn("cannot take up the change of the household register yet (%s: %s); retrying",
+	         kdc_strerror(rc), kdc_store_errmsg(w->store));
 }
 
 /* ---- statistics and logs ---------------------------------------------------- */
@@ -748,6 +925,8 @@ static void *writer__main(void *arg)
 		}
 		mono = kdc_mono_ms();
 		if ((n && mono - last_stats >= STATS_CALL_MS) || mono >= next_idle_stats) {
+			if (!n)
+				writer__idle_register(w);
 			writer__publish_stats(w, w->conf.stats_interval_ms);
 			last_stats = mono;
 			next_idle_stats = mono + IDLE_STATS_MS;
@@ -782,8 +961,50 @@ static void writer__free(kdc_writer *w)
 	free(w->pack);
 	writer__arena_reset(&w->arena);
 	free(w->arena.buf);
+	kdc_register_free(w->reg);
+	free(w->den_hh);
+	free(w->den_people);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
+}
+
+/* The register at start, on the caller's thread (the writer's is not
+ * running yet): loaded, the statistics recomputed when the register changed
+ * while the aggregator was down, the denominators set and the cross-check
+ * with the profile logged. */
+static int writer__open_register(kdc_writer *w, char *err, size_t errlen)
+{
+	size_t nk = w->conf.profile ? w->conf.profile->nkhoms : 0;
+	int64_t lid = 0;
+	int rc;
+
+	if (nk && (!(w->den_hh = calloc(nk, sizeof *w->den_hh)) ||
+	           !(w->den_people = calloc(nk, sizeof *w->den_people)))) {
+		snprintf(err, errlen, "out of memory");
+		return KDC_ERR_NOMEM;
+	}
+	if (!(w->reg = kdc_register_open(w->store, w->conf.profile, err, errlen)))
+		return KDC_ERR_DB;
+	if (w->stats && (rc = kdc_stats_register_lid(w->stats, &lid)) != KDC_OK) {
+		snprintf(err, errlen, "cannot read the statistics: %s", kdc_store_errmsg(w->store));
+		return rc;
+	}
+	if (w->stats && lid != kdc_register_lid(w->reg)) {
+		kdc_notice("the household register or its voids changed since the statistics were "
+		           "computed: recomputing them");
+		if ((rc = kdc_store_begin(w->store)) != KDC_OK ||
+		    (rc = kdc_stats_rebuild(w->stats)) != KDC_OK ||
+		    (rc = kdc_store_commit(w->store)) != KDC_OK) {
+			kdc_store_rollback(w->store);
+			snprintf(err, errlen, "cannot recompute the statistics for the household register: "
+			         "%s (%s)", kdc_strerror(rc), kdc_store_errmsg(w->store));
+			return rc;
+		}
+	}
+	w->reg_changed = 1;
+	w->reg_reloaded = 1;
+	writer__push_register(w);
+	return KDC_OK;
 }
 
 kdc_writer *kdc_writer_start(const struct kdc_writer_conf *conf, kdc_store *store,
@@ -827,6 +1048,8 @@ kdc_writer *kdc_writer_start(const struct kdc_writer_conf *conf, kdc_store *stor
 		snprintf(err, errlen, "out of memory for batches of %zu", max);
 		goto fail;
 	}
+	if (writer__open_register(w, err, errlen) != KDC_OK)
+		goto fail;
 	prc = pthread_create(&w->thread, NULL, writer__main, w);
 	if (prc != 0) {
 		snprintf(err, errlen, "cannot start the writer thread: %s", strerror(prc));
