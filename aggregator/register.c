@@ -411,6 +411,16 @@ static int reg__household_added(kdc_register *r, const kdc_event_pb *ev,
 	return KDC_OK;
 }
 
+int kdc_register_stored(kdc_register *r, const uint8_t *id, int *found)
+{
+	int src = kdc_db_bind(r->st[R_EXISTS], "b", id, (size_t)KDC_UUID_LEN);
+
+	*found = 0;
+	if (src != SQLITE_OK)
+		return reg__fail(r, src, "bind event id");
+	return reg__exists(r, R_EXISTS, found, "read events");
+}
+
 int kdc_register_special(kdc_register *r, const kdc_event_pb *ev, const struct kdc_event_row *row,
                          int64_t now, struct kdc_verdict *v, struct kdc_register_effect *e)
 {
@@ -420,9 +430,7 @@ int kdc_register_special(kdc_register *r, const kdc_event_pb *ev, const struct k
 	v->reason = 0;
 	v->detail[0] = '\0';
 	/* a resend is receipted again, whatever changed since */
-	if ((rc = kdc_db_bind(r->st[R_EXISTS], "b", row->id, (size_t)KDC_UUID_LEN)) != SQLITE_OK)
-		return reg__fail(r, rc, "bind event id");
-	if ((rc = reg__exists(r, R_EXISTS, &found, "read events")) != KDC_OK)
+	if ((rc = kdc_register_stored(r, row->id, &found)) != KDC_OK)
 		return rc;
 	if (found) {
 		e->duplicate = 1;

@@ -76,6 +76,11 @@ int kdc_register_counts(const kdc_register *r, const char *khom, const char *hou
 int kdc_register_check(const kdc_register *r, const struct kdc_event_row *row,
                        struct kdc_verdict *v);
 
+/* Whether an event with this id is stored (a resend of a stored event is a
+ * duplicate, receipted again, even when the register changed since). One
+ * indexed read: for the refusal path only. */
+int kdc_register_stored(kdc_register *r, const uint8_t *id, int *found);
+
 /* Denominators for kdc_stats_set_denominators: households[i], people[i]
  * for each profile khóm i (arrays of profile->nkhoms). 0 when the ward has
  * a register, 1 when it has none (then use the profile's). */

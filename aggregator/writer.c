@@ -546,9 +546,16 @@ static int writer__one(kdc_writer *w, const struct kdc_ingest_msg *m, struct wri
 		goto cleanup;
 	}
 	if (kdc_register_check(w->reg, row, &v) != 0) {
-		(*nrej)++;
-		rc = writer__reject(w, m, o, now, v.reason, v.detail);
-		goto cleanup;
+		int stored = 0;
+		/* a resend of an event stored before the register changed is a
+		 * duplicate (the INSERT below ignores it), not a refusal */
+		if ((rc = kdc_register_stored(w->reg, row->id, &stored)) != KDC_OK)
+			goto cleanup;
+		if (!stored) {
+			(*nrej)++;
+			rc = writer__reject(w, m, o, now, v.reason, v.detail);
+			goto cleanup;
+		}
 	}
 	(*nvalid)++;
 cleanup:
@@ -737,17 +744,15 @@ static int writer__stats(kdc_writer *w, int64_t lid0, size_t nrej)
 
 	if (!w->stats)
 		return KDC_OK;
-	if (w->rebuild) {
-		if ((rc = kdc_stats_rebuild(w->stats)) != KDC_OK)
-			return rc;
-	} else {
-		if (w->nfold && (rc = kdc_stats_apply(w->stats, w->rows, w->nfold)) != KDC_OK)
-			return rc;
-		/* a field addition kept exact without a rebuild */
-		if (kdc_register_lid(w->reg) != lid0 &&
-		    (rc = kdc_stats_set_register_lid(w->stats, kdc_register_lid(w->reg))) != KDC_OK)
-			return rc;
-	}
+	if (w->rebuild)
+		/* it recounts table rejected too, this batch's rows included */
+		return kdc_stats_rebuild(w->stats);
+	if (w->nfold && (rc = kdc_stats_apply(w->stats, w->rows, w->nfold)) != KDC_OK)
+		return rc;
+	/* a field addition kept exact without a rebuild */
+	if (kdc_register_lid(w->reg) != lid0 &&
+	    (rc = kdc_stats_set_register_lid(w->stats, kdc_register_lid(w->reg))) != KDC_OK)
+		return rc;
 	if (nrej && (rc = kdc_stats_rejected(w->stats, nrej)) != KDC_OK)
 		return rc;
 	return KDC_OK;

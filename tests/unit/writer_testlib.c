@@ -16,6 +16,7 @@
 void wl_open(struct wl *l, const char *tag, const char *profile_text)
 {
 	char err[512] = "", ppath[600];
+	struct kdc_store_opts so = KDC_STORE_OPTS_INIT;
 
 	memset(l, 0, sizeof *l);
 	tl_tmp_path(l->path, sizeof l->path, tag);
@@ -29,7 +30,8 @@ void wl_open(struct wl *l, const char *tag, const char *profile_text)
 		l->profile = kdc_profile_new_default("31975");
 		assert_non_null(l->profile);
 	}
-	if (!(l->store = kdc_store_open(l->path, NULL, err, sizeof err)))
+	so.synchronous_full = 0;   /* tests: no fsync per batch */
+	if (!(l->store = kdc_store_open(l->path, &so, err, sizeof err)))
 		fail_msg("store: %s", err);
 	if (!(l->stats = kdc_stats_open(kdc_store_db(l->store), l->profile, err, sizeof err)))
 		fail_msg("stats: %s", err);
