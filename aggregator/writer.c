@@ -19,7 +19,7 @@
 #include "kdc_proto.h"
 #include "kdc_util.h"
 #include "register.h"
-#include "writer.h"
+#include "writer_int.h"
 
 /* Entries per receipt. Worst case (all rejected with the longest detail)
  * ~225 bytes each, so a receipt stays under KDC_MAX_RECEIPT_BYTES. */
@@ -50,99 +50,6 @@
  * length before reading any byte, which it does for len > KDC_MAX_EVENT_BYTES. */
 _Static_assert(KDC_INGEST_KEEP_MAX > KDC_MAX_EVENT_BYTES,
                "kept part of an oversized payload must exceed the event limit");
-
-enum { OUTCOME_SKIP = -1, OUTCOME_COMMITTED = 0 };
-
-/* What happened to one message of the batch, kept past the release of its
- * ingest slot so that receipts can be sent after the queue moved on. */
-struct writer_outcome {
-	int32_t group;                   /* receipt group, -1 for none */
-	int reason;                      /* OUTCOME_* or a RejectReason */
-	int has_id;
-	uint8_t id[KDC_UUID_LEN];
-	char device[KDC_CODE_MAX + 1];   /* from the topic: who gets the receipt */
-	char detail[sizeof(((struct kdc_verdict *)0)->detail)];
-};
-
-/* Receipt groups: one per device of a batch, in a map keyed by the device
- * code (zero-padded) whose entries, in insertion order, are the groups. */
-struct writer_group_key {
-	char device[KDC_CODE_MAX + 1];
-};
-struct writer_group {
-	int32_t index;               /* of the entry in the map */
-	uint32_t start, n;
-};
-
-/* Where protobuf-c puts the fields of the event being decoded: a bump
- * allocator emptied before the next message, so that decoding costs no
- * malloc/free per field. What does not fit goes to malloc, chained for the
- * reset. */
-struct writer_arena {
-	uint8_t *buf;
-	size_t used;
-	void *spilled;               /* malloc'ed blocks, each starting with the link */
-};
-
-struct writer_period {
-	uint64_t stored, duplicates, rejected, failed;
-};
-
-struct kdc_writer {
-	struct kdc_writer_conf conf;
-	char ward[KDC_CODE_MAX + 1];
-	kdc_store *store;
-	kdc_stats *stats;
-	kdc_register *reg;
-	kdc_ingest *in;
-	kdc_outq *out;
-	pthread_t thread;
-	atomic_int stopping;
-
-	/* batch scratch, batch_max entries each (writer thread only) */
-	struct writer_outcome *outcomes;
-	struct kdc_event_row *rows;
-	uint8_t *inserted;
-	uint32_t *order;
-	struct kdc_hmap groups;      /* writer_group_key -> writer_group */
-	struct writer_arena arena;
-	ProtobufCAllocator pb_alloc;
-	/* this batch: rows[0, nfold) are stored, new and counted (to fold);
-	 * rows[nfold, nvalid) are judged valid and not stored yet */
-	size_t nfold, nnew, ndup;
-	int rebuild;                 /* the counted set changed: recompute */
-	int reg_changed;             /* denominators to push after the commit */
-	int reg_reloaded;            /* cross-check to log after the commit */
-	int64_t *den_hh, *den_people; /* per profile khóm, for the statistics */
-	/* receipt scratch, RECEIPT_CHUNK entries */
-	ProtobufCBinaryData *committed;
-	Kdc__V1__Rejection *rej;
-	Kdc__V1__Rejection **rejp;
-	uint8_t *pack;
-	size_t pack_cap;
-
-	/* writer thread only */
-	size_t limit;                /* size of the next batch at most */
-	int failing;
-	int fail_rc;
-	int ok_since_fail;           /* a commit worked after the last failure */
-	int64_t last_fail_ms;        /* monotonic */
-	uint64_t episode_batches, episode_msgs;
-	struct writer_period period;
-	int64_t period_start_ms;
-	uint64_t period_full_waits;
-	int64_t reject_log_ms;
-	int64_t flood_log_ms;        /* monotonic: last "floods" line */
-	uint64_t rejects_unlogged;
-	int64_t stats_fail_log_ms;
-
-	/* shared with other threads, under lock */
-	pthread_mutex_t lock;
-	int degraded;
-	char reason[128];
-	uint64_t generation;
-	struct kdc_writer_counters totals;
-};
 
 /* ---- health ---------------------------------------------------------------- */
 
@@ -192,7 +99,7 @@ static const char *writer__fail_reason(int rc)
 
 /* The batch is lost to the database; its messages were acknowledged to the
  * broker, but without a receipt their devices send them again. */
-static void writer__failed(kdc_writer *w, int rc, size_t n)
+void writer__failed(kdc_writer *w, int rc, size_t n)
 {
 	kdc_store_rollback(w->store);
 	/* a household added or a void waiting in the batch is undone too */
@@ -386,8 +293,8 @@ static void writer__log_flood(kdc_writer *w, const char *device)
 	         (long long)kdc_store_rejected_dropped(w->store));
 }
 
-static int writer__reject(kdc_writer *w, const struct kdc_ingest_msg *m, struct writer_outcome *o,
-                          int64_t now, int reason, const char *detail)
+int writer__reject(kdc_writer *w, const struct kdc_ingest_msg *m, struct writer_outcome *o,
+                   int64_t now, int reason, const char *detail)
 {
 	struct kdc_rejected_row r = {
 		.received_ms = now,
@@ -411,77 +318,6 @@ static int writer__reject(kdc_writer *w, const struct kdc_ingest_msg *m, struct 
 	if (rc == KDC_OK && kdc_store_rejected_dropped(w->store) > dropped)
 		writer__log_flood(w, o->device);
 	return rc;
-}
-
-/* Stores the rows judged valid so far (INSERT OR IGNORE, many rows to a
- * statement): duplicates are only receipted again, a new row that a waiting
- * void names is stored voided, and the other new rows stay at the front of
- * w->rows (rows[0, nfold)) for the statistics. */
-static int writer__flush(kdc_writer *w, size_t *nvalid)
-{
-	size_t from = w->nfold;
-	int rc, voided;
-
-	if (*nvalid == from)
-		return KDC_OK;
-	if ((rc = kdc_store_add_events(w->store, w->rows + from, *nvalid - from,
-	                               w->inserted + from)) != KDC_OK)
-		return rc;
-	for (size_t j = from; j < *nvalid; j++) {
-		if (!w->inserted[j]) {
-			w->ndup++;
-			continue;
-		}
-		w->nnew++;
-		if ((rc = kdc_register_arrived(w->reg, &w->rows[j], &voided)) != KDC_OK)
-			return rc;
-		if (voided)
-			continue;
-		if (j != w->nfold)
-			w->rows[w->nfold] = w->rows[j];
-		w->nfold++;
-	}
-	*nvalid = w->nfold;
-	return KDC_OK;
-}
-
-/* A HouseholdAdded or a void (rare): judged and stored at once, in arrival
- * order, after the rows judged before it (so that a void finds its event
- * stored when it came earlier in the batch). The row is w->rows[*nvalid]. */
-static int writer__special(kdc_writer *w, const struct kdc_ingest_msg *m, struct writer_outcome *o,
-                           const kdc_event_pb *ev, int64_t now, size_t *nvalid, size_t *nrej)
-{
-	struct kdc_event_row row = w->rows[*nvalid];
-	struct kdc_register_effect e;
-	struct kdc_verdict v;
-	int rc;
-
-	if ((rc = writer__flush(w, nvalid)) != KDC_OK ||
-	    (rc = kdc_register_special(w->reg, ev, &row, now, &v, &e)) != KDC_OK)
-		return rc;
-	if (v.reason != 0) {
-		(*nrej)++;
-		return writer__reject(w, m, o, now, v.reason, v.detail);
-	}
-	w->ndup += (size_t)e.duplicate;
-	w->nnew += (size_t)e.stored;
-	w->reg_changed |= e.added;
-	w->rebuild |= e.rebuild;
-	if (e.voided) {
-		/* stored in this batch and not folded yet: it just leaves the list;
-		 * folded before: the statistics are recomputed */
-		size_t i = 0;
-		while (i < w->nfold && memcmp(w->rows[i].id, e.target, KDC_UUID_LEN) != 0)
-			i++;
-		if (i < w->nfold) {
-			memmove(&w->rows[i], &w->rows[i + 1], (w->nfold - i - 1) * sizeof *w->rows);
-			w->nfold--;
-			*nvalid = w->nfold;
-		} else {
-			w->rebuild = 1;
-		}
-	}
-	return KDC_OK;
 }
 
 /* Decodes and checks one message inside the open transaction: a valid event
@@ -681,83 +517,6 @@ static void writer__receipts(kdc_writer *w, size_t n)
 
 /* ---- a batch ------------------------------------------------------------------ */
 
-/* The register as the database has it, inside the batch's transaction:
- * reloaded after a rolled-back batch (the memory may hold what was undone)
- * or when another process changed it (register_log grew); then the
- * statistics are recomputed unless they already reflect that register. */
-static int writer__register_sync(kdc_writer *w)
-{
-	int changed = 0, rc;
-
-	if (kdc_register_is_stale(w->reg)) {
-		int64_t lid = 0;
-		if ((rc = kdc_register_load(w->reg)) != KDC_OK)
-			return rc;
-		if (w->stats && (rc = kdc_stats_register_lid(w->stats, &lid)) != KDC_OK)
-			return rc;
-		changed = w->stats && lid != kdc_register_lid(w->reg);
-		w->reg_changed = 1;
-	} else {
-		if ((rc = kdc_register_poll(w->reg, &changed)) != KDC_OK)
-			return rc;
-		if (changed && (rc = kdc_register_load(w->reg)) != KDC_OK)
-			return rc;
-	}
-	if (changed) {
-		kdc_notice("the household register or its voids changed (register_log row %lld): "
-		           "reloaded; the statistics are recomputed",
-		           (long long)kdc_register_lid(w->reg));
-		w->rebuild = 1;
-		w->reg_changed = 1;
-		w->reg_reloaded = 1;
-	}
-	return KDC_OK;
-}
-
-/* After a commit: the denominators of a changed register to the statistics
- * (the register's counts, or the profile's when there is none). */
-static void writer__push_register(kdc_writer *w)
-{
-	int rc;
-
-	if (w->reg_reloaded)
-		kdc_register_log_check(w->reg);
-	w->reg_reloaded = 0;
-	if (!w->reg_changed || !w->stats)
-		return;
-	w->reg_changed = 0;
-	if (w->den_hh && kdc_register_denominators(w->reg, w->den_hh, w->den_people) == 0)
-		rc = kdc_stats_set_denominators(w->stats, w->den_hh, w->den_people);
-	else
-		rc = kdc_stats_set_denominators(w->stats, NULL, NULL);
-	if (rc != KDC_OK) {
-		kdc_error("out of memory for the register's denominators; retrying after the next batch");
-		w->reg_changed = 1;
-	}
-}
-
-/* The statistics of the batch: its counted new rows folded, or everything
- * recomputed when a void or a register change touched what was counted. */
-static int writer__stats(kdc_writer *w, int64_t lid0, size_t nrej)
-{
-	int rc;
-
-	if (!w->stats)
-		return KDC_OK;
-	if (w->rebuild)
-		/* it recounts table rejected too, this batch's rows included */
-		return kdc_stats_rebuild(w->stats);
-	if (w->nfold && (rc = kdc_stats_apply(w->stats, w->rows, w->nfold)) != KDC_OK)
-		return rc;
-	/* a field addition kept exact without a rebuild */
-	if (kdc_register_lid(w->reg) != lid0 &&
-	    (rc = kdc_stats_set_register_lid(w->stats, kdc_register_lid(w->reg))) != KDC_OK)
-		return rc;
-	if (nrej && (rc = kdc_stats_rejected(w->stats, nrej)) != KDC_OK)
-		return rc;
-	return KDC_OK;
-}
-
 static void writer__batch(kdc_writer *w, size_t n)
 {
 	int64_t now = w->conf.clock_ms ? w->conf.clock_ms() : kdc_now_ms(), lid0;
@@ -800,35 +559,6 @@ static void writer__batch(kdc_writer *w, size_t n)
 fail:
 	writer__failed(w, rc, n);
 	kdc_ingest_release(w->in, n);
-}
-
-/* Once a second when idle: a change of the register by the ward's tools is
- * taken up (reload, recompute, republish) without waiting for an event. */
-static void writer__idle_register(kdc_writer *w)
-{
-	int changed = 0, rc;
-
-	if (!kdc_register_is_stale(w->reg) &&
-	    (kdc_register_poll(w->reg, &changed) != KDC_OK || !changed))
-		return;
-	w->rebuild = 0;
-	if ((rc = kdc_store_begin(w->store)) != KDC_OK)
-		goto fail;
-	/* poll again inside: the change is read under the write lock */
-	kdc_register_stale(w->reg);
-	if ((rc = writer__register_sync(w)) != KDC_OK)
-		goto fail;
-	if (w->rebuild && w->stats && (rc = kdc_stats_rebuild(w->stats)) != KDC_OK)
-		goto fail;
-	if ((rc = kdc_store_commit(w->store)) != KDC_OK)
-		goto fail;
-	writer__push_register(w);
-	return;
-fail:
-	kdc_store_rollback(w->store);
-	kdc_register_stale(w->reg);
-	kdc_warn("cannot take up the change of the household register yet (%s: %s); retrying",
-	         kdc_strerror(rc), kdc_store_errmsg(w->store));
 }
 
 /* ---- statistics and logs ---------------------------------------------------- */
@@ -971,45 +701,6 @@ static void writer__free(kdc_writer *w)
 	free(w->den_people);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
-}
-
-/* The register at start, on the caller's thread (the writer's is not
- * running yet): loaded, the statistics recomputed when the register changed
- * while the aggregator was down, the denominators set and the cross-check
- * with the profile logged. */
-static int writer__open_register(kdc_writer *w, char *err, size_t errlen)
-{
-	size_t nk = w->conf.profile ? w->conf.profile->nkhoms : 0;
-	int64_t lid = 0;
-	int rc;
-
-	if (nk && (!(w->den_hh = calloc(nk, sizeof *w->den_hh)) ||
-	           !(w->den_people = calloc(nk, sizeof *w->den_people)))) {
-		snprintf(err, errlen, "out of memory");
-		return KDC_ERR_NOMEM;
-	}
-	if (!(w->reg = kdc_register_open(w->store, w->conf.profile, err, errlen)))
-		return KDC_ERR_DB;
-	if (w->stats && (rc = kdc_stats_register_lid(w->stats, &lid)) != KDC_OK) {
-		snprintf(err, errlen, "cannot read the statistics: %s", kdc_store_errmsg(w->store));
-		return rc;
-	}
-	if (w->stats && lid != kdc_register_lid(w->reg)) {
-		kdc_notice("the household register or its voids changed since the statistics were "
-		           "computed: recomputing them");
-		if ((rc = kdc_store_begin(w->store)) != KDC_OK ||
-		    (rc = kdc_stats_rebuild(w->stats)) != KDC_OK ||
-		    (rc = kdc_store_commit(w->store)) != KDC_OK) {
-			kdc_store_rollback(w->store);
-			snprintf(err, errlen, "cannot recompute the statistics for the household register: "
-			         "%s (%s)", kdc_strerror(rc), kdc_store_errmsg(w->store));
-			return rc;
-		}
-	}
-	w->reg_changed = 1;
-	w->reg_reloaded = 1;
-	writer__push_register(w);
-	return KDC_OK;
 }
 
 kdc_writer *kdc_writer_start(const struct kdc_writer_conf *conf, kdc_store *store,
