@@ -86,6 +86,10 @@ int kdc_stats_rebuild(kdc_stats *s);
  * NULL, NULL goes back to the profile's. Scopes are re-evaluated at the next
  * publish. 0 or KDC_ERR_NOMEM (then the previous ones stay). */
 int kdc_stats_set_denominators(kdc_stats *s, const int64_t *households, const int64_t *people);
+/* Every scope is evaluated again at the next publish (and emitted if its
+ * numbers changed): for what the folds do not see, such as events.voided
+ * after a void of an event that was not counted. */
+void kdc_stats_touch(kdc_stats *s);
 /* The register_log lid the figures reflect (0 when none recorded); the
  * writer moves it when it changes the register itself in a batch whose
  * figures it keeps exact without a rebuild. Inside the writer's transaction

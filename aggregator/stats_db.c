@@ -771,6 +771,12 @@ int kdc_stats_set_denominators(kdc_stats *s, const int64_t *households, const in
 	return KDC_OK;
 }
 
+void kdc_stats_touch(kdc_stats *s)
+{
+	for (size_t i = 0; i < s->nscopes; i++)
+		s->scopes[i].dirty = 1;
+}
+
 int kdc_stats_register_lid(kdc_stats *s, int64_t *lid)
 {
 	int found = 0, rc = stats__meta_get(s, "register_lid", lid, &found);

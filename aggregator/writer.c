@@ -524,7 +524,7 @@ static void writer__batch(kdc_writer *w, size_t n)
 	int rc;
 
 	w->nfold = w->nnew = w->ndup = 0;
-	w->rebuild = 0;
+	w->rebuild = w->voided = 0;
 	if ((rc = kdc_store_begin(w->store)) != KDC_OK)
 		goto fail;
 	if ((rc = writer__register_sync(w)) != KDC_OK)

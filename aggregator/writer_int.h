@@ -74,6 +74,7 @@ struct kdc_writer {
 	 * rows[nfold, nvalid) are judged valid and not stored yet */
 	size_t nfold, nnew, ndup;
 	int rebuild;                 /* the counted set changed: recompute */
+	int voided;                  /* a void was stored: events.voided may move */
 	int reg_changed;             /* denominators to push after the commit */
 	int reg_reloaded;            /* cross-check to log after the commit */
 	int64_t *den_hh, *den_people; /* per profile khóm, for the statistics */

@@ -36,6 +36,7 @@ int writer__flush(kdc_writer *w, size_t *nvalid)
 		w->nnew++;
 		if ((rc = kdc_register_arrived(w->reg, &w->rows[j], &voided)) != KDC_OK)
 			return rc;
+		w->voided |= voided;
 		if (voided)
 			continue;
 		if (j != w->nfold)
@@ -66,6 +67,7 @@ int writer__special(kdc_writer *w, const struct kdc_ingest_msg *m, struct writer
 	}
 	w->ndup += (size_t)e.duplicate;
 	w->nnew += (size_t)e.stored;
+	w->voided |= e.stored && row.kind == KDC_KIND_VOID;
 	w->reg_changed |= e.added;
 	w->rebuild |= e.rebuild;
 	if (e.voided) {
@@ -148,6 +150,8 @@ int writer__stats(kdc_writer *w, int64_t lid0, size_t nrej)
 
 	if (!w->stats)
 		return KDC_OK;
+	if (w->voided)
+		kdc_stats_touch(w->stats);
 	if (w->rebuild)
 		/* it recounts table rejected too, this batch's rows included */
 		return kdc_stats_rebuild(w->stats);
