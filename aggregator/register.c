@@ -377,8 +377,8 @@ static int reg__household_added(kdc_register *r, const kdc_event_pb *ev,
 	if ((rc = kdc_db_bind(r->st[R_ADD], "ttiti", row->khom, row->household,
 	                      (int64_t)people, row->device, now)) != SQLITE_OK)
 		return reg__fail(r, rc, "bind register add");
-	if (people == 0)
-		sqlite3_bind_null(r->st[R_ADD], 3);
+	if (people == 0 && (rc = sqlite3_bind_null(r->st[R_ADD], 3)) != SQLITE_OK)
+		return reg__fail(r, rc, "bind register add");
 	if ((rc = reg__done(r, r->st[R_ADD], "add to register")) != KDC_OK)
 		return rc;
 	snprintf(detail, sizeof detail, "added from the field by device %s of team %s%s", row->device,

@@ -14,6 +14,14 @@
 
 enum { VOID_PENDING = 0, VOID_APPLIED = 1, VOID_REFUSED = 2 };
 
+/* A text column, "" for NULL. */
+static const char *void__text(sqlite3_stmt *st, int col)
+{
+	const char *t = (const char *)sqlite3_column_text(st, col);
+
+	return t ? t : "";
+}
+
 static int void__row(kdc_register *r, const struct kdc_event_row *row, const uint8_t *target,
                      const char *reason, int state, int64_t now)
 {
@@ -53,9 +61,9 @@ int reg__void(kdc_register *r, const kdc_event_pb *ev, const struct kdc_event_ro
 	found = src == SQLITE_ROW;
 	if (found) {
 		kind = sqlite3_column_int(st, 0);
-		snprintf(team, sizeof team, "%s", (const char *)sqlite3_column_text(st, 1));
-		snprintf(khom, sizeof khom, "%s", (const char *)sqlite3_column_text(st, 2));
-		snprintf(hh, sizeof hh, "%s", (const char *)sqlite3_column_text(st, 3));
+		snprintf(team, sizeof team, "%s", void__text(st, 1));
+		snprintf(khom, sizeof khom, "%s", void__text(st, 2));
+		snprintf(hh, sizeof hh, "%s", void__text(st, 3));
 		already = sqlite3_column_int(st, 4);
 	}
 	sqlite3_reset(st);
@@ -128,15 +136,12 @@ static int void__next_pending(kdc_register *r, const struct kdc_event_row *row,
 	}
 	src = sqlite3_step(st);
 	if (src == SQLITE_ROW && sqlite3_column_bytes(st, 0) == KDC_UUID_LEN) {
-		const char *t = (const char *)sqlite3_column_text(st, 1);
-		const char *b = (const char *)sqlite3_column_text(st, 4);
-
 		memcpy(void_id, sqlite3_column_blob(st, 0), KDC_UUID_LEN);
-		snprintf(team, KDC_CODE_MAX + 1, "%s", t ? t : "");
+		snprintf(team, KDC_CODE_MAX + 1, "%s", void__text(st, 1));
 		*has_event = sqlite3_column_type(st, 2) != SQLITE_NULL;
-		snprintf(khom, KDC_CODE_MAX + 1, "%s", *has_event ? (const char *)sqlite3_column_text(st, 2) : "");
-		snprintf(hh, KDC_CODE_MAX + 1, "%s", *has_event ? (const char *)sqlite3_column_text(st, 3) : "");
-		snprintf(by, 64, "%s", b ? b : "");
+		snprintf(khom, KDC_CODE_MAX + 1, "%s", void__text(st, 2));
+		snprintf(hh, KDC_CODE_MAX + 1, "%s", void__text(st, 3));
+		snprintf(by, 64, "%s", void__text(st, 4));
 		got = 1;
 	}
 	sqlite3_reset(st);
@@ -164,7 +169,10 @@ int kdc_register_arrived(kdc_register *r, const struct kdc_event_row *row, int *
 	kdc_uuid_format(row->id, id);
 	/* oldest first: the first valid one applies, later valid ones find the
 	 * event voided already (state 1 too), invalid ones are refused */
-	while (void__next_pending(r, row, void_id, team, khom, hh, by, &has_event, &rc)) {
+	/* each pass ends one void (its state leaves 0); the bound only guards
+	 * against a row the UPDATE cannot change */
+	for (int guard = 0; guard < 10000 &&
+	     void__next_pending(r, row, void_id, team, khom, hh, by, &has_event, &rc); guard++) {
 		const char *why = NULL;
 		int state = VOID_APPLIED, src;
 
