@@ -70,9 +70,31 @@ int kdc_stats_publish(kdc_stats *s, int64_t now_ms, int64_t min_interval_ms,
                       kdc_stats_emit_cb emit, void *ud);
 
 /* Recomputes all derived state from table `events` in one transaction
- * (clears st_*, keeps each scope's seq, re-folds the events in (occurred_ms,
- * id) order in chunks, recounts table `rejected`). Every scope is emitted at
- * the next publish. 0, KDC_ERR_DB, KDC_ERR_DISK_FULL or KDC_ERR_NOMEM. */
+ * (clears st_*, keeps each scope's seq, re-folds the COUNTED events in
+ * (occurred_ms, id) order in chunks, recounts table `rejected`). Counted:
+ * an activity kind (kind < KDC_KIND_COUNT), voided_by NULL, and, when table
+ * `register` has any row, (khom, household) an active register entry. It
+ * also records in st_meta (register_lid) the last register_log row it saw
+ * (kdc_stats_register_lid). Every scope is emitted at the next publish. 0,
+ * KDC_ERR_DB, KDC_ERR_DISK_FULL or KDC_ERR_NOMEM. */
 int kdc_stats_rebuild(kdc_stats *s);
+
+/* The register. kdc_stats_apply folds what it is given: the caller (the
+ * writer) passes only counted events (see kdc_stats_rebuild). The
+ * denominators come from the profile unless set here: households[i] and
+ * people[i] for the profile's khom i (arrays of profile->nkhoms, copied);
+ * NULL, NULL goes back to the profile's. Scopes are re-evaluated at the next
+ * publish. 0 or KDC_ERR_NOMEM (then the previous ones stay). */
+int kdc_stats_set_denominators(kdc_stats *s, const int64_t *households, const int64_t *people);
+/* Every scope is evaluated again at the next publish (and emitted if its
+ * numbers changed): for what the folds do not see, such as events.voided
+ * after a void of an event that was not counted. */
+void kdc_stats_touch(kdc_stats *s);
+/* The register_log lid the figures reflect (0 when none recorded); the
+ * writer moves it when it changes the register itself in a batch whose
+ * figures it keeps exact without a rebuild. Inside the writer's transaction
+ * for the setter. 0 or KDC_ERR_DB. */
+int kdc_stats_register_lid(kdc_stats *s, int64_t *lid);
+int kdc_stats_set_register_lid(kdc_stats *s, int64_t lid);
 
 #endif

@@ -85,6 +85,12 @@ const char *const stats_stmt_sql[Q_COUNT] = {
 	[Q_META_ADD] = "UPDATE st_meta SET value=value+?2 WHERE key=?1",
 	/* changes when another connection commits (not for our own writes) */
 	[Q_DATA_VERSION] = "PRAGMA data_version",
+	/* events.voided: voided activity events (the partial index events_voided) */
+	[Q_VOIDED_WARD] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND kind<4",
+	[Q_VOIDED_KHOM] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND kind<4 AND khom=?1",
+	[Q_VOIDED_TEAM] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND kind<4 AND team=?1",
+	/* the register change a rebuild reflects (st_meta register_lid) */
+	[Q_MAX_LID] = "SELECT COALESCE(MAX(lid),0) FROM register_log",
 };
 
 static const struct {
@@ -731,5 +737,56 @@ void kdc_stats_free(kdc_stats *s)
 	if (s->db)
 		sqlite3_rollback_hook(s->db, NULL, NULL);
 	kdc_profile_free(s->own_profile);
+	free(s->den_hh);
+	free(s->den_people);
 	free(s);
+}
+
+int kdc_stats_set_denominators(kdc_stats *s, const int64_t *households, const int64_t *people)
+{
+	size_t n = s->profile->nkhoms;
+
+	if (!households || !people) {
+		free(s->den_hh);
+		free(s->den_people);
+		s->den_hh = s->den_people = NULL;
+	} else {
+		int64_t *h = s->den_hh ? s->den_hh : malloc((n ? n : 1) * sizeof *h);
+		int64_t *p = s->den_people ? s->den_people : malloc((n ? n : 1) * sizeof *p);
+		if (!h || !p) {
+			if (h != s->den_hh)
+				free(h);
+			if (p != s->den_people)
+				free(p);
+			return KDC_ERR_NOMEM;
+		}
+		memcpy(h, households, n * sizeof *h);
+		memcpy(p, people, n * sizeof *p);
+		s->den_hh = h;
+		s->den_people = p;
+	}
+	/* a snapshot that did not change is not emitted again (publish compares) */
+	for (size_t i = 0; i < s->nscopes; i++)
+		s->scopes[i].dirty = 1;
+	return KDC_OK;
+}
+
+void kdc_stats_touch(kdc_stats *s)
+{
+	for (size_t i = 0; i < s->nscopes; i++)
+		s->scopes[i].dirty = 1;
+}
+
+int kdc_stats_register_lid(kdc_stats *s, int64_t *lid)
+{
+	int found = 0, rc = stats__meta_get(s, "register_lid", lid, &found);
+
+	if (rc == KDC_OK && !found)
+		*lid = 0;
+	return rc;
+}
+
+int kdc_stats_set_register_lid(kdc_stats *s, int64_t lid)
+{
+	return stats__meta_set(s, "register_lid", lid);
 }

@@ -129,6 +129,7 @@ enum stmt_id {
 	Q_PERSON_UPD, Q_SCOPE_INS, Q_SCOPE_UP, Q_SCOPE_GET,
 	Q_DAYS, Q_HOURS, Q_DEVICES, Q_HIST_FROM, Q_REGULAR_AT, Q_REGULAR_AT_WARD,
 	Q_SEQ_SET, Q_META_GET, Q_META_SET, Q_META_ADD, Q_DATA_VERSION,
+	Q_VOIDED_WARD, Q_VOIDED_KHOM, Q_VOIDED_TEAM, Q_MAX_LID,
 	Q_COUNT
 };
 
@@ -168,6 +169,9 @@ struct kdc_stats {
 	struct kdc_hmap hh_cache, person_cache, payday_cache;
 	int cache_stale;                    /* set by the rollback hook */
 	int64_t data_version;
+	/* denominators per profile khóm from the register (kdc_stats_set_denominators);
+	 * NULL: the profile's */
+	int64_t *den_hh, *den_people;
 };
 
 /* A device of a snapshot: seen in the scope, or given to one of its teams
@@ -191,6 +195,7 @@ struct snapshot {
 	int64_t series[NKIND][SERIES_DAYS];
 	int64_t regular_now;
 	int64_t hh_total, people_total;
+	int64_t voided;             /* activity events of the scope taken out by a void */
 	/* each target's indicator: value now, denominator, value KDC_PACE_DAYS ago */
 	struct { int64_t value, denom, then; } ind[KDC_IND_COUNT];
 	struct stats_device *devs;  /* ordered by device code */

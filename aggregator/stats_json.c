@@ -91,6 +91,7 @@ static void stats__fields(const kdc_stats *s, const struct snapshot *sn, int64_t
 	v[KDC_SF_PAY_COUNT_TOTAL] = sn->c.ev[KDC_KIND_PAYMENT];
 	v[KDC_SF_PAY_AMOUNT_TOTAL] = sn->c.pay_amount;
 	v[KDC_SF_REJECTED] = s->rejected_total;
+	v[KDC_SF_VOIDED] = sn->voided;
 }
 
 /* The snapshot of one scope as a JSON tree, without seq and as_of (so that

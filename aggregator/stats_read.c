@@ -126,26 +126,42 @@ int stats__regular_at(kdc_stats *s, struct scope *sc, int64_t d0, int window, in
 	return KDC_OK;
 }
 
+/* Households and people 15+ of profile khóm i: the register's when the
+ * writer set them (kdc_stats_set_denominators), else the profile's. */
+static void stats__khom_denom(const kdc_stats *s, size_t i, int64_t *hh, int64_t *people)
+{
+	const struct kdc_profile *p = s->profile;
+
+	*hh += s->den_hh ? s->den_hh[i] : p->khoms[i].households;
+	*people += s->den_people ? s->den_people[i] : p->khoms[i].people_15plus;
+}
+
 static void stats__denominators(const kdc_stats *s, const struct scope *sc, struct snapshot *sn)
 {
 	const struct kdc_profile *p = s->profile;
 
 	sn->hh_total = sn->people_total = 0;
 	if (sc->kind == SCOPE_WARD) {
-		for (size_t i = 0; i < p->nkhoms; i++) {
-			sn->hh_total += p->khoms[i].households;
-			sn->people_total += p->khoms[i].people_15plus;
-		}
+		for (size_t i = 0; i < p->nkhoms; i++)
+			stats__khom_denom(s, i, &sn->hh_total, &sn->people_total);
 	} else if (sc->kind == SCOPE_KHOM && sc->pidx >= 0) {
-		sn->hh_total = p->khoms[sc->pidx].households;
-		sn->people_total = p->khoms[sc->pidx].people_15plus;
+		stats__khom_denom(s, (size_t)sc->pidx, &sn->hh_total, &sn->people_total);
 	} else if (sc->kind == SCOPE_TEAM && sc->pidx >= 0) {
 		const struct kdc_profile_team *t = &p->teams[sc->pidx];
-		for (size_t i = 0; i < t->nkhoms; i++) {
-			sn->hh_total += p->khoms[t->khoms[i]].households;
-			sn->people_total += p->khoms[t->khoms[i]].people_15plus;
-		}
+		for (size_t i = 0; i < t->nkhoms; i++)
+			stats__khom_denom(s, t->khoms[i], &sn->hh_total, &sn->people_total);
 	}
+}
+
+/* events.voided: the scope's stored activity events that a void took out. */
+static int stats__read_voided(kdc_stats *s, const struct scope *sc, int64_t *out)
+{
+	sqlite3_stmt *st = stats__stmt(s, sc->kind == SCOPE_WARD ? Q_VOIDED_WARD :
+	                                  sc->kind == SCOPE_KHOM ? Q_VOIDED_KHOM : Q_VOIDED_TEAM);
+
+	if (sc->kind != SCOPE_WARD)
+		sqlite3_bind_text(st, 1, sc->code, -1, SQLITE_STATIC);
+	return stats__query_int(s, st, out, "count voided events");
 }
 
 /* Each indicator's value, denominator and value KDC_PACE_DAYS days ago, for
@@ -283,6 +299,7 @@ int stats__snapshot(kdc_stats *s, struct scope *sc, int64_t now_ms, struct snaps
 	    (rc = stats__read_windows(s, sc->sid, sn)) ||
 	    (rc = stats__hist_from(s, sc->sid, HIST_LASTPAY, kdc_window_first(sn->today, window), &sn->regular_now)) ||
 	    (rc = stats__read_indicators(s, sc, sn)) ||
+	    (rc = stats__read_voided(s, sc, &sn->voided)) ||
 	    (rc = stats__read_devices(s, sc, sn))) {
 		stats__snapshot_free(sn);
 		return rc;

@@ -14,7 +14,7 @@ static int stats__refold(kdc_stats *s)
 {
 	sqlite3_stmt *st = NULL;
 	struct kdc_event_row *rows = NULL;
-	char cols[512], sql[600];
+	char cols[512], sql[1024];
 	size_t n = 0;
 	int64_t total = 0;
 	int rc = KDC_OK, step;
@@ -23,7 +23,12 @@ static int stats__refold(kdc_stats *s)
 	if (!rows)
 		return KDC_ERR_NOMEM;
 	kdc_event_row_columns(cols, sizeof cols);
-	snprintf(sql, sizeof sql, "SELECT %s FROM events ORDER BY occurred_ms, id", cols);
+	/* the counted events (docs/stats.md): activities, not voided, and of an
+	 * active register entry when the ward has a register */
+	snprintf(sql, sizeof sql, "SELECT %s FROM events WHERE kind < %d AND voided_by IS NULL"
+	         " AND (NOT EXISTS (SELECT 1 FROM register) OR EXISTS (SELECT 1 FROM register r"
+	         " WHERE r.khom = events.khom AND r.household = events.household"
+	         " AND r.retired_ms IS NULL)) ORDER BY occurred_ms, id", cols, KDC_KIND_COUNT);
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		rc = stats__dberr(s, SQLITE_ERROR, "read events");
 		goto cleanup;
@@ -88,6 +93,21 @@ static int stats__recount_rejected(kdc_stats *s)
 	return KDC_OK;
 }
 
+/* The register change (register_log lid) the rebuilt figures reflect. */
+static int stats__mark_register(kdc_stats *s)
+{
+	sqlite3_stmt *st = stats__stmt(s, Q_MAX_LID);
+	int64_t lid = 0;
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		lid = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return stats__dberr(s, rc, "read register_log");
+	return stats__meta_set(s, "register_lid", lid);
+}
+
 int kdc_stats_rebuild(kdc_stats *s)
 {
 	int rc;
@@ -102,7 +122,8 @@ int kdc_stats_rebuild(kdc_stats *s)
 	                         " acct_vneid=0, acct_app=0, acct_payment=0, latest_ms=NULL;")))
 		goto fail;
 	stats__cache_drop(s);
-	if ((rc = stats__refold(s)) || (rc = stats__recount_rejected(s)))
+	if ((rc = stats__refold(s)) || (rc = stats__recount_rejected(s)) ||
+	    (rc = stats__mark_register(s)))
 		goto fail;
 	if ((rc = stats__exec(s, "RELEASE st_rebuild")))
 		goto fail;

@@ -18,7 +18,8 @@
 #include "kdc_log.h"
 #include "kdc_proto.h"
 #include "kdc_util.h"
-#include "writer.h"
+#include "register.h"
+#include "writer_int.h"
 
 /* Entries per receipt. Worst case (all rejected with the longest detail)
  * ~225 bytes each, so a receipt stays under KDC_MAX_RECEIPT_BYTES. */
@@ -49,91 +50,6 @@
  * length before reading any byte, which it does for len > KDC_MAX_EVENT_BYTES. */
 _Static_assert(KDC_INGEST_KEEP_MAX > KDC_MAX_EVENT_BYTES,
                "kept part of an oversized payload must exceed the event limit");
-
-enum { OUTCOME_SKIP = -1, OUTCOME_COMMITTED = 0 };
-
-/* What happened to one message of the batch, kept past the release of its
- * ingest slot so that receipts can be sent after the queue moved on. */
-struct writer_outcome {
-	int32_t group;                   /* receipt group, -1 for none */
-	int reason;                      /* OUTCOME_* or a RejectReason */
-	int has_id;
-	uint8_t id[KDC_UUID_LEN];
-	char device[KDC_CODE_MAX + 1];   /* from the topic: who gets the receipt */
-	char detail[sizeof(((struct kdc_verdict *)0)->detail)];
-};
-
-/* Receipt groups: one per device of a batch, in a map keyed by the device
- * code (zero-padded) whose entries, in insertion order, are the groups. */
-struct writer_group_key {
-	char device[KDC_CODE_MAX + 1];
-};
-struct writer_group {
-	int32_t index;               /* of the entry in the map */
-	uint32_t start, n;
-};
-
-/* Where protobuf-c puts the fields of the event being decoded: a bump
- * allocator emptied before the next message, so that decoding costs no
- * malloc/free per field. What does not fit goes to malloc, chained for the
- * reset. */
-struct writer_arena {
-	uint8_t *buf;
-	size_t used;
-	void *spilled;               /* malloc'ed blocks, each starting with the link */
-};
-
-struct writer_period {
-	uint64_t stored, duplicates, rejected, failed;
-};
-
-struct kdc_writer {
-	struct kdc_writer_conf conf;
-	char ward[KDC_CODE_MAX + 1];
-	kdc_store *store;
-	kdc_stats *stats;
-	kdc_ingest *in;
-	kdc_outq *out;
-	pthread_t thread;
-	atomic_int stopping;
-
-	/* batch scratch, batch_max entries each (writer thread only) */
-	struct writer_outcome *outcomes;
-	struct kdc_event_row *rows;
-	uint8_t *inserted;
-	uint32_t *order;
-	struct kdc_hmap groups;      /* writer_group_key -> writer_group */
-	struct writer_arena arena;
-	ProtobufCAllocator pb_alloc;
-	/* receipt scratch, RECEIPT_CHUNK entries */
-	ProtobufCBinaryData *committed;
-	Kdc__V1__Rejection *rej;
-	Kdc__V1__Rejection **rejp;
-	uint8_t *pack;
-	size_t pack_cap;
-
-	/* writer thread only */
-	size_t limit;                /* size of the next batch at most */
-	int failing;
-	int fail_rc;
-	int ok_since_fail;           /* a commit worked after the last failure */
-	int64_t last_fail_ms;        /* monotonic */
-	uint64_t episode_batches, episode_msgs;
-	struct writer_period period;
-	int64_t period_start_ms;
-	uint64_t period_full_waits;
-	int64_t reject_log_ms;
-	int64_t flood_log_ms;        /* monotonic: last "floods" line */
-	uint64_t rejects_unlogged;
-	int64_t stats_fail_log_ms;
-
-	/* shared with other threads, under lock */
-	pthread_mutex_t lock;
-	int degraded;
-	char reason[128];
-	uint64_t generation;
-	struct kdc_writer_counters totals;
-};
 
 /* ---- health ---------------------------------------------------------------- */
 
@@ -183,9 +99,11 @@ static const char *writer__fail_reason(int rc)
 
 /* The batch is lost to the database; its messages were acknowledged to the
  * broker, but without a receipt their devices send them again. */
-static void writer__failed(kdc_writer *w, int rc, size_t n)
+void writer__failed(kdc_writer *w, int rc, size_t n)
 {
 	kdc_store_rollback(w->store);
+	/* a household added or a void waiting in the batch is undone too */
+	kdc_register_stale(w->reg);
 	if (!w->failing || w->fail_rc != rc) {
 		kdc_error("cannot store events: %s (%s). The batch of %zu messages was rolled back "
 		          "and no receipts were sent, so the devices will send them again. "
@@ -375,8 +293,8 @@ static void writer__log_flood(kdc_writer *w, const char *device)
 	         (long long)kdc_store_rejected_dropped(w->store));
 }
 
-static int writer__reject(kdc_writer *w, const struct kdc_ingest_msg *m, struct writer_outcome *o,
-                          int64_t now, int reason, const char *detail)
+int writer__reject(kdc_writer *w, const struct kdc_ingest_msg *m, struct writer_outcome *o,
+                   int64_t now, int reason, const char *detail)
 {
 	struct kdc_rejected_row r = {
 		.received_ms = now,
@@ -459,6 +377,22 @@ static int writer__one(kdc_writer *w, const struct kdc_ingest_msg *m, struct wri
 	row = &w->rows[*nvalid];
 	kdc_event_row_from_pb(row, ev);
 	row->received_ms = now;
+	if (row->kind >= KDC_KIND_COUNT) {
+		rc = writer__special(w, m, o, ev, now, nvalid, nrej);
+		goto cleanup;
+	}
+	if (kdc_register_check(w->reg, row, &v) != 0) {
+		int stored = 0;
+		/* a resend of an event stored before the register changed is a
+		 * duplicate (the INSERT below ignores it), not a refusal */
+		if ((rc = kdc_register_stored(w->reg, row->id, &stored)) != KDC_OK)
+			goto cleanup;
+		if (!stored) {
+			(*nrej)++;
+			rc = writer__reject(w, m, o, now, v.reason, v.detail);
+			goto cleanup;
+		}
+	}
 	(*nvalid)++;
 cleanup:
 	kdc_event_free(heap);
@@ -583,49 +517,26 @@ static void writer__receipts(kdc_writer *w, size_t n)
 
 /* ---- a batch ------------------------------------------------------------------ */
 
-/* Stores the batch's valid events (INSERT OR IGNORE, many rows to a
- * statement) and keeps the new ones at the front of w->rows, in order, for
- * the statistics. Their outcomes say committed either way: a duplicate is
- * receipted again. */
-static int writer__store(kdc_writer *w, size_t nvalid, size_t *nrows, size_t *ndup)
-{
-	int rc;
-
-	*nrows = *ndup = 0;
-	if (nvalid == 0)
-		return KDC_OK;
-	if ((rc = kdc_store_add_events(w->store, w->rows, nvalid, w->inserted)) != KDC_OK)
-		return rc;
-	for (size_t j = 0; j < nvalid; j++) {
-		if (!w->inserted[j]) {
-			(*ndup)++;
-			continue;
-		}
-		if (j != *nrows)
-			w->rows[*nrows] = w->rows[j];
-		(*nrows)++;
-	}
-	return KDC_OK;
-}
-
 static void writer__batch(kdc_writer *w, size_t n)
 {
-	int64_t now = kdc_now_ms();
-	size_t nvalid = 0, nrows = 0, ndup = 0, nrej = 0;
+	int64_t now = w->conf.clock_ms ? w->conf.clock_ms() : kdc_now_ms(), lid0;
+	size_t nvalid = 0, nrej = 0;
 	int rc;
 
+	w->nfold = w->nnew = w->ndup = 0;
+	w->rebuild = w->voided = 0;
 	if ((rc = kdc_store_begin(w->store)) != KDC_OK)
 		goto fail;
+	if ((rc = writer__register_sync(w)) != KDC_OK)
+		goto fail;
+	lid0 = kdc_register_lid(w->reg);
 	for (size_t i = 0; i < n; i++) {
 		rc = writer__one(w, kdc_ingest_at(w->in, i), &w->outcomes[i], now, &nvalid, &nrej);
 		if (rc != KDC_OK)
 			goto fail;
 	}
-	if ((rc = writer__store(w, nvalid, &nrows, &ndup)) != KDC_OK)
-		goto fail;
-	if (w->stats && nrows && (rc = kdc_stats_apply(w->stats, w->rows, nrows)) != KDC_OK)
-		goto fail;
-	if (w->stats && nrej && (rc = kdc_stats_rejected(w->stats, nrej)) != KDC_OK)
+	if ((rc = writer__flush(w, &nvalid)) != KDC_OK ||
+	    (rc = writer__stats(w, lid0, nrej)) != KDC_OK)
 		goto fail;
 	if ((rc = kdc_store_commit(w->store)) != KDC_OK)
 		goto fail;
@@ -633,15 +544,16 @@ static void writer__batch(kdc_writer *w, size_t n)
 	 * receipts are built from the outcomes */
 	kdc_ingest_release(w->in, n);
 	writer__recovered(w, 1);
-	w->period.stored += nrows;
-	w->period.duplicates += ndup;
+	w->period.stored += w->nnew;
+	w->period.duplicates += w->ndup;
 	w->period.rejected += nrej;
 	pthread_mutex_lock(&w->lock);
-	w->totals.stored += nrows;
-	w->totals.duplicates += ndup;
+	w->totals.stored += w->nnew;
+	w->totals.duplicates += w->ndup;
 	w->totals.rejected += nrej;
 	w->totals.batches++;
 	pthread_mutex_unlock(&w->lock);
+	writer__push_register(w);
 	writer__receipts(w, n);
 	return;
 fail:
@@ -748,6 +660,8 @@ static void *writer__main(void *arg)
 		}
 		mono = kdc_mono_ms();
 		if ((n && mono - last_stats >= STATS_CALL_MS) || mono >= next_idle_stats) {
+			if (!n)
+				writer__idle_register(w);
 			writer__publish_stats(w, w->conf.stats_interval_ms);
 			last_stats = mono;
 			next_idle_stats = mono + IDLE_STATS_MS;
@@ -782,6 +696,9 @@ static void writer__free(kdc_writer *w)
 	free(w->pack);
 	writer__arena_reset(&w->arena);
 	free(w->arena.buf);
+	kdc_register_free(w->reg);
+	free(w->den_hh);
+	free(w->den_people);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
@@ -827,6 +744,8 @@ kdc_writer *kdc_writer_start(const struct kdc_writer_conf *conf, kdc_store *stor
 		snprintf(err, errlen, "out of memory for batches of %zu", max);
 		goto fail;
 	}
+	if (writer__open_register(w, err, errlen) != KDC_OK)
+		goto fail;
 	prc = pthread_create(&w->thread, NULL, writer__main, w);
 	if (prc != 0) {
 		snprintf(err, errlen, "cannot start the writer thread: %s", strerror(prc));

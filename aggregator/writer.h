@@ -45,8 +45,10 @@ struct kdc_writer_conf {
 	                               must fit (read-only; outlives the writer) */
 	int count_unknown;          /* 1: a team or khom the profile lacks is
 	                               stored (counted as unassigned), not refused */
+	int64_t (*clock_ms)(void);  /* NULL: kdc_now_ms. The time a batch is
+	                               judged and stored at (tests set it) */
 };
-#define KDC_WRITER_CONF_INIT { NULL, 4096, 50, 1000, NULL, 0 }
+#define KDC_WRITER_CONF_INIT { NULL, 4096, 50, 1000, NULL, 0, NULL }
 
 typedef struct kdc_writer kdc_writer;
 

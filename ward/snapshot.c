@@ -18,9 +18,9 @@ const char *const kdc_snap_fields[KDC_SF_COUNT] = {
 	"services.field_report", "services.other",
 	"payments.count_30d", "payments.amount_vnd_30d", "payments.count_total",
 	"payments.amount_vnd_total",
-	"stored_total", "rejected_total",
+	"stored_total", "rejected_total", "events.voided",
 };
-_Static_assert(KDC_SF_COUNT == 38, "kdc_snap_fields follows enum kdc_snap_field");
+_Static_assert(KDC_SF_COUNT == 39, "kdc_snap_fields follows enum kdc_snap_field");
 
 const struct kdc_snap_indicator kdc_snap_indicators[KDC_IND_COUNT] = {
 	[KDC_IND_HOUSEHOLDS_VISITED] = { KDC_SF_HH_VISITED, KDC_SF_HH_TOTAL },

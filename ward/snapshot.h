@@ -33,6 +33,8 @@ enum kdc_snap_field {
 	KDC_SF_PAY_COUNT_30D = KDC_SF_SERVICES + KDC_SNAP_NSERVICE,
 	KDC_SF_PAY_AMOUNT_30D, KDC_SF_PAY_COUNT_TOTAL, KDC_SF_PAY_AMOUNT_TOTAL,
 	KDC_SF_STORED, KDC_SF_REJECTED,
+	/* events.voided: activity events stored and then voided (not counted) */
+	KDC_SF_VOIDED,
 	KDC_SF_COUNT
 };
 enum { KDC_SNAP_W24H = 0, KDC_SNAP_W7D, KDC_SNAP_W30D, KDC_SNAP_WTOTAL };

@@ -113,7 +113,7 @@ PROV_ADDITIVE=(
 	.services.birth_registration .services.marital_status .services.medical_booking
 	.services.field_report .services.other
 	.payments.count_30d .payments.amount_vnd_30d .payments.count_total .payments.amount_vnd_total
-	.stored_total .rejected_total
+	.stored_total .rejected_total .events.voided
 )
 
 # check_province_sum PROVJSON WARDJSON...: every additive field of the

@@ -6,4 +6,4 @@ kdc_unit_test(test_ingest ${CMAKE_CURRENT_LIST_DIR}/test_ingest.c kdc_aggregator
 kdc_unit_test(test_writer ${CMAKE_CURRENT_LIST_DIR}/test_writer.c kdc_aggregator_core)
 kdc_unit_test(test_outq ${CMAKE_CURRENT_LIST_DIR}/test_outq.c kdc_aggregator_core)
 # the ward office's register tools: CSV reader, import, dry run, void, forget
-kdc_unit_test(test_register ${CMAKE_CURRENT_LIST_DIR}/test_register.c kdc_aggregator_core)
+kdc_unit_test(test_register_edit ${CMAKE_CURRENT_LIST_DIR}/test_register_edit.c kdc_aggregator_core)

@@ -482,6 +482,92 @@ static void test_receipt_strings(void **state)
 	assert_int_equal(kdc_receipt_wire_check(buf, len, &v), 0);
 }
 
+/* The register's kinds: a household added from the field and a void. */
+static void make_special(struct fixture *f, Kdc__V1__HouseholdAdded *add, Kdc__V1__EventVoided *vo,
+                         uint8_t *target, const char *reason)
+{
+	make_event(f, KDC_KIND_VISIT);
+	if (add) {
+		kdc__v1__household_added__init(add);
+		add->people_15plus = 3;
+		f->ev.body_case = KDC__V1__EVENT__BODY_HOUSEHOLD_ADDED;
+		f->ev.household_added = add;
+		return;
+	}
+	kdc__v1__event_voided__init(vo);
+	assert_int_equal(kdc_uuid7(target, NOW - 7200 * 1000), KDC_OK);
+	vo->target.data = target;
+	vo->target.len = 16;
+	vo->reason = (char *)reason;
+	f->ev.body_case = KDC__V1__EVENT__BODY_VOID;
+	f->ev.void_ = vo;
+}
+
+static void test_household_added_and_void(void **state)
+{
+	struct fixture f;
+	Kdc__V1__HouseholdAdded add;
+	Kdc__V1__EventVoided vo;
+	uint8_t target[16], buf[1024];
+	char reason[202];
+	struct kdc_verdict v;
+	kdc_event_pb *d;
+	size_t len;
+
+	(void)state;
+	make_special(&f, &add, NULL, NULL, NULL);
+	assert_int_equal(check(&f), 0);
+	d = roundtrip(&f.ev);
+	assert_int_equal(kdc_event_kind(d), KDC_KIND_HOUSEHOLD_ADDED);
+	assert_int_equal(d->household_added->people_15plus, 3);
+	assert_string_equal(kdc_kind_name(KDC_KIND_HOUSEHOLD_ADDED), "household_added");
+	kdc_event_free(d);
+	add.people_15plus = 0;                   /* not known */
+	assert_int_equal(check(&f), 0);
+	add.people_15plus = 101;
+	assert_int_equal(check(&f), R(BAD_VALUE));
+	make_special(&f, &add, NULL, NULL, NULL);
+	f.ev.member = 1;
+	assert_int_equal(check(&f), R(BAD_VALUE));
+
+	make_special(&f, NULL, &vo, target, "recorded for the wrong household");
+	assert_int_equal(check(&f), 0);
+	d = roundtrip(&f.ev);
+	assert_int_equal(kdc_event_kind(d), KDC_KIND_VOID);
+	assert_memory_equal(d->void_->target.data, target, 16);
+	assert_string_equal(d->void_->reason, "recorded for the wrong household");
+	assert_string_equal(kdc_kind_name(KDC_KIND_VOID), "void");
+	kdc_event_free(d);
+	vo.target.len = 0;
+	assert_int_equal(check(&f), R(MISSING_FIELD));
+	vo.target.len = 15;
+	assert_int_equal(check(&f), R(BAD_VALUE));
+	vo.target.len = 16;
+	vo.target.data = f.id;                    /* itself */
+	assert_int_equal(check(&f), R(BAD_VALUE));
+	make_special(&f, NULL, &vo, target, "");
+	assert_int_equal(check(&f), R(MISSING_FIELD));
+	memset(reason, 'x', 200);
+	reason[200] = '\0';
+	make_special(&f, NULL, &vo, target, reason);
+	assert_int_equal(check(&f), 0);           /* 200 bytes: the limit */
+	reason[200] = 'x';
+	reason[201] = '\0';
+	assert_int_equal(check(&f), R(BAD_VALUE));
+	make_special(&f, NULL, &vo, target, "wrong");
+	f.ev.member = 2;
+	assert_int_equal(check(&f), R(BAD_VALUE));
+	/* a NUL inside the reason on the wire (a C string would end there) */
+	make_special(&f, NULL, &vo, target, "wrong#house");
+	len = kdc__v1__event__pack(&f.ev, buf);
+	assert_int_equal(server_verdict(buf, len, &v), 0);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '#')
+			buf[i] = 0;
+	assert_int_equal(server_verdict(buf, len, &v), R(MALFORMED));
+	assert_non_null(strstr(v.detail, "void reason"));
+}
+
 static void test_enum_names(void **state)
 {
 	assert_int_equal(kdc_account_parse("payment"), 4);
@@ -509,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_every_occurrence_is_checked),
 		cmocka_unit_test(test_receipt_strings),
 		cmocka_unit_test(test_enum_names),
+		cmocka_unit_test(test_household_added_and_void),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
