@@ -126,6 +126,7 @@ struct kdc_writer {
 	int64_t flood_log_ms;        /* monotonic: last "floods" line */
 	uint64_t rejects_unlogged;
 	int64_t stats_fail_log_ms;
+	int64_t worklist_fail_log_ms;
 
 	/* shared with other threads, under lock */
 	pthread_mutex_t lock;
@@ -608,6 +609,22 @@ static int writer__store(kdc_writer *w, size_t nvalid, size_t *nrows, size_t *nd
 	return KDC_OK;
 }
 
+/* After the commit: the khóms of the batch's new events may have lists
+ * to publish again. */
+static void writer__touch_worklists(kdc_writer *w, size_t nrows)
+{
+	const char *last = NULL;
+
+	if (!w->conf.worklist)
+		return;
+	for (size_t i = 0; i < nrows; i++) {
+		if (last && strcmp(last, w->rows[i].khom) == 0)
+			continue;
+		last = w->rows[i].khom;
+		kdc_worklist_touch(w->conf.worklist, last);
+	}
+}
+
 static void writer__batch(kdc_writer *w, size_t n)
 {
 	int64_t now = kdc_now_ms();
@@ -643,6 +660,7 @@ static void writer__batch(kdc_writer *w, size_t n)
 	w->totals.batches++;
 	pthread_mutex_unlock(&w->lock);
 	writer__receipts(w, n);
+	writer__touch_worklists(w, nrows);
 	return;
 fail:
 	writer__failed(w, rc, n);
@@ -677,6 +695,34 @@ static void writer__publish_stats(kdc_writer *w, int64_t min_interval_ms)
 			kdc_error("cannot compute statistics snapshots: %s (%s); retrying every second",
 			          kdc_strerror(rc), sqlite3_errmsg(kdc_store_db(w->store)));
 			w->stats_fail_log_ms = now;
+		}
+	}
+}
+
+static void writer__emit_worklist(void *ud, const char *topic, const void *payload, size_t len)
+{
+	kdc_writer *w = ud;
+
+	if (kdc_outq_push(w->out, topic, payload, len, KDC_OUTQ_BULK) != KDC_OK)
+		kdc_warn("out of memory queueing the list for %s", topic);
+}
+
+/* After the statistics, on the same path: the outq sends these only when no
+ * receipt waits. */
+static void writer__publish_worklists(kdc_writer *w, int64_t min_interval_ms)
+{
+	int rc;
+
+	if (!w->conf.worklist)
+		return;
+	rc = kdc_worklist_publish(w->conf.worklist, kdc_now_ms(), min_interval_ms,
+	                          kdc_stats_rebuilds(w->stats), writer__emit_worklist, w);
+	if (rc != KDC_OK) {
+		int64_t now = kdc_mono_ms();
+		if (!w->worklist_fail_log_ms || now - w->worklist_fail_log_ms >= THROUGHPUT_LOG_MS) {
+			kdc_error("cannot compute the team worklists: %s; retrying every second",
+			          kdc_strerror(rc));
+			w->worklist_fail_log_ms = now;
 		}
 	}
 }
@@ -749,6 +795,7 @@ static void *writer__main(void *arg)
 		mono = kdc_mono_ms();
 		if ((n && mono - last_stats >= STATS_CALL_MS) || mono >= next_idle_stats) {
 			writer__publish_stats(w, w->conf.stats_interval_ms);
+			writer__publish_worklists(w, w->conf.worklist_interval_ms);
 			last_stats = mono;
 			next_idle_stats = mono + IDLE_STATS_MS;
 		}
@@ -762,6 +809,7 @@ static void *writer__main(void *arg)
 	}
 	/* the last snapshot, whatever the interval: the process is going away */
 	writer__publish_stats(w, 0);
+	writer__publish_worklists(w, 0);
 	writer__log_period(w, kdc_mono_ms());
 	writer__log_totals(w);
 	return NULL;
