@@ -275,7 +275,7 @@ static void agg__requeue_stats(struct agg *a)
 	else
 		a->stats_connects_seen = connects;
 	if (n)
-		kdc_info("connected: publishing the %zu statistics snapshots again", n);
+		kdc_info("connected: publishing the %zu statistics snapshots and lists again", n);
 }
 
 /* Publishes what the writer queued. Returns 1 when Paho's buffer is full

@@ -19,6 +19,7 @@
 #include "kdc_err.h"
 #include "kdc_log.h"
 #include "kdc_proto.h"
+#include "kdc_util.h"
 #include "profile.h"
 #include "worklist.h"
 
@@ -56,7 +57,8 @@ struct wl_team {
 };
 
 enum wl_stmt {
-	W_REGISTER, W_SEEN, W_HAS_REGISTER, W_LID, W_LID_KHOMS, W_SEQ_GET, W_SEQ_SET, W_COUNT
+	W_REGISTER, W_SEEN, W_HAS_REGISTER, W_LID, W_LID_KHOMS, W_SEQ_GET, W_SEQ_SET, W_KHOMS_SEEN,
+	W_COUNT
 };
 
 /* The facts of each listed household: columns 1.. of both list queries. */
@@ -87,6 +89,8 @@ static const char *const wl_sql[W_COUNT] = {
 	[W_SEQ_GET] = "SELECT kind, code, seq FROM worklist_seq",
 	[W_SEQ_SET] = "INSERT INTO worklist_seq(kind,code,seq) VALUES(?1,?2,?3) "
 	              "ON CONFLICT(kind,code) DO UPDATE SET seq=excluded.seq",
+	/* khóms with events that the profile may lack (counted as unassigned) */
+	[W_KHOMS_SEEN] = "SELECT code FROM st_scope WHERE kind=1 ORDER BY code",
 };
 
 struct kdc_worklist {
@@ -264,6 +268,25 @@ static int wl__from_profile(kdc_worklist *wl)
 	return KDC_OK;
 }
 
+/* The khóms the statistics know beyond the profile's: their lists are
+ * published at start too. */
+static int wl__load_khoms_seen(kdc_worklist *wl)
+{
+	sqlite3_stmt *st = wl__stmt(wl, W_KHOMS_SEEN);
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *code = (const char *)sqlite3_column_text(st, 0);
+
+		if (code && kdc_code_valid(code) && !wl__khom_find(wl, code) && !wl__khom_add(wl, code)) {
+			sqlite3_reset(st);
+			return KDC_ERR_NOMEM;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? KDC_OK : wl__dberr(wl, rc, "read st_scope");
+}
+
 static int wl__load_seqs(kdc_worklist *wl)
 {
 	sqlite3_stmt *st = wl__stmt(wl, W_SEQ_GET);
@@ -325,7 +348,8 @@ kdc_worklist *kdc_worklist_new(sqlite3 *db, const struct kdc_profile *profile, c
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (wl__load_seqs(wl) || (wl->has_tables && wl__int(wl, W_LID, &wl->lid))) {
+	if (wl__load_khoms_seen(wl) || wl__load_seqs(wl) ||
+	    (wl->has_tables && wl__int(wl, W_LID, &wl->lid))) {
 		snprintf(err, errlen, "worklists: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
@@ -596,8 +620,14 @@ static void wl__save_seq(kdc_worklist *wl, int kind, const char *code, int64_t s
 		wl__dberr(wl, rc, "write worklist_seq"); /* logged; the seq in memory is right */
 }
 
+/* 1 when the call's time is up (after at least one list: always progress). */
+static int wl__over(int64_t until_mono_ms, int *done)
+{
+	return until_mono_ms > 0 && (*done)++ > 0 && kdc_mono_ms() >= until_mono_ms;
+}
+
 static int wl__publish_khoms(kdc_worklist *wl, int64_t now_ms, int64_t min_interval_ms,
-                             kdc_worklist_emit_cb emit, void *ud, int *saved)
+                             int64_t until_mono_ms, int *done, kdc_worklist_emit_cb emit, void *ud)
 {
 	char topic[KDC_TOPIC_MAX + 1];
 	int rc;
@@ -607,6 +637,8 @@ static int wl__publish_khoms(kdc_worklist *wl, int64_t now_ms, int64_t min_inter
 		char *json;
 
 		if (k->touched && (!k->computed || now_ms - k->computed_ms >= min_interval_ms)) {
+			if (wl__over(until_mono_ms, done))
+				return KDC_OK;
 			if ((rc = wl__compute(wl, k, wl->day)))
 				return rc;
 			k->touched = 0;
@@ -625,13 +657,12 @@ static int wl__publish_khoms(kdc_worklist *wl, int64_t now_ms, int64_t min_inter
 		k->seq++;
 		k->pub_version = k->version;
 		wl__save_seq(wl, SEQ_KHOM, k->code, k->seq);
-		*saved = 1;
 	}
 	return KDC_OK;
 }
 
 static int wl__publish_teams(kdc_worklist *wl, int64_t now_ms, int64_t min_interval_ms,
-                             kdc_worklist_emit_cb emit, void *ud, int *saved)
+                             int64_t until_mono_ms, int *done, kdc_worklist_emit_cb emit, void *ud)
 {
 	char topic[KDC_TOPIC_MAX + 1];
 
@@ -648,6 +679,8 @@ static int wl__publish_teams(kdc_worklist *wl, int64_t now_ms, int64_t min_inter
 		}
 		if (!ready || (t->published && (sum == t->pub_sum || now_ms - t->last_ms < min_interval_ms)))
 			continue;
+		if (wl__over(until_mono_ms, done))
+			return KDC_OK;
 		if (kdc_topic_worklist(topic, sizeof topic, wl->ward, t->code) < 0) {
 			t->pub_sum = sum;
 			t->published = 1;
@@ -662,26 +695,26 @@ static int wl__publish_teams(kdc_worklist *wl, int64_t now_ms, int64_t min_inter
 		t->published = 1;
 		t->last_ms = now_ms;
 		wl__save_seq(wl, SEQ_TEAM, t->code, t->seq);
-		*saved = 1;
 	}
 	return KDC_OK;
 }
 
 int kdc_worklist_publish(kdc_worklist *wl, int64_t now_ms, int64_t min_interval_ms,
-                         uint64_t stats_rebuilds, kdc_worklist_emit_cb emit, void *ud)
+                         int64_t budget_ms, uint64_t stats_rebuilds, kdc_worklist_emit_cb emit,
+                         void *ud)
 {
-	int rc, saved = 0, in_tx;
+	int64_t until = budget_ms > 0 ? kdc_mono_ms() + budget_ms : 0;
+	int rc, in_tx, done = 0;
 
 	if ((rc = wl__notice_changes(wl, now_ms, stats_rebuilds)))
 		return rc;
 	/* the seqs of one publish in one small transaction */
 	in_tx = sqlite3_exec(wl->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-	rc = wl__publish_khoms(wl, now_ms, min_interval_ms, emit, ud, &saved);
+	rc = wl__publish_khoms(wl, now_ms, min_interval_ms, until, &done, emit, ud);
 	if (!rc)
-		rc = wl__publish_teams(wl, now_ms, min_interval_ms, emit, ud, &saved);
+		rc = wl__publish_teams(wl, now_ms, min_interval_ms, until, &done, emit, ud);
 	/* COMMIT even when nothing was written: a ROLLBACK would make the
 	 * statistics drop their caches (their rollback hook) */
-	(void)saved;
 	if (in_tx && sqlite3_exec(wl->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		wl__dberr(wl, SQLITE_ERROR, "write worklist_seq");
 		sqlite3_exec(wl->db, "ROLLBACK", NULL, NULL, NULL);

@@ -66,11 +66,17 @@ void kdc_worklist_touch_all(kdc_worklist *wl);
 
 /* Calls emit(ud, topic, payload, len) for each list that changed and whose
  * topic was last published at least min_interval_ms ago; payload is valid
- * only during the call. The first call publishes every list. Returns 0, or
- * KDC_ERR_DB / KDC_ERR_NOMEM (the lists not done are tried again next call). */
+ * only during the call. The first call publishes every list.
+ * budget_ms > 0 bounds the call's time (monotonic clock): once it is spent,
+ * after at least one list, the lists left wait for the next call, so that
+ * the writer's next batch (its receipts) never waits long behind them; 0:
+ * no bound. stats_rebuilds is kdc_stats_rebuilds(): when it moved, every
+ * list is recomputed. Returns 0, or KDC_ERR_DB / KDC_ERR_NOMEM (the lists
+ * not done are tried again next call). */
 typedef void (*kdc_worklist_emit_cb)(void *ud, const char *topic, const void *payload,
                                      size_t len);
 int kdc_worklist_publish(kdc_worklist *wl, int64_t now_ms, int64_t min_interval_ms,
-                         uint64_t stats_rebuilds, kdc_worklist_emit_cb emit, void *ud);
+                         int64_t budget_ms, uint64_t stats_rebuilds, kdc_worklist_emit_cb emit,
+                         void *ud);
 
 #endif

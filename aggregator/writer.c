@@ -25,6 +25,10 @@
 #define RECEIPT_CHUNK 1000
 #define STATS_CALL_MS 100       /* after batches, ask the stats this often */
 #define IDLE_STATS_MS 1000      /* and at least this often when idle */
+/* Worklists computed per call while events flow (none when idle): a big
+ * ward's lists are spread over several calls instead of holding up the next
+ * batch (worklist.h). */
+#define WORKLIST_BUDGET_MS 5
 #define THROUGHPUT_LOG_MS 60000
 #define REJECT_LOG_MS 10000
 /* Healthy again only after commits work and none failed for this long: at
@@ -709,13 +713,13 @@ static void writer__emit_worklist(void *ud, const char *topic, const void *paylo
 
 /* After the statistics, on the same path: the outq sends these only when no
  * receipt waits. */
-static void writer__publish_worklists(kdc_writer *w, int64_t min_interval_ms)
+static void writer__publish_worklists(kdc_writer *w, int64_t min_interval_ms, int64_t budget_ms)
 {
 	int rc;
 
 	if (!w->conf.worklist)
 		return;
-	rc = kdc_worklist_publish(w->conf.worklist, kdc_now_ms(), min_interval_ms,
+	rc = kdc_worklist_publish(w->conf.worklist, kdc_now_ms(), min_interval_ms, budget_ms,
 	                          kdc_stats_rebuilds(w->stats), writer__emit_worklist, w);
 	if (rc != KDC_OK) {
 		int64_t now = kdc_mono_ms();
@@ -795,7 +799,8 @@ static void *writer__main(void *arg)
 		mono = kdc_mono_ms();
 		if ((n && mono - last_stats >= STATS_CALL_MS) || mono >= next_idle_stats) {
 			writer__publish_stats(w, w->conf.stats_interval_ms);
-			writer__publish_worklists(w, w->conf.worklist_interval_ms);
+			writer__publish_worklists(w, w->conf.worklist_interval_ms,
+			                          n ? WORKLIST_BUDGET_MS : 0);
 			last_stats = mono;
 			next_idle_stats = mono + IDLE_STATS_MS;
 		}
@@ -809,7 +814,7 @@ static void *writer__main(void *arg)
 	}
 	/* the last snapshot, whatever the interval: the process is going away */
 	writer__publish_stats(w, 0);
-	writer__publish_worklists(w, 0);
+	writer__publish_worklists(w, 0, 0);
 	writer__log_period(w, kdc_mono_ms());
 	writer__log_totals(w);
 	return NULL;

@@ -127,7 +127,7 @@ static size_t fx_publish(struct fixture *f, int64_t now, int64_t interval)
 {
 	size_t before = f->emitted;
 
-	assert_int_equal(kdc_worklist_publish(f->wl, now, interval, kdc_stats_rebuilds(f->stats),
+	assert_int_equal(kdc_worklist_publish(f->wl, now, interval, 0, kdc_stats_rebuilds(f->stats),
 	                                      fx_emit, f), 0);
 	return f->emitted - before;
 }
