@@ -23,7 +23,6 @@
 #include "profile.h"
 #include "worklist.h"
 
-#define SCOPE_KHOM 1 /* st_scope.kind of a khóm (stats_int.h) */
 enum { SEQ_TEAM = 0, SEQ_KHOM = 1 };
 
 struct wl_entry {
@@ -71,6 +70,7 @@ enum wl_stmt {
 	"  MAX(last_pay_day) AS last_pay FROM st_person WHERE sid=(SELECT sid FROM k) AND khom=?1" \
 	"  GROUP BY household) p ON p.household=hh.household" \
 	" ORDER BY hh.household"
+/* st_scope.kind 1: a khóm (stats_int.h) */
 #define WL_KHOM_SID "WITH k(sid) AS (SELECT sid FROM st_scope WHERE kind=1 AND code=?1), "
 
 static const char *const wl_sql[W_COUNT] = {
@@ -226,18 +226,12 @@ static struct wl_khom *wl__khom_add(kdc_worklist *wl, const char *code)
 	return k;
 }
 
-static int wl__cmp_khom(const void *a, const void *b, void *ud)
-{
-	const kdc_worklist *wl = ud;
-
-	return strcmp(wl->khoms[*(const size_t *)a].code, wl->khoms[*(const size_t *)b].code);
-}
-
-/* Insertion sort: a team covers a handful of khóms. */
+/* Insertion sort by code: a team covers a handful of khóms. */
 static void wl__sort_team(kdc_worklist *wl, struct wl_team *t)
 {
 	for (size_t i = 1; i < t->nkhoms; i++)
-		for (size_t j = i; j > 0 && wl__cmp_khom(&t->khoms[j - 1], &t->khoms[j], wl) > 0; j--) {
+		for (size_t j = i; j > 0 &&
+		     strcmp(wl->khoms[t->khoms[j - 1]].code, wl->khoms[t->khoms[j]].code) > 0; j--) {
 			size_t x = t->khoms[j];
 			t->khoms[j] = t->khoms[j - 1];
 			t->khoms[j - 1] = x;
@@ -394,7 +388,7 @@ void kdc_worklist_touch_all(kdc_worklist *wl)
 
 /* ---- computing a khóm's list ------------------------------------------------------- */
 
-static int wl__row(kdc_worklist *wl, sqlite3_stmt *st, int64_t today, struct wl_entry *e)
+static void wl__row(kdc_worklist *wl, sqlite3_stmt *st, int64_t today, struct wl_entry *e)
 {
 	struct kdc_household_facts f;
 	const char *hh = (const char *)sqlite3_column_text(st, 0);
@@ -415,7 +409,6 @@ static int wl__row(kdc_worklist *wl, sqlite3_stmt *st, int64_t today, struct wl_
 	kdc_worklist_status(&f, today, wl->profile->regular_window_days, &e->status, &e->next);
 	e->attempts = f.not_home > 0 && f.not_home <= UINT32_MAX ? (uint32_t)f.not_home : 0;
 	e->last_attempt_ms = f.not_home > 0 ? sqlite3_column_int64(st, 7) : 0;
-	return KDC_OK;
 }
 
 /* Reads the khóm's list into k->e; bumps its version when it changed. */
