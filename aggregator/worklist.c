@@ -516,10 +516,10 @@ static void wl__buf_json_str(struct wl_buf *b, const char *s)
 	b->p[b->len] = 0;
 }
 
-/* The "households" array as JSON text, written directly: a khóm of 1,000
- * households costs a few hundred microseconds this way, several ms as cJSON
- * objects (this runs on the writer thread, between batches). NULL when out
- * of memory; free with free(). */
+/* The "households" array as JSON text, written directly (one formatted
+ * piece per household rather than seven cJSON items: this runs on the
+ * writer thread, between batches). NULL when out of memory; free with
+ * free(). */
 static char *wl__households_json(const struct wl_khom *k)
 {
 	struct wl_buf b = { NULL, 0, 0, 0 };
