@@ -45,6 +45,7 @@
 #include "register_cli.h"
 #include "stats.h"
 #include "store.h"
+#include "worklist.h"
 #include "writer.h"
 
 
@@ -80,6 +81,7 @@ struct agg_conf {
 	char *synchronous;
 	char *unknown_codes;
 	long long stats_interval_ms;
+	long long worklist_interval_ms;
 	long long queue_slots;
 	long long busy_timeout_ms;
 	long long cache_mib;
@@ -133,6 +135,8 @@ static const struct kdc_opt agg_opts[] = {
 	        "an event whose team or khom the profile lacks: refuse (unknown_team, unknown_khom) or count (as unassigned)"),
 	AGG_OPT("stats-interval-ms", KDC_OPT_INT, stats_interval_ms, 100, 3600000, "1000",
 	        "publish each statistics scope at most this often"),
+	AGG_OPT("worklist-interval-ms", KDC_OPT_INT, worklist_interval_ms, 100, 3600000, "5000",
+	        "publish each team's worklist and each khom's household list at most this often"),
 	AGG_OPT("queue-slots", KDC_OPT_INT, queue_slots, 1024, 1048576, "32768",
 	        "messages held between the MQTT receiver and the writer"),
 	AGG_OPT("cache-mib", KDC_OPT_INT, cache_mib, 1, 4096, "8",
@@ -321,7 +325,7 @@ static void agg__requeue_stats(struct agg *a)
 	else
 		a->stats_connects_seen = connects;
 	if (n)
-		kdc_info("connected: publishing the %zu statistics snapshots again", n);
+		kdc_info("connected: publishing the %zu statistics snapshots and lists again", n);
 }
 
 /* Publishes what the writer queued. Returns 1 when Paho's buffer is full
@@ -356,13 +360,14 @@ static void agg__log_start(const struct agg_conf *c, const char *client_id)
 {
 	kdc_info("kdc-aggregator %s (SQLite %s, protobuf-c %s) starting: ward %s, db %s, "
 	         "broker %s, client-id %s, mqtt-version %s%s%s, profile %s, batch-max %lld, "
-	         "batch-ms %lld, synchronous %s, stats-interval-ms %lld, queue-slots %lld",
+	         "batch-ms %lld, synchronous %s, stats-interval-ms %lld, worklist-interval-ms %lld, "
+	         "queue-slots %lld",
 	         KDC_VERSION, sqlite3_libversion(), protobuf_c_version(), c->ward, c->db,
 	         c->mqtt.broker, client_id, c->mqtt.mqtt_version,
 	         c->mqtt.username && *c->mqtt.username ? ", username " : "",
 	         c->mqtt.username && *c->mqtt.username ? c->mqtt.username : "",
 	         c->profile && *c->profile ? c->profile : "(none)", c->batch_max, c->batch_ms,
-	         c->synchronous, c->stats_interval_ms, c->queue_slots);
+	         c->synchronous, c->stats_interval_ms, c->worklist_interval_ms, c->queue_slots);
 }
 
 static void agg__shutdown(struct agg *a)
@@ -456,6 +461,7 @@ static int agg_run(struct agg_conf *c)
 	kdc_store *store = NULL;
 	kdc_stats *stats = NULL;
 	kdc_dblock *lock = NULL;
+	kdc_worklist *worklist = NULL;
 	char err[512], filter[KDC_TOPIC_MAX + 1], client_id[128], json[512];
 	int rc = 1, full;
 
@@ -512,6 +518,12 @@ static int agg_run(struct agg_conf *c)
 	wc.batch_ms = (int)c->batch_ms;
 	wc.stats_interval_ms = c->stats_interval_ms;
 	wc.profile = profile;
+	if (!(worklist = kdc_worklist_new(kdc_store_db(store), profile, c->ward, err, sizeof err))) {
+		kdc_error("%s", err);
+		goto cleanup;
+	}
+	wc.worklist = worklist;
+	wc.worklist_interval_ms = c->worklist_interval_ms;
 	if (!(a.writer = kdc_writer_start(&wc, store, stats, a.in, a.out, err, sizeof err))) {
 		kdc_error("%s", err);
 		goto cleanup;
@@ -567,6 +579,7 @@ cleanup:
 		         (unsigned long long)a.dropped_offline);
 	/* the MQTT client first: its callbacks use the ingest queue */
 	kdc_mqtt_free(a.mqtt);
+	kdc_worklist_free(worklist);
 	kdc_stats_free(stats);
 	kdc_store_close(store);
 	kdc_ingest_free(a.in);

@@ -19,6 +19,7 @@ struct kdc_outq {
 	struct outq_list latest;    /* the newest retained push of each topic,
 	                               queued or not (for requeue_retained) */
 	struct outq_list plain;
+	struct outq_list bulk;      /* retained, after the receipts (worklists) */
 	size_t plain_bytes, max_plain_bytes;
 	int waiting;
 };
@@ -65,6 +66,7 @@ void kdc_outq_free(kdc_outq *q)
 	outq__free_list(&q->retained);
 	outq__free_list(&q->latest);
 	outq__free_list(&q->plain);
+	outq__free_list(&q->bulk);
 	pthread_cond_destroy(&q->ready);
 	pthread_mutex_destroy(&q->lock);
 	free(q);
@@ -105,8 +107,15 @@ static struct kdc_outq_msg *outq__msg_new(const char *topic, const void *payload
 	if (len)
 		memcpy(m->payload, payload, len);
 	m->len = len;
-	m->retain = retain;
+	m->retain = retain != 0;
+	m->bulk = retain == KDC_OUTQ_BULK;
 	return m;
+}
+
+/* The list a retained message of that kind waits in. */
+static struct outq_list *outq__list(kdc_outq *q, int bulk)
+{
+	return bulk ? &q->bulk : &q->retained;
 }
 
 /* Lock held: keeps *copy as the newest push of its topic; *copy is NULL
@@ -134,7 +143,7 @@ int kdc_outq_push(kdc_outq *q, const char *topic, const void *payload, size_t le
 	int rc = KDC_OK;
 
 	if (retain)
-		copy = outq__msg_new(topic, payload, len, 1);
+		copy = outq__msg_new(topic, payload, len, retain);
 	if (!t || !p || (retain && !copy)) {
 		free(t);
 		free(p);
@@ -146,7 +155,7 @@ int kdc_outq_push(kdc_outq *q, const char *topic, const void *payload, size_t le
 	pthread_mutex_lock(&q->lock);
 	if (retain)
 		outq__remember(q, &copy);
-	if (retain && (old = outq__find(&q->retained, topic))) {
+	if (retain && (old = outq__find(outq__list(q, retain == KDC_OUTQ_BULK), topic))) {
 		/* only the newest snapshot of a topic matters */
 		free(old->payload);
 		old->payload = p;
@@ -165,9 +174,10 @@ int kdc_outq_push(kdc_outq *q, const char *topic, const void *payload, size_t le
 	m->topic = t;
 	m->payload = p;
 	m->len = len;
-	m->retain = retain;
+	m->retain = retain != 0;
+	m->bulk = retain == KDC_OUTQ_BULK;
 	if (retain) {
-		outq__append(&q->retained, m);
+		outq__append(outq__list(q, m->bulk), m);
 	} else {
 		outq__append(&q->plain, m);
 		q->plain_bytes += len;
@@ -199,7 +209,7 @@ int kdc_outq_wait(kdc_outq *q, int timeout_ms)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&q->lock);
-	while (!q->retained.first && !q->plain.first) {
+	while (!q->retained.first && !q->plain.first && !q->bulk.first) {
 		int rc;
 		q->waiting = 1;
 		rc = pthread_cond_timedwait(&q->ready, &q->lock, &until);
@@ -207,7 +217,7 @@ int kdc_outq_wait(kdc_outq *q, int timeout_ms)
 		if (rc == ETIMEDOUT)
 			break;
 	}
-	ready = q->retained.first || q->plain.first;
+	ready = q->retained.first || q->plain.first || q->bulk.first;
 	pthread_mutex_unlock(&q->lock);
 	return ready;
 }
@@ -228,6 +238,11 @@ struct kdc_outq_msg *kdc_outq_pop(kdc_outq *q)
 		if (!q->plain.first)
 			q->plain.last = NULL;
 		q->plain_bytes -= m->len;
+	} else if (q->bulk.first) {
+		m = q->bulk.first;
+		q->bulk.first = m->next;
+		if (!q->bulk.first)
+			q->bulk.last = NULL;
 	}
 	pthread_mutex_unlock(&q->lock);
 	if (m)
@@ -237,10 +252,10 @@ struct kdc_outq_msg *kdc_outq_pop(kdc_outq *q)
 
 void kdc_outq_unpop(kdc_outq *q, struct kdc_outq_msg *m)
 {
-	struct outq_list *l = m->retain ? &q->retained : &q->plain;
+	struct outq_list *l = m->retain ? outq__list(q, m->bulk) : &q->plain;
 
 	pthread_mutex_lock(&q->lock);
-	if (m->retain && outq__find(&q->retained, m->topic)) {
+	if (m->retain && outq__find(l, m->topic)) {
 		/* a newer snapshot came meanwhile: this one is stale */
 		pthread_mutex_unlock(&q->lock);
 		kdc_outq_msg_free(m);
@@ -264,13 +279,15 @@ int kdc_outq_requeue_retained(kdc_outq *q, size_t *queued)
 	for (const struct kdc_outq_msg *l = q->latest.first; l; l = l->next) {
 		struct kdc_outq_msg *m;
 
-		if (outq__find(&q->retained, l->topic))
+		struct outq_list *to = outq__list(q, l->bulk);
+
+		if (outq__find(to, l->topic))
 			continue; /* queued already, and at least as new */
-		if (!(m = outq__msg_new(l->topic, l->payload, l->len, 1))) {
+		if (!(m = outq__msg_new(l->topic, l->payload, l->len, l->bulk ? KDC_OUTQ_BULK : 1))) {
 			rc = KDC_ERR_NOMEM;
 			break;
 		}
-		outq__append(&q->retained, m);
+		outq__append(to, m);
 		n++;
 	}
 	if (n && q->waiting)
@@ -302,7 +319,7 @@ int kdc_outq_empty(kdc_outq *q)
 	int e;
 
 	pthread_mutex_lock(&q->lock);
-	e = !q->retained.first && !q->plain.first;
+	e = !q->retained.first && !q->plain.first && !q->bulk.first;
 	pthread_mutex_unlock(&q->lock);
 	return e;
 }

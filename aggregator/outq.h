@@ -12,7 +12,9 @@
  *    refused (the receipt is dropped; its device resends and gets another);
  *  - retained (stats snapshots): at most one per topic; a newer push replaces
  *    the queued one, so a slow or absent broker costs no memory growth and
- *    gets the latest snapshot when it is back. The queue also remembers the
+ *    gets the latest snapshot when it is back. Bulk retained messages (the
+ *    worklists, up to some hundred KiB each) are the same but wait until no
+ *    receipt is queued: they never delay one. The queue also remembers the
  *    newest retained message of each topic after it was taken, so that the
  *    consumer can queue them all again when it reconnects: a broker that
  *    restarted from an older persistence file serves older snapshots until
@@ -34,20 +36,25 @@ struct kdc_outq_msg {
 	uint8_t *payload; /* owned by the message */
 	size_t len;
 	int retain;       /* 1: retained, replace-by-topic */
+	int bulk;         /* retained, taken after the plain ones */
 };
+
+/* kdc_outq_push's retain: a bulk retained message. */
+#define KDC_OUTQ_BULK 2
 
 /* max_plain_bytes bounds the queued receipts. NULL when out of memory. */
 kdc_outq *kdc_outq_new(size_t max_plain_bytes);
 /* Frees the queue and whatever is still in it. */
 void kdc_outq_free(kdc_outq *q);
 
-/* Copies a message in. Returns 0, KDC_ERR_BUSY when a plain message does not
+/* Copies a message in; retain is 0 (plain), 1 (retained) or KDC_OUTQ_BULK.
+ * Returns 0, KDC_ERR_BUSY when a plain message does not
  * fit under the bound (not queued), or KDC_ERR_NOMEM. Never blocks. */
 int kdc_outq_push(kdc_outq *q, const char *topic, const void *payload, size_t len, int retain);
 
 /* Waits up to timeout_ms until something is queued. Returns 1 if so. */
 int kdc_outq_wait(kdc_outq *q, int timeout_ms);
-/* Takes the next message (retained ones first), or NULL. The caller owns it:
+/* Takes the next message (retained ones first, then plain, then bulk), or NULL. The caller owns it:
  * kdc_outq_msg_free, or kdc_outq_unpop to put it back at the front (for a
  * retained one, only if no newer one for its topic arrived meanwhile). */
 struct kdc_outq_msg *kdc_outq_pop(kdc_outq *q);

@@ -78,6 +78,10 @@ int kdc_stats_publish(kdc_stats *s, int64_t now_ms, int64_t min_interval_ms,
  * (kdc_stats_register_lid). Every scope is emitted at the next publish. 0,
  * KDC_ERR_DB, KDC_ERR_DISK_FULL or KDC_ERR_NOMEM. */
 int kdc_stats_rebuild(kdc_stats *s);
+/* How many rebuilds succeeded since open: whoever keeps something derived
+ * from the statistics' tables (the worklists) recomputes it all when this
+ * moves. */
+uint64_t kdc_stats_rebuilds(const kdc_stats *s);
 
 /* The register. kdc_stats_apply folds what it is given: the caller (the
  * writer) passes only counted events (see kdc_stats_rebuild). The

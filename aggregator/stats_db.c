@@ -28,7 +28,12 @@
  *    last N days.
  *  - Households and people of the ward are exactly those of its khóms (an
  *    event has one khóm), so their rows are kept per khóm and per team only;
- *    the ward's counters and histograms receive the khóm's changes too. */
+ *    the ward's counters and histograms receive the khóm's changes too.
+ *  - st_household also keeps what the team worklists need (worklist.c reads
+ *    it): declined, the number of "not at home" visits and the latest one.
+ *    A count and a max: order-independent like the rest.
+ *  - A database whose st_meta schema is older than STATS_SCHEMA gets the
+ *    changed tables dropped, created anew and rebuilt at open. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,10 +53,13 @@ const char *const stats_stmt_sql[Q_COUNT] = {
 	             "ON CONFLICT(sid,device) DO UPDATE SET n=n+excluded.n, "
 	             "team=CASE WHEN excluded.last_ms>last_ms OR (excluded.last_ms=last_ms AND excluded.team>team) "
 	             "THEN excluded.team ELSE team END, last_ms=MAX(last_ms,excluded.last_ms)",
-	[Q_HH_GET] = "SELECT visit_day, reach_day, surveyed FROM st_household WHERE sid=?1 AND khom=?2 AND household=?3",
-	[Q_HH_PUT] = "INSERT INTO st_household(sid,khom,household,visit_day,reach_day,surveyed) VALUES(?1,?2,?3,?4,?5,?6) "
+	[Q_HH_GET] = "SELECT visit_day, reach_day, surveyed, declined, not_home, last_attempt_ms "
+	             "FROM st_household WHERE sid=?1 AND khom=?2 AND household=?3",
+	[Q_HH_PUT] = "INSERT INTO st_household(sid,khom,household,visit_day,reach_day,surveyed,declined,"
+	             "not_home,last_attempt_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) "
 	             "ON CONFLICT(sid,khom,household) DO UPDATE SET visit_day=excluded.visit_day, "
-	             "reach_day=excluded.reach_day, surveyed=excluded.surveyed",
+	             "reach_day=excluded.reach_day, surveyed=excluded.surveyed, declined=excluded.declined, "
+	             "not_home=excluded.not_home, last_attempt_ms=excluded.last_attempt_ms",
 	[Q_PERSON_GET] = "SELECT pid, accounts, acct_pay_day, last_pay_day FROM st_person "
 	                 "WHERE sid=?1 AND khom=?2 AND household=?3 AND member=?4",
 	[Q_PERSON_INS] = "INSERT INTO st_person(sid,khom,household,member,accounts,acct_pay_day,last_pay_day) "
@@ -132,6 +140,7 @@ static const char *const schema_sql =
 	" PRIMARY KEY(sid, device)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS st_household(sid INTEGER NOT NULL, khom TEXT NOT NULL,"
 	" household TEXT NOT NULL, visit_day INTEGER, reach_day INTEGER, surveyed INTEGER NOT NULL,"
+	" declined INTEGER NOT NULL DEFAULT 0, not_home INTEGER NOT NULL DEFAULT 0, last_attempt_ms INTEGER,"
 	" PRIMARY KEY(sid, khom, household)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS st_person(pid INTEGER PRIMARY KEY, sid INTEGER NOT NULL,"
 	" khom TEXT NOT NULL, household TEXT NOT NULL, member INTEGER NOT NULL,"
@@ -324,6 +333,9 @@ struct c_hh *stats__hh_row(kdc_stats *s, const struct k_hh *k, int *rc)
 		c->has_reach = sqlite3_column_type(st, 1) != SQLITE_NULL;
 		c->reach_day = sqlite3_column_int64(st, 1);
 		c->surveyed = sqlite3_column_int(st, 2);
+		c->declined = sqlite3_column_int(st, 3);
+		c->not_home = sqlite3_column_int64(st, 4);
+		c->last_attempt_ms = sqlite3_column_int64(st, 5);
 	} else if (step != SQLITE_DONE) {
 		/* the zeroed entry is wrong now: the caller's error drops the cache */
 		*rc = stats__dberr(s, step, "read st_household");
@@ -587,15 +599,50 @@ static int stats__prepare_multi(kdc_stats *s, char *err, size_t errlen)
 	return KDC_OK;
 }
 
+/* Before the tables are created: when st_meta says an older schema, drops
+ * the tables whose columns changed (schema_sql then creates them anew) and
+ * sets *migrated; the caller rebuilds. Statements are not prepared yet, so
+ * this one is prepared here. */
+static int stats__migrate(kdc_stats *s, int *migrated)
+{
+	sqlite3_stmt *st = NULL;
+	int exists = 0, rc;
+	int64_t v = 0;
+
+	*migrated = 0;
+	if ((rc = stats__table_exists(s, "st_meta", &exists)) || !exists)
+		return rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM st_meta WHERE key='schema'", -1, &st,
+	                       NULL) != SQLITE_OK)
+		return stats__dberr(s, SQLITE_ERROR, "read st_meta");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return stats__dberr(s, rc, "read st_meta");
+	if (rc == SQLITE_DONE || v >= STATS_SCHEMA)
+		return KDC_OK;
+	/* schema 1 -> 2: st_household has three more columns */
+	if ((rc = stats__exec(s, "DROP TABLE IF EXISTS st_household")))
+		return rc;
+	*migrated = 1;
+	return KDC_OK;
+}
+
 /* Creates the tables and decides whether the derived state must be rebuilt:
  * tables new while events exist (an older database), or days cut at another
  * UTC offset than the profile's now. */
 static int stats__schema(kdc_stats *s, int *need_rebuild, char *err, size_t errlen)
 {
 	int64_t v;
-	int found, rc, events_exist = 0, any = 0;
+	int found, rc, events_exist = 0, any = 0, migrated = 0;
 
 	*need_rebuild = 0;
+	if ((rc = stats__migrate(s, &migrated))) {
+		snprintf(err, errlen, "cannot update the statistics tables: %s", sqlite3_errmsg(s->db));
+		return rc;
+	}
 	if ((rc = stats__exec(s, schema_sql))) {
 		snprintf(err, errlen, "cannot create statistics tables: %s", sqlite3_errmsg(s->db));
 		return rc;
@@ -617,6 +664,14 @@ static int stats__schema(kdc_stats *s, int *need_rebuild, char *err, size_t errl
 			goto dberr;
 		*need_rebuild = any;
 		return KDC_OK;
+	}
+	if (migrated) {
+		kdc_notice("stats: the statistics tables are from an older version (schema %lld): "
+		           "recomputing them from the stored events", (long long)v);
+		if ((rc = stats__meta_set(s, "schema", STATS_SCHEMA)))
+			goto dberr;
+		*need_rebuild = any;
+		v = STATS_SCHEMA;
 	}
 	if (v != STATS_SCHEMA) {
 		snprintf(err, errlen, "statistics tables have schema version %lld; this program knows %d",

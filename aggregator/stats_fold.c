@@ -135,6 +135,13 @@ static int stats__fold_entities(kdc_stats *s, const struct scope *sc, const stru
 			v->has_visit = 1;
 			if (r->subkind == OUTCOME_SURVEYED)
 				v->surveyed = 1;
+			else if (r->subkind == OUTCOME_DECLINED)
+				v->declined = 1;
+			else if (r->subkind == OUTCOME_NOT_HOME) {
+				if (!v->not_home || r->occurred_ms > v->last_attempt_ms)
+					v->last_attempt_ms = r->occurred_ms;
+				v->not_home++;
+			}
 		} else {
 			if (!v->has_reach || day < v->reach_day)
 				v->reach_day = day;
@@ -281,8 +288,8 @@ static int stats__flush_households(kdc_stats *s, struct scope *ward)
 		struct scope *sc = &s->scopes[v->scope];
 		struct c_hh *c;
 		sqlite3_stmt *st;
-		int had_visit, had_reach, was_surveyed, has_visit, has_reach, surveyed, rc;
-		int64_t old_visit, old_reach, new_visit, new_reach;
+		int had_visit, had_reach, was_surveyed, has_visit, has_reach, surveyed, declined, rc;
+		int64_t old_visit, old_reach, new_visit, new_reach, not_home, last_attempt;
 
 		if (!(c = stats__hh_row(s, k, &rc)))
 			return rc;
@@ -299,8 +306,13 @@ static int stats__flush_households(kdc_stats *s, struct scope *ward)
 		new_reach = !had_reach ? v->reach_day :
 		            (v->has_reach && v->reach_day < old_reach) ? v->reach_day : old_reach;
 		surveyed = was_surveyed || v->surveyed;
+		declined = c->declined || v->declined;
+		not_home = c->not_home + v->not_home;
+		last_attempt = !v->not_home || (c->not_home && c->last_attempt_ms >= v->last_attempt_ms) ?
+		               c->last_attempt_ms : v->last_attempt_ms;
 		if (has_visit == had_visit && surveyed == was_surveyed && has_reach == had_reach &&
-		    (!had_visit || new_visit == old_visit) && (!had_reach || new_reach == old_reach))
+		    (!had_visit || new_visit == old_visit) && (!had_reach || new_reach == old_reach) &&
+		    declined == c->declined && v->not_home == 0)
 			continue;
 
 		st = stats__stmt(s, Q_HH_PUT);
@@ -310,8 +322,14 @@ static int stats__flush_households(kdc_stats *s, struct scope *ward)
 		bind_opt_day(st, 4, has_visit, new_visit);
 		bind_opt_day(st, 5, has_reach, new_reach);
 		sqlite3_bind_int(st, 6, surveyed);
+		sqlite3_bind_int(st, 7, declined);
+		sqlite3_bind_int64(st, 8, not_home);
+		bind_opt_day(st, 9, not_home > 0, last_attempt);
 		if ((rc = stats__run(s, st, "write st_household")))
 			return rc;
+		c->declined = declined;
+		c->not_home = not_home;
+		c->last_attempt_ms = not_home > 0 ? last_attempt : 0;
 		c->has_visit = has_visit;
 		c->visit_day = has_visit ? new_visit : 0;
 		c->has_reach = has_reach;

@@ -25,7 +25,9 @@
 #include "snapshot.h"
 #include "stats.h"
 
-#define STATS_SCHEMA 1
+/* 2: st_household keeps declined, not_home (attempts) and last_attempt_ms
+ * for the worklists; an older database is rebuilt at open */
+#define STATS_SCHEMA 2
 #define SERIES_DAYS 60
 #define REEVAL_MS 60000     /* windows are re-checked at least this often */
 #define REBUILD_CHUNK 1024
@@ -34,6 +36,8 @@
 #define NSVC (KDC_SNAP_NSERVICE + 1)  /* ServiceKind 1..5 */
 #define ACCT_PAYMENT KDC__V1__ACCOUNT_KIND__ACCOUNT_KIND_PAYMENT
 #define OUTCOME_SURVEYED KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_SURVEYED
+#define OUTCOME_NOT_HOME KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_NOT_HOME
+#define OUTCOME_DECLINED KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_DECLINED
 
 enum scope_kind { SCOPE_WARD = 0, SCOPE_KHOM, SCOPE_TEAM };
 extern const char *const stats_scope_names[];
@@ -67,7 +71,10 @@ struct v_hour { int64_t n; };
 struct k_dev { int64_t sid; char device[KDC_CODE_MAX + 1]; char pad[7]; };
 struct v_dev { int64_t last_ms, n; char team[KDC_CODE_MAX + 1]; };
 struct k_hh { int64_t sid; char khom[KDC_CODE_MAX + 1]; char household[KDC_CODE_MAX + 1]; char pad[6]; };
-struct v_hh { int64_t visit_day, reach_day; int has_visit, has_reach, surveyed; uint32_t scope; };
+/* not_home: "not at home" visits (attempts), last_attempt_ms the latest
+ * (has_attempt = not_home > 0); declined: a declined visit */
+struct v_hh { int64_t visit_day, reach_day, not_home, last_attempt_ms;
+	int has_visit, has_reach, surveyed, declined; uint32_t scope; };
 struct k_person { int64_t sid; char khom[KDC_CODE_MAX + 1]; char household[KDC_CODE_MAX + 1];
 	char pad[2]; int32_t member; };
 struct v_person { int64_t pid, acct_pay_day, last_pay_day; uint32_t bits, scope; int has_acct_pay, has_pay; };
@@ -77,7 +84,8 @@ struct k_hist { int64_t sid, day; int32_t what, pad; };
 struct v_hist { int64_t n; };
 /* Cached rows (see the top of stats_db.c): st_household, st_person, and the
  * st_payday keys known to exist. */
-struct c_hh { int64_t visit_day, reach_day; int has_visit, has_reach, surveyed; };
+struct c_hh { int64_t visit_day, reach_day, not_home, last_attempt_ms;
+	int has_visit, has_reach, surveyed, declined; };
 struct c_person {
 	int64_t pid, acct_pay_day, last_pay_day;
 	uint32_t bits;
@@ -163,6 +171,7 @@ struct kdc_stats {
 	size_t ward_index;                  /* the ward's scope in scopes[] */
 	int64_t next_sid;
 	int64_t rejected_total;
+	uint64_t rebuilds;                  /* kdc_stats_rebuilds */
 	/* per-batch accumulators */
 	struct kdc_hmap days, hours, devs, hhs, persons, paydays, hists;
 	/* caches of what the tables hold (writer thread; see the top) */

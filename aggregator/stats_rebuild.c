@@ -135,6 +135,7 @@ int kdc_stats_rebuild(kdc_stats *s)
 		cJSON_free(s->scopes[i].last_body);
 		s->scopes[i].last_body = NULL;
 	}
+	s->rebuilds++;
 	return KDC_OK;
 fail:
 	sqlite3_exec(s->db, "ROLLBACK TO st_rebuild", NULL, NULL, NULL);
@@ -144,4 +145,9 @@ fail:
 	for (size_t i = 0; i < s->nscopes; i++)
 		s->scopes[i].d0_valid = 0;
 	return rc;
+}
+
+uint64_t kdc_stats_rebuilds(const kdc_stats *s)
+{
+	return s ? s->rebuilds : 0;
 }

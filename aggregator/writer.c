@@ -26,6 +26,10 @@
 #define RECEIPT_CHUNK 1000
 #define STATS_CALL_MS 100       /* after batches, ask the stats this often */
 #define IDLE_STATS_MS 1000      /* and at least this often when idle */
+/* Worklists computed per call while events flow (none when idle): a big
+ * ward's lists are spread over several calls instead of holding up the next
+ * batch (worklist.h). */
+#define WORKLIST_BUDGET_MS 5
 #define THROUGHPUT_LOG_MS 60000
 #define REJECT_LOG_MS 10000
 /* Healthy again only after commits work and none failed for this long: at
@@ -517,6 +521,22 @@ static void writer__receipts(kdc_writer *w, size_t n)
 
 /* ---- a batch ------------------------------------------------------------------ */
 
+/* After the commit: the khóms of the batch's new events may have lists
+ * to publish again. */
+static void writer__touch_worklists(kdc_writer *w, size_t nrows)
+{
+	const char *last = NULL;
+
+	if (!w->conf.worklist)
+		return;
+	for (size_t i = 0; i < nrows; i++) {
+		if (last && strcmp(last, w->rows[i].khom) == 0)
+			continue;
+		last = w->rows[i].khom;
+		kdc_worklist_touch(w->conf.worklist, last);
+	}
+}
+
 static void writer__batch(kdc_writer *w, size_t n)
 {
 	int64_t now = w->conf.clock_ms ? w->conf.clock_ms() : kdc_now_ms(), lid0;
@@ -555,6 +575,7 @@ static void writer__batch(kdc_writer *w, size_t n)
 	pthread_mutex_unlock(&w->lock);
 	writer__push_register(w);
 	writer__receipts(w, n);
+	writer__touch_worklists(w, w->nfold);
 	return;
 fail:
 	writer__failed(w, rc, n);
@@ -589,6 +610,34 @@ static void writer__publish_stats(kdc_writer *w, int64_t min_interval_ms)
 			kdc_error("cannot compute statistics snapshots: %s (%s); retrying every second",
 			          kdc_strerror(rc), sqlite3_errmsg(kdc_store_db(w->store)));
 			w->stats_fail_log_ms = now;
+		}
+	}
+}
+
+static void writer__emit_worklist(void *ud, const char *topic, const void *payload, size_t len)
+{
+	kdc_writer *w = ud;
+
+	if (kdc_outq_push(w->out, topic, payload, len, KDC_OUTQ_BULK) != KDC_OK)
+		kdc_warn("out of memory queueing the list for %s", topic);
+}
+
+/* After the statistics, on the same path: the outq sends these only when no
+ * receipt waits. */
+static void writer__publish_worklists(kdc_writer *w, int64_t min_interval_ms, int64_t budget_ms)
+{
+	int rc;
+
+	if (!w->conf.worklist)
+		return;
+	rc = kdc_worklist_publish(w->conf.worklist, kdc_now_ms(), min_interval_ms, budget_ms,
+	                          kdc_stats_rebuilds(w->stats), writer__emit_worklist, w);
+	if (rc != KDC_OK) {
+		int64_t now = kdc_mono_ms();
+		if (!w->worklist_fail_log_ms || now - w->worklist_fail_log_ms >= THROUGHPUT_LOG_MS) {
+			kdc_error("cannot compute the team worklists: %s; retrying every second",
+			          kdc_strerror(rc));
+			w->worklist_fail_log_ms = now;
 		}
 	}
 }
@@ -663,6 +712,8 @@ static void *writer__main(void *arg)
 			if (!n)
 				writer__idle_register(w);
 			writer__publish_stats(w, w->conf.stats_interval_ms);
+			writer__publish_worklists(w, w->conf.worklist_interval_ms,
+			                          n ? WORKLIST_BUDGET_MS : 0);
 			last_stats = mono;
 			next_idle_stats = mono + IDLE_STATS_MS;
 		}
@@ -676,6 +727,7 @@ static void *writer__main(void *arg)
 	}
 	/* the last snapshot, whatever the interval: the process is going away */
 	writer__publish_stats(w, 0);
+	writer__publish_worklists(w, 0, 0);
 	writer__log_period(w, kdc_mono_ms());
 	writer__log_totals(w);
 	return NULL;

@@ -9,7 +9,8 @@
  * kdc.v1.Receipt per device (ids committed + ids rejected with reasons) on
  * the outq for the MQTT thread to publish, and let the statistics emit their
  * snapshots (coalesced; at least once a second also when idle, so rolling
- * windows move with the clock).
+ * windows move with the clock), then the worklists of the khóms the batches
+ * touched (worklist.h; queued as bulk, so they go out after the receipts).
  *
  * When a commit fails (disk full, I/O error, database locked by another
  * process beyond the busy timeout) the batch is rolled back and dropped
@@ -31,6 +32,7 @@
 #include "outq.h"
 #include "stats.h"
 #include "store.h"
+#include "worklist.h"
 
 struct kdc_writer_conf {
 	const char *ward;           /* this aggregator's ward code (copied) */
@@ -47,8 +49,12 @@ struct kdc_writer_conf {
 	                               stored (counted as unassigned), not refused */
 	int64_t (*clock_ms)(void);  /* NULL: kdc_now_ms. The time a batch is
 	                               judged and stored at (tests set it) */
+	struct kdc_worklist *worklist; /* NULL, or the worklists to publish after
+	                               the statistics (used by the writer thread
+	                               only while it runs; freed by the caller) */
+	int64_t worklist_interval_ms; /* min time between lists of one team/khóm */
 };
-#define KDC_WRITER_CONF_INIT { NULL, 4096, 50, 1000, NULL, 0, NULL }
+#define KDC_WRITER_CONF_INIT { NULL, 4096, 50, 1000, NULL, 0, NULL, NULL, 5000 }
 
 typedef struct kdc_writer kdc_writer;
 

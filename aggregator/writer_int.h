@@ -99,6 +99,7 @@ struct kdc_writer {
 	int64_t flood_log_ms;        /* monotonic: last "floods" line */
 	uint64_t rejects_unlogged;
 	int64_t stats_fail_log_ms;
+	int64_t worklist_fail_log_ms;
 
 	/* shared with other threads, under lock */
 	pthread_mutex_t lock;

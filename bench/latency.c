@@ -16,6 +16,10 @@
  * library exposes no per-event receipt hook, hence the watcher.)
  *
  * --nodelay sets TCP_NODELAY on this process's sockets (see set_nodelay_all).
+ * --households N (default 186) and --khoms K (default: all in khóm 6) spread
+ * the events over households H00001..H{N} of khóms 1..K (household i in
+ * khóm (i - 1) % K + 1), e.g. over a ward register of 10,000 households for
+ * the aggregator's worklists (bench/run.sh figure 3w).
  *
  * Prints one line: count= received= p50_ms= p99_ms= max_ms= mean_ms=
  * lag_max_ms= (how far the recording loop fell behind its schedule)
@@ -52,6 +56,7 @@ struct lat_opts {
 	long long devices;
 	long long timeout_s;
 	long long tick_ms;
+	long long households, khoms;
 	int nodelay;
 };
 
@@ -247,12 +252,19 @@ static int watcher_start(struct lat_state *st, const struct lat_opts *o)
 
 /* Fills the fields the producer does not: khom, household, member, body.
  * Event k of the run cycles through the four kinds. */
-static void fill_event(Kdc__V1__Event *ev, long long k, char *household, size_t hlen,
+static void fill_event(const struct lat_opts *o, Kdc__V1__Event *ev, long long k,
+                       char *khom, size_t klen, char *household, size_t hlen,
                        Kdc__V1__HouseholdVisited *visit, Kdc__V1__AccountCreated *account,
                        Kdc__V1__PaymentMade *payment, Kdc__V1__ServiceUsed *service)
 {
-	snprintf(household, hlen, "H%05lld", k % 186 + 1);
-	ev->khom = "6";
+	long long h = k % o->households + 1;
+
+	snprintf(household, hlen, "H%05lld", h);
+	if (o->khoms > 0)
+		snprintf(khom, klen, "%lld", (h - 1) % o->khoms + 1);
+	else
+		snprintf(khom, klen, "6");
+	ev->khom = khom;
 	ev->household = household;
 	switch (k % 4) {
 	case 0:
@@ -329,6 +341,10 @@ static int parse_args(int argc, char **argv, struct lat_opts *o)
 			rc = kdc_parse_ll(v, 1, 3600, &o->timeout_s);
 		else if (strcmp(a, "--tick-ms") == 0)
 			rc = kdc_parse_ll(v, 1, 1000, &o->tick_ms);
+		else if (strcmp(a, "--households") == 0)
+			rc = kdc_parse_ll(v, 1, 99999, &o->households);
+		else if (strcmp(a, "--khoms") == 0)
+			rc = kdc_parse_ll(v, 1, 1000, &o->khoms);
 		else {
 			fprintf(stderr, "latency: unknown option %s\n", a);
 			return -1;
@@ -341,7 +357,8 @@ static int parse_args(int argc, char **argv, struct lat_opts *o)
 	if (i != argc || !o->broker || !o->dir || o->count <= 0 || o->rate <= 0) {
 		fprintf(stderr, "usage: latency --broker URL --dir DIR --rate R --count N [--devices D (4)]\n"
 		                "               [--ward 31975] [--team T1] [--device-prefix L]\n"
-		                "               [--tick-ms 5] [--timeout SECONDS (120)] [--nodelay]\n");
+		                "               [--tick-ms 5] [--timeout SECONDS (120)] [--nodelay]\n"
+		                "               [--households N (186)] [--khoms K (all in khom 6)]\n");
 		return -1;
 	}
 	return 0;
@@ -401,7 +418,7 @@ static int record_due(kdc_producer **devs, const struct lat_opts *o, struct lat_
 			Kdc__V1__PaymentMade payment = KDC__V1__PAYMENT_MADE__INIT;
 			Kdc__V1__ServiceUsed service = KDC__V1__SERVICE_USED__INIT;
 			uint8_t id[KDC_UUID_LEN];
-			char household[24];
+			char household[24], khom[24];
 			struct kdc_verdict v;
 
 			if (!opened) {
@@ -411,7 +428,8 @@ static int record_due(kdc_producer **devs, const struct lat_opts *o, struct lat_
 				}
 				opened = 1;
 			}
-			fill_event(&ev, k, household, sizeof household, &visit, &account, &payment, &service);
+			fill_event(o, &ev, k, khom, sizeof khom, household, sizeof household, &visit, &account,
+			           &payment, &service);
 			if (kdc_producer_record(devs[d], &ev, id, &v) != 0) {
 				fprintf(stderr, "latency: record refused: %s\n", v.detail);
 				kdc_outbox_rollback(ob);
@@ -432,7 +450,7 @@ static int record_due(kdc_producer **devs, const struct lat_opts *o, struct lat_
 int main(int argc, char **argv)
 {
 	struct lat_opts o = { .ward = "31975", .team = "T1", .prefix = "L", .devices = 4,
-	                      .timeout_s = 120, .tick_ms = 5 };
+	                      .timeout_s = 120, .tick_ms = 5, .households = 186 };
 	struct lat_state st;
 	kdc_producer *devs[LAT_MAX_DEVICES] = { 0 };
 	int64_t t0, deadline, lag_max = 0, *sorted = NULL, pending = 0;

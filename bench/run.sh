@@ -234,11 +234,12 @@ broker_stop() { stop_pid "$BROKER_PID" 5; BROKER_PID=; }
 
 # ---- aggregator --------------------------------------------------------------------
 AGG_PID=
+AGG_EXTRA= # options of one figure's aggregator (e.g. its --profile)
 # agg_start DB LOG [CLIENT_ID]: kdc-aggregator on the current broker.
 agg_start() {
 	# shellcheck disable=SC2086 # AGG_ARGS is a list of options
 	"$AGG" --broker "$BROKER_URL" --ward "$WARD" --db "$1" --client-id "${3:-kdc-agg-bench}" \
-		--mqtt-version 3.1.1 --log-level warning $AGG_ARGS </dev/null >>"$2" 2>&1 &
+		--mqtt-version 3.1.1 --log-level warning $AGG_ARGS $AGG_EXTRA </dev/null >>"$2" 2>&1 &
 	AGG_PID=$!
 	PIDS+=("$AGG_PID")
 }
@@ -531,6 +532,62 @@ if want 3; then
 			row "lat_p99_$rate" "(3) latency outbox->receipt p99 at $rate ev/s" "ms" 1
 			row "lat_max_$rate" "(3) latency outbox->receipt max at $rate ev/s" "ms" 1
 		done
+	fi
+fi
+
+# ---- (3w) latency with a register of 10,000 households and the worklists -----------------------
+# As (3) at 1,000 events/s, but the ward has a profile of 10 khóms and 10 teams
+# (one khóm each) and a register of 10,000 households (1,000 per khóm, written
+# with sqlite3 before the aggregator starts), and the events spread over all
+# of them: every batch touches every khóm, so the aggregator recomputes and
+# publishes all 10 team worklists and 10 household lists every
+# --worklist-interval-ms (default 5000), on the writer thread, between batches.
+wl_profile() {
+	local k
+	printf '[ward]\ncode = %s\n' "$WARD"
+	for k in $(seq 1 10); do printf '[khom %s]\nhouseholds = 1000\npeople_15plus = 3000\n' "$k"; done
+	for k in $(seq 1 10); do printf '[team T%s]\nkhoms = %s\n' "$k" "$k"; done
+}
+if want 3w; then
+	if ! have "$AGG" || ! have "$LATENCY"; then
+		note "(3w) latency with worklists: skipped: kdc-aggregator or bench/latency not built"
+	else
+		rate=${LAT_N[0]}
+		section "(3w) latency at $rate events/s, register of 10000 households, worklists on"
+		wl_profile >"$WORK/fig3w.ini"
+		for r in $(seq 1 "$REPS"); do
+			broker_start
+			rm -rf "$WORK"/fig3w.db* "$WORK/fig3w"
+			mkdir -p "$WORK/fig3w"
+			"$AGG" rebuild --db "$WORK/fig3w.db" --profile "$WORK/fig3w.ini" >>"$LOG" 2>&1
+			sqlite3 "$WORK/fig3w.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+				INSERT INTO register(khom, household, people_15plus, source, added_by, added_ms)
+				SELECT (i - 1) % 10 + 1, printf('H%05d', i), 3, 'import', 'bench', 0 FROM n;
+				INSERT INTO register_log(at_ms, by, action, detail) VALUES (0, 'bench', 'import', '10000');" >>"$LOG" 2>&1
+			AGG_EXTRA="--profile $WORK/fig3w.ini"
+			agg_start "$WORK/fig3w.db" "$WORK/fig3w.agg.log"
+			AGG_EXTRA=
+			if agg_wait_online 20; then
+				out=$WORK/fig3w.out
+				"$LATENCY" --broker "$BROKER_URL" --ward "$WARD" --dir "$WORK/fig3w" \
+					--rate "$rate" --count $((rate * LAT_SECS)) --devices 4 \
+					--households 10000 --khoms 10 >"$out" 2>>"$LOG"
+				cat "$out" >>"$LOG"
+				if [ "$(kv "done" "$out")" = 1 ]; then
+					record "latw_p50" "$(kv p50_ms "$out")"
+					record "latw_p99" "$(kv p99_ms "$out")"
+					record "latw_max" "$(kv max_ms "$out")"
+					say "   rep $r: p50 $(kv p50_ms "$out") ms, p99 $(kv p99_ms "$out") ms, max $(kv max_ms "$out") ms"
+				else
+					say "   rep $r: incomplete: $(cat "$out")"
+				fi
+			fi
+			agg_stop
+			broker_stop
+		done
+		row "latw_p50" "(3w) latency p50 at $rate ev/s, 10000-household register, worklists" "ms" 1
+		row "latw_p99" "(3w) latency p99 at $rate ev/s, 10000-household register, worklists" "ms" 1
+		row "latw_max" "(3w) latency max at $rate ev/s, 10000-household register, worklists" "ms" 1
 	fi
 fi
 

@@ -310,6 +310,35 @@ check "the dashboard reads no events or receipts" sh -c "! grep -q 'kdc/v1' '$WO
 timeout 10 mosquitto_sub "${TLSARGS[@]}" -u DEVA -P "$A_PW" -i kdc-dev-DEVA.peek -t "$ST" -W 2 -v >"$WORK/s7.out" 2>&1
 check "a device cannot read the stats" sh -c "! grep -q 'seq' '$WORK/s7.out'"
 
+# ---- worklists: each team's devices read their own; households for dashboards ----
+
+WL=kdc/v1/$WARD/worklist
+HH=kdc/v1/$WARD/households/khom
+pub "${PLAINARGS[@]}" -I "kdc-agg-$WARD." -u "$AGG_USER" -P "$AGG_PW" -q 1 -r -t "$WL/T1" -m worklistT1
+check "the aggregator publishes team T1's retained worklist" [ $? -eq 0 ]
+pub "${PLAINARGS[@]}" -I "kdc-agg-$WARD." -u "$AGG_USER" -P "$AGG_PW" -q 1 -r -t "$WL/T2" -m worklistT2
+pub "${PLAINARGS[@]}" -I "kdc-agg-$WARD." -u "$AGG_USER" -P "$AGG_PW" -q 1 -r -t "$HH/6" -m '{"khom":"6"}'
+check "the aggregator publishes khóm 6's retained household list" [ $? -eq 0 ]
+# a device and the dashboard try to overwrite them
+pub "${TLSARGS[@]}" -u DEVC -P "$C_PW" -i kdc-dev-DEVC -q 1 -r -t "$WL/T1" -m forgedT1
+pub "${TLSARGS[@]}" -u DEVA -P "$A_PW" -i kdc-dev-DEVA -q 1 -r -t "$WL/T1" -m forgedT1own
+pub "${PLAINARGS[@]}" -I kdc-dash- -u "$DASH_USER" -P "$DASH_PW" -q 1 -r -t "$WL/T1" -m forgedT1dash
+pub "${PLAINARGS[@]}" -I kdc-dash- -u "$DASH_USER" -P "$DASH_PW" -q 1 -r -t "$HH/6" -m forgedHHdash
+timeout 10 mosquitto_sub "${TLSARGS[@]}" -u DEVA -P "$A_PW" -i kdc-dev-DEVA.wl -t "$WL/T1" -C 1 -W 5 -v >"$WORK/s8.out" 2>&1
+check "a T1 device reads T1's worklist" got "$WORK/s8.out" "$WL/T1" worklistT1
+check "no device and not the dashboard can overwrite a worklist" sh -c "! grep -q forged '$WORK/s8.out'"
+timeout 10 mosquitto_sub "${TLSARGS[@]}" -u DEVA -P "$A_PW" -i kdc-dev-DEVA.wl -t "$WL/T2" -t "$WL/#" -t "$HH/#" -W 2 -v >"$WORK/s9.out" 2>&1
+check "a T1 device cannot read T2's worklist (nor households/#)" \
+	sh -c "! grep -q worklistT2 '$WORK/s9.out' && ! grep -q 'khom' '$WORK/s9.out'"
+check "... while worklist/# still shows it T1's own" got "$WORK/s9.out" "$WL/T1" worklistT1
+timeout 10 mosquitto_sub "${TLSARGS[@]}" -u DEVC -P "$C_PW" -i kdc-dev-DEVC.wl -t "$WL/#" -W 2 -v >"$WORK/s10.out" 2>&1
+check "a T2 device reads T2's worklist and not T1's" \
+	sh -c "grep -qxF '$WL/T2 worklistT2' '$WORK/s10.out' && ! grep -q worklistT1 '$WORK/s10.out'"
+timeout 10 mosquitto_sub "${PLAINARGS[@]}" -I kdc-dash- -u "$DASH_USER" -P "$DASH_PW" -t "$HH/6" -C 1 -W 5 -v >"$WORK/s11.out" 2>&1
+check "the dashboard reads households/khom/6 (and no one else wrote it)" got "$WORK/s11.out" "$HH/6" '{"khom":"6"}'
+timeout 10 mosquitto_sub "${PLAINARGS[@]}" -I kdc-dash- -u "$DASH_USER" -P "$DASH_PW" -t "$WL/#" -W 2 -v >"$WORK/s12.out" 2>&1
+check "the dashboard cannot read the worklists" sh -c "! grep -q worklist '$WORK/s12.out'"
+
 # ---- the dashboard over secure WebSockets ------------------------------------
 # A minimal MQTT 3.1.1 over WebSocket over TLS client (stdlib only): verifies
 # the server certificate against the ward CA, logs in, subscribes, prints

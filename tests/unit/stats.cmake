@@ -1,7 +1,7 @@
 # statistics (aggregator/stats_*.c, ward/profile.c): the ward profile, window
 # semantics on hand-made cases, and the property test (incremental folding
 # with restarts = rebuild = a straightforward recomputation in the test).
-foreach(t test_stats test_stats_prop)
+foreach(t test_stats test_stats_prop test_worklist_publish)
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.c)
     kdc_unit_test(${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.c kdc_aggregator_core)
     target_sources(${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR}/stats_testlib.c)
