@@ -1,4 +1,4 @@
-/* voids.c: the server side of EventVoided (REGISTER.md, "voids"). A void
+/* voids.c: the server side of EventVoided (docs/register.md, "Mistakes in recorded events"). A void
  * names an earlier event by id; the event stays stored with voided_by set
  * and leaves every figure. Table `voids` keeps every void with its state:
  * 0 waits for its event (not stored yet), 1 applied, 2 refused when its

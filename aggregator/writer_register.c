@@ -1,5 +1,5 @@
 /* writer_register.c: the writer's side of the household register and of
- * voids (REGISTER.md; register.h does the lookups and the SQL). In a batch,
+ * voids (docs/register.md; register.h does the lookups and the SQL). In a batch,
  * in arrival order: activity events are checked against the register in
  * memory (writer.c) and stored many to a statement; a HouseholdAdded or a
  * void is judged and stored on its own, after the rows before it; a new row

@@ -147,7 +147,7 @@ static void test_outbox_v1_opens(void **state)
 	assert_int_equal(n, 3);
 	kdc_outbox_close(ob);
 	assert_int_equal(query(path, "SELECT count(*) FROM schema_version"), 1);
-	assert_int_equal(query(path, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(query(path, "SELECT version FROM schema_version"), KDC_OUTBOX_SCHEMA_VERSION);
 	assert_int_equal(query(path, "SELECT value FROM meta WHERE key = 'next_seq'"), 3);
 	topic = query_text(path, "SELECT topic FROM outbox WHERE seq = 3");
 	assert_non_null(topic);

@@ -17,7 +17,7 @@
  * household register, voids (before their events, twice, of other teams'
  * events, of voids), amends (a void and the corrected event), household
  * additions from the field and register changes by another connection:
- * incremental = rebuild = the model's replay of REGISTER.md's rules.
+ * incremental = rebuild = the model's replay of the rules in docs/register.md and docs/stats.md.
  *
  * KDC_STATS_STREAMS (default 2000), KDC_REGISTER_STREAMS (default 200) and
  * KDC_STATS_SEED (default: the time) steer them; the seed is printed so that
@@ -341,7 +341,7 @@ static void run_stream(uint64_t seed, int stream)
  * The same world, but the events go through the real writer (validation, the
  * register in memory, voids, field additions, recomputes) with the ward's
  * tools changing the register and voiding events between batches, and
- * restarts. The model below replays the arrivals in order with REGISTER.md's
+ * restarts. The model below replays the arrivals in order with the documented rules (docs/register.md)
  * rules, written here again from the contract: what is refused, which
  * households the register holds, which events a void takes out. The figures
  * are then model_snapshot of the events it counts. */

@@ -40,13 +40,14 @@ static const char *const test_profile =
 	"[team T1]\nkhoms = 6\ndevices = D1\n"
 	"[team T2]\nkhoms = 7\ndevices = D2\n";
 
-/* The register tables of store schema 3 (as REGISTER.md gives them). */
+/* The register tables of store schema 3 (the store creates them when the
+ * test opens one; IF NOT EXISTS for a bare database). */
 static const char *const register_sql =
-	"CREATE TABLE register(khom TEXT NOT NULL, household TEXT NOT NULL, people_15plus INTEGER,"
+	"CREATE TABLE IF NOT EXISTS register(khom TEXT NOT NULL, household TEXT NOT NULL, people_15plus INTEGER,"
 	" source TEXT NOT NULL, added_by TEXT NOT NULL, added_ms INTEGER NOT NULL,"
 	" retired_ms INTEGER, retired_by TEXT, retired_reason TEXT,"
 	" PRIMARY KEY(khom, household)) WITHOUT ROWID;"
-	"CREATE TABLE register_log(lid INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, by TEXT NOT NULL,"
+	"CREATE TABLE IF NOT EXISTS register_log(lid INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, by TEXT NOT NULL,"
 	" action TEXT NOT NULL, khom TEXT, household TEXT, detail TEXT NOT NULL);";
 
 struct fixture {
