@@ -341,8 +341,8 @@ static void run_stream(uint64_t seed, int stream)
  * The same world, but the events go through the real writer (validation, the
  * register in memory, voids, field additions, recomputes) with the ward's
  * tools changing the register and voiding events between batches, and
- * restarts. The model below replays the arrivals in order with the documented rules (docs/register.md)
- * rules, written here again from the contract: what is refused, which
+ * restarts. The model below replays the arrivals in order with the rules of
+ * docs/register.md, written here again from the contract: what is refused, which
  * households the register holds, which events a void takes out. The figures
  * are then model_snapshot of the events it counts. */
 
