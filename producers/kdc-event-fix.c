@@ -573,26 +573,32 @@ static int print_stored(void *ud, const struct kdc_history_row *row)
 {
 	struct hist_print *hp = ud;
 	const char *kind = kdc_kind_name(row->kind);
-	char sid[13], when[32], who[32] = "";
+	char sid[13], when[32], who[32] = "", line[512];
+	size_t o;
 
 	short_id(row->id, sid);
 	kdc_time_format_local(row->occurred_ms, hp->offset_min, when, sizeof when);
 	if (row->member > 0)
 		snprintf(who, sizeof who, "member %lld", (long long)row->member);
-	printf("%s  %s  %-15s khóm %-4s %-10s %-9s", sid, when, kind ? kind : "?", row->khom,
-	       row->household, who);
+	snprintf(line, sizeof line, "%s  %s  %-15s khóm %-4s %-10s %-9s", sid, when,
+	         kind ? kind : "?", row->khom, row->household, who);
+	o = strlen(line);
 	if (row->kind == KDC_KIND_VOID) {
 		kdc_event_pb *ev = kdc_event_decode(row->payload, row->payload_len, NULL);
 		if (ev && ev->body_case == KDC__V1__EVENT__BODY_VOID && ev->void_ &&
 		    ev->void_->target.len == KDC_UUID_LEN) {
 			short_id(ev->void_->target.data, sid);
-			printf(" voids %s: %s", sid, ev->void_->reason ? ev->void_->reason : "");
+			snprintf(line + o, sizeof line - o, " voids %s: %s", sid,
+			         ev->void_->reason ? ev->void_->reason : "");
 		}
 		kdc_event_free(ev);
 	} else if (is_target(hp->vt, row->id)) {
-		printf(" (voided)");
+		snprintf(line + o, sizeof line - o, " (voided)");
 	}
-	printf("\n");
+	o = strlen(line);
+	while (o > 0 && line[o - 1] == ' ')
+		line[--o] = '\0';
+	printf("%s\n", line);
 	hp->n++;
 	return 0;
 }
