@@ -1,7 +1,8 @@
 /* kdc-event: what a team member runs on a phone or laptop. Records a visit,
  * account, payment or service into the device's outbox (no network needed),
  * lists what is pending or was refused, and syncs with the ward server, which
- * also brings the team's worklist. Households added in the field, voids,
+ * also brings the team's worklist. What the server stored stays listed for a
+ * while (`history`) so that it can still be voided or amended. Households added in the field, voids,
  * amendments and the worklist listing are in kdc-event-fix.c, `bulk` in
  * kdc-event-bulk.c.
  *
