@@ -29,6 +29,7 @@ enum outbox_stmt {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SYNC_FULL, ST_SYNC_NORMAL,
 	ST_SEQ_GET, ST_SEQ_SET, ST_INSERT, ST_DELETE, ST_REJECT,
 	ST_DUE_ALL, ST_DUE_SENT, ST_MARK, ST_LIST, ST_COUNT, ST_KEEP, ST_PURGE,
+	ST_PURGE_ANY,
 	ST_COUNT_ALL
 };
 
@@ -63,6 +64,7 @@ static const char *const outbox__sql[ST_COUNT_ALL] = {
 	            "member, payload, stored_ms) SELECT id, seq, occurred_ms, kind, khom, "
 	            "household, member, payload, ?2 FROM outbox WHERE id = ?1",
 	[ST_PURGE] = "DELETE FROM history WHERE stored_ms < ?1",
+	[ST_PURGE_ANY] = "SELECT count(*) FROM (SELECT 1 FROM history WHERE stored_ms < ?1 LIMIT 1)",
 };
 
 /* Version 1 (the schema_version table is kdc_db_migrate's). Later versions
@@ -750,10 +752,16 @@ int kdc_outbox_purge_history(kdc_outbox *ob, int64_t now_ms, int64_t *purged)
 	int64_t keep_ms = (int64_t)ob->history_days * 86400000;
 	int64_t before = ob->history_days == 0 || now_ms < INT64_MIN + keep_ms ? INT64_MAX
 	                                                                         : now_ms - keep_ms;
+	int64_t any = 0;
 	int rc;
 
 	if (purged)
 		*purged = 0;
+	/* a read first: opening the outbox to record must not queue for the
+	 * write lock (a sync may hold it) when there is nothing to purge */
+	if ((rc = outbox__bind(ob, ob->st[ST_PURGE_ANY], "i", before)) != KDC_OK ||
+	    (rc = outbox__int(ob, ST_PURGE_ANY, &any)) != KDC_OK || any == 0)
+		return rc;
 	if ((rc = outbox__tx_begin(ob)) != KDC_OK)
 		return rc;
 	if ((rc = outbox__bind(ob, ob->st[ST_PURGE], "i", before)) == KDC_OK &&
