@@ -29,6 +29,11 @@ int64_t kdc_uuid7_ms(const uint8_t id[KDC_UUID_LEN]);
 
 /* Formats UTC ms as "2026-11-27T22:14:15.123Z" into out (at least 25 bytes). */
 void kdc_time_format(int64_t ms, char *out, size_t outlen);
+/* Formats UTC ms as the local time offset_min minutes east of UTC, to the
+ * minute: "2026-11-27 08:30" (out at least 17 bytes). */
+void kdc_time_format_local(int64_t ms, int offset_min, char *out, size_t outlen);
+/* Formats an offset as "UTC+07:00" (out at least 10 bytes). */
+void kdc_utc_offset_format(int offset_min, char *out, size_t outlen);
 /* Parses "YYYY-MM-DD" (UTC midnight) or "YYYY-MM-DDTHH:MM[:SS[.mmm]]Z";
  * 0 or KDC_ERR_INVAL. */
 int kdc_time_parse(const char *s, int64_t *ms);

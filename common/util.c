@@ -164,6 +164,23 @@ void kdc_time_format(int64_t ms, char *out, size_t outlen)
 		snprintf(out + n, outlen - n, ".%03dZ", msec);
 }
 
+void kdc_time_format_local(int64_t ms, int offset_min, char *out, size_t outlen)
+{
+	int64_t local = ms + (int64_t)offset_min * 60000;
+	time_t sec = (time_t)(local >= 0 ? local / 1000 : (local - 999) / 1000);
+	struct tm tm;
+
+	if (!gmtime_r(&sec, &tm) || strftime(out, outlen, "%Y-%m-%d %H:%M", &tm) == 0)
+		snprintf(out, outlen, "invalid-time");
+}
+
+void kdc_utc_offset_format(int offset_min, char *out, size_t outlen)
+{
+	int a = offset_min < 0 ? -offset_min : offset_min;
+
+	snprintf(out, outlen, "UTC%c%02d:%02d", offset_min < 0 ? '-' : '+', a / 60 % 100, a % 60);
+}
+
 int kdc_time_parse(const char *s, int64_t *ms)
 {
 	struct tm tm;

@@ -1,6 +1,7 @@
-/* correct.c: finding events in the outbox for a void or an amendment. See
- * correct.h. A device's outbox holds what it has not delivered yet (hundreds
- * of rows, not millions), so these scan it. */
+/* correct.c: finding events in the outbox and its history for a void or an
+ * amendment, and listing the history. See correct.h. A device holds what it
+ * has not delivered yet and what was stored in the last history-days
+ * (thousands of rows, not millions), so finding by a piece of an id scans. */
 #include <stdio.h>
 #include <string.h>
 
@@ -34,7 +35,10 @@ int kdc_outbox_find(kdc_outbox *ob, const char *idtext, uint8_t id[KDC_UUID_LEN]
                     kdc_event_pb **ev, int *state, char *err, size_t errlen)
 {
 	static const char sql[] = "SELECT id, state, payload FROM outbox "
-	                          "WHERE substr(hex(id), 1, ?2) = ?1 OR substr(hex(id), 33 - ?2) = ?1 LIMIT 2";
+	                          "WHERE substr(hex(id), 1, ?2) = ?1 OR substr(hex(id), 33 - ?2) = ?1 "
+	                          "UNION ALL SELECT id, 1, payload FROM history "
+	                          "WHERE substr(hex(id), 1, ?2) = ?1 OR substr(hex(id), 33 - ?2) = ?1 "
+	                          "LIMIT 2";
 	char hex[2 * KDC_UUID_LEN + 1];
 	struct kdc_verdict v;
 	sqlite3_stmt *st = NULL;
@@ -43,8 +47,8 @@ int kdc_outbox_find(kdc_outbox *ob, const char *idtext, uint8_t id[KDC_UUID_LEN]
 	*ev = NULL;
 	if (n < KDC_ID_PREFIX_MIN) {
 		snprintf(err, errlen, "'%.60s' is not an event id: give the id that 'kdc-event "
-		         "pending' or 'kdc-event rejected' shows (at least its first or last %d "
-		         "digits)",
+		         "history', 'kdc-event pending' or 'kdc-event rejected' shows (at least its "
+		         "first or last %d digits)",
 		         idtext, KDC_ID_PREFIX_MIN);
 		return KDC_ERR_INVAL;
 	}
@@ -72,7 +76,7 @@ int kdc_outbox_find(kdc_outbox *ob, const char *idtext, uint8_t id[KDC_UUID_LEN]
 		*ev = kdc_event_decode(sqlite3_column_blob(st, 2),
 		                       (size_t)sqlite3_column_bytes(st, 2), &v);
 		if (!*ev) {
-			snprintf(err, errlen, "event %.60s in the outbox cannot be read: %s", idtext,
+			snprintf(err, errlen, "event %.60s on this device cannot be read: %s", idtext,
 			         v.detail);
 			rc = KDC_ERR_INVAL;
 			goto cleanup;
@@ -83,10 +87,15 @@ int kdc_outbox_find(kdc_outbox *ob, const char *idtext, uint8_t id[KDC_UUID_LEN]
 		goto cleanup;
 	}
 	if (found == 0) {
-		snprintf(err, errlen, "no event %.60s in this device's outbox: it holds only what "
-		         "the server has not stored yet ('kdc-event pending') or refused "
-		         "('kdc-event rejected'); the ward office can void a stored event "
-		         "(kdc-ward void)", idtext);
+		int days = kdc_outbox_history_days(ob);
+		if (days > 0)
+			snprintf(err, errlen, "no event %.60s on this device: events older than %d "
+			         "day%s are not kept here; the ward office can void it: kdc-ward void "
+			         "--event ID --reason TEXT", idtext, days, days == 1 ? "" : "s");
+		else
+			snprintf(err, errlen, "no event %.60s on this device: it keeps no stored "
+			         "events (history-days = 0); the ward office can void it: kdc-ward "
+			         "void --event ID --reason TEXT", idtext);
 		rc = KDC_ERR_NOT_FOUND;
 	}
 cleanup:
@@ -106,7 +115,8 @@ int kdc_outbox_voided(kdc_outbox *ob, const uint8_t target[KDC_UUID_LEN],
 
 	*voided = 0;
 	if ((src = sqlite3_prepare_v2(kdc_outbox_sqlite(ob),
-	                              "SELECT id, payload FROM outbox WHERE kind = ?1", -1, &st,
+	                              "SELECT id, payload FROM outbox WHERE kind = ?1 UNION ALL "
+	                              "SELECT id, payload FROM history WHERE kind = ?1", -1, &st,
 	                              NULL)) != SQLITE_OK)
 		return kdc_outbox_fail(ob, src, "find voids");
 	if ((src = sqlite3_bind_int(st, 1, KDC_KIND_VOID)) != SQLITE_OK) {
@@ -146,4 +156,65 @@ int kdc_outbox_record_all(kdc_outbox *ob, kdc_event_pb *const *evs, size_t n, in
 		}
 	}
 	return kdc_outbox_commit(ob);
+}
+
+int kdc_history_list(kdc_outbox *ob, const char *khom, const char *household, int64_t limit,
+                     kdc_history_cb cb, void *ud)
+{
+	static const char sql[] = "SELECT id, seq, occurred_ms, kind, khom, household, member, "
+	                          "payload, stored_ms FROM history "
+	                          "WHERE (?1 IS NULL OR khom = ?1) AND (?2 IS NULL OR household = ?2) "
+	                          "ORDER BY occurred_ms DESC, seq DESC LIMIT ?3";
+	struct kdc_history_row row;
+	sqlite3_stmt *st = NULL;
+	int src, rc = KDC_OK;
+
+	if ((src = sqlite3_prepare_v2(kdc_outbox_sqlite(ob), sql, -1, &st, NULL)) != SQLITE_OK)
+		return kdc_outbox_fail(ob, src, "list the history");
+	if ((src = khom ? sqlite3_bind_text(st, 1, khom, -1, SQLITE_STATIC)
+	                : sqlite3_bind_null(st, 1)) != SQLITE_OK ||
+	    (src = household ? sqlite3_bind_text(st, 2, household, -1, SQLITE_STATIC)
+	                     : sqlite3_bind_null(st, 2)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1)) != SQLITE_OK) {
+		rc = kdc_outbox_fail(ob, src, "bind");
+		goto cleanup;
+	}
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *k = sqlite3_column_text(st, 4), *h = sqlite3_column_text(st, 5);
+		memset(&row, 0, sizeof row);
+		if (sqlite3_column_bytes(st, 0) == KDC_UUID_LEN)
+			memcpy(row.id, sqlite3_column_blob(st, 0), KDC_UUID_LEN);
+		row.seq = sqlite3_column_int64(st, 1);
+		row.occurred_ms = sqlite3_column_int64(st, 2);
+		row.kind = sqlite3_column_int(st, 3);
+		row.khom = k ? (const char *)k : "";
+		row.household = h ? (const char *)h : "";
+		row.member = sqlite3_column_int64(st, 6);
+		row.payload = sqlite3_column_blob(st, 7);
+		row.payload_len = (size_t)sqlite3_column_bytes(st, 7);
+		row.stored_ms = sqlite3_column_int64(st, 8);
+		if ((rc = cb(ud, &row)) != 0)
+			goto cleanup;
+	}
+	if (src != SQLITE_DONE)
+		rc = kdc_outbox_fail(ob, src, "list the history");
+cleanup:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int kdc_history_count(kdc_outbox *ob, int64_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int src, rc = KDC_OK;
+
+	if ((src = sqlite3_prepare_v2(kdc_outbox_sqlite(ob), "SELECT count(*) FROM history", -1,
+	                              &st, NULL)) != SQLITE_OK)
+		return kdc_outbox_fail(ob, src, "count the history");
+	if ((src = sqlite3_step(st)) == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	else
+		rc = kdc_outbox_fail(ob, src, "count the history");
+	sqlite3_finalize(st);
+	return rc;
 }

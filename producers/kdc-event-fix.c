@@ -1,8 +1,9 @@
 /* kdc-event-fix.c: the kdc-event commands around the ward's household
  * register: `household add` (a household found in the field), `void` and
- * `amend` (corrections of events still in this device's outbox), `worklist`
- * (the team's list as the last sync stored it), and what `rejected` says to
- * do about the register's refusals. */
+ * `amend` (corrections of events in this device's outbox or its history of
+ * stored events), `history` (that history), `worklist` (the team's list as
+ * the last sync stored it), and what `rejected` says to do about the
+ * register's refusals. Times are shown in the ward's time (utc-offset). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,8 +116,8 @@ int cmd_household(struct cli *c)
 
 /* ---- void and amend ---------------------------------------------------------- */
 
-/* Finds c->target in the outbox and refuses what cannot be voided. On 0 the
- * caller frees *orig. */
+/* Finds c->target in the outbox or the history and refuses what cannot be
+ * voided. On 0 the caller frees *orig. */
 static int find_voidable(struct cli *c, kdc_producer *p, uint8_t id[KDC_UUID_LEN],
                          kdc_event_pb **orig)
 {
@@ -161,7 +162,7 @@ static int find_voidable(struct cli *c, kdc_producer *p, uint8_t id[KDC_UUID_LEN
 		        idtext, vtext);
 		goto refuse;
 	}
-	(void)state;
+	(void)state; /* pending, refused or stored: a void goes to the server all the same */
 	return 0;
 refuse:
 	kdc_event_free(*orig);
@@ -416,7 +417,17 @@ static const char *next_words(int n)
 
 struct wl_print {
 	int64_t n, by_status[WL_STATUSES];
+	int offset_min;
 };
+
+/* " (ward time, UTC+07:00)" for the device's utc-offset. */
+static void ward_time_note(const struct cli *c, char *buf, size_t len)
+{
+	char off[16];
+
+	kdc_utc_offset_format(c->dev.utc_offset_min, off, sizeof off);
+	snprintf(buf, len, "(ward time, %s)", off);
+}
 
 static int print_household(void *ud, const struct kdc_wl_entry *e)
 {
@@ -424,8 +435,8 @@ static int print_household(void *ud, const struct kdc_wl_entry *e)
 	char last[32] = "-";
 
 	if (e->last_attempt_ms > 0)
-		kdc_time_format(e->last_attempt_ms, last, sizeof last);
-	printf("khóm %-4s %-10s %-15s attempts %-3lld last attempt %-24s next: %s%s\n", e->khom,
+		kdc_time_format_local(e->last_attempt_ms, wp->offset_min, last, sizeof last);
+	printf("khóm %-4s %-10s %-15s attempts %-3lld last attempt %-16s next: %s%s\n", e->khom,
 	       e->household, status_words(e->status), (long long)e->attempts, last,
 	       next_words(e->next), e->local ? " (added on this device)" :
 	       e->field_added ? " (added in the field)" : "");
@@ -440,10 +451,11 @@ int cmd_worklist(struct cli *c)
 	struct wl_print wp;
 	struct kdc_wl_info info;
 	kdc_outbox *ob = NULL;
-	char err[512], when[32];
+	char err[512], when[32], note[40];
 	int rc, ret = 0, status = 0;
 
 	memset(&wp, 0, sizeof wp);
+	wp.offset_min = c->dev.utc_offset_min;
 	if (c->khom && (ret = require_code(c->khom, "khom", "the khom/ap code")))
 		return ret;
 	if (c->status && (ret = parse_enum(c->status, "status", "the households' status",
@@ -464,10 +476,10 @@ int cmd_worklist(struct cli *c)
 	}
 	if (rc != KDC_OK)
 		goto fail;
-	kdc_time_format(info.as_of_ms, when, sizeof when);
-	/* the device does not know the ward's time zone: UTC, said so */
-	printf("team %s's worklist (ward %s), as of %s (UTC), list %lld\n", info.team, info.ward,
-	       when, (long long)info.seq);
+	kdc_time_format_local(info.as_of_ms, c->dev.utc_offset_min, when, sizeof when);
+	ward_time_note(c, note, sizeof note);
+	printf("team %s's worklist (ward %s), as of %s %s, list %lld\n", info.team, info.ward,
+	       when, note, (long long)info.seq);
 	if (c->dev.team && *c->dev.team && strcmp(c->dev.team, info.team) != 0)
 		printf("note: this device is in team %s now: run kdc-event sync while online to "
 		       "get its list\n", c->dev.team);
@@ -483,6 +495,170 @@ fail:
 	        c->dev.outbox, kdc_outbox_errmsg(ob));
 	ret = EXIT_FAIL;
 cleanup:
+	kdc_outbox_close(ob);
+	if (fflush(stdout) != 0)
+		ret = EXIT_FAIL;
+	return ret;
+}
+
+/* ---- history ------------------------------------------------------------------------ */
+
+/* The ids the voids on this device name (outbox and history). */
+struct void_targets {
+	uint8_t (*ids)[KDC_UUID_LEN];
+	size_t n, cap;
+	int nomem;
+};
+
+static void add_target(struct void_targets *vt, const void *payload, size_t len)
+{
+	kdc_event_pb *ev = kdc_event_decode(payload, len, NULL);
+
+	if (ev && ev->body_case == KDC__V1__EVENT__BODY_VOID && ev->void_ &&
+	    ev->void_->target.len == KDC_UUID_LEN) {
+		if (vt->n == vt->cap) {
+			size_t cap = vt->cap ? vt->cap * 2 : 16;
+			void *ids = realloc(vt->ids, cap * sizeof *vt->ids);
+			if (!ids) {
+				vt->nomem = 1;
+				kdc_event_free(ev);
+				return;
+			}
+			vt->ids = ids;
+			vt->cap = cap;
+		}
+		memcpy(vt->ids[vt->n++], ev->void_->target.data, KDC_UUID_LEN);
+	}
+	kdc_event_free(ev);
+}
+
+static int collect_history_void(void *ud, const struct kdc_history_row *row)
+{
+	if (row->kind == KDC_KIND_VOID)
+		add_target(ud, row->payload, row->payload_len);
+	return 0;
+}
+
+static int collect_outbox_void(void *ud, const struct kdc_outbox_row *row)
+{
+	if (row->kind == KDC_KIND_VOID)
+		add_target(ud, row->payload, row->payload_len);
+	return 0;
+}
+
+static int is_target(const struct void_targets *vt, const uint8_t id[KDC_UUID_LEN])
+{
+	for (size_t i = 0; i < vt->n; i++)
+		if (memcmp(vt->ids[i], id, KDC_UUID_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+struct hist_print {
+	const struct void_targets *vt;
+	int offset_min;
+	int64_t n;
+};
+
+/* The last 12 hex digits of an id: what `void` and `amend` take. */
+static void short_id(const uint8_t id[KDC_UUID_LEN], char out[13])
+{
+	char text[KDC_UUID_STR_LEN];
+
+	kdc_uuid_format(id, text);
+	memcpy(out, text + KDC_UUID_STR_LEN - 13, 13);
+}
+
+static int print_stored(void *ud, const struct kdc_history_row *row)
+{
+	struct hist_print *hp = ud;
+	const char *kind = kdc_kind_name(row->kind);
+	char sid[13], when[32], who[32] = "", line[512];
+	size_t o;
+
+	short_id(row->id, sid);
+	kdc_time_format_local(row->occurred_ms, hp->offset_min, when, sizeof when);
+	if (row->member > 0)
+		snprintf(who, sizeof who, "member %lld", (long long)row->member);
+	snprintf(line, sizeof line, "%s  %s  %-15s khóm %-4s %-10s %-9s", sid, when,
+	         kind ? kind : "?", row->khom, row->household, who);
+	o = strlen(line);
+	if (row->kind == KDC_KIND_VOID) {
+		kdc_event_pb *ev = kdc_event_decode(row->payload, row->payload_len, NULL);
+		if (ev && ev->body_case == KDC__V1__EVENT__BODY_VOID && ev->void_ &&
+		    ev->void_->target.len == KDC_UUID_LEN) {
+			short_id(ev->void_->target.data, sid);
+			snprintf(line + o, sizeof line - o, " voids %s: %s", sid,
+			         ev->void_->reason ? ev->void_->reason : "");
+		}
+		kdc_event_free(ev);
+	} else if (is_target(hp->vt, row->id)) {
+		snprintf(line + o, sizeof line - o, " (voided)");
+	}
+	o = strlen(line);
+	while (o > 0 && line[o - 1] == ' ')
+		line[--o] = '\0';
+	printf("%s\n", line);
+	hp->n++;
+	return 0;
+}
+
+int cmd_history(struct cli *c)
+{
+	struct void_targets vt = { NULL, 0, 0, 0 };
+	struct hist_print hp = { &vt, c->dev.utc_offset_min, 0 };
+	kdc_outbox *ob = NULL;
+	char err[512], note[40];
+	int64_t total = 0, pending = 0;
+	int ret = 0, days;
+
+	if ((c->khom && (ret = require_code(c->khom, "khom", "the khom/ap code"))) ||
+	    (c->household && (ret = require_code(c->household, "household", "the household code"))))
+		return ret;
+	if ((ret = default_outbox(c)) != 0)
+		return ret;
+	if (kdc_producer_check_conf(&c->dev, 0, err, sizeof err) != KDC_OK)
+		return kdc_usage_error("%s", err);
+	if (kdc_outbox_open(c->dev.outbox, &ob, err, sizeof err) != KDC_OK) {
+		fprintf(stderr, "kdc-event: %s\n", err);
+		return EXIT_FAIL;
+	}
+	days = (int)c->dev.history_days;
+	kdc_outbox_set_history_days(ob, days);
+	if (kdc_outbox_purge_history(ob, kdc_now_ms(), NULL) != KDC_OK ||
+	    kdc_history_list(ob, NULL, NULL, 0, collect_history_void, &vt) != KDC_OK ||
+	    kdc_outbox_list(ob, KDC_OUTBOX_PENDING, collect_outbox_void, &vt) != KDC_OK ||
+	    kdc_history_count(ob, &total) != KDC_OK ||
+	    kdc_outbox_count(ob, KDC_OUTBOX_PENDING, &pending) != KDC_OK)
+		goto fail;
+	if (vt.nomem) {
+		fprintf(stderr, "kdc-event: out of memory\n");
+		ret = EXIT_FAIL;
+		goto cleanup;
+	}
+	ward_time_note(c, note, sizeof note);
+	if (days == 0)
+		printf("this device keeps no stored events (history-days = 0)\n");
+	else
+		printf("events the server has stored, newest first %s; this device keeps "
+		       "them %d day%s:\n", note, days, days == 1 ? "" : "s");
+	if (kdc_history_list(ob, c->khom, c->household, c->limit, print_stored, &hp) != KDC_OK)
+		goto fail;
+	if (c->khom || c->household || hp.n < total)
+		printf("%lld shown of %lld stored event%s kept here\n", (long long)hp.n,
+		       (long long)total, total == 1 ? "" : "s");
+	else
+		printf("%lld stored event%s\n", (long long)hp.n, hp.n == 1 ? "" : "s");
+	if (pending > 0)
+		printf("%lld event%s not stored yet: see 'kdc-event pending'\n", (long long)pending,
+		       pending == 1 ? "" : "s");
+	goto cleanup;
+fail:
+	fprintf(stderr, "kdc-event: cannot read the outbox %s: %s\n", c->dev.outbox,
+	        kdc_outbox_errmsg(ob));
+	ret = EXIT_FAIL;
+cleanup:
+	free(vt.ids);
 	kdc_outbox_close(ob);
 	if (fflush(stdout) != 0)
 		ret = EXIT_FAIL;

@@ -1,7 +1,8 @@
 /* kdc-event: what a team member runs on a phone or laptop. Records a visit,
  * account, payment or service into the device's outbox (no network needed),
  * lists what is pending or was refused, and syncs with the ward server, which
- * also brings the team's worklist. Households added in the field, voids,
+ * also brings the team's worklist. What the server stored stays listed for a
+ * while (`history`) so that it can still be voided or amended. Households added in the field, voids,
  * amendments and the worklist listing are in kdc-event-fix.c, `bulk` in
  * kdc-event-bulk.c.
  *
@@ -97,6 +98,11 @@ static volatile sig_atomic_t stop_flag;
 	O("khom", KDC_OPT_STR, khom, 0, 0, NULL, "only this khom/ap"), \
 	O("status", KDC_OPT_STR, status, 0, 0, NULL, "only this status: not_visited, not_home, declined, surveyed or reached")
 
+#define HISTORY_ROWS \
+	O("khom", KDC_OPT_STR, khom, 0, 0, NULL, "only this khom/ap"), \
+	O("household", KDC_OPT_STR, household, 0, 0, NULL, "only this household"), \
+	O("limit", KDC_OPT_INT, limit, 0, 100000000, "50", "show at most this many, newest first (0 = all)")
+
 #define END KDC_OPT_END
 static const struct kdc_opt device_opts[] = { DEVICE_ROWS, END };
 static const struct kdc_opt visit_own[] = { VISIT_ROWS, END };
@@ -120,6 +126,8 @@ static const struct kdc_opt amend_own[] = { AMEND_ROWS, END };
 static const struct kdc_opt amend_opts[] = { AMEND_ROWS, DEVICE_ROWS, END };
 static const struct kdc_opt worklist_own[] = { WORKLIST_ROWS, END };
 static const struct kdc_opt worklist_opts[] = { WORKLIST_ROWS, DEVICE_ROWS, END };
+static const struct kdc_opt history_own[] = { HISTORY_ROWS, END };
+static const struct kdc_opt history_opts[] = { HISTORY_ROWS, DEVICE_ROWS, END };
 
 struct command {
 	const char *name;
@@ -603,7 +611,7 @@ static const struct command commands[] = {
 	{ "household", "add a household found in the field that the team's list lacks",
 	  "household add --khom K --household H [--people-15plus N]",
 	  household_own, household_opts, cmd_household, "add" },
-	{ "void", "cancel an event recorded on this device (by its id)",
+	{ "void", "cancel an event recorded on this device, pending or stored (by its id)",
 	  "void ID --reason TEXT", void_own, void_opts, cmd_void, "ID" },
 	{ "amend", "correct an event recorded on this device: a void plus the corrected event",
 	  "amend ID [--khom K] [--household H] [--member N] [fields as when recording]",
@@ -612,6 +620,9 @@ static const struct command commands[] = {
 	  "worklist [--khom K] [--status S]", worklist_own, worklist_opts, cmd_worklist, NULL },
 	{ "sync", "send the events pending now, wait for the server's receipts, get the team's worklist",
 	  "sync [--timeout SECONDS]", sync_own, sync_opts, cmd_sync, NULL },
+	{ "history", "list the events the server has stored, with their ids (newest first)",
+	  "history [--khom K] [--household H] [--limit N]", history_own, history_opts,
+	  cmd_history, NULL },
 	{ "pending", "list events the server has not confirmed yet",
 	  "pending", none_own, device_opts, cmd_pending, NULL },
 	{ "rejected", "list events the server refused, with the reason",
@@ -704,8 +715,8 @@ int main(int argc, char **argv)
 	}
 	if (argi >= argc) {
 		fprintf(stderr, "kdc-event: which command? visit, account, payment, service, "
-		        "household, void, amend, worklist, sync, pending, rejected or bulk (see "
-		        "kdc-event --help)\n");
+		        "household, void, amend, worklist, sync, history, pending, rejected or bulk "
+		        "(see kdc-event --help)\n");
 		goto cleanup;
 	}
 	for (size_t i = 0; i < NCOMMANDS; i++)
@@ -713,8 +724,8 @@ int main(int argc, char **argv)
 			cmd = &commands[i];
 	if (!cmd) {
 		fprintf(stderr, "kdc-event: unknown command '%s': use visit, account, payment, "
-		        "service, household, void, amend, worklist, sync, pending, rejected or bulk "
-		        "(see kdc-event --help)\n", argv[argi]);
+		        "service, household, void, amend, worklist, sync, history, pending, rejected "
+		        "or bulk (see kdc-event --help)\n", argv[argi]);
 		goto cleanup;
 	}
 	argi++;
@@ -746,8 +757,9 @@ int main(int argc, char **argv)
 		if (strcmp(cmd->word, "add") == 0)
 			fprintf(stderr, "kdc-event %s: use '%s'\n", cmd->name, cmd->usage);
 		else
-			fprintf(stderr, "kdc-event %s: which event? give its id as 'kdc-event pending' "
-			        "or 'kdc-event rejected' shows it: %s\n", cmd->name, cmd->usage);
+			fprintf(stderr, "kdc-event %s: which event? give its id as 'kdc-event history', "
+			        "'kdc-event pending' or 'kdc-event rejected' shows it: %s\n", cmd->name,
+			        cmd->usage);
 		goto cleanup;
 	}
 	if (argi < argc) {

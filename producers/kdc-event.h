@@ -32,6 +32,8 @@ struct cli {
 	char *reason;
 	char *status;
 	long long people_15plus;
+	/* history */
+	long long limit;
 };
 
 /* "a, b or c" from a name function over 1..max. */
@@ -57,6 +59,7 @@ int cmd_household(struct cli *c);
 int cmd_void(struct cli *c);
 int cmd_amend(struct cli *c);
 int cmd_worklist(struct cli *c);
+int cmd_history(struct cli *c);
 /* Prints what to do about a refusal for one of the register's reasons
  * (unknown or retired household, void refused); nothing for the others. */
 void rejected_hint(const struct kdc_outbox_row *row);

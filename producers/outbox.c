@@ -28,7 +28,8 @@
 enum outbox_stmt {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SYNC_FULL, ST_SYNC_NORMAL,
 	ST_SEQ_GET, ST_SEQ_SET, ST_INSERT, ST_DELETE, ST_REJECT,
-	ST_DUE_ALL, ST_DUE_SENT, ST_MARK, ST_LIST, ST_COUNT,
+	ST_DUE_ALL, ST_DUE_SENT, ST_MARK, ST_LIST, ST_COUNT, ST_KEEP, ST_PURGE,
+	ST_PURGE_ANY,
 	ST_COUNT_ALL
 };
 
@@ -43,8 +44,8 @@ static const char *const outbox__sql[ST_COUNT_ALL] = {
 	[ST_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
 	[ST_SEQ_GET] = "SELECT value FROM meta WHERE key = 'next_seq'",
 	[ST_SEQ_SET] = "UPDATE meta SET value = ?1 WHERE key = 'next_seq'",
-	[ST_INSERT] = "INSERT INTO outbox(id, seq, created_ms, occurred_ms, kind, payload, topic) "
-	              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_INSERT] = "INSERT INTO outbox(id, seq, created_ms, occurred_ms, kind, payload, topic, "
+	              "khom, household, member) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_DELETE] = "DELETE FROM outbox WHERE id = ?1",
 	[ST_REJECT] = "UPDATE outbox SET state = 2, reject_reason = ?2, reject_detail = ?3 "
 	              "WHERE id = ?1 AND state = 0",
@@ -58,6 +59,12 @@ static const char *const outbox__sql[ST_COUNT_ALL] = {
 	            "WHERE seq = ?1",
 	[ST_LIST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE state = ?1 ORDER BY seq",
 	[ST_COUNT] = "SELECT count(*) FROM outbox WHERE state = ?1 AND seq <= ?2",
+	/* a receipted row's copy, in the receipt's transaction, before its delete */
+	[ST_KEEP] = "INSERT OR IGNORE INTO history(id, seq, occurred_ms, kind, khom, household, "
+	            "member, payload, stored_ms) SELECT id, seq, occurred_ms, kind, khom, "
+	            "household, member, payload, ?2 FROM outbox WHERE id = ?1",
+	[ST_PURGE] = "DELETE FROM history WHERE stored_ms < ?1",
+	[ST_PURGE_ANY] = "SELECT count(*) FROM (SELECT 1 FROM history WHERE stored_ms < ?1 LIMIT 1)",
 };
 
 /* Version 1 (the schema_version table is kdc_db_migrate's). Later versions
@@ -101,6 +108,19 @@ static const char *const outbox__migrations[] = {
 	" people_15plus INTEGER NOT NULL DEFAULT 0, field_added INTEGER NOT NULL DEFAULT 0,"
 	" pos INTEGER NOT NULL, local INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY(khom, household)) WITHOUT ROWID;",
+	/* 3 -> 4: the codes of each event beside its payload (rows of earlier
+	 * versions get theirs from their payload once, outbox__fill), and the
+	 * history: what a receipt took out of the outbox, kept history-days for
+	 * corrections (void, amend) and `kdc-event history`; purged by stored_ms */
+	"ALTER TABLE outbox ADD COLUMN khom TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE outbox ADD COLUMN household TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE outbox ADD COLUMN member INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE history("
+	" id BLOB PRIMARY KEY, seq INTEGER NOT NULL, occurred_ms INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL, khom TEXT NOT NULL, household TEXT NOT NULL,"
+	" member INTEGER NOT NULL, payload BLOB NOT NULL,"
+	" stored_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX history_stored ON history(stored_ms);",
 };
 
 struct kdc_outbox {
@@ -111,6 +131,7 @@ struct kdc_outbox {
 	int batch;           /* ... opened by kdc_outbox_begin */
 	int64_t seq;         /* cached next_seq inside a transaction, 0 = not read */
 	int seq_dirty;       /* seq must be written back before commit */
+	int history_days;    /* receipted events kept this long; 0 = not kept */
 	char msg[256];
 };
 
@@ -227,47 +248,60 @@ static int outbox__tx_end(kdc_outbox *ob, int rc)
 
 /* ---- open and close ----------------------------------------------------- */
 
-/* Rows recorded before the outbox kept topics (schema version 1) get theirs
- * from their payload, once, in one transaction. A payload that does not
- * decode keeps '' and is published on the device's own topic. */
-static int outbox__fill_topics(kdc_outbox *ob, char *err, size_t errlen)
+/* Rows recorded before the outbox kept topics (schema version 1) and codes
+ * (version 3) get them from their payload, once, in one transaction. A
+ * payload that does not decode keeps '' and is published on the device's own
+ * topic. */
+static int outbox__fill(kdc_outbox *ob, char *err, size_t errlen)
 {
 	sqlite3_stmt *get = NULL, *set = NULL;
 	int src, rc = KDC_OK, n = 0;
 
 	if ((src = sqlite3_exec(ob->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK ||
-	    (src = sqlite3_prepare_v2(ob->db, "SELECT id, payload FROM outbox WHERE topic = ''",
+	    (src = sqlite3_prepare_v2(ob->db, "SELECT id, payload, topic FROM outbox",
 	                              -1, &get, NULL)) != SQLITE_OK ||
-	    (src = sqlite3_prepare_v2(ob->db, "UPDATE outbox SET topic = ?2 WHERE id = ?1",
+	    (src = sqlite3_prepare_v2(ob->db, "UPDATE outbox SET topic = ?2, khom = ?3, "
+	                              "household = ?4, member = ?5 WHERE id = ?1",
 	                              -1, &set, NULL)) != SQLITE_OK)
 		goto fail;
 	while ((src = sqlite3_step(get)) == SQLITE_ROW) {
 		kdc_event_pb *ev = kdc__v1__event__unpack(NULL, (size_t)sqlite3_column_bytes(get, 1),
 		                                          sqlite3_column_blob(get, 1));
-		char topic[KDC_TOPIC_MAX + 1];
-		int ok = ev && ev->ward && ev->team && ev->device &&
-		         kdc_topic_events(topic, sizeof topic, ev->ward, ev->team, ev->device) >= 0;
+		const unsigned char *had = sqlite3_column_text(get, 2);
+		char topic[KDC_TOPIC_MAX + 1] = "";
 
-		kdc_event_free(ev);
-		if (!ok)
+		if (!ev)
 			continue;
+		if (had && *had)
+			snprintf(topic, sizeof topic, "%s", (const char *)had);
+		else if (!ev->ward || !ev->team || !ev->device ||
+		         kdc_topic_events(topic, sizeof topic, ev->ward, ev->team, ev->device) < 0)
+			topic[0] = '\0';
 		if ((src = sqlite3_bind_blob(set, 1, sqlite3_column_blob(get, 0),
 		                             sqlite3_column_bytes(get, 0), SQLITE_TRANSIENT)) != SQLITE_OK ||
 		    (src = sqlite3_bind_text(set, 2, topic, -1, SQLITE_TRANSIENT)) != SQLITE_OK ||
-		    (src = sqlite3_step(set)) != SQLITE_DONE)
+		    (src = sqlite3_bind_text(set, 3, ev->khom ? ev->khom : "", -1,
+		                             SQLITE_TRANSIENT)) != SQLITE_OK ||
+		    (src = sqlite3_bind_text(set, 4, ev->household ? ev->household : "", -1,
+		                             SQLITE_TRANSIENT)) != SQLITE_OK ||
+		    (src = sqlite3_bind_int64(set, 5, (sqlite3_int64)ev->member)) != SQLITE_OK ||
+		    (src = sqlite3_step(set)) != SQLITE_DONE) {
+			kdc_event_free(ev);
 			goto fail;
+		}
+		kdc_event_free(ev);
 		sqlite3_reset(set);
 		n++;
 	}
 	if (src != SQLITE_DONE || (src = sqlite3_exec(ob->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
 		goto fail;
 	if (n)
-		kdc_info("outbox %s: the topics of %d events recorded before version 2 are kept now",
-		         ob->path, n);
+		kdc_info("outbox %s: the topics and codes of %d events recorded by an earlier "
+		         "version are kept now", ob->path, n);
 	goto cleanup;
 fail:
-	snprintf(err, errlen, "outbox %s: keeping the topics of earlier events: %s", ob->path,
-	         sqlite3_errmsg(ob->db));
+	snprintf(err, errlen, "outbox %s: keeping the topics and codes of earlier events: %s",
+	         ob->path, sqlite3_errmsg(ob->db));
 	rc = kdc_db_rc(ob->db, src);
 	if (rc == KDC_OK)
 		rc = KDC_ERR_DB;
@@ -359,12 +393,13 @@ int kdc_outbox_open(const char *path, kdc_outbox **out, char *err, size_t errlen
 		rc = KDC_ERR_NOMEM;
 		goto cleanup;
 	}
+	ob->history_days = KDC_OUTBOX_HISTORY_DAYS;
 	if ((rc = kdc_db_open(path, &dbo, &ob->db, err, errlen)) != KDC_OK ||
 	    (rc = kdc_db_migrate(ob->db, "outbox", path, outbox__migrations,
 	                         (int)(sizeof outbox__migrations / sizeof outbox__migrations[0]),
 	                         &found, &version, err, errlen)) != KDC_OK)
 		goto cleanup;
-	if (found < 2 && (rc = outbox__fill_topics(ob, err, errlen)) != KDC_OK)
+	if (found > 0 && found < 4 && (rc = outbox__fill(ob, err, errlen)) != KDC_OK)
 		goto cleanup;
 	if ((rc = kdc_db_prepare(ob->db, outbox__sql, ob->st, ST_COUNT_ALL, msg, sizeof msg)) != KDC_OK) {
 		snprintf(err, errlen, "outbox %s: %s", path, msg);
@@ -491,9 +526,11 @@ int kdc_outbox_record(kdc_outbox *ob, kdc_event_pb *ev, int64_t now_ms,
 		rc = KDC_ERR_INVAL;
 		goto cleanup;
 	}
-	if ((rc = outbox__bind(ob, ob->st[ST_INSERT], "biiiibt", (const void *)id,
+	if ((rc = outbox__bind(ob, ob->st[ST_INSERT], "biiiibttti", (const void *)id,
 	                       (size_t)KDC_UUID_LEN, ob->seq, now_ms, (int64_t)ev->occurred_ms,
-	                       (int64_t)kind, (const void *)buf, len, (const char *)topic)) != KDC_OK)
+	                       (int64_t)kind, (const void *)buf, len, (const char *)topic,
+	                       (const char *)ev->khom, (const char *)ev->household,
+	                       (int64_t)ev->member)) != KDC_OK)
 		goto cleanup;
 	if ((rc = outbox__exec(ob, ST_INSERT)) != KDC_OK)
 		goto cleanup;
@@ -512,6 +549,12 @@ cleanup:
 int kdc_outbox_apply_receipt(kdc_outbox *ob, const kdc_receipt_pb *r,
                              struct kdc_outbox_applied *res)
 {
+	return kdc_outbox_apply_receipt_at(ob, r, kdc_now_ms(), res);
+}
+
+int kdc_outbox_apply_receipt_at(kdc_outbox *ob, const kdc_receipt_pb *r, int64_t now_ms,
+                                struct kdc_outbox_applied *res)
+{
 	struct kdc_outbox_applied a = { 0, 0, 0 };
 	int rc;
 
@@ -523,6 +566,13 @@ int kdc_outbox_apply_receipt(kdc_outbox *ob, const kdc_receipt_pb *r,
 			a.unknown++;
 			continue;
 		}
+		/* the history's copy first, in the same transaction: a stored
+		 * event can still be corrected from this device */
+		if (ob->history_days > 0 &&
+		    ((rc = outbox__bind(ob, ob->st[ST_KEEP], "bi", (const void *)id->data, id->len,
+		                        now_ms)) != KDC_OK ||
+		     (rc = outbox__exec(ob, ST_KEEP)) != KDC_OK))
+			goto cleanup;
 		if ((rc = outbox__bind(ob, ob->st[ST_DELETE], "b", (const void *)id->data,
 		                       id->len)) != KDC_OK ||
 		    (rc = outbox__exec(ob, ST_DELETE)) != KDC_OK)
@@ -683,4 +733,39 @@ int kdc_outbox_next_seq(kdc_outbox *ob, int64_t *seq)
 		return KDC_OK;
 	}
 	return outbox__int(ob, ST_SEQ_GET, seq);
+}
+
+/* ---- history ---------------------------------------------------------------------- */
+
+void kdc_outbox_set_history_days(kdc_outbox *ob, int days)
+{
+	ob->history_days = days < 0 ? 0 : days;
+}
+
+int kdc_outbox_history_days(kdc_outbox *ob)
+{
+	return ob->history_days;
+}
+
+int kdc_outbox_purge_history(kdc_outbox *ob, int64_t now_ms, int64_t *purged)
+{
+	int64_t keep_ms = (int64_t)ob->history_days * 86400000;
+	int64_t before = ob->history_days == 0 || now_ms < INT64_MIN + keep_ms ? INT64_MAX
+	                                                                         : now_ms - keep_ms;
+	int64_t any = 0;
+	int rc;
+
+	if (purged)
+		*purged = 0;
+	/* a read first: opening the outbox to record must not queue for the
+	 * write lock (a sync may hold it) when there is nothing to purge */
+	if ((rc = outbox__bind(ob, ob->st[ST_PURGE_ANY], "i", before)) != KDC_OK ||
+	    (rc = outbox__int(ob, ST_PURGE_ANY, &any)) != KDC_OK || any == 0)
+		return rc;
+	if ((rc = outbox__tx_begin(ob)) != KDC_OK)
+		return rc;
+	if ((rc = outbox__bind(ob, ob->st[ST_PURGE], "i", before)) == KDC_OK &&
+	    (rc = outbox__exec(ob, ST_PURGE)) == KDC_OK && purged)
+		*purged = sqlite3_changes(ob->db);
+	return outbox__tx_end(ob, rc);
 }

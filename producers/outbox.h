@@ -3,12 +3,18 @@
  * An event is written here before anything else happens to it, so recording
  * works offline and survives any crash; a row leaves the outbox only when the
  * aggregator's receipt says it is stored (deleted) or refused (kept, state 2,
- * with the reason, so the team member can see why).
+ * with the reason, so the team member can see why). In the transaction that
+ * deletes a stored row, a copy goes to the history, kept history-days after
+ * the receipt so that the team member can still void or amend it.
  *
  * File: WAL, synchronous=FULL, mode 0600, a schema_version table.
  *   outbox(id BLOB PRIMARY KEY, seq INTEGER UNIQUE NOT NULL, created_ms,
  *          occurred_ms, kind, payload BLOB NOT NULL, state (0 pending,
- *          2 rejected), sent_count, last_sent_ms, reject_reason, reject_detail)
+ *          2 rejected), sent_count, last_sent_ms, reject_reason, reject_detail,
+ *          topic, khom, household, member)
+ *   history(id BLOB PRIMARY KEY, seq, occurred_ms, kind, khom, household,
+ *          member, payload, stored_ms): the stored events, stored_ms the
+ *          receipt's time (device clock), indexed for the purge.
  *   meta(key, value): 'next_seq', the device's next sequence number.
  *   worklist_info, worklist: the team's worklist (worklist.h).
  * Several processes may open the same file (a team member records a visit
@@ -26,10 +32,13 @@
 #include "kdc_proto.h"
 #include "kdc_util.h"
 
-#define KDC_OUTBOX_SCHEMA_VERSION 3
+#define KDC_OUTBOX_SCHEMA_VERSION 4
+/* days a stored event stays in the history by default */
+#define KDC_OUTBOX_HISTORY_DAYS 60
 
 enum kdc_outbox_state {
 	KDC_OUTBOX_PENDING = 0,   /* waiting for a receipt */
+	KDC_OUTBOX_STORED = 1,    /* receipted as stored: in the history, not the outbox */
 	KDC_OUTBOX_REJECTED = 2,  /* the aggregator refused it; kept to be shown */
 };
 
@@ -108,11 +117,25 @@ int kdc_outbox_record(kdc_outbox *ob, kdc_event_pb *ev, int64_t now_ms,
                       uint8_t id[KDC_UUID_LEN], int64_t *seq_out, struct kdc_verdict *v);
 
 /* Applies a decoded receipt in one transaction (or inside the open batch):
- * committed ids are deleted, rejected ids pending here go to state 2 with
+ * committed ids are deleted, and copied to the history first (stored_ms =
+ * now) unless history-days is 0; rejected ids pending here go to state 2 with
  * reason and detail. Ids that are not 16 bytes are skipped. The caller has
  * checked r->device. res may be NULL. 0 or KDC_ERR_DB/DISK_FULL. */
 int kdc_outbox_apply_receipt(kdc_outbox *ob, const kdc_receipt_pb *r,
                              struct kdc_outbox_applied *res);
+/* ... with the receipt's time given (tests). */
+int kdc_outbox_apply_receipt_at(kdc_outbox *ob, const kdc_receipt_pb *r, int64_t now_ms,
+                                struct kdc_outbox_applied *res);
+
+/* How many days a stored event stays in the history after its receipt
+ * (KDC_OUTBOX_HISTORY_DAYS until set; 0 = none: receipts only delete). */
+void kdc_outbox_set_history_days(kdc_outbox *ob, int days);
+int kdc_outbox_history_days(kdc_outbox *ob);
+/* Deletes the history rows stored more than history-days before now_ms (all
+ * of them when history-days is 0), in one transaction (or inside the open
+ * batch); the index on stored_ms makes it cheap when there is nothing to
+ * delete. purged (may be NULL) gets the number. 0 or KDC_ERR_DB/DISK_FULL. */
+int kdc_outbox_purge_history(kdc_outbox *ob, int64_t now_ms, int64_t *purged);
 
 /* What to send, in seq order, at most limit rows, among the pending rows
  * with after_seq < seq <= upto_seq (INT64_MAX: no upper bound):

@@ -325,6 +325,12 @@ kdc_producer *kdc_producer_new(const struct kdc_producer_conf *conf, char *err, 
 	}
 	if ((rc = kdc_outbox_open(conf->outbox, &p->ob, err, errlen)) != KDC_OK)
 		goto fail;
+	kdc_outbox_set_history_days(p->ob, (int)conf->history_days);
+	if ((rc = kdc_outbox_purge_history(p->ob, kdc_now_ms(), NULL)) != KDC_OK) {
+		snprintf(err, errlen, "outbox %s: cannot purge its history: %s", conf->outbox,
+		         kdc_outbox_errmsg(p->ob));
+		goto fail;
+	}
 	return p;
 fail:
 	kdc_producer_free(p);
@@ -991,6 +997,8 @@ int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_at
 	}
 	if (rc == KDC_OK || rc == KDC_ERR_TIMEOUT || kdc_err_exit_status(rc)) {
 		int frc = producer__flush_marks(p);
+		if (frc == KDC_OK)
+			frc = kdc_outbox_purge_history(p->ob, kdc_now_ms(), NULL);
 		if (rc == KDC_OK)
 			rc = frc;
 	}

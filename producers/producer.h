@@ -50,6 +50,7 @@ struct kdc_producer_conf {
 	long long resend_after;      /* seconds without receipt before republishing */
 	long long window;            /* publishes awaiting the broker's ack */
 	int utc_offset_min;          /* the ward's local time (kdc-event --at without offset) */
+	long long history_days;      /* stored events kept for corrections (0 = none) */
 };
 
 /* Option rows for the fields above, to splice into a program's table
@@ -62,7 +63,8 @@ struct kdc_producer_conf {
 	{ "outbox", KDC_OPT_PATH, offsetof(type, m.outbox), 0, 0, NULL, "outbox file (SQLite) holding events until the server has them (default: $XDG_DATA_HOME/kdc/outbox-DEVICE.db, else ~/.local/share/kdc/outbox-DEVICE.db; a relative path in a config file is taken from its folder)" }, \
 	{ "resend-after", KDC_OPT_INT, offsetof(type, m.resend_after), 1, 86400, "30", "seconds without a receipt before an event is sent again" }, \
 	{ "window", KDC_OPT_INT, offsetof(type, m.window), 1, 1000, "100", "events sent but not yet acknowledged by the broker, at most" }, \
-	{ "utc-offset", KDC_OPT_OFFSET, offsetof(type, m.utc_offset_min), 0, 0, "+07:00", "the ward's local time, as the ward profile's utc_offset: a time typed without an offset is taken as this" }
+	{ "utc-offset", KDC_OPT_OFFSET, offsetof(type, m.utc_offset_min), 0, 0, "+07:00", "the ward's local time, as the ward profile's utc_offset: a time typed without an offset is taken as this" }, \
+	{ "history-days", KDC_OPT_INT, offsetof(type, m.history_days), 0, 3650, "60", "days this device keeps the events the server has stored, to void or amend them and for 'kdc-event history' (0 = none)" }
 
 /* The same rows for a bare struct kdc_producer_conf (defaults, free). */
 extern const struct kdc_opt kdc_producer_opts[];
@@ -94,7 +96,8 @@ typedef void (*kdc_producer_progress_cb)(void *ud, const struct kdc_producer_sta
 int kdc_producer_check_conf(const struct kdc_producer_conf *conf, int need_identity,
                             char *err, size_t errlen);
 
-/* Opens the outbox; no network yet. Returns NULL with a reason in err. */
+/* Opens the outbox, sets its history-days and purges the history; no
+ * network yet. Returns NULL with a reason in err. */
 kdc_producer *kdc_producer_new(const struct kdc_producer_conf *conf, char *err, size_t errlen);
 /* Flushes what it can, disconnects gracefully (no will), frees. NULL is fine. */
 void kdc_producer_free(kdc_producer *p);
@@ -142,7 +145,8 @@ int kdc_producer_run(kdc_producer *p, const volatile sig_atomic_t *stop);
  * pending is what is left of the sync's events. progress may be NULL.
  * With kdc_producer_want_worklist it also connects when nothing is pending
  * and waits for the worklist (see kdc_producer_worklist_state); a worklist
- * that does not come by the timeout is no error when the events are done. */
+ * that does not come by the timeout is no error when the events are done.
+ * At the end the history is purged (history-days). */
 int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_atomic_t *stop,
                       kdc_producer_progress_cb progress, void *ud);
 

@@ -235,6 +235,8 @@ assert_eq "profile devices of team T1" "T1-D1, T1-D2, T1-D3, T1-D9" \
 	"$(sed -n 's/^devices = //p' "$DIR/ward-profile.ini")"
 assert_eq "the profile stays readable" "root:root 644" "$(mog "$DIR/ward-profile.ini")"
 grep -q "/var/lib/kdc-device" "$DIR/devices/T1-D9.conf" && fail "the device config still names /var/lib/kdc-device"
+assert_eq "the device config has the profile's utc_offset" "+07:00" \
+	"$(sed -n 's/^utc-offset = //p' "$DIR/devices/T1-D9.conf")"
 printf 'ok: add-device checks the team and keeps the profile in step\n'
 
 # The officer hands over the two files; the member keeps them in the home

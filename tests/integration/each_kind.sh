@@ -2,6 +2,9 @@
 # The spine, once per event kind: kdc-event records into its outbox, syncs over
 # a real broker to a real kdc-aggregator, gets its receipts and empties its
 # outbox; every stored row equals, field by field, what kdc-event was told.
+# Then the correction of an event already stored: it left the outbox, but the
+# device's history still has it, so `kdc-event amend` sends a void and the
+# corrected event, and the aggregator stores both.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 kdc_test_init each_kind 130
@@ -101,5 +104,52 @@ stats_say_5() { [ "$(stats_total)" = 5 ]; }
 wait_for 60 "retained ward stats with stored_total 5" stats_say_5
 echo "ok: retained ward stats say stored_total 5"
 
+# ---- a correction after the sync --------------------------------------------
+# The visit was receipted (it left the outbox) and is in the device's history,
+# listed with its short id (the last 12 digits) and its time in ward time.
+vshort=${id[visit]: -12}
+out=$("$KDC_EVENT" --config "$conf" history 2>&1) || fail "kdc-event history failed: $out"
+printf '%s\n' "$out" >"$WORK/history-1.out"
+assert_contains "history: header" "newest first (ward time, UTC+07:00)" "$out"
+assert_contains "history: the stored visit, in ward time" \
+	"$vshort  $(TZ=ICT-7 date -d "$at_visit" '+%Y-%m-%d %H:%M')  visit" "$out"
+assert_contains "history: all five" "5 stored events" "$out"
+out=$("$KDC_EVENT" --config "$conf" history --household H003 2>&1)
+assert_contains "history --household H003: one" "1 shown of 5" "$out"
+case "$out" in *"$vshort"*) fail "history --household H003 lists the visit of H001: $out" ;; esac
+
+out=$("$KDC_EVENT" --config "$conf" amend "$vshort" --household H0002 2>&1) ||
+	fail "kdc-event amend of a stored event failed: $out"
+new_id=$(printf '%s\n' "$out" | sed -n 's/^new //p')
+void_id=$(printf '%s\n' "$out" | sed -n 's/^void //p')
+[ -n "$new_id" ] && [ -n "$void_id" ] || fail "amend printed no new and void ids: $out"
+assert_eq "amend: the void and the corrected visit are pending" 2 "$(dev_outbox_count "$conf" 'state = 0')"
+out=$("$KDC_EVENT" --config "$conf" void "$vshort" --reason again 2>&1)
+assert_eq "void of the amended stored event: exit status" 2 "$?"
+assert_contains "void of the amended stored event: refusal" "is voided already on this device" "$out"
+
+dev_sync "$conf" 60
+assert_eq "outbox rows after the second sync" 0 "$(dev_outbox_count "$conf")"
+assert_eq "rows rejected after the correction" 0 "$(sql_count "$db" rejected)"
+vhex=$(uuid_hex "$void_id")
+nhex=$(uuid_hex "$new_id")
+assert_eq "the void is stored (kind 5) with the visit's khóm and household" "5|6|H001" \
+	"$(sql "$db" "select kind, khom, household from events where lower(hex(id)) = '$vhex';")"
+assert_eq "the corrected visit is stored, with the original's time" "0|6|H0002|$(ms "$at_visit")" \
+	"$(sql "$db" "select kind, khom, household, occurred_ms from events where lower(hex(id)) = '$nhex';")"
+assert_eq "the aggregator applied the void to the original visit" "$vhex" \
+	"$(sql "$db" "select lower(hex(voided_by)) from events where lower(hex(id)) = '$(uuid_hex "${id[visit]}")';")"
+
+out=$("$KDC_EVENT" --config "$conf" history 2>&1) || fail "kdc-event history failed: $out"
+printf '%s\n' "$out" >"$WORK/history-2.out"
+assert_contains "history: the void, naming the visit" "${void_id: -12}" "$out"
+assert_contains "history: what the void voids" "voids $vshort: amended" "$out"
+assert_contains "history: the corrected visit" "${new_id: -12}" "$out"
+assert_contains "history: the original marked voided" "khóm 6    H001                 (voided)" "$out"
+assert_contains "history: seven now" "7 stored events" "$out"
+out=$("$KDC_EVENT" --config "$conf" amend "${id[visit]}" --household H0003 2>&1)
+assert_eq "amending the voided visit again: exit status" 2 "$?"
+assert_contains "amending the voided visit again: refusal" "voided already" "$out"
+
 agg_stop "$WORK/agg"
-echo "each_kind: stored 5/5 (visit, account, payment x2, service), fields 16/16 each, rejected 0, outbox 0"
+echo "each_kind: stored 5/5 (visit, account, payment x2, service), fields 16/16 each, rejected 0, outbox 0; a stored visit amended from the device's history"

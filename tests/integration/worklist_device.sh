@@ -53,7 +53,11 @@ kdc_say "broker stopped: the device is offline"
 
 out=$("$KDC_EVENT" --config "$conf" worklist 2>&1) || fail "kdc-event worklist failed: $out"
 printf '%s\n' "$out" >"$WORK/worklist.out"
-assert_contains "worklist header" "team T1's worklist (ward $ward), as of 2025-12-02T10:00:00" "$out"
+# times in the ward's time: the device's utc-offset, +07:00 by default
+assert_contains "worklist header" "team T1's worklist (ward $ward), as of 2025-12-02 17:00 (ward time, UTC+07:00), list 7" "$out"
+assert_contains "worklist: H0042's last attempt in ward time" "last attempt 2025-12-01 17:00" "$out"
+out=$("$KDC_EVENT" --config "$conf" --utc-offset -03:30 worklist 2>&1) || fail "worklist with --utc-offset failed: $out"
+assert_contains "worklist header at another offset" "as of 2025-12-02 06:30 (ward time, UTC-03:30)" "$out"
 for h in H0041 H0042 H0043 H0001; do
 	assert_contains "worklist lists $h" "$h" "$out"
 done
@@ -116,7 +120,7 @@ assert_eq "void of a void: exit status" 2 "$?"
 assert_contains "void of a void: refusal" "is itself a void" "$out"
 out=$("$KDC_EVENT" --config "$conf" void 0123456789abcdef --reason x 2>&1)
 assert_eq "void of an unknown id: exit status" 2 "$?"
-assert_contains "void of an unknown id: refusal" "no event 0123456789abcdef in this device's outbox" "$out"
+assert_contains "void of an unknown id: refusal" "no event 0123456789abcdef on this device: events older than 60 days are not kept here; the ward office can void it: kdc-ward void" "$out"
 out=$("$KDC_EVENT" --config "$conf" void "$added_id" --reason x 2>&1)
 assert_eq "void of a household addition: exit status" 2 "$?"
 

@@ -155,6 +155,13 @@ static void test_outbox_v1_opens(void **state)
 	free(topic);
 	/* a payload that does not decode keeps no topic (the device's own is used) */
 	assert_int_equal(query(path, "SELECT count(*) FROM outbox WHERE topic = ''"), 2);
+	/* version 4: the codes beside the payload, for the history's copy */
+	topic = query_text(path, "SELECT khom || '/' || household || '/' || member FROM outbox "
+	                         "WHERE seq = 3");
+	assert_non_null(topic);
+	assert_string_equal(topic, "6/H1/1");
+	free(topic);
+	assert_int_equal(query(path, "SELECT count(*) FROM history"), 0);
 }
 
 /* An aggregator database as kdc-aggregator wrote it at schema version 1. */

@@ -2,7 +2,8 @@
  * errors are plain words; recording works offline and fills the device's
  * identity; sync gives up at its timeout and loses nothing; two producers in
  * one process keep separate outboxes; a sync counts only what was pending
- * when it started. */
+ * when it started; the history of stored events is purged after history-days
+ * when a producer opens and after a sync. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 #include "kdc_err.h"
 #include "kdc_log.h"
 #include "kdc_util.h"
+#include "correct.h"
 #include "producer.h"
 
 static char tmpdir[400];
@@ -138,6 +140,77 @@ static void utc_offset_is_the_wards_local_time(void **state)
 	                 KDC_ERR_CONFIG);
 	assert_non_null(strstr(err, "utc-offset must look like +07:00"));
 	kdc_conf_free(kdc_producer_opts, &c);
+}
+
+/* A receipt saying id is stored, applied at `at` on p's outbox. */
+static void receipted_at(kdc_producer *p, const uint8_t id[KDC_UUID_LEN], int64_t at)
+{
+	kdc_receipt_pb r = KDC__V1__RECEIPT__INIT;
+	ProtobufCBinaryData c = { KDC_UUID_LEN, (uint8_t *)id };
+
+	r.device = "D1";
+	r.committed = &c;
+	r.n_committed = 1;
+	assert_int_equal(kdc_outbox_apply_receipt_at(kdc_producer_outbox(p), &r, at, NULL), KDC_OK);
+}
+
+static int64_t history_rows(kdc_producer *p)
+{
+	int64_t n = -1;
+
+	assert_int_equal(kdc_history_count(kdc_producer_outbox(p), &n), KDC_OK);
+	return n;
+}
+
+#define DAY_MS 86400000LL
+
+static void history_is_purged_at_open_and_after_a_sync(void **state)
+{
+	struct kdc_producer_conf c;
+	struct kdc_verdict v;
+	kdc_event_pb ev;
+	Kdc__V1__HouseholdVisited b;
+	uint8_t old[KDC_UUID_LEN], recent[KDC_UUID_LEN], later[KDC_UUID_LEN];
+	char path[512], err[512];
+	kdc_producer *p;
+	int64_t now = kdc_now_ms();
+
+	(void)state;
+	make_conf(&c, "D1", path, sizeof path);
+	assert_int_equal(c.history_days, 60);
+	p = kdc_producer_new(&c, err, sizeof err);
+	if (!p)
+		fail_msg("kdc_producer_new: %s", err);
+	visit(&ev, &b);
+	assert_int_equal(kdc_producer_record(p, &ev, old, &v), KDC_OK);
+	visit(&ev, &b);
+	assert_int_equal(kdc_producer_record(p, &ev, recent, &v), KDC_OK);
+	receipted_at(p, old, now - 61 * DAY_MS);
+	receipted_at(p, recent, now - DAY_MS);
+	assert_int_equal(history_rows(p), 2);
+	kdc_producer_free(p);
+
+	/* opening purges what was stored more than 60 days ago */
+	p = kdc_producer_new(&c, err, sizeof err);
+	assert_non_null(p);
+	assert_int_equal(history_rows(p), 1);
+	/* so does the end of a sync (nothing pending: it ends at once) */
+	visit(&ev, &b);
+	assert_int_equal(kdc_producer_record(p, &ev, later, &v), KDC_OK);
+	receipted_at(p, later, now - 70 * DAY_MS);
+	assert_int_equal(history_rows(p), 2);
+	assert_int_equal(kdc_producer_sync(p, 5000, NULL, NULL, NULL), KDC_OK);
+	assert_int_equal(history_rows(p), 1);
+	kdc_producer_free(p);
+
+	/* history-days 0 keeps none */
+	set(&c, "history-days", "0");
+	p = kdc_producer_new(&c, err, sizeof err);
+	assert_non_null(p);
+	assert_int_equal(history_rows(p), 0);
+	kdc_producer_free(p);
+	kdc_conf_free(kdc_producer_opts, &c);
+	outbox_path(path, sizeof path, "D1");
 }
 
 struct progress {
@@ -328,6 +401,7 @@ int main(void)
 		cmocka_unit_test(offline_record_then_sync_times_out_keeping_everything),
 		cmocka_unit_test(two_producers_in_one_process_keep_separate_outboxes),
 		cmocka_unit_test(sync_waits_only_for_what_was_pending_at_its_start),
+		cmocka_unit_test(history_is_purged_at_open_and_after_a_sync),
 	};
 
 	snprintf(tmpdir, sizeof tmpdir, "%s", dir && *dir ? dir : "/tmp");

@@ -3,7 +3,9 @@
  * (decode checks, replace by a newer list, filters, households added on the
  * device kept until the server lists them, the check before recording), and
  * corrections (finding an event by its id, voids recorded together with the
- * corrected event or not at all, a voided event recognised). */
+ * corrected event or not at all, a voided event recognised), and the history
+ * of stored events (copied in the receipt's transaction, purged after
+ * history-days, found by id for a void or an amendment, listed). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -472,6 +474,227 @@ static void void_and_corrected_event_are_recorded_together_or_not_at_all(void **
 	assert_int_equal(rows(f), 3);
 }
 
+/* ---- the history of stored events ---------------------------------------------------- */
+
+#define DAY_MS 86400000LL
+
+/* Applies a receipt saying id is stored, at `at`. */
+static int receipted(struct fx *f, const uint8_t id[KDC_UUID_LEN], int64_t at)
+{
+	kdc_receipt_pb r = KDC__V1__RECEIPT__INIT;
+	ProtobufCBinaryData c = { KDC_UUID_LEN, (uint8_t *)id };
+
+	r.device = "D1";
+	r.committed = &c;
+	r.n_committed = 1;
+	return kdc_outbox_apply_receipt_at(f->ob, &r, at, NULL);
+}
+
+/* One integer from SQL on the outbox's connection. */
+static int64_t sql_int(struct fx *f, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(kdc_outbox_sqlite(f->ob), sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void receipt_copies_stored_events_to_the_history_in_its_transaction(void **state)
+{
+	struct fx *f = *state;
+	struct tev a, b;
+	struct kdc_verdict v;
+	sqlite3_stmt *st;
+	uint8_t buf[KDC_MAX_EVENT_BYTES];
+	size_t len;
+	int64_t at = f->now + 5000;
+
+	make_visit(&a, "H0042", f->now - 3 * DAY_MS);
+	make_visit(&b, "H0043", f->now - 1000);
+	assert_int_equal(kdc_outbox_record(f->ob, &a.ev, f->now, a.id, NULL, &v), KDC_OK);
+	assert_int_equal(kdc_outbox_record(f->ob, &b.ev, f->now, b.id, NULL, &v), KDC_OK);
+	assert_int_equal(kdc_outbox_history_days(f->ob), KDC_OUTBOX_HISTORY_DAYS);
+
+	/* a receipt applied in a batch that is rolled back leaves both as they were */
+	assert_int_equal(kdc_outbox_begin(f->ob), KDC_OK);
+	assert_int_equal(receipted(f, a.id, at), KDC_OK);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM history"), 1);
+	kdc_outbox_rollback(f->ob);
+	assert_int_equal(rows(f), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM history"), 0);
+
+	/* committed: a leaves the outbox, its copy is in the history, whole */
+	assert_int_equal(receipted(f, a.id, at), KDC_OK);
+	assert_int_equal(rows(f), 1);
+	assert_int_equal(sqlite3_prepare_v2(kdc_outbox_sqlite(f->ob),
+	                                    "SELECT id, seq, occurred_ms, kind, khom, household, "
+	                                    "member, payload, stored_ms FROM history", -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_bytes(st, 0), KDC_UUID_LEN);
+	assert_memory_equal(sqlite3_column_blob(st, 0), a.id, KDC_UUID_LEN);
+	assert_int_equal(sqlite3_column_int64(st, 1), 1);
+	assert_int_equal(sqlite3_column_int64(st, 2), f->now - 3 * DAY_MS);
+	assert_int_equal(sqlite3_column_int(st, 3), KDC_KIND_VISIT);
+	assert_string_equal((const char *)sqlite3_column_text(st, 4), "6");
+	assert_string_equal((const char *)sqlite3_column_text(st, 5), "H0042");
+	assert_int_equal(sqlite3_column_int64(st, 6), 0);
+	a.ev.seq = 1;
+	len = kdc__v1__event__get_packed_size(&a.ev);
+	assert_true(len <= sizeof buf);
+	kdc__v1__event__pack(&a.ev, buf);
+	assert_int_equal((size_t)sqlite3_column_bytes(st, 7), len);
+	assert_memory_equal(sqlite3_column_blob(st, 7), buf, len);
+	assert_int_equal(sqlite3_column_int64(st, 8), at);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+
+	/* the same receipt again (a duplicate) changes nothing */
+	assert_int_equal(receipted(f, a.id, at + 1000), KDC_OK);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM history"), 1);
+	assert_int_equal(sql_int(f, "SELECT stored_ms FROM history"), at);
+
+	/* history-days 0: a receipt only deletes */
+	kdc_outbox_set_history_days(f->ob, 0);
+	assert_int_equal(receipted(f, b.id, at), KDC_OK);
+	assert_int_equal(rows(f), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM history"), 1);
+}
+
+static void history_is_purged_after_history_days(void **state)
+{
+	struct fx *f = *state;
+	struct tev old, recent, edge;
+	struct kdc_verdict v;
+	int64_t purged = -1;
+
+	make_visit(&old, "H0041", f->now - 1000);
+	make_visit(&recent, "H0042", f->now - 1000);
+	make_visit(&edge, "H0043", f->now - 1000);
+	assert_int_equal(kdc_outbox_record(f->ob, &old.ev, f->now, old.id, NULL, &v), KDC_OK);
+	assert_int_equal(kdc_outbox_record(f->ob, &recent.ev, f->now, recent.id, NULL, &v), KDC_OK);
+	assert_int_equal(kdc_outbox_record(f->ob, &edge.ev, f->now, edge.id, NULL, &v), KDC_OK);
+	kdc_outbox_set_history_days(f->ob, 60);
+	assert_int_equal(receipted(f, old.id, f->now - 61 * DAY_MS), KDC_OK);
+	assert_int_equal(receipted(f, edge.id, f->now - 60 * DAY_MS), KDC_OK);
+	assert_int_equal(receipted(f, recent.id, f->now - DAY_MS), KDC_OK);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM history"), 3);
+
+	assert_int_equal(kdc_outbox_purge_history(f->ob, f->now, &purged), KDC_OK);
+	assert_int_equal(purged, 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM history WHERE household = 'H0041'"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM history"), 2);
+	/* nothing older: nothing purged */
+	assert_int_equal(kdc_outbox_purge_history(f->ob, f->now, &purged), KDC_OK);
+	assert_int_equal(purged, 0);
+	/* the purge reads the index, not the table */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM pragma_index_list('history') "
+	                          "WHERE name = 'history_stored'"), 1);
+	/* history-days 0 keeps none */
+	kdc_outbox_set_history_days(f->ob, 0);
+	assert_int_equal(kdc_outbox_purge_history(f->ob, f->now, &purged), KDC_OK);
+	assert_int_equal(purged, 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM history"), 0);
+}
+
+struct hseen {
+	int n;
+	char text[256];
+};
+
+static int hseen_cb(void *ud, const struct kdc_history_row *row)
+{
+	struct hseen *s = ud;
+	size_t o = strlen(s->text);
+
+	snprintf(s->text + o, sizeof s->text - o, "%s%s/%s", s->n ? " " : "", row->khom,
+	         row->household);
+	s->n++;
+	return 0;
+}
+
+static void stored_events_are_found_voided_and_listed_from_the_history(void **state)
+{
+	struct fx *f = *state;
+	struct tev a, b, c, vd;
+	struct kdc_verdict v;
+	struct hseen hs;
+	uint8_t id[KDC_UUID_LEN], vid[KDC_UUID_LEN];
+	char text[KDC_UUID_STR_LEN], err[512];
+	kdc_event_pb *ev = NULL;
+	int st = -1, voided = -1;
+
+	make_visit(&a, "H0042", f->now - 2 * DAY_MS);
+	make_visit(&b, "H0043", f->now - DAY_MS);
+	make_visit(&c, "H0044", f->now - 3 * DAY_MS);
+	assert_int_equal(kdc_outbox_record(f->ob, &a.ev, f->now, a.id, NULL, &v), KDC_OK);
+	assert_int_equal(kdc_outbox_record(f->ob, &b.ev, f->now, b.id, NULL, &v), KDC_OK);
+	assert_int_equal(kdc_outbox_record(f->ob, &c.ev, f->now, c.id, NULL, &v), KDC_OK);
+	assert_int_equal(receipted(f, a.id, f->now), KDC_OK);
+	assert_int_equal(receipted(f, c.id, f->now), KDC_OK);
+
+	/* a stored event is found by its full id and by its end, as stored */
+	kdc_uuid_format(a.id, text);
+	assert_int_equal(kdc_outbox_find(f->ob, text, id, &ev, &st, err, sizeof err), KDC_OK);
+	assert_memory_equal(id, a.id, KDC_UUID_LEN);
+	assert_int_equal(st, KDC_OUTBOX_STORED);
+	assert_string_equal(ev->household, "H0042");
+	kdc_event_free(ev);
+	assert_int_equal(kdc_outbox_find(f->ob, text + 28, id, &ev, &st, err, sizeof err), KDC_OK);
+	assert_memory_equal(id, a.id, KDC_UUID_LEN);
+	kdc_event_free(ev);
+	/* the start of a's id is also b's (pending) and c's (stored): ambiguous */
+	text[8] = '\0';
+	assert_int_equal(kdc_outbox_find(f->ob, text, id, &ev, &st, err, sizeof err), KDC_ERR_INVAL);
+	assert_non_null(strstr(err, "more than one"));
+	/* b, still pending, is found as before */
+	kdc_uuid_format(b.id, text);
+	assert_int_equal(kdc_outbox_find(f->ob, text + 24, id, &ev, &st, err, sizeof err), KDC_OK);
+	assert_int_equal(st, KDC_OUTBOX_PENDING);
+	kdc_event_free(ev);
+
+	/* a void of a stored event, itself stored: a is voided already */
+	assert_int_equal(kdc_outbox_voided(f->ob, a.id, vid, &voided), KDC_OK);
+	assert_int_equal(voided, 0);
+	make_void(&vd, a.id, "wrong household", f->now);
+	assert_int_equal(kdc_outbox_record(f->ob, &vd.ev, f->now, vd.id, NULL, &v), KDC_OK);
+	assert_int_equal(receipted(f, vd.id, f->now), KDC_OK);
+	assert_int_equal(rows(f), 1);
+	assert_int_equal(kdc_outbox_voided(f->ob, a.id, vid, &voided), KDC_OK);
+	assert_int_equal(voided, 1);
+	assert_memory_equal(vid, vd.id, KDC_UUID_LEN);
+	assert_int_equal(kdc_outbox_voided(f->ob, c.id, vid, &voided), KDC_OK);
+	assert_int_equal(voided, 0);
+
+	/* listing: newest first, filtered, limited */
+	memset(&hs, 0, sizeof hs);
+	assert_int_equal(kdc_history_list(f->ob, NULL, NULL, 0, hseen_cb, &hs), KDC_OK);
+	assert_string_equal(hs.text, "6/H0042 6/H0042 6/H0044");
+	memset(&hs, 0, sizeof hs);
+	assert_int_equal(kdc_history_list(f->ob, "6", "H0044", 0, hseen_cb, &hs), KDC_OK);
+	assert_string_equal(hs.text, "6/H0044");
+	memset(&hs, 0, sizeof hs);
+	assert_int_equal(kdc_history_list(f->ob, "7", NULL, 0, hseen_cb, &hs), KDC_OK);
+	assert_int_equal(hs.n, 0);
+	memset(&hs, 0, sizeof hs);
+	assert_int_equal(kdc_history_list(f->ob, NULL, NULL, 1, hseen_cb, &hs), KDC_OK);
+	assert_int_equal(hs.n, 1);
+
+	/* purged: no longer on this device, said with what to do */
+	kdc_uuid_format(c.id, text);
+	kdc_outbox_set_history_days(f->ob, 30);
+	assert_int_equal(kdc_outbox_purge_history(f->ob, f->now + 31 * DAY_MS, NULL), KDC_OK);
+	assert_int_equal(kdc_outbox_find(f->ob, text, id, &ev, &st, err, sizeof err),
+	                 KDC_ERR_NOT_FOUND);
+	assert_null(ev);
+	assert_non_null(strstr(err, "events older than 30 days are not kept here"));
+	assert_non_null(strstr(err, "kdc-ward void"));
+}
+
 static void outbox_of_version_2_gets_the_worklist_tables(void **state)
 {
 	struct fx *f = *state;
@@ -490,6 +713,9 @@ static void outbox_of_version_2_gets_the_worklist_tables(void **state)
 	f->ob = NULL;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE worklist; DROP TABLE worklist_info; "
+	                              "DROP TABLE history; ALTER TABLE outbox DROP COLUMN khom; "
+	                              "ALTER TABLE outbox DROP COLUMN household; "
+	                              "ALTER TABLE outbox DROP COLUMN member; "
 	                              "UPDATE schema_version SET version = 2", NULL, NULL, NULL),
 	                 SQLITE_OK);
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
@@ -497,6 +723,11 @@ static void outbox_of_version_2_gets_the_worklist_tables(void **state)
 	if (kdc_outbox_open(f->path, &f->ob, err, sizeof err) != KDC_OK)
 		fail_msg("opening a version 2 outbox: %s", err);
 	assert_int_equal(rows(f), 1);
+	/* the pending event's codes come from its payload, so its copy in the
+	 * history has them once it is stored */
+	assert_int_equal(receipted(f, a.id, f->now), KDC_OK);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM history WHERE khom = '6' AND "
+	                          "household = 'H0042'"), 1);
 	make_wl(&t, "T1", 1, 1000, v1, 1);
 	assert_int_equal(store(f, &t, &stored), KDC_OK);
 	assert_string_equal(listed(f, NULL, 0), "6/H0041");
@@ -518,6 +749,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(check_refuses_unknown_households_with_a_suggestion, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(find_by_id_start_or_end_and_refuse_what_is_not_one, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(void_and_corrected_event_are_recorded_together_or_not_at_all, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(receipt_copies_stored_events_to_the_history_in_its_transaction, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(history_is_purged_after_history_days, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(stored_events_are_found_voided_and_listed_from_the_history, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(outbox_of_version_2_gets_the_worklist_tables, fx_setup, fx_teardown),
 	};
 
