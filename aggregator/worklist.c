@@ -630,6 +630,7 @@ static uint8_t *wl__team_pack(kdc_worklist *wl, const struct wl_team *t, int64_t
 	msg.team = (char *)t->code;
 	msg.as_of_ms = now_ms;
 	msg.seq = (uint64_t)seq;
+	msg.from_register = wl->has_register;
 	msg.n_households = n;
 	msg.households = ptrs;
 	*len = kdc__v1__worklist__get_packed_size(&msg);

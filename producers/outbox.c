@@ -121,6 +121,9 @@ static const char *const outbox__migrations[] = {
 	" member INTEGER NOT NULL, payload BLOB NOT NULL,"
 	" stored_ms INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX history_stored ON history(stored_ms);",
+	/* 4 -> 5: whether the stored worklist is the ward's register (only then
+	 * is a household missing from it refused when recording) */
+	"ALTER TABLE worklist_info ADD COLUMN from_register INTEGER NOT NULL DEFAULT 1;",
 };
 
 struct kdc_outbox {

@@ -32,7 +32,7 @@
 #include "kdc_proto.h"
 #include "kdc_util.h"
 
-#define KDC_OUTBOX_SCHEMA_VERSION 4
+#define KDC_OUTBOX_SCHEMA_VERSION 5
 /* days a stored event stays in the history by default */
 #define KDC_OUTBOX_HISTORY_DAYS 60
 

@@ -153,7 +153,7 @@ int kdc_worklist_info(kdc_outbox *ob, struct kdc_wl_info *info)
 	int rc, src;
 
 	memset(info, 0, sizeof *info);
-	if ((rc = wl__prepare(ob, "SELECT ward, team, as_of_ms, seq, received_ms FROM "
+	if ((rc = wl__prepare(ob, "SELECT ward, team, as_of_ms, seq, received_ms, from_register FROM "
 	                      "worklist_info WHERE id = 1", &st)) != KDC_OK)
 		return rc;
 	if ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -162,6 +162,7 @@ int kdc_worklist_info(kdc_outbox *ob, struct kdc_wl_info *info)
 		info->as_of_ms = sqlite3_column_int64(st, 2);
 		info->seq = sqlite3_column_int64(st, 3);
 		info->received_ms = sqlite3_column_int64(st, 4);
+		info->from_register = sqlite3_column_int(st, 5);
 		rc = KDC_OK;
 	} else {
 		rc = src == SQLITE_DONE ? KDC_ERR_NOT_FOUND : kdc_outbox_fail(ob, src, "worklist_info");
@@ -188,8 +189,8 @@ int kdc_worklist_store(kdc_outbox *ob, const kdc_worklist_pb *wl, int64_t now_ms
 		"last_attempt_ms = ?5, next = ?6, people_15plus = ?7, field_added = ?8, pos = ?9, "
 		"local = 0";
 	static const char info_sql[] =
-		"INSERT OR REPLACE INTO worklist_info(id, ward, team, as_of_ms, seq, received_ms) "
-		"VALUES (1, ?1, ?2, ?3, ?4, ?5)";
+		"INSERT OR REPLACE INTO worklist_info(id, ward, team, as_of_ms, seq, received_ms, "
+		"from_register) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)";
 	sqlite3_stmt *ins = NULL, *del = NULL, *info_st = NULL;
 	struct kdc_wl_info old;
 	int have, rc, own_tx = 0;
@@ -220,8 +221,9 @@ int kdc_worklist_store(kdc_outbox *ob, const kdc_worklist_pb *wl, int64_t now_ms
 			goto cleanup;
 	}
 	if ((rc = wl__prepare(ob, info_sql, &info_st)) != KDC_OK ||
-	    (rc = wl__bound(ob, kdc_db_bind(info_st, "ttiii", wl->ward, wl->team, wl->as_of_ms,
-	                                    (int64_t)wl->seq, now_ms))) != KDC_OK ||
+	    (rc = wl__bound(ob, kdc_db_bind(info_st, "ttiiii", wl->ward, wl->team, wl->as_of_ms,
+	                                    (int64_t)wl->seq, now_ms,
+	                                    (int64_t)(wl->from_register != 0)))) != KDC_OK ||
 	    (rc = wl__step(ob, info_st, "worklist_info")) != KDC_OK)
 		goto cleanup;
 	if (stored)
@@ -339,8 +341,10 @@ int kdc_worklist_check(kdc_outbox *ob, const char *ward, const char *team, const
 
 	if ((rc = wl__info_or_none(ob, &info, &have)) != KDC_OK)
 		return rc;
-	/* a list of another ward or team (the device moved) says nothing here */
-	if (!have || strcmp(info.ward, ward) != 0 || strcmp(info.team, team) != 0)
+	/* a list of another ward or team (the device moved), or of a ward
+	 * without a register (the households seen so far), says nothing here */
+	if (!have || !info.from_register || strcmp(info.ward, ward) != 0 ||
+	    strcmp(info.team, team) != 0)
 		return KDC_OK;
 	if ((rc = kdc_worklist_list(ob, khom, 0, wl__collect, &c)) != KDC_OK) {
 		if (rc == KDC_ERR_NOMEM)

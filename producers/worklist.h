@@ -29,6 +29,7 @@ struct kdc_wl_info {
 	int64_t as_of_ms;
 	int64_t seq;
 	int64_t received_ms;
+	int from_register;       /* 1: the list is the register: others are refused */
 };
 
 /* One household of the stored list. */

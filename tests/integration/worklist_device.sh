@@ -20,6 +20,7 @@ ward: "$ward"
 team: "T1"
 as_of_ms: 1764669600000
 seq: 7
+from_register: true
 households { khom: "6" household: "H0041" status: HOUSEHOLD_STATUS_NOT_VISITED next: NEXT_STEP_VISIT }
 households { khom: "6" household: "H0042" status: HOUSEHOLD_STATUS_NOT_HOME attempts: 2
              last_attempt_ms: 1764583200000 next: NEXT_STEP_REVISIT }

@@ -95,6 +95,7 @@ static void make_wl(struct test_wl *t, const char *team, uint64_t seq, int64_t a
 	t->wl.ward = "31975";
 	t->wl.team = (char *)team;
 	t->wl.seq = seq;
+	t->wl.from_register = 1;
 	t->wl.as_of_ms = as_of;
 	for (size_t i = 0; i < n; i++) {
 		int status = 0;
