@@ -12,12 +12,12 @@
 #    recomputes the statistics itself (equal to a rebuild).
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
-kdc_test_init register 150
+kdc_test_init register_tools 150
 need_program KDC_EVENT
 need_program KDC_AGGREGATOR
 [ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
 
-ward=90021
+ward=90022
 profile=$WORK/ward-profile.ini
 sed "s/^code = 31975$/code = $ward/" "$KDC_SOURCE_DIR/deploy/ward-profile.example.ini" >"$profile"
 csv=$KDC_SOURCE_DIR/deploy/register-khom6.example.csv

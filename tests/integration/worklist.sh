@@ -16,7 +16,7 @@ need_program KDC_AGGREGATOR
 [ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
 command -v jq >/dev/null || fail "jq is not installed (apt-get install jq)"
 
-ward=90012
+ward=90024
 db=$WORK/agg/ward.db
 profile=$WORK/profile.ini
 port=$(broker_port "$BROKER_DIR")

@@ -11,7 +11,7 @@ set -u
 kdc_test_init worklist_device 120
 need_program KDC_EVENT
 
-ward=90021
+ward=90023
 broker=$WORK/broker
 broker_start "$broker"
 
