@@ -96,21 +96,7 @@ assert_eq "register entry of H002 in khóm 7" 0 "$(sql_count "$db" register "kho
 assert_eq "register log rows of khóm 6's H002 kept" 1 "$(sql_count "$db" register_log "khom = '6' and household = 'H002'")"
 
 # statistics after forget == statistics after a fresh rebuild of the same data
-dump_stats() {
-	local t
-	for t in $(sql "$1" "select name from sqlite_master where type = 'table' and name like 'st\\_%' escape '\\' order by name;"); do
-		echo "== $t"
-		sql "$1" "select * from $t order by 1, 2;"
-	done
-}
-dump_stats "$db" >"$WORK/after_forget.txt"
-"$KDC_AGGREGATOR" rebuild --db "$db" --profile "$profile" 2>"$WORK/rebuild.err" ||
-	fail "rebuild failed: $(cat "$WORK/rebuild.err")"
-dump_stats "$db" >"$WORK/after_rebuild.txt"
-[ -s "$WORK/after_forget.txt" ] || fail "no statistics tables found"
-diff -u "$WORK/after_forget.txt" "$WORK/after_rebuild.txt" >"$WORK/stats.diff" ||
-	fail "statistics after forget differ from a rebuild: $(head -n 20 "$WORK/stats.diff")"
-printf 'ok: statistics after forget equal a rebuild (%s lines compared)\n' "$(wc -l <"$WORK/after_forget.txt")"
+stats_equal_rebuild "$db" "$profile" "after forget"
 
 # and the published numbers only count the remaining household
 agg_restart "$WORK/agg"

@@ -491,6 +491,29 @@ sql() {
 
 sql_count() { sql "$1" "select count(*) from $2 ${3:+where $3};"; }
 
+# stats_equal_rebuild DB PROFILE WHAT: the statistics tables (st_*) of DB as
+# they are equal what `kdc-aggregator rebuild` makes of them; fails naming WHAT
+# ("after a void") with the first lines of the difference. The aggregator must
+# not be running on DB.
+stats__dump() {
+	local t
+	for t in $(sql "$1" "select name from sqlite_master where type = 'table' and name like 'st\\_%' escape '\\' order by name;"); do
+		echo "== $t"
+		sql "$1" "select * from $t order by 1, 2;"
+	done
+}
+stats_equal_rebuild() {
+	local db=$1 profile=$2 what=$3
+	stats__dump "$db" >"$WORK/stats_live.txt"
+	[ -s "$WORK/stats_live.txt" ] || fail "no statistics tables found in $db"
+	"$KDC_AGGREGATOR" rebuild --db "$db" --profile "$profile" 2>"$WORK/rebuild.err" ||
+		fail "rebuild failed: $(cat "$WORK/rebuild.err")"
+	stats__dump "$db" >"$WORK/stats_rebuilt.txt"
+	diff -u "$WORK/stats_live.txt" "$WORK/stats_rebuilt.txt" >"$WORK/stats.diff" ||
+		fail "statistics $what differ from a rebuild: $(head -n 20 "$WORK/stats.diff")"
+	printf 'ok: statistics %s equal a rebuild (%s lines compared)\n' "$what" "$(wc -l <"$WORK/stats_live.txt")"
+}
+
 # uuid_hex UUID: the 32 lowercase hex digits of a UUID text (as lower(hex(id))).
 uuid_hex() { printf '%s' "$1" | tr -d '-' | tr 'A-F' 'a-f'; }
 
