@@ -102,6 +102,12 @@ int kdc_mqtt_subscribe(kdc_mqtt *m, const char *topic_filter, int qos);
  * on the filter follows the grant on the same connection. Any thread. */
 int kdc_mqtt_sub_answer(kdc_mqtt *m, const char *filter, int64_t *at_ms);
 
+/* Stops making the subscription to filter at each connect, for one the
+ * broker refused: some brokers (RabbitMQ) close the connection on a refused
+ * SUBSCRIBE, so asking again at every reconnect would keep the client from
+ * ever staying connected. Owner thread. */
+void kdc_mqtt_drop_sub(kdc_mqtt *m, const char *filter);
+
 /* Drives connecting/reconnecting. Cheap; call at least every 100 ms or so. */
 void kdc_mqtt_tick(kdc_mqtt *m);
 

@@ -97,8 +97,13 @@ static void mqtt__subscribe_all(kdc_mqtt *m)
 {
 	pthread_mutex_lock(&m->lock);
 	for (int i = 0; i < m->nsubs; i++) {
-		MQTTAsync_responseOptions ro = mqtt__sub_options(m, &m->subs[i]);
-		int rc = MQTTAsync_subscribe(m->client, m->subs[i].filter, m->subs[i].qos, &ro);
+		MQTTAsync_responseOptions ro;
+		int rc;
+
+		if (m->subs[i].dropped)
+			continue;
+		ro = mqtt__sub_options(m, &m->subs[i]);
+		rc = MQTTAsync_subscribe(m->client, m->subs[i].filter, m->subs[i].qos, &ro);
 		if (rc != MQTTASYNC_SUCCESS)
 			kdc_warn("mqtt: subscribe to %s failed: %s", m->subs[i].filter,
 			         MQTTAsync_strerror(rc));
@@ -497,6 +502,7 @@ int kdc_mqtt_subscribe(kdc_mqtt *m, const char *filter, int qos)
 	sub->filter = copy;
 	sub->qos = qos;
 	atomic_store(&sub->answer, 0);
+	sub->dropped = 0;
 	m->nsubs++;
 cleanup:
 	pthread_mutex_unlock(&m->lock);
@@ -525,6 +531,15 @@ int kdc_mqtt_sub_answer(kdc_mqtt *m, const char *filter, int64_t *at_ms)
 	}
 	pthread_mutex_unlock(&m->lock);
 	return answer;
+}
+
+void kdc_mqtt_drop_sub(kdc_mqtt *m, const char *filter)
+{
+	pthread_mutex_lock(&m->lock);
+	for (int i = 0; i < m->nsubs; i++)
+		if (strcmp(m->subs[i].filter, filter) == 0)
+			m->subs[i].dropped = 1;
+	pthread_mutex_unlock(&m->lock);
 }
 
 /* Why the connect failed: the broker's answer, else what the diagnosis finds

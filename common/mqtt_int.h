@@ -36,6 +36,7 @@ struct mqtt_sub {
 	 * 0 none yet, 1 granted, -1 refused; reset at each connect */
 	_Atomic int answer;
 	_Atomic int64_t answer_ms;     /* kdc_mono_ms of that answer */
+	int dropped;                   /* kdc_mqtt_drop_sub: not made again */
 };
 
 /* A QoS>0 publish handed to Paho, until Paho answers for it. */

@@ -927,6 +927,9 @@ static int producer__worklist_waiting(kdc_producer *p)
 		return !!p->want_worklist && !p->mqtt;
 	answer = kdc_mqtt_sub_answer(p->mqtt, p->worklist_topic, &at);
 	if (answer < 0) {
+		/* not asked again at the next reconnect: RabbitMQ closes the
+		 * connection on a refused SUBSCRIBE, and the events still go */
+		kdc_mqtt_drop_sub(p->mqtt, p->worklist_topic);
 		p->wl_state = KDC_PRODUCER_WORKLIST_REFUSED;
 		return 0;
 	}
@@ -959,9 +962,16 @@ int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_at
 	pending = counted;
 	drained_at_count = p->st.committed + p->st.rejected;
 	next_count = kdc_mono_ms() + PROD_COUNT_EVERY_MS;
-	while (pending > 0 || producer__worklist_waiting(p)) {
+	for (;;) {
+		/* asked each round, not only once the events are done: it drops a
+		 * refused worklist subscription, on which some brokers close the
+		 * connection, before it keeps the events from going */
+		int wl_waiting = producer__worklist_waiting(p);
 		char why[8];
 		int cause;
+
+		if (pending <= 0 && !wl_waiting)
+			break;
 		now = kdc_mono_ms();
 		if (pending <= 0 && now - start >= timeout_ms && !(stop && *stop))
 			break; /* the events are done; the worklist did not come: not an error */

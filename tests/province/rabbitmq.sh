@@ -42,12 +42,17 @@ cat >"$r/accounts" <<EOF
 # test accounts
 aggregator $w1 ${pw[agg1]}
 aggregator $w2 ${pw[agg2]}
-device $w1 D1 ${pw[d11]}
+device $w1 D1 ${pw[d11]} T1
 device $w1 D2 ${pw[d12]}
-device $w2 D1 ${pw[d21]}
+device $w2 D1 ${pw[d21]} T1
 rollup $province ${pw[rollup]}
 EOF
-"$tpl/kdc-rabbitmq-defs" "$r/accounts" >"$r/defs.json" || fail "kdc-rabbitmq-defs failed"
+# D2's line is as written before worklists (no team): still accepted, with a
+# word that it gets no worklist
+"$tpl/kdc-rabbitmq-defs" "$r/accounts" >"$r/defs.json" 2>"$r/defs.err" ||
+	fail "kdc-rabbitmq-defs failed: $(cat "$r/defs.err")"
+grep -q "device $w1.D2 has no team" "$r/defs.err" ||
+	fail "kdc-rabbitmq-defs did not say that D2's line has no team: $(cat "$r/defs.err")"
 out=$(rabbitmqctl_ import_definitions "$r/defs.json" 2>&1) || fail "rabbitmqctl import_definitions: $out"
 echo "ok: accounts imported: $(jq '.users | length' "$r/defs.json") users with topic rights"
 
@@ -57,8 +62,27 @@ url=tcp://127.0.0.1:$mport
 rsub() { retained_json "$mport" "$1" -u "kdc.rollup.$province" -P "${pw[rollup]}"; }
 online() { case "$(rsub "kdc/v1/$1/status/aggregator")" in *'"online"'*) return 0 ;; esac; return 1; }
 
+# ward 1 has a profile with teams, so its aggregator publishes team worklists
+mkdir -p "$WORK/$w1"
+cat >"$WORK/$w1/profile.ini" <<EOF
+[ward]
+code = $w1
+[khom 6]
+households = 40
+people_15plus = 90
+[khom 7]
+households = 30
+people_15plus = 70
+[team T1]
+khoms = 6
+devices = D1
+[team T2]
+khoms = 7
+devices = D2
+EOF
 agg_start "$WORK/$w1/agg" --broker "$url" --ward $w1 --db "$WORK/$w1/ward.db" \
-	--username "kdc.aggregator.$w1" --password "${pw[agg1]}" --mqtt-version auto
+	--username "kdc.aggregator.$w1" --password "${pw[agg1]}" --mqtt-version auto \
+	--profile "$WORK/$w1/profile.ini"
 agg_start "$WORK/$w2/agg" --broker "$url" --ward $w2 --db "$WORK/$w2/ward.db" \
 	--username "kdc.aggregator.$w2" --password "${pw[agg2]}" --mqtt-version 3.1.1
 wait_for 40 "aggregator $w1 online on RabbitMQ" online $w1
@@ -117,6 +141,11 @@ for c in d11 d12 d21; do
 done
 grep -q 'MQTT 3.1.1' "$WORK/d11.sync.log" || fail "device d11 (auto) did not connect with MQTT 3.1.1"
 grep -q 'MQTT 3.1.1' "$WORK/d12.sync.log" || fail "device d12 (3.1.1) did not connect with MQTT 3.1.1"
+# D2 has no worklist right: RabbitMQ closes the connection on its refused
+# worklist SUBSCRIBE, and the sync still delivered everything (above)
+grep -q "does not let this device read team T2's worklist" "$WORK/d12.sync.log" ||
+	fail "d12's sync did not say that the broker refused its team's worklist"
+echo "ok: a device without worklist rights syncs all its events and says the list was refused"
 stored_once "$WORK/$w1/ward.db" "$WORK/d11.ids"
 stored_once "$WORK/$w1/ward.db" "$WORK/d12.ids"
 stored_once "$WORK/$w2/ward.db" "$WORK/d21.ids"
@@ -156,8 +185,19 @@ for i in 1 2 3; do
 		--method bank_transfer --amount $((i * 1000))
 	echo "$EVENT_ID" >>"$WORK/d11.ids.2"
 done
+# team T1's worklist, published by the aggregator (retained) once it has
+# households, reaches D1 (which has the right to read it) on this sync
+wl_published() {
+	[ -n "$(retained_json "$mport" "kdc/v1/$w1/worklist/T1" -u "kdc.aggregator.$w1" -P "${pw[agg1]}")" ]
+}
+wait_for 60 "team T1's worklist retained on RabbitMQ" wl_published
 dev_sync "$WORK/d11.conf" 60
 assert_eq "d11: outbox rows after the second sync" 0 "$(dev_outbox_count "$WORK/d11.conf")"
+grep -q "the team's worklist is updated" "$WORK/d11.sync.log" ||
+	fail "d11's sync did not receive team T1's worklist: $(grep worklist "$WORK/d11.sync.log")"
+worklist_out=$("$KDC_EVENT" --config "$WORK/d11.conf" worklist 2>&1) || fail "kdc-event worklist: $worklist_out"
+grep -q H1 <<<"$worklist_out" || fail "d11's worklist does not list household H1: $worklist_out"
+echo "ok: team T1's worklist reached D1 through RabbitMQ"
 stored_once "$WORK/$w1/ward.db" "$WORK/d11.ids.2"
 stored_once "$WORK/$w1/ward.db" "$WORK/d11.ids"
 assert_eq "ward $w1 rows after the restart with 3.1.1" 11 "$(sql_count "$WORK/$w1/ward.db" events)"
