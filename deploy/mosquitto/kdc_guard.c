@@ -20,6 +20,11 @@
  *                               there; an empty retained publish (which only
  *                               clears one) is allowed for USER given by
  *   plugin_opt_clear_user USER  (the aggregator, for `kdc-ward clear-retained`)
+ *   plugin_opt_clean_only USER  account USER may only connect with a clean
+ *                               session (the shared dashboard account: a
+ *                               session kept after it goes would make the
+ *                               broker queue messages for it, in memory,
+ *                               under as many ids as anyone cares to invent)
  * An account without a rule, and a client without a username, is refused.
  * kdc-ward writes the prefixes so that no fixed id starts with a prefix of
  * another account: then nobody can claim an id that is not theirs.
@@ -48,6 +53,7 @@ struct guard {
 	int nrules;
 	char *event_prefix;
 	char *clear_user;
+	char *clean_only;
 };
 
 static mosquitto_plugin_id_t *guard__pid;
@@ -113,6 +119,14 @@ static int guard__basic_auth(int event, void *event_data, void *userdata)
 		                     cid, user, r ? r->id : "none");
 		return MOSQ_ERR_AUTH;
 	}
+	if (g->clean_only && strcmp(user, g->clean_only) == 0 &&
+	    !mosquitto_client_clean_session(ed->client)) {
+		mosquitto_log_printf(MOSQ_LOG_WARNING,
+		                     "kdc_guard: refused client '%s' of account '%s': it asked the broker to "
+		                     "keep its session, and this account may only use clean sessions",
+		                     cid, user);
+		return MOSQ_ERR_AUTH;
+	}
 	/* The id fits: the password file decides. */
 	return MOSQ_ERR_PLUGIN_DEFER;
 }
@@ -144,6 +158,7 @@ static void guard__free(struct guard *g)
 	}
 	free(g->event_prefix);
 	free(g->clear_user);
+	free(g->clean_only);
 	free(g);
 }
 
@@ -171,6 +186,10 @@ static int guard__parse(struct guard *g, struct mosquitto_opt *opts, int n)
 		} else if (strcmp(k, "clear_user") == 0) {
 			free(g->clear_user);
 			if ((g->clear_user = strdup(v)) == NULL)
+				return MOSQ_ERR_NOMEM;
+		} else if (strcmp(k, "clean_only") == 0) {
+			free(g->clean_only);
+			if ((g->clean_only = strdup(v)) == NULL)
 				return MOSQ_ERR_NOMEM;
 		} else {
 			mosquitto_log_printf(MOSQ_LOG_ERR, "kdc_guard: unknown option plugin_opt_%s", k);

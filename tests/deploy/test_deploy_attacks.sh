@@ -81,6 +81,19 @@ part_clientid() {
 	done
 	kdc_say "ok: three dashboards share the account at once"
 
+	# The public account may not leave a session behind (clean session off):
+	# the broker would queue messages for it in memory, under any number of
+	# ids. Refused; the same id with a clean session is let in.
+	timeout 10 mosquitto_sub -h 127.0.0.1 -p "$TLS" --cafile "$CA" -u kdc.dashboard -P "$DASH_PW" \
+		-i kdc-dash-keep -c -q 1 -t "kdc/v1/$WARD/stats/ward" -C 1 -W 5 >"$WORK/keep.out" 2>&1 &&
+		fail "the dashboard account kept a session (clean session off): $(cat "$WORK/keep.out")"
+	grep -q "refused client 'kdc-dash-keep' of account 'kdc.dashboard'" "$WORK/mosquitto.log" ||
+		fail "the broker did not say why it refused kdc-dash-keep: $(cat "$WORK/keep.out")"
+	timeout 10 mosquitto_sub -h 127.0.0.1 -p "$TLS" --cafile "$CA" -u kdc.dashboard -P "$DASH_PW" \
+		-i kdc-dash-keep -q 1 -t "kdc/v1/$WARD/stats/ward" -C 1 -W 5 >"$WORK/clean.out" 2>&1 ||
+		fail "the dashboard account with a clean session was refused: $(cat "$WORK/clean.out")"
+	kdc_say "ok: the dashboard account cannot keep a session ($(head -n 1 "$WORK/keep.out")), and reads with a clean one"
+
 	# Baseline: D3's sync times with nobody attacking.
 	local n=0 t base_max=0 loop_max=0 loop_n=0
 	for n in 1 2 3; do
