@@ -265,6 +265,20 @@ assert_eq "households visited of the ward's total (kdc-stats --config, as $MEMBE
 table=$(as "$MEMBER" kdc-stats --config "$DIR/dashboard.conf" --once --timeout 20 2>&1)
 assert_contains "kdc-stats table" "186" "$table"
 
+# ---- the ward office's register, while the aggregator runs ------------------------
+# kdc-ward runs kdc-aggregator's register tools as the database's owner (kdc):
+# the files they write stay the aggregator's.
+"$KDC_WARD" register import "$SRC/deploy/register-khom6.example.csv" --dir "$DIR" --by "Officer" \
+	>"$WORK/register.log" 2>&1 || fail "kdc-ward register import failed: $(tail -n 3 "$WORK/register.log")"
+assert_contains "kdc-ward register import (as root, run as kdc)" "added 186" "$(cat "$WORK/register.log")"
+for f in "$STATE/kdc/$WARD"/events.db*; do
+	case $(stat -c %U "$f") in kdc) ;; *) fail "$f belongs to $(stat -c %U "$f") after the register import, not kdc" ;; esac
+done
+echo "ok: the database files are still user kdc's after the register import"
+"$KDC_WARD" register list --khom 6 --dir "$DIR" >"$WORK/register.list" 2>&1 ||
+	fail "kdc-ward register list failed: $(tail -n 3 "$WORK/register.list")"
+assert_contains "kdc-ward register list" "186 active households in khóm 6" "$(cat "$WORK/register.list")"
+
 # ---- nobody reads what is not theirs --------------------------------------------
 denied() { # USER FILE: USER cannot read FILE
 	if as "$1" cat "$2" >/dev/null 2>&1; then fail "$1 can read $2"; fi
