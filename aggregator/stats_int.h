@@ -4,7 +4,8 @@
  * Only the stats_*.c files include it; everyone else uses stats.h.
  *
  * The parts, in the order an event goes through them:
- *   stats_db.c       open/free, schema, statements, row caches, scope registry
+ *   stats_db.c       open/free, schema, statements, row caches
+ *   stats_scope.c    the scope registry: ward, khóms and teams, with their rows
  *   stats_fold.c     kdc_stats_apply: fold a batch in memory, write its sums
  *   stats_rebuild.c  kdc_stats_rebuild: the same fold over every stored event
  *   stats_read.c     a scope's snapshot read from the tables
@@ -211,7 +212,7 @@ struct snapshot {
 	size_t ndevs;
 };
 
-/* stats_db.c: the statistics' storage: statements, the schema, the row caches, the scope registry */
+/* stats_db.c: the statistics' storage: statements, the schema, the row caches */
 int stats__dberr(kdc_stats *s, int rc, const char *what);
 sqlite3_stmt *stats__stmt(kdc_stats *s, enum stmt_id id);
 int stats__run(kdc_stats *s, sqlite3_stmt *st, const char *what);
@@ -226,11 +227,15 @@ int stats__cache_check(kdc_stats *s);
 void *stats__cache_get(struct kdc_hmap *cache, const void *key, int *created);
 struct c_hh *stats__hh_row(kdc_stats *s, const struct k_hh *k, int *rc);
 struct c_person *stats__person_row(kdc_stats *s, const struct k_person *k, int *rc);
+int stats__table_exists(kdc_stats *s, const char *name, int *exists);
+
+/* stats_scope.c: the scope registry */
 const char *stats__ward_code(const kdc_stats *s);
 struct scope *stats__scope_find(kdc_stats *s, int kind, const char *code);
 int stats__scope_store(kdc_stats *s, const struct scope *sc);
 struct scope *stats__scope_for(kdc_stats *s, int kind, const char *code);
-int stats__table_exists(kdc_stats *s, const char *name, int *exists);
+int stats__load_scopes(kdc_stats *s);
+int stats__register_profile_scopes(kdc_stats *s);
 
 /* stats_read.c: reading a scope's snapshot from the tables */
 int stats__hist_from(kdc_stats *s, int64_t sid, int what, int64_t from, int64_t *out);

@@ -58,7 +58,8 @@ kdc_store *kdc_store_open(const char *path, const struct kdc_store_opts *opts,
 void kdc_store_close(kdc_store *s);
 
 /* The SQLite handle (for the statistics tables, which live in the same file
- * and change in the same transactions). Owned by the store. */
+ * and change in the same transactions). Owned by the store. While the
+ * statistics are open its rollback hook is theirs (stats.h). */
 sqlite3 *kdc_store_db(kdc_store *s);
 /* The schema version found in the file (after migrations). */
 int kdc_store_schema_version(kdc_store *s);

@@ -1,6 +1,7 @@
 /* writer_int.h: what the parts of the writer share (writer.c, the thread;
- * writer_register.c, the household register and voids in a batch): the
- * struct behind kdc_writer. Nobody else includes it; see writer.h. */
+ * writer_register.c, the household register and voids in a batch;
+ * writer_receipts.c, the batch's receipts): the struct behind kdc_writer.
+ * Nobody else includes it; see writer.h. */
 #ifndef KDC_WRITER_INT_H
 #define KDC_WRITER_INT_H
 
@@ -15,6 +16,10 @@
 #include "writer.h"
 
 enum { OUTCOME_SKIP = -1, OUTCOME_COMMITTED = 0 };
+
+/* Entries per receipt. Worst case (all rejected with the longest detail)
+ * ~225 bytes each, so a receipt stays under KDC_MAX_RECEIPT_BYTES. */
+#define RECEIPT_CHUNK 1000
 
 /* What happened to one message of the batch, kept past the release of its
  * ingest slot so that receipts can be sent after the queue moved on. */
@@ -113,6 +118,9 @@ struct kdc_writer {
 int writer__reject(kdc_writer *w, const struct kdc_ingest_msg *m, struct writer_outcome *o,
                    int64_t now, int reason, const char *detail);
 void writer__failed(kdc_writer *w, int rc, size_t n);
+
+/* writer_receipts.c: one receipt per device of the batch's outcomes[0, n) */
+void writer__receipts(kdc_writer *w, size_t n);
 
 /* writer_register.c: the register's part of a batch (inside its
  * transaction unless said otherwise) */

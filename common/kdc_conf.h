@@ -48,6 +48,13 @@ struct kdc_opt {
 };
 #define KDC_OPT_END { NULL, KDC_OPT_STR, 0, 0, 0, NULL, NULL }
 
+/* One row of a table whose values go into a conf_type struct, e.g.
+ *   KDC_OPT(struct cli, "timeout", KDC_OPT_INT, timeout, 1, 86400, "10",
+ *           "give up after this many seconds")
+ * field may name a member of a member (mqtt.broker). */
+#define KDC_OPT(conf_type, name, type, field, min, max, def, help) \
+	{ name, type, offsetof(conf_type, field), min, max, def, help }
+
 /* Sets every option to its default (strings strdup'd). */
 int kdc_conf_defaults(const struct kdc_opt *opts, void *target);
 /* Sets one option from text; unknown name or bad value -> KDC_ERR_CONFIG with

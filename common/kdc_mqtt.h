@@ -43,16 +43,16 @@ struct kdc_mqtt_conf {
 /* Option-table rows for the fields above, to splice into a program's table
  * with KDC_MQTT_OPTS(struct_type, member_name). */
 #define KDC_MQTT_OPTS(type, m) \
-	{ "broker", KDC_OPT_STR, offsetof(type, m.broker), 0, 0, "tcp://127.0.0.1:1883", "broker URL (tcp:// or ssl://)" }, \
-	{ "client-id", KDC_OPT_STR, offsetof(type, m.client_id), 0, 0, NULL, "MQTT client id (keep it stable: the session is keyed by it)" }, \
-	{ "username", KDC_OPT_STR, offsetof(type, m.username), 0, 0, NULL, "MQTT username" }, \
-	{ "password", KDC_OPT_STR, offsetof(type, m.password), 0, 0, NULL, "MQTT password (prefer the config file, mode 0600)" }, \
-	{ "ca-file", KDC_OPT_PATH, offsetof(type, m.ca_file), 0, 0, NULL, "CA certificate for TLS (PEM)" }, \
-	{ "cert-file", KDC_OPT_PATH, offsetof(type, m.cert_file), 0, 0, NULL, "client certificate for TLS (PEM)" }, \
-	{ "key-file", KDC_OPT_PATH, offsetof(type, m.key_file), 0, 0, NULL, "client key for TLS (PEM)" }, \
-	{ "mqtt-version", KDC_OPT_STR, offsetof(type, m.mqtt_version), 0, 0, "auto", "auto, 5 or 3.1.1" }, \
-	{ "keepalive", KDC_OPT_INT, offsetof(type, m.keepalive), 5, 3600, "30", "MQTT keepalive in seconds" }, \
-	{ "session-expiry", KDC_OPT_INT, offsetof(type, m.session_expiry), 0, 4294967295LL, "604800", "MQTT 5 session expiry in seconds" }
+	KDC_OPT(type, "broker", KDC_OPT_STR, m.broker, 0, 0, "tcp://127.0.0.1:1883", "broker URL (tcp:// or ssl://)"), \
+	KDC_OPT(type, "client-id", KDC_OPT_STR, m.client_id, 0, 0, NULL, "MQTT client id (keep it stable: the session is keyed by it)"), \
+	KDC_OPT(type, "username", KDC_OPT_STR, m.username, 0, 0, NULL, "MQTT username"), \
+	KDC_OPT(type, "password", KDC_OPT_STR, m.password, 0, 0, NULL, "MQTT password (prefer the config file, mode 0600)"), \
+	KDC_OPT(type, "ca-file", KDC_OPT_PATH, m.ca_file, 0, 0, NULL, "CA certificate for TLS (PEM)"), \
+	KDC_OPT(type, "cert-file", KDC_OPT_PATH, m.cert_file, 0, 0, NULL, "client certificate for TLS (PEM)"), \
+	KDC_OPT(type, "key-file", KDC_OPT_PATH, m.key_file, 0, 0, NULL, "client key for TLS (PEM)"), \
+	KDC_OPT(type, "mqtt-version", KDC_OPT_STR, m.mqtt_version, 0, 0, "auto", "auto, 5 or 3.1.1"), \
+	KDC_OPT(type, "keepalive", KDC_OPT_INT, m.keepalive, 5, 3600, "30", "MQTT keepalive in seconds"), \
+	KDC_OPT(type, "session-expiry", KDC_OPT_INT, m.session_expiry, 0, 4294967295LL, "604800", "MQTT 5 session expiry in seconds")
 
 typedef struct kdc_mqtt kdc_mqtt;
 

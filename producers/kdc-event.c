@@ -35,73 +35,70 @@ static volatile sig_atomic_t stop_flag;
 
 /* ---- option tables ---------------------------------------------------------- */
 
-#define O(name, type, field, min, max, def, help) \
-	{ name, type, offsetof(struct cli, field), min, max, def, help }
-
 #define DEVICE_ROWS \
-	O("config", KDC_OPT_STR, config, 0, 0, NULL, "read device settings from this file (key = value lines)"), \
+	KDC_OPT(struct cli, "config", KDC_OPT_STR, config, 0, 0, NULL, "read device settings from this file (key = value lines)"), \
 	KDC_PRODUCER_OPTS(struct cli, dev), \
-	O("log-level", KDC_OPT_STR, log_level, 0, 0, "warning", "debug, info, notice, warning or error"), \
-	O("help", KDC_OPT_BOOL, help, 0, 0, NULL, "show help")
+	KDC_OPT(struct cli, "log-level", KDC_OPT_STR, log_level, 0, 0, "warning", "debug, info, notice, warning or error"), \
+	KDC_OPT(struct cli, "help", KDC_OPT_BOOL, help, 0, 0, NULL, "show help")
 
-#define KHOM_ROW O("khom", KDC_OPT_STR, khom, 0, 0, NULL, "khom/ap code, e.g. 6 (required)")
-#define HOUSEHOLD_ROW O("household", KDC_OPT_STR, household, 0, 0, NULL, "household code, e.g. H001 (required; a code, never a name)")
-#define MEMBER_ROW O("member", KDC_OPT_INT, member, 1, KDC_MAX_MEMBERS, NULL, "the person's index in the household: 1, 2, ... (required)")
-#define AT_ROW O("at", KDC_OPT_STR, at, 0, 0, NULL, "when it happened (default: now): 2026-11-27T08:30 in ward time (--utc-offset), 2026-11-27T08:30+07:00, 2026-11-27T01:30Z, or a date alone, 2026-11-27, meaning noon ward time")
+#define KHOM_ROW KDC_OPT(struct cli, "khom", KDC_OPT_STR, khom, 0, 0, NULL, "khom/ap code, e.g. 6 (required)")
+#define HOUSEHOLD_ROW KDC_OPT(struct cli, "household", KDC_OPT_STR, household, 0, 0, NULL, "household code, e.g. H001 (required; a code, never a name)")
+#define MEMBER_ROW KDC_OPT(struct cli, "member", KDC_OPT_INT, member, 1, KDC_MAX_MEMBERS, NULL, "the person's index in the household: 1, 2, ... (required)")
+#define AT_ROW KDC_OPT(struct cli, "at", KDC_OPT_STR, at, 0, 0, NULL, "when it happened (default: now): 2026-11-27T08:30 in ward time (--utc-offset), 2026-11-27T08:30+07:00, 2026-11-27T01:30Z, or a date alone, 2026-11-27, meaning noon ward time")
 
 #define VISIT_ROWS KHOM_ROW, HOUSEHOLD_ROW, \
-	O("outcome", KDC_OPT_STR, outcome, 0, 0, NULL, "surveyed, not_home or declined (required)"), \
-	O("members", KDC_OPT_INT, members, 0, KDC_MAX_MEMBERS, NULL, "people living in the household"), \
-	O("members-15plus", KDC_OPT_INT, members_15plus, 0, KDC_MAX_MEMBERS, NULL, "of whom aged 15 or more"), \
-	O("smartphones", KDC_OPT_INT, smartphones, 0, KDC_MAX_MEMBERS, NULL, "smartphones in the household"), \
-	O("needs", KDC_OPT_STR, needs, 0, 0, NULL, "needs expressed, comma-separated: install_app, public_service_account, vneid, payment_account, cashless_bills, online_procedures, medical_booking, digital_skills"), \
+	KDC_OPT(struct cli, "outcome", KDC_OPT_STR, outcome, 0, 0, NULL, "surveyed, not_home or declined (required)"), \
+	KDC_OPT(struct cli, "members", KDC_OPT_INT, members, 0, KDC_MAX_MEMBERS, NULL, "people living in the household"), \
+	KDC_OPT(struct cli, "members-15plus", KDC_OPT_INT, members_15plus, 0, KDC_MAX_MEMBERS, NULL, "of whom aged 15 or more"), \
+	KDC_OPT(struct cli, "smartphones", KDC_OPT_INT, smartphones, 0, KDC_MAX_MEMBERS, NULL, "smartphones in the household"), \
+	KDC_OPT(struct cli, "needs", KDC_OPT_STR, needs, 0, 0, NULL, "needs expressed, comma-separated: install_app, public_service_account, vneid, payment_account, cashless_bills, online_procedures, medical_booking, digital_skills"), \
 	AT_ROW
 #define ACCOUNT_ROWS KHOM_ROW, HOUSEHOLD_ROW, MEMBER_ROW, \
-	O("kind", KDC_OPT_STR, kind, 0, 0, NULL, "public_service_portal, vneid_level2, provincial_app or payment (required)"), \
+	KDC_OPT(struct cli, "kind", KDC_OPT_STR, kind, 0, 0, NULL, "public_service_portal, vneid_level2, provincial_app or payment (required)"), \
 	AT_ROW
 #define PAYMENT_ROWS KHOM_ROW, HOUSEHOLD_ROW, MEMBER_ROW, \
-	O("purpose", KDC_OPT_STR, purpose, 0, 0, NULL, "electricity, water, telecom, public_fee, school_fee, health, shopping or other (required)"), \
-	O("method", KDC_OPT_STR, method, 0, 0, NULL, "bank_transfer, qr_code, ewallet or card (required)"), \
-	O("amount", KDC_OPT_INT, amount, 0, KDC_MAX_AMOUNT_VND, NULL, "amount in VND (optional)"), \
+	KDC_OPT(struct cli, "purpose", KDC_OPT_STR, purpose, 0, 0, NULL, "electricity, water, telecom, public_fee, school_fee, health, shopping or other (required)"), \
+	KDC_OPT(struct cli, "method", KDC_OPT_STR, method, 0, 0, NULL, "bank_transfer, qr_code, ewallet or card (required)"), \
+	KDC_OPT(struct cli, "amount", KDC_OPT_INT, amount, 0, KDC_MAX_AMOUNT_VND, NULL, "amount in VND (optional)"), \
 	AT_ROW
 #define SERVICE_ROWS KHOM_ROW, HOUSEHOLD_ROW, MEMBER_ROW, \
-	O("kind", KDC_OPT_STR, kind, 0, 0, NULL, "birth_registration, marital_status, medical_booking, field_report or other (required)"), \
+	KDC_OPT(struct cli, "kind", KDC_OPT_STR, kind, 0, 0, NULL, "birth_registration, marital_status, medical_booking, field_report or other (required)"), \
 	AT_ROW
 #define SYNC_ROWS \
-	O("timeout", KDC_OPT_INT, timeout, 1, 86400 * 7, "60", "give up after this many seconds (exit status 3)")
+	KDC_OPT(struct cli, "timeout", KDC_OPT_INT, timeout, 1, 86400 * 7, "60", "give up after this many seconds (exit status 3)")
 #define BULK_ROWS \
-	O("count", KDC_OPT_INT, count, 1, 100000000, NULL, "how many events to record (required)"), \
-	O("khom", KDC_OPT_STR, khom, 0, 0, "6", "khom/ap code of the households"), \
-	O("households", KDC_OPT_INT, households, 1, 9999, "186", "households H0001.. to spread the events over"), \
-	O("days", KDC_OPT_INT, days, 0, 700, "30", "event times spread over this many past days (0 = now)"), \
-	O("seed", KDC_OPT_INT, seed, 0, 4294967295LL, "1", "random seed (same seed, same events apart from ids and times)")
+	KDC_OPT(struct cli, "count", KDC_OPT_INT, count, 1, 100000000, NULL, "how many events to record (required)"), \
+	KDC_OPT(struct cli, "khom", KDC_OPT_STR, khom, 0, 0, "6", "khom/ap code of the households"), \
+	KDC_OPT(struct cli, "households", KDC_OPT_INT, households, 1, 9999, "186", "households H0001.. to spread the events over"), \
+	KDC_OPT(struct cli, "days", KDC_OPT_INT, days, 0, 700, "30", "event times spread over this many past days (0 = now)"), \
+	KDC_OPT(struct cli, "seed", KDC_OPT_INT, seed, 0, 4294967295LL, "1", "random seed (same seed, same events apart from ids and times)")
 
 #define HOUSEHOLD_ADD_ROWS KHOM_ROW, HOUSEHOLD_ROW, \
-	O("people-15plus", KDC_OPT_INT, people_15plus, 0, KDC_MAX_MEMBERS, NULL, "people aged 15 or more living there (optional)")
-#define REASON_ROW(req) O("reason", KDC_OPT_STR, reason, 0, 0, NULL, "why, in plain words (" req "at most 200 bytes)")
+	KDC_OPT(struct cli, "people-15plus", KDC_OPT_INT, people_15plus, 0, KDC_MAX_MEMBERS, NULL, "people aged 15 or more living there (optional)")
+#define REASON_ROW(req) KDC_OPT(struct cli, "reason", KDC_OPT_STR, reason, 0, 0, NULL, "why, in plain words (" req "at most 200 bytes)")
 #define AMEND_ROWS \
-	O("khom", KDC_OPT_STR, khom, 0, 0, NULL, "the corrected khom/ap code"), \
-	O("household", KDC_OPT_STR, household, 0, 0, NULL, "the corrected household code"), \
-	O("member", KDC_OPT_INT, member, 1, KDC_MAX_MEMBERS, NULL, "the corrected member index (account, payment, service)"), \
-	O("outcome", KDC_OPT_STR, outcome, 0, 0, NULL, "visit: surveyed, not_home or declined"), \
-	O("members", KDC_OPT_INT, members, 0, KDC_MAX_MEMBERS, NULL, "visit: people living in the household"), \
-	O("members-15plus", KDC_OPT_INT, members_15plus, 0, KDC_MAX_MEMBERS, NULL, "visit: of whom aged 15 or more"), \
-	O("smartphones", KDC_OPT_INT, smartphones, 0, KDC_MAX_MEMBERS, NULL, "visit: smartphones in the household"), \
-	O("needs", KDC_OPT_STR, needs, 0, 0, NULL, "visit: the needs, comma-separated (replaces them; '' for none)"), \
-	O("kind", KDC_OPT_STR, kind, 0, 0, NULL, "account or service: the corrected kind"), \
-	O("purpose", KDC_OPT_STR, purpose, 0, 0, NULL, "payment: the corrected purpose"), \
-	O("method", KDC_OPT_STR, method, 0, 0, NULL, "payment: the corrected method"), \
-	O("amount", KDC_OPT_INT, amount, 0, KDC_MAX_AMOUNT_VND, NULL, "payment: the corrected amount in VND"), \
-	O("at", KDC_OPT_STR, at, 0, 0, NULL, "the corrected time (default: the original's)"), \
+	KDC_OPT(struct cli, "khom", KDC_OPT_STR, khom, 0, 0, NULL, "the corrected khom/ap code"), \
+	KDC_OPT(struct cli, "household", KDC_OPT_STR, household, 0, 0, NULL, "the corrected household code"), \
+	KDC_OPT(struct cli, "member", KDC_OPT_INT, member, 1, KDC_MAX_MEMBERS, NULL, "the corrected member index (account, payment, service)"), \
+	KDC_OPT(struct cli, "outcome", KDC_OPT_STR, outcome, 0, 0, NULL, "visit: surveyed, not_home or declined"), \
+	KDC_OPT(struct cli, "members", KDC_OPT_INT, members, 0, KDC_MAX_MEMBERS, NULL, "visit: people living in the household"), \
+	KDC_OPT(struct cli, "members-15plus", KDC_OPT_INT, members_15plus, 0, KDC_MAX_MEMBERS, NULL, "visit: of whom aged 15 or more"), \
+	KDC_OPT(struct cli, "smartphones", KDC_OPT_INT, smartphones, 0, KDC_MAX_MEMBERS, NULL, "visit: smartphones in the household"), \
+	KDC_OPT(struct cli, "needs", KDC_OPT_STR, needs, 0, 0, NULL, "visit: the needs, comma-separated (replaces them; '' for none)"), \
+	KDC_OPT(struct cli, "kind", KDC_OPT_STR, kind, 0, 0, NULL, "account or service: the corrected kind"), \
+	KDC_OPT(struct cli, "purpose", KDC_OPT_STR, purpose, 0, 0, NULL, "payment: the corrected purpose"), \
+	KDC_OPT(struct cli, "method", KDC_OPT_STR, method, 0, 0, NULL, "payment: the corrected method"), \
+	KDC_OPT(struct cli, "amount", KDC_OPT_INT, amount, 0, KDC_MAX_AMOUNT_VND, NULL, "payment: the corrected amount in VND"), \
+	KDC_OPT(struct cli, "at", KDC_OPT_STR, at, 0, 0, NULL, "the corrected time (default: the original's)"), \
 	REASON_ROW("optional, default 'amended'; ")
 #define WORKLIST_ROWS \
-	O("khom", KDC_OPT_STR, khom, 0, 0, NULL, "only this khom/ap"), \
-	O("status", KDC_OPT_STR, status, 0, 0, NULL, "only this status: not_visited, not_home, declined, surveyed or reached")
+	KDC_OPT(struct cli, "khom", KDC_OPT_STR, khom, 0, 0, NULL, "only this khom/ap"), \
+	KDC_OPT(struct cli, "status", KDC_OPT_STR, status, 0, 0, NULL, "only this status: not_visited, not_home, declined, surveyed or reached")
 
 #define HISTORY_ROWS \
-	O("khom", KDC_OPT_STR, khom, 0, 0, NULL, "only this khom/ap"), \
-	O("household", KDC_OPT_STR, household, 0, 0, NULL, "only this household"), \
-	O("limit", KDC_OPT_INT, limit, 0, 100000000, "50", "show at most this many, newest first (0 = all)")
+	KDC_OPT(struct cli, "khom", KDC_OPT_STR, khom, 0, 0, NULL, "only this khom/ap"), \
+	KDC_OPT(struct cli, "household", KDC_OPT_STR, household, 0, 0, NULL, "only this household"), \
+	KDC_OPT(struct cli, "limit", KDC_OPT_INT, limit, 0, 100000000, "50", "show at most this many, newest first (0 = all)")
 
 #define END KDC_OPT_END
 static const struct kdc_opt device_opts[] = { DEVICE_ROWS, END };

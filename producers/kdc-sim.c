@@ -39,32 +39,29 @@
 #include "sim.h"
 #include "kdc-sim.h"
 
-#define O(name, type, field, min, max, def, help) \
-	{ name, type, offsetof(struct cli, field), min, max, def, help }
-
 static const struct kdc_opt opts[] = {
-	O("config", KDC_OPT_STR, config, 0, 0, NULL, "read these settings from a file (key = value lines)"),
-	O("profile", KDC_OPT_STR, profile, 0, 0, NULL, "ward profile (INI, as for kdc-aggregator); default: the built-in pilot, khóm 6 of phường 1 (ward 31975, 186 households, 520 people 15+, team T1)"),
-	O("ward", KDC_OPT_STR, ward, 0, 0, NULL, "ward code (default: the profile's)"),
-	O("dir", KDC_OPT_STR, dir, 0, 0, "var/sim", "directory of the devices' outboxes ({device}.db)"),
-	O("days", KDC_OPT_INT, days, 1, 700, "90", "length of the campaign in days"),
-	O("end", KDC_OPT_STR, end, 0, 0, NULL, "end of the campaign window, e.g. 2026-11-27T10:00:00Z (default: now)"),
-	O("seed", KDC_OPT_INT, seed, 0, 9223372036854775807LL, "1", "random seed: the same seed gives the same events (ids apart)"),
-	O("team-devices", KDC_OPT_INT, team_devices, 1, 64, "4", "devices per team: the profile's listed ones first, then {team}-D1, -D2, ..."),
-	O("realtime", KDC_OPT_BOOL, realtime, 0, 0, NULL, "play the campaign live from now (events stamped as they happen)"),
-	O("speed", KDC_OPT_INT, speed, 1, 100000000, "1", "with --realtime: simulated seconds per wall second (3600: an hour a second)"),
-	O("events", KDC_OPT_INT, events, 0, 1000000000, "0", "load mode: record this many events in total (instead of a campaign)"),
-	O("devices", KDC_OPT_INT, devices, 0, 64, "0", "load mode: devices to spread the events over (default 4), each with its own connection"),
-	O("rate", KDC_OPT_INT, rate, 0, 10000000, "0", "load mode: events per second in total (0 = as fast as possible)"),
-	O("no-sync", KDC_OPT_BOOL, no_sync, 0, 0, NULL, "only record into the outboxes: connect to nothing, publish nothing"),
-	O("sync-timeout", KDC_OPT_INT, sync_timeout, 1, 86400, "300", "after recording, wait at most this many seconds for every receipt"),
-	O("summary-json", KDC_OPT_STR, summary_json, 0, 0, NULL, "also write the summary as JSON to this file"),
-	O("progress", KDC_OPT_STR, progress, 0, 0, "auto", "auto (a bar on a terminal, lines otherwise), bar, lines or none"),
+	KDC_OPT(struct cli, "config", KDC_OPT_STR, config, 0, 0, NULL, "read these settings from a file (key = value lines)"),
+	KDC_OPT(struct cli, "profile", KDC_OPT_STR, profile, 0, 0, NULL, "ward profile (INI, as for kdc-aggregator); default: the built-in pilot, khóm 6 of phường 1 (ward 31975, 186 households, 520 people 15+, team T1)"),
+	KDC_OPT(struct cli, "ward", KDC_OPT_STR, ward, 0, 0, NULL, "ward code (default: the profile's)"),
+	KDC_OPT(struct cli, "dir", KDC_OPT_STR, dir, 0, 0, "var/sim", "directory of the devices' outboxes ({device}.db)"),
+	KDC_OPT(struct cli, "days", KDC_OPT_INT, days, 1, 700, "90", "length of the campaign in days"),
+	KDC_OPT(struct cli, "end", KDC_OPT_STR, end, 0, 0, NULL, "end of the campaign window, e.g. 2026-11-27T10:00:00Z (default: now)"),
+	KDC_OPT(struct cli, "seed", KDC_OPT_INT, seed, 0, 9223372036854775807LL, "1", "random seed: the same seed gives the same events (ids apart)"),
+	KDC_OPT(struct cli, "team-devices", KDC_OPT_INT, team_devices, 1, 64, "4", "devices per team: the profile's listed ones first, then {team}-D1, -D2, ..."),
+	KDC_OPT(struct cli, "realtime", KDC_OPT_BOOL, realtime, 0, 0, NULL, "play the campaign live from now (events stamped as they happen)"),
+	KDC_OPT(struct cli, "speed", KDC_OPT_INT, speed, 1, 100000000, "1", "with --realtime: simulated seconds per wall second (3600: an hour a second)"),
+	KDC_OPT(struct cli, "events", KDC_OPT_INT, events, 0, 1000000000, "0", "load mode: record this many events in total (instead of a campaign)"),
+	KDC_OPT(struct cli, "devices", KDC_OPT_INT, devices, 0, 64, "0", "load mode: devices to spread the events over (default 4), each with its own connection"),
+	KDC_OPT(struct cli, "rate", KDC_OPT_INT, rate, 0, 10000000, "0", "load mode: events per second in total (0 = as fast as possible)"),
+	KDC_OPT(struct cli, "no-sync", KDC_OPT_BOOL, no_sync, 0, 0, NULL, "only record into the outboxes: connect to nothing, publish nothing"),
+	KDC_OPT(struct cli, "sync-timeout", KDC_OPT_INT, sync_timeout, 1, 86400, "300", "after recording, wait at most this many seconds for every receipt"),
+	KDC_OPT(struct cli, "summary-json", KDC_OPT_STR, summary_json, 0, 0, NULL, "also write the summary as JSON to this file"),
+	KDC_OPT(struct cli, "progress", KDC_OPT_STR, progress, 0, 0, "auto", "auto (a bar on a terminal, lines otherwise), bar, lines or none"),
 	KDC_MQTT_OPTS(struct cli, mqtt),
-	O("resend-after", KDC_OPT_INT, resend_after, 1, 86400, "30", "seconds without a receipt before an event is sent again"),
-	O("window", KDC_OPT_INT, window, 1, 1000, "100", "events sent but not yet acknowledged, per device"),
-	O("log-level", KDC_OPT_STR, log_level, 0, 0, "warning", "debug, info, notice, warning or error"),
-	O("help", KDC_OPT_BOOL, help, 0, 0, NULL, "show help"),
+	KDC_OPT(struct cli, "resend-after", KDC_OPT_INT, resend_after, 1, 86400, "30", "seconds without a receipt before an event is sent again"),
+	KDC_OPT(struct cli, "window", KDC_OPT_INT, window, 1, 1000, "100", "events sent but not yet acknowledged, per device"),
+	KDC_OPT(struct cli, "log-level", KDC_OPT_STR, log_level, 0, 0, "warning", "debug, info, notice, warning or error"),
+	KDC_OPT(struct cli, "help", KDC_OPT_BOOL, help, 0, 0, NULL, "show help"),
 	KDC_OPT_END
 };
 

@@ -1,5 +1,7 @@
 /* producer.c: outbox + MQTT = the device side of "nothing lost, nothing counted
- * twice". See producer.h for the contract.
+ * twice". See producer.h for the contract; the receipts and the worklist that
+ * come back, and kdc_producer_sync, are in producer_sync.c, the struct in
+ * producer_int.h.
  *
  * Sending: `cursor` is the highest seq published so far. Each round first
  * sends pending rows after the cursor, then, at most once a second, rows
@@ -45,85 +47,12 @@
 #include "kdc_log.h"
 #include "kdc_util.h"
 #include "correct.h"
-#include "producer.h"
-#include "worklist.h"
-
-#define PROD_RECEIPT_QUEUE_MAX (64u * 1024 * 1024) /* bytes of undecoded receipts */
-#define PROD_MARKS_FLUSH_MS 250
-#define PROD_MARKS_FLUSH_N 2000
-#define PROD_RESEND_CHECK_MS 1000
-#define PROD_COUNT_EVERY_MS 2000     /* sync: pending counted in SQL this often */
-#define PROD_WAIT_MAX_MS 100         /* kdc_mqtt_tick wants ~10 calls a second */
-#define PROD_RECEIPTS_PER_TX 256     /* receipts applied per transaction */
-#define PROD_REFUSED_MIN_MS 5000     /* first pause after a refused publish */
-#define PROD_REFUSED_MAX_MS 60000    /* longest pause: one try a minute */
-/* sync: how long to wait for the retained worklist once the broker granted
- * the subscription (it follows the grant at once when there is one) */
-#define PROD_WORKLIST_WAIT_MS 1500
+#include "producer_int.h"
 
 struct prod_wrap { struct kdc_producer_conf c; };
 const struct kdc_opt kdc_producer_opts[] = {
 	KDC_PRODUCER_OPTS(struct prod_wrap, c),
 	KDC_OPT_END
-};
-
-/* A receipt as it arrived, waiting for the owner thread. */
-struct prod_receipt {
-	struct prod_receipt *next;
-	size_t len;
-	uint8_t data[];
-};
-
-/* One publish awaiting its callback (kdc_mqtt holds a pointer to it). */
-struct prod_pub {
-	kdc_producer *p;
-	int64_t seq;
-	int probe;                       /* sent to try whether refusals are over */
-};
-
-struct kdc_producer {
-	struct kdc_producer_conf conf;   /* owned copies */
-	kdc_outbox *ob;
-	kdc_mqtt *mqtt;
-	char receipts_topic[KDC_TOPIC_MAX];
-	char events_topic[KDC_TOPIC_MAX];
-	char worklist_topic[KDC_TOPIC_MAX];
-	int want_worklist;               /* kdc_producer_want_worklist was called */
-
-	/* shared with Paho's threads, under lock */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct prod_receipt *rq_head, *rq_tail;
-	size_t rq_bytes;
-	int64_t rq_dropped;
-	int inflight;                    /* publishes awaiting their callback */
-	int connected;
-	int reconnected;                 /* a connect happened since the owner looked */
-	int session_lost;                /* ... and one of them found no session */
-	int64_t failed_min_seq;          /* lowest seq whose publish failed, 0 = none */
-	int64_t refused_min_seq;         /* lowest seq the broker refused, 0 = none */
-	int refused_rc;                  /* KDC_ERR_TOPIC_REFUSED or _BUSY */
-	int probe_acked;                 /* a probe's ack came since the owner looked */
-	int64_t acked;
-	int64_t connects;
-	struct prod_receipt *wl_msg;     /* the latest worklist not yet stored */
-
-	/* owner thread only */
-	int64_t cursor;
-	int64_t upto;                    /* highest seq to send (a sync's start), else INT64_MAX */
-	int64_t next_resend_check;       /* mono ms */
-	int64_t *marks;                  /* seqs published, not yet marked in the outbox */
-	size_t nmarks, cap_marks;
-	int64_t marks_since;             /* mono ms of the oldest unflushed mark */
-	int resend_pass;                 /* in producer__send_row: 1 when resending */
-	int64_t resent;                  /* events resent in the current resend round */
-	int send_rc;                     /* why producer__send_row stopped */
-	int window_full;                 /* the last round stopped at our own window */
-	int refusing;                    /* 0, or why the broker refuses (pause on) */
-	int64_t refused_backoff_ms;      /* the pause after the next refusal */
-	int64_t paused_until;            /* mono ms: no publish before */
-	int wl_state;                    /* enum kdc_producer_worklist */
-	struct kdc_producer_stats st;
 };
 
 /* ---- configuration ------------------------------------------------------- */
@@ -337,7 +266,7 @@ fail:
 	return NULL;
 }
 
-static int producer__flush_marks(kdc_producer *p)
+int producer__flush_marks(kdc_producer *p)
 {
 	int rc;
 
@@ -468,115 +397,6 @@ void kdc_producer_want_worklist(kdc_producer *p)
 int kdc_producer_worklist_state(kdc_producer *p)
 {
 	return p->wl_state;
-}
-
-/* Stores a worklist that arrived (owner thread). A list that does not decode
- * or is not ours, or that cannot be written, is logged and dropped: the
- * stored one stays. Always 0. */
-static int producer__store_worklist(kdc_producer *p, struct prod_receipt *r)
-{
-	char err[256];
-	kdc_worklist_pb *wl;
-	int rc, stored = 0;
-
-	if (!(wl = kdc_worklist_decode(r->data, r->len, p->conf.ward, p->conf.team, err,
-	                               sizeof err))) {
-		kdc_warn("producer %s: the worklist on %s is ignored: %s", p->conf.device,
-		         p->worklist_topic, err);
-		p->wl_state = KDC_PRODUCER_WORKLIST_BAD;
-		return KDC_OK;
-	}
-	rc = kdc_worklist_store(p->ob, wl, kdc_now_ms(), &stored);
-	if (rc == KDC_OK) {
-		kdc_info("producer %s: worklist seq %llu with %zu households %s", p->conf.device,
-		         (unsigned long long)wl->seq, wl->n_households,
-		         stored ? "stored" : "not newer than the one stored: kept the stored one");
-		p->wl_state = stored ? KDC_PRODUCER_WORKLIST_STORED : KDC_PRODUCER_WORKLIST_SAME;
-	} else {
-		/* the events matter more: the sync goes on, the stored list stays */
-		kdc_error("producer %s: cannot store the worklist: %s", p->conf.device,
-		          kdc_outbox_errmsg(p->ob));
-		p->wl_state = KDC_PRODUCER_WORKLIST_BAD;
-	}
-	kdc__v1__worklist__free_unpacked(wl, NULL);
-	return KDC_OK;
-}
-
-/* ---- receipts ------------------------------------------------------------------ */
-
-static int producer__apply_one(kdc_producer *p, const struct prod_receipt *r)
-{
-	struct kdc_outbox_applied a;
-	struct kdc_verdict v;
-	kdc_receipt_pb *rc_pb;
-	int rc;
-
-	rc_pb = kdc__v1__receipt__unpack(NULL, r->len, r->data);
-	if (!rc_pb) {
-		kdc_warn("producer %s: a message on %s is not a kdc.v1.Receipt (%zu bytes): ignored",
-		         p->conf.device, p->receipts_topic, r->len);
-		return KDC_OK;
-	}
-	/* strings over their wire length: "D1\0x" is not addressed to D1 */
-	if (kdc_receipt_wire_check(r->data, r->len, &v) != 0) {
-		kdc_warn("producer %s: a receipt on %s is ignored: %s", p->conf.device,
-		         p->receipts_topic, v.detail);
-		rc = KDC_OK;
-		goto cleanup;
-	}
-	if (!rc_pb->device || strcmp(rc_pb->device, p->conf.device) != 0) {
-		kdc_warn("producer %s: receipt addressed to device '%.40s' ignored",
-		         p->conf.device, rc_pb->device ? rc_pb->device : "");
-		rc = KDC_OK;
-		goto cleanup;
-	}
-	if ((rc = kdc_outbox_apply_receipt(p->ob, rc_pb, &a)) != KDC_OK)
-		goto cleanup;
-	p->st.receipts++;
-	p->st.committed += a.committed;
-	p->st.rejected += a.rejected;
-	if (a.rejected)
-		kdc_notice("producer %s: %lld event(s) refused by the server (see kdc-event rejected)",
-		           p->conf.device, (long long)a.rejected);
-cleanup:
-	kdc__v1__receipt__free_unpacked(rc_pb, NULL);
-	return rc;
-}
-
-/* Applies the queued receipts, PROD_RECEIPTS_PER_TX per transaction: deletes
- * of a busy stream share one fsync. */
-static int producer__apply_receipts(kdc_producer *p, struct prod_receipt *list)
-{
-	int rc = KDC_OK, n = 0;
-	struct prod_receipt *r;
-
-	while (list) {
-		if (n == 0 && (rc = kdc_outbox_begin(p->ob)) != KDC_OK)
-			break;
-		r = list;
-		list = r->next;
-		rc = producer__apply_one(p, r);
-		free(r);
-		if (rc != KDC_OK)
-			break;
-		if (++n == PROD_RECEIPTS_PER_TX || !list) {
-			n = 0;
-			if ((rc = kdc_outbox_commit(p->ob)) != KDC_OK)
-				break;
-		}
-	}
-	if (rc != KDC_OK) {
-		kdc_outbox_rollback(p->ob);
-		kdc_error("producer %s: cannot apply receipts to the outbox: %s",
-		          p->conf.device, kdc_outbox_errmsg(p->ob));
-		/* the rest is dropped: the events are resent and receipted again */
-		while (list) {
-			r = list;
-			list = r->next;
-			free(r);
-		}
-	}
-	return rc;
 }
 
 /* ---- publish ------------------------------------------------------------------- */
@@ -893,132 +713,6 @@ int kdc_producer_run(kdc_producer *p, const volatile sig_atomic_t *stop)
 		;
 	if (rc == KDC_OK)
 		rc = producer__flush_marks(p);
-	return rc;
-}
-
-int kdc_producer_pending(kdc_producer *p, int64_t *n)
-{
-	int rc = kdc_outbox_count(p->ob, KDC_OUTBOX_PENDING, n);
-
-	if (rc == KDC_OK)
-		p->st.pending = *n;
-	return rc;
-}
-
-/* Pending rows of the sync's set (seq <= p->upto), stored in the stats. */
-static int producer__pending_upto(kdc_producer *p, int64_t *n)
-{
-	int rc = kdc_outbox_count_upto(p->ob, KDC_OUTBOX_PENDING, p->upto, n);
-
-	if (rc == KDC_OK)
-		p->st.pending = *n;
-	return rc;
-}
-
-/* A sync that wants the worklist waits for it until it came, the broker
- * refused the subscription, or PROD_WORKLIST_WAIT_MS passed since the broker
- * granted it (a ward may have published none yet). */
-static int producer__worklist_waiting(kdc_producer *p)
-{
-	int64_t at = 0;
-	int answer;
-
-	if (!p->want_worklist || p->wl_state != KDC_PRODUCER_WORKLIST_NONE || !p->mqtt)
-		return !!p->want_worklist && !p->mqtt;
-	answer = kdc_mqtt_sub_answer(p->mqtt, p->worklist_topic, &at);
-	if (answer < 0) {
-		/* not asked again at the next reconnect: RabbitMQ closes the
-		 * connection on a refused SUBSCRIBE, and the events still go */
-		kdc_mqtt_drop_sub(p->mqtt, p->worklist_topic);
-		p->wl_state = KDC_PRODUCER_WORKLIST_REFUSED;
-		return 0;
-	}
-	if (answer > 0 && kdc_mono_ms() - at >= PROD_WORKLIST_WAIT_MS) {
-		p->wl_state = KDC_PRODUCER_WORKLIST_NOTHING;
-		return 0;
-	}
-	return 1;
-}
-
-int kdc_producer_sync(kdc_producer *p, int64_t timeout_ms, const volatile sig_atomic_t *stop,
-                      kdc_producer_progress_cb progress, void *ud)
-{
-	int64_t start = kdc_mono_ms(), next_progress = 0, pending = 0, counted, now;
-	int64_t drained_at_count, next_count, next_seq;
-	int rc;
-
-	/* The sync's set: every row recorded before now. Events recorded while
-	 * it runs wait for the next sync; waiting for an empty outbox never
-	 * ended while a team member kept recording. */
-	if ((rc = kdc_outbox_next_seq(p->ob, &next_seq)) != KDC_OK)
-		return rc;
-	p->upto = next_seq - 1;
-	/* Pending = the last SQL count minus what receipts have removed since.
-	 * Receipts of rows outside the set (sent by an earlier process) make it
-	 * too low, never too high, so it only decides when to count again. A
-	 * count(*) per receipt batch was a fifth of a fast sync's CPU. */
-	if ((rc = producer__pending_upto(p, &counted)) != KDC_OK)
-		goto cleanup;
-	pending = counted;
-	drained_at_count = p->st.committed + p->st.rejected;
-	next_count = kdc_mono_ms() + PROD_COUNT_EVERY_MS;
-	for (;;) {
-		/* asked each round, not only once the events are done: it drops a
-		 * refused worklist subscription, on which some brokers close the
-		 * connection, before it keeps the events from going */
-		int wl_waiting = producer__worklist_waiting(p);
-		char why[8];
-		int cause;
-
-		if (pending <= 0 && !wl_waiting)
-			break;
-		now = kdc_mono_ms();
-		if (pending <= 0 && now - start >= timeout_ms && !(stop && *stop))
-			break; /* the events are done; the worklist did not come: not an error */
-		if (now - start >= timeout_ms || (stop && *stop)) {
-			/* the cause, if one is known, tells more than "timed out" */
-			cause = stop && *stop ? 0 : kdc_producer_cause(p, why, sizeof why);
-			rc = cause ? cause : KDC_ERR_TIMEOUT;
-			break;
-		}
-		if ((rc = kdc_producer_poll(p, PROD_WAIT_MAX_MS)) != KDC_OK)
-			break;
-		/* retrying cannot help until someone fixes the config or the server */
-		if (kdc_err_needs_fix(cause = kdc_producer_cause(p, why, sizeof why))) {
-			rc = cause;
-			break;
-		}
-		now = kdc_mono_ms();
-		pending = counted - (p->st.committed + p->st.rejected - drained_at_count);
-		p->st.pending = pending;
-		if (pending <= 0 || now >= next_count) {
-			if ((rc = producer__pending_upto(p, &counted)) != KDC_OK)
-				break;
-			pending = counted;
-			drained_at_count = p->st.committed + p->st.rejected;
-			next_count = now + PROD_COUNT_EVERY_MS;
-		}
-		if (progress && now >= next_progress) {
-			struct kdc_producer_stats s;
-			kdc_producer_stats(p, &s);
-			progress(ud, &s);
-			next_progress = now + 250;
-		}
-	}
-	if (rc == KDC_OK || rc == KDC_ERR_TIMEOUT || kdc_err_exit_status(rc)) {
-		int frc = producer__flush_marks(p);
-		if (frc == KDC_OK)
-			frc = kdc_outbox_purge_history(p->ob, kdc_now_ms(), NULL);
-		if (rc == KDC_OK)
-			rc = frc;
-	}
-	if (progress) {
-		struct kdc_producer_stats s;
-		kdc_producer_stats(p, &s);
-		progress(ud, &s);
-	}
-cleanup:
-	p->upto = INT64_MAX;
 	return rc;
 }
 

@@ -57,14 +57,14 @@ struct kdc_producer_conf {
  * (m = the member holding a struct kdc_producer_conf). */
 #define KDC_PRODUCER_OPTS(type, m) \
 	KDC_MQTT_OPTS(type, m.mqtt), \
-	{ "ward", KDC_OPT_STR, offsetof(type, m.ward), 0, 0, NULL, "ward code (administrative-unit code, e.g. 31975)" }, \
-	{ "team", KDC_OPT_STR, offsetof(type, m.team), 0, 0, NULL, "team code (letters, digits, _ or -)" }, \
-	{ "device", KDC_OPT_STR, offsetof(type, m.device), 0, 0, NULL, "this device's code (letters, digits, _ or -)" }, \
-	{ "outbox", KDC_OPT_PATH, offsetof(type, m.outbox), 0, 0, NULL, "outbox file (SQLite) holding events until the server has them (default: $XDG_DATA_HOME/kdc/outbox-DEVICE.db, else ~/.local/share/kdc/outbox-DEVICE.db; a relative path in a config file is taken from its folder)" }, \
-	{ "resend-after", KDC_OPT_INT, offsetof(type, m.resend_after), 1, 86400, "30", "seconds without a receipt before an event is sent again" }, \
-	{ "window", KDC_OPT_INT, offsetof(type, m.window), 1, 1000, "100", "events sent but not yet acknowledged by the broker, at most" }, \
-	{ "utc-offset", KDC_OPT_OFFSET, offsetof(type, m.utc_offset_min), 0, 0, "+07:00", "the ward's local time, as the ward profile's utc_offset: a time typed without an offset is taken as this" }, \
-	{ "history-days", KDC_OPT_INT, offsetof(type, m.history_days), 0, 3650, "60", "days this device keeps the events the server has stored, to void or amend them and for 'kdc-event history' (0 = none)" }
+	KDC_OPT(type, "ward", KDC_OPT_STR, m.ward, 0, 0, NULL, "ward code (administrative-unit code, e.g. 31975)"), \
+	KDC_OPT(type, "team", KDC_OPT_STR, m.team, 0, 0, NULL, "team code (letters, digits, _ or -)"), \
+	KDC_OPT(type, "device", KDC_OPT_STR, m.device, 0, 0, NULL, "this device's code (letters, digits, _ or -)"), \
+	KDC_OPT(type, "outbox", KDC_OPT_PATH, m.outbox, 0, 0, NULL, "outbox file (SQLite) holding events until the server has them (default: $XDG_DATA_HOME/kdc/outbox-DEVICE.db, else ~/.local/share/kdc/outbox-DEVICE.db; a relative path in a config file is taken from its folder)"), \
+	KDC_OPT(type, "resend-after", KDC_OPT_INT, m.resend_after, 1, 86400, "30", "seconds without a receipt before an event is sent again"), \
+	KDC_OPT(type, "window", KDC_OPT_INT, m.window, 1, 1000, "100", "events sent but not yet acknowledged by the broker, at most"), \
+	KDC_OPT(type, "utc-offset", KDC_OPT_OFFSET, m.utc_offset_min, 0, 0, "+07:00", "the ward's local time, as the ward profile's utc_offset: a time typed without an offset is taken as this"), \
+	KDC_OPT(type, "history-days", KDC_OPT_INT, m.history_days, 0, 3650, "60", "days this device keeps the events the server has stored, to void or amend them and for 'kdc-event history' (0 = none)")
 
 /* The same rows for a bare struct kdc_producer_conf (defaults, free). */
 extern const struct kdc_opt kdc_producer_opts[];

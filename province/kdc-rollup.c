@@ -59,28 +59,25 @@ struct rollup_conf {
 	char *log_level;
 };
 
-#define RU_OPT(name, type, field, min, max, def, help) \
-	{ name, type, offsetof(struct rollup_conf, field), min, max, def, help }
-
 static const struct kdc_opt ru_opts[] = {
-	RU_OPT("config", KDC_OPT_STR, config, 0, 0, NULL,
-	       "read options from this file (key = value, same names as the flags)"),
-	RU_OPT("profile", KDC_OPT_STR, profile, 0, 0, NULL,
-	       "province profile: its code and name, its wards (code = name), targets (required)"),
+	KDC_OPT(struct rollup_conf, "config", KDC_OPT_STR, config, 0, 0, NULL,
+	        "read options from this file (key = value, same names as the flags)"),
+	KDC_OPT(struct rollup_conf, "profile", KDC_OPT_STR, profile, 0, 0, NULL,
+	        "province profile: its code and name, its wards (code = name), targets (required)"),
 	KDC_MQTT_OPTS(struct rollup_conf, mqtt),
-	RU_OPT("interval-ms", KDC_OPT_INT, interval_ms, 100, 3600000, "1000",
-	       "publish the province snapshot at most this often"),
-	RU_OPT("refresh-s", KDC_OPT_INT, refresh_s, 5, 86400, "60",
-	       "publish again after this many seconds even if nothing changed (ages of the wards)"),
-	RU_OPT("settle-ms", KDC_OPT_INT, settle_ms, 0, 60000, "1500",
-	       "after connecting, wait this long for the retained ward snapshots before the first "
-	       "publish (so that a restart never publishes a half-empty province)"),
-	RU_OPT("subscribe", KDC_OPT_STR, subscribe, 0, 0, "per-ward",
-	       "per-ward (three exact topics per listed ward; works on every broker) or wildcard "
-	       "(kdc/v1/+/...; fewer subscriptions, but RabbitMQ does not deliver retained "
-	       "messages to wildcard subscriptions)"),
-	RU_OPT("log-level", KDC_OPT_STR, log_level, 0, 0, "info",
-	       "debug, info, notice, warning or error"),
+	KDC_OPT(struct rollup_conf, "interval-ms", KDC_OPT_INT, interval_ms, 100, 3600000, "1000",
+	        "publish the province snapshot at most this often"),
+	KDC_OPT(struct rollup_conf, "refresh-s", KDC_OPT_INT, refresh_s, 5, 86400, "60",
+	        "publish again after this many seconds even if nothing changed (ages of the wards)"),
+	KDC_OPT(struct rollup_conf, "settle-ms", KDC_OPT_INT, settle_ms, 0, 60000, "1500",
+	        "after connecting, wait this long for the retained ward snapshots before the first "
+	        "publish (so that a restart never publishes a half-empty province)"),
+	KDC_OPT(struct rollup_conf, "subscribe", KDC_OPT_STR, subscribe, 0, 0, "per-ward",
+	        "per-ward (three exact topics per listed ward; works on every broker) or wildcard "
+	        "(kdc/v1/+/...; fewer subscriptions, but RabbitMQ does not deliver retained "
+	        "messages to wildcard subscriptions)"),
+	KDC_OPT(struct rollup_conf, "log-level", KDC_OPT_STR, log_level, 0, 0, "info",
+	        "debug, info, notice, warning or error"),
 	KDC_OPT_END
 };
 

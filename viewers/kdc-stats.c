@@ -50,20 +50,17 @@ struct cli {
 	int help;
 };
 
-#define O(name, type, field, min, max, def, help) \
-	{ name, type, offsetof(struct cli, field), min, max, def, help }
-
 static const struct kdc_opt opts[] = {
-	O("config", KDC_OPT_STR, config, 0, 0, NULL, "read these settings from a file (key = value lines)"),
+	KDC_OPT(struct cli, "config", KDC_OPT_STR, config, 0, 0, NULL, "read these settings from a file (key = value lines)"),
 	KDC_MQTT_OPTS(struct cli, mqtt),
-	O("ward", KDC_OPT_STR, ward, 0, 0, NULL, "the ward's code, as in the topics (required)"),
-	O("khom", KDC_OPT_STR, khom, 0, 0, NULL, "show one khóm instead of the whole ward"),
-	O("team", KDC_OPT_STR, team, 0, 0, NULL, "show one team instead of the whole ward"),
-	O("once", KDC_OPT_BOOL, once, 0, 0, NULL, "print the current snapshot once and exit"),
-	O("json", KDC_OPT_BOOL, json, 0, 0, NULL, "print the snapshot JSON as received (one per line)"),
-	O("timeout", KDC_OPT_INT, timeout, 1, 86400, "10", "with --once: give up (exit 3) after this many seconds"),
-	O("log-level", KDC_OPT_STR, log_level, 0, 0, "warning", "debug, info, notice, warning or error"),
-	O("help", KDC_OPT_BOOL, help, 0, 0, NULL, "show this help"),
+	KDC_OPT(struct cli, "ward", KDC_OPT_STR, ward, 0, 0, NULL, "the ward's code, as in the topics (required)"),
+	KDC_OPT(struct cli, "khom", KDC_OPT_STR, khom, 0, 0, NULL, "show one khóm instead of the whole ward"),
+	KDC_OPT(struct cli, "team", KDC_OPT_STR, team, 0, 0, NULL, "show one team instead of the whole ward"),
+	KDC_OPT(struct cli, "once", KDC_OPT_BOOL, once, 0, 0, NULL, "print the current snapshot once and exit"),
+	KDC_OPT(struct cli, "json", KDC_OPT_BOOL, json, 0, 0, NULL, "print the snapshot JSON as received (one per line)"),
+	KDC_OPT(struct cli, "timeout", KDC_OPT_INT, timeout, 1, 86400, "10", "with --once: give up (exit 3) after this many seconds"),
+	KDC_OPT(struct cli, "log-level", KDC_OPT_STR, log_level, 0, 0, "warning", "debug, info, notice, warning or error"),
+	KDC_OPT(struct cli, "help", KDC_OPT_BOOL, help, 0, 0, NULL, "show this help"),
 	KDC_OPT_END
 };
 

@@ -7,6 +7,7 @@ foreach(t test_stats test_stats_prop test_worklist_publish)
     target_sources(${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR}/stats_testlib.c)
     if(t STREQUAL test_stats_prop)
       target_sources(${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR}/stats_model.c
+                     ${CMAKE_CURRENT_LIST_DIR}/register_model.c
                      ${CMAKE_CURRENT_LIST_DIR}/writer_testlib.c)
     endif()
     target_include_directories(${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR})

@@ -295,18 +295,16 @@ struct devcfg {
 	char *household, *outcome, *outbox, *at, *members, *members15;
 };
 
-#define D(name, type, field, min, max, def, help) \
-	{ name, type, offsetof(struct devcfg, field), min, max, def, help }
 static const struct kdc_opt dev_opts[] = {
-	D("amount", KDC_OPT_INT, amount, 0, 100000000000LL, NULL, "amount in VND (optional)"),
-	D("count", KDC_OPT_INT, count, 1, 1000000, NULL, "how many"),
-	D("utc-offset", KDC_OPT_OFFSET, offset, 0, 0, "+07:00", "the ward's local time"),
-	D("household", KDC_OPT_STR, household, 0, 0, NULL, "household code"),
-	D("outcome", KDC_OPT_STR, outcome, 0, 0, NULL, "outcome"),
-	D("outbox", KDC_OPT_PATH, outbox, 0, 0, NULL, "outbox file"),
-	D("at", KDC_OPT_STR, at, 0, 0, NULL, "when"),
-	D("members", KDC_OPT_STR, members, 0, 0, NULL, "people"),
-	D("members-15plus", KDC_OPT_STR, members15, 0, 0, NULL, "people aged 15+"),
+	KDC_OPT(struct devcfg, "amount", KDC_OPT_INT, amount, 0, 100000000000LL, NULL, "amount in VND (optional)"),
+	KDC_OPT(struct devcfg, "count", KDC_OPT_INT, count, 1, 1000000, NULL, "how many"),
+	KDC_OPT(struct devcfg, "utc-offset", KDC_OPT_OFFSET, offset, 0, 0, "+07:00", "the ward's local time"),
+	KDC_OPT(struct devcfg, "household", KDC_OPT_STR, household, 0, 0, NULL, "household code"),
+	KDC_OPT(struct devcfg, "outcome", KDC_OPT_STR, outcome, 0, 0, NULL, "outcome"),
+	KDC_OPT(struct devcfg, "outbox", KDC_OPT_PATH, outbox, 0, 0, NULL, "outbox file"),
+	KDC_OPT(struct devcfg, "at", KDC_OPT_STR, at, 0, 0, NULL, "when"),
+	KDC_OPT(struct devcfg, "members", KDC_OPT_STR, members, 0, 0, NULL, "people"),
+	KDC_OPT(struct devcfg, "members-15plus", KDC_OPT_STR, members15, 0, 0, NULL, "people aged 15+"),
 	KDC_OPT_END
 };
 

@@ -38,6 +38,7 @@
 #include "stats_model.h"
 #include "stats_testlib.h"
 #include "register.h"
+#include "register_model.h"
 #include "writer_testlib.h"
 
 #define MAX_EVENTS 160
@@ -341,135 +342,10 @@ static void run_stream(uint64_t seed, int stream)
  * The same world, but the events go through the real writer (validation, the
  * register in memory, voids, field additions, recomputes) with the ward's
  * tools changing the register and voiding events between batches, and
- * restarts. The model below replays the arrivals in order with the rules of
- * docs/register.md, written here again from the contract: what is refused, which
- * households the register holds, which events a void takes out. The figures
- * are then model_snapshot of the events it counts. */
-
-#define MAX_ITEMS 480
-#define MAX_REG 32
-
-enum { IT_EVENT, IT_ADD, IT_VOID };
-
-struct item {
-	int type;
-	struct kdc_event_row r;      /* for a void: its own id, team, device, khom, household */
-	uint8_t target[KDC_UUID_LEN];
-	uint32_t people;
-};
-
-struct mreg { char khom[KDC_CODE_MAX + 1], hh[KDC_CODE_MAX + 1]; int active, people; };   /* people -1: not given */
-struct mstored { struct kdc_event_row r; int type, voided; };
-struct mvoid {
-	uint8_t target[KDC_UUID_LEN];
-	char team[KDC_CODE_MAX + 1], khom[KDC_CODE_MAX + 1], hh[KDC_CODE_MAX + 1];
-	int waiting;
-};
-
-struct model {
-	struct mreg reg[MAX_REG];
-	size_t nreg;
-	struct mstored st[MAX_ITEMS];
-	size_t nst;
-	struct mvoid wait[MAX_ITEMS];
-	size_t nwait;
-	long long rejected;
-	int seen_khom[3], seen_team[3];   /* scopes of khoms[] / teams[] folded (m_mark_seen) */
-};
-
-static struct mreg *m_reg(struct model *m, const char *khom, const char *hh)
-{
-	for (size_t i = 0; i < m->nreg; i++)
-		if (strcmp(m->reg[i].khom, khom) == 0 && strcmp(m->reg[i].hh, hh) == 0)
-			return &m->reg[i];
-	return NULL;
-}
-
-static struct mstored *m_stored(struct model *m, const uint8_t *id)
-{
-	for (size_t i = 0; i < m->nst; i++)
-		if (memcmp(m->st[i].r.id, id, KDC_UUID_LEN) == 0)
-			return &m->st[i];
-	return NULL;
-}
-
-static int m_counted(struct model *m, const struct mstored *e)
-{
-	const struct mreg *g = m_reg(m, e->r.khom, e->r.household);
-
-	return e->type == IT_EVENT && !e->voided && (m->nreg == 0 || (g && g->active));
-}
-
-/* Voids waiting for e: the first valid one takes it out, the rest end. */
-static void m_arrived(struct model *m, struct mstored *e)
-{
-	for (size_t i = 0; i < m->nwait; i++) {
-		struct mvoid *v = &m->wait[i];
-		if (!v->waiting || memcmp(v->target, e->r.id, KDC_UUID_LEN) != 0)
-			continue;
-		v->waiting = 0;
-		if (e->type == IT_EVENT && strcmp(v->team, e->r.team) == 0 &&
-		    strcmp(v->khom, e->r.khom) == 0 && strcmp(v->hh, e->r.household) == 0)
-			e->voided = 1;
-	}
-}
-
-static void m_debug(const struct item *it, const char *what)
-{
-	char id[KDC_UUID_STR_LEN];
-
-	if (!getenv("KDC_TEST_VERBOSE"))
-		return;
-	kdc_uuid_format(it->r.id, id);
-	printf("model: %s %d %s %s/%s %s\n", id, it->type, it->r.team, it->r.khom, it->r.household, what);
-}
-
-static void m_apply(struct model *m, const struct item *it)
-{
-	struct mreg *g = m_reg(m, it->r.khom, it->r.household);
-	struct mstored *t, *e;
-
-	if (m_stored(m, it->r.id))
-		return;                                   /* a resend */
-	if (it->type == IT_EVENT && m->nreg > 0 && !(g && g->active)) {
-		m->rejected++;                            /* unknown or retired household */
-		m_debug(it, "refused: household");
-		return;
-	}
-	if (it->type == IT_ADD && g && !g->active) {
-		m->rejected++;                            /* retired */
-		m_debug(it, "refused: retired");
-		return;
-	}
-	if (it->type == IT_VOID && (t = m_stored(m, it->target)) != NULL) {
-		if (t->type != IT_EVENT || strcmp(t->r.team, it->r.team) != 0 ||
-		    strcmp(t->r.khom, it->r.khom) != 0 || strcmp(t->r.household, it->r.household) != 0) {
-			m->rejected++;
-			m_debug(it, "refused: void");
-			return;
-		}
-		t->voided = 1;
-	} else if (it->type == IT_VOID) {
-		struct mvoid *v = &m->wait[m->nwait++];
-		memcpy(v->target, it->target, KDC_UUID_LEN);
-		snprintf(v->team, sizeof v->team, "%s", it->r.team);
-		snprintf(v->khom, sizeof v->khom, "%s", it->r.khom);
-		snprintf(v->hh, sizeof v->hh, "%s", it->r.household);
-		v->waiting = 1;
-	}
-	if (it->type == IT_ADD && !g && m->nreg > 0) {
-		g = &m->reg[m->nreg++];
-		snprintf(g->khom, sizeof g->khom, "%s", it->r.khom);
-		snprintf(g->hh, sizeof g->hh, "%s", it->r.household);
-		g->active = 1;
-		g->people = it->people ? (int)it->people : -1;
-	}
-	e = &m->st[m->nst++];
-	e->r = it->r;
-	e->type = it->type;
-	e->voided = 0;
-	m_arrived(m, e);
-}
+ * restarts. The model (register_model.c) replays the arrivals in order with
+ * the rules of docs/register.md, written here again from the contract: what
+ * is refused, which households the register holds, which events a void takes
+ * out. The figures are then model_snapshot of the events it counts. */
 
 /* The scopes the statistics have seen: those of every event counted now.
  * After a whole chunk (the writer's figures then match) they certainly
