@@ -2,6 +2,7 @@
  * library, and doubles as the load generator of the benchmarks.
  *
  *   kdc-sim [--profile FILE] [--days N] [--seed N] [--realtime [--speed X]]
+ *           [--household-digits N]
  *           [--broker URL ...] [--dir DIR] [--no-sync] [--summary-json FILE]
  *   kdc-sim --events M [--devices N] [--rate R] ...        (load mode)
  *
@@ -51,6 +52,7 @@ static const struct kdc_opt opts[] = {
 	O("end", KDC_OPT_STR, end, 0, 0, NULL, "end of the campaign window, e.g. 2026-11-27T10:00:00Z (default: now)"),
 	O("seed", KDC_OPT_INT, seed, 0, 9223372036854775807LL, "1", "random seed: the same seed gives the same events (ids apart)"),
 	O("team-devices", KDC_OPT_INT, team_devices, 1, 64, "4", "devices per team: the profile's listed ones first, then {team}-D1, -D2, ..."),
+	O("household-digits", KDC_OPT_INT, household_digits, 1, 12, "3", "digits of the household codes: 3 gives H001, H002, ...; 4 gives H0001, ... as in the example register (deploy/register-khom6.example.csv), so that every simulated household is on it"),
 	O("realtime", KDC_OPT_BOOL, realtime, 0, 0, NULL, "play the campaign live from now (events stamped as they happen)"),
 	O("speed", KDC_OPT_INT, speed, 1, 100000000, "1", "with --realtime: simulated seconds per wall second (3600: an hour a second)"),
 	O("events", KDC_OPT_INT, events, 0, 1000000000, "0", "load mode: record this many events in total (instead of a campaign)"),
@@ -619,6 +621,7 @@ int main(int argc, char **argv)
 	par.start_ms = r.start_ms;
 	par.end_ms = r.end_ms;
 	par.team_devices = (int)c.team_devices;
+	par.household_digits = (int)c.household_digits;
 	par.devices = r.load ? (int)c.devices : 0;
 	if ((rc = kdc_sim_new(r.prof, &par, &r.sim, err, sizeof err)) != KDC_OK) {
 		fprintf(stderr, "kdc-sim: %s\n", err);
