@@ -2,7 +2,7 @@
  * library, and doubles as the load generator of the benchmarks.
  *
  *   kdc-sim [--profile FILE] [--days N] [--seed N] [--realtime [--speed X]]
- *           [--household-digits N]
+ *           [--household-digits N] [--history-days N]
  *           [--broker URL ...] [--dir DIR] [--no-sync] [--summary-json FILE]
  *   kdc-sim --events M [--devices N] [--rate R] ...        (load mode)
  *
@@ -65,6 +65,7 @@ static const struct kdc_opt opts[] = {
 	KDC_MQTT_OPTS(struct cli, mqtt),
 	O("resend-after", KDC_OPT_INT, resend_after, 1, 86400, "30", "seconds without a receipt before an event is sent again"),
 	O("window", KDC_OPT_INT, window, 1, 1000, "100", "events sent but not yet acknowledged, per device"),
+	O("history-days", KDC_OPT_INT, history_days, 0, 3650, "0", "days each device keeps the events the server has stored, so that kdc-event can list (history), void or amend them in its outbox (0 = none, the fastest; a team member's device keeps 60)"),
 	O("log-level", KDC_OPT_STR, log_level, 0, 0, "warning", "debug, info, notice, warning or error"),
 	O("help", KDC_OPT_BOOL, help, 0, 0, NULL, "show help"),
 	KDC_OPT_END
@@ -473,6 +474,7 @@ static int open_devices(struct run *r)
 		pc.outbox = dv->outbox;
 		pc.resend_after = c->resend_after;
 		pc.window = c->window;
+		pc.history_days = c->history_days;
 		if (kdc_producer_check_conf(&pc, 1, err, sizeof err) != KDC_OK)
 			return kdc_usage_error("%s", err);
 		if (!(dv->p = kdc_producer_new(&pc, err, sizeof err))) {
