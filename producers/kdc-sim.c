@@ -2,6 +2,7 @@
  * library, and doubles as the load generator of the benchmarks.
  *
  *   kdc-sim [--profile FILE] [--days N] [--seed N] [--realtime [--speed X]]
+ *           [--household-digits N] [--history-days N]
  *           [--broker URL ...] [--dir DIR] [--no-sync] [--summary-json FILE]
  *   kdc-sim --events M [--devices N] [--rate R] ...        (load mode)
  *
@@ -48,6 +49,7 @@ static const struct kdc_opt opts[] = {
 	KDC_OPT(struct cli, "end", KDC_OPT_STR, end, 0, 0, NULL, "end of the campaign window, e.g. 2026-11-27T10:00:00Z (default: now)"),
 	KDC_OPT(struct cli, "seed", KDC_OPT_INT, seed, 0, 9223372036854775807LL, "1", "random seed: the same seed gives the same events (ids apart)"),
 	KDC_OPT(struct cli, "team-devices", KDC_OPT_INT, team_devices, 1, 64, "4", "devices per team: the profile's listed ones first, then {team}-D1, -D2, ..."),
+	KDC_OPT(struct cli, "household-digits", KDC_OPT_INT, household_digits, 1, 12, "3", "digits of the household codes: 3 gives H001, H002, ...; 4 gives H0001, ... as in the example register (deploy/register-khom6.example.csv), so that every simulated household is on it"),
 	KDC_OPT(struct cli, "realtime", KDC_OPT_BOOL, realtime, 0, 0, NULL, "play the campaign live from now (events stamped as they happen)"),
 	KDC_OPT(struct cli, "speed", KDC_OPT_INT, speed, 1, 100000000, "1", "with --realtime: simulated seconds per wall second (3600: an hour a second)"),
 	KDC_OPT(struct cli, "events", KDC_OPT_INT, events, 0, 1000000000, "0", "load mode: record this many events in total (instead of a campaign)"),
@@ -60,6 +62,7 @@ static const struct kdc_opt opts[] = {
 	KDC_MQTT_OPTS(struct cli, mqtt),
 	KDC_OPT(struct cli, "resend-after", KDC_OPT_INT, resend_after, 1, 86400, "30", "seconds without a receipt before an event is sent again"),
 	KDC_OPT(struct cli, "window", KDC_OPT_INT, window, 1, 1000, "100", "events sent but not yet acknowledged, per device"),
+	KDC_OPT(struct cli, "history-days", KDC_OPT_INT, history_days, 0, 3650, "0", "days each device keeps the events the server has stored, so that kdc-event can list (history), void or amend them in its outbox (0 = none, the fastest; a team member's device keeps 60)"),
 	KDC_OPT(struct cli, "log-level", KDC_OPT_STR, log_level, 0, 0, "warning", "debug, info, notice, warning or error"),
 	KDC_OPT(struct cli, "help", KDC_OPT_BOOL, help, 0, 0, NULL, "show help"),
 	KDC_OPT_END
@@ -468,6 +471,7 @@ static int open_devices(struct run *r)
 		pc.outbox = dv->outbox;
 		pc.resend_after = c->resend_after;
 		pc.window = c->window;
+		pc.history_days = c->history_days;
 		if (kdc_producer_check_conf(&pc, 1, err, sizeof err) != KDC_OK)
 			return kdc_usage_error("%s", err);
 		if (!(dv->p = kdc_producer_new(&pc, err, sizeof err))) {
@@ -616,6 +620,7 @@ int main(int argc, char **argv)
 	par.start_ms = r.start_ms;
 	par.end_ms = r.end_ms;
 	par.team_devices = (int)c.team_devices;
+	par.household_digits = (int)c.household_digits;
 	par.devices = r.load ? (int)c.devices : 0;
 	if ((rc = kdc_sim_new(r.prof, &par, &r.sim, err, sizeof err)) != KDC_OK) {
 		fprintf(stderr, "kdc-sim: %s\n", err);

@@ -27,7 +27,7 @@ struct cli {
 	struct kdc_mqtt_conf mqtt;
 	char *config, *profile, *ward, *dir, *end, *summary_json, *progress, *log_level;
 	long long days, seed, team_devices, speed, devices, events, rate, sync_timeout;
-	long long resend_after, window;
+	long long resend_after, window, household_digits, history_days;
 	int realtime, no_sync, help;
 };
 

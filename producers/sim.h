@@ -6,7 +6,8 @@
  *
  * The campaign (all times local, the profile's UTC offset):
  *  - Households come from the profile's khóms (codes H001, H002, ... in each
- *    khóm); each khóm's households are split in blocks among the devices of
+ *    khóm, or H0001, ... with household_digits 4, the register's format);
+ *    each khóm's households are split in blocks among the devices of
  *    the team(s) that cover it, as streets are split among team members.
  *    People aged 15+ are spread so that each khóm's total equals its
  *    people_15plus (at least one per household, at most 8). About a fifth of
@@ -82,6 +83,9 @@ struct kdc_sim_params {
 	 * teams in turn; no campaign events are generated (see
 	 * kdc_sim_load_event). */
 	int devices;
+	/* Digits of the household codes (H001 has 3): at least this many, more
+	 * when a khóm has more households. 0 means 3. */
+	int household_digits;
 };
 
 struct kdc_sim_household {

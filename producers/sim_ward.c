@@ -240,9 +240,11 @@ static int sim__layout(struct kdc_sim *s, const struct kdc_profile *prof,
 		goto cleanup;
 	for (size_t k = 0; k < prof->nkhoms; k++) {
 		size_t n = (size_t)prof->khoms[k].households, nc = 0;
-		int width = 3;
-		for (size_t x = n; x >= 1000; x /= 10)
-			width++;
+		int width = par->household_digits > 0 ? par->household_digits : 3, need = 1;
+		for (size_t x = n; x >= 10; x /= 10)
+			need++;
+		if (width < need)
+			width = need;
 		for (size_t i = 0; i < nteams; i++)
 			if (sim__team_covers(&teams[i], k))
 				for (size_t d = 0; d < teams[i].ndev; d++)

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # scripts/demo.sh --once, as a person would run it (minus the build): it must
-# store the simulated campaign with nothing rejected, print the statistics and
-# the dashboard address, and leave no process behind.
+# import the example register of khóm 6, store the simulated campaign for the
+# register's households with nothing rejected (no unknown_household), print
+# the statistics and the dashboard address, void one stored event from the
+# device that recorded it (the figures lose it: one household visited less,
+# one event voided), and leave no process behind.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 kdc_test_init demo_once 130
@@ -19,7 +22,36 @@ stored=$(sed -n 's/^demo: stored events: \([0-9]*\), rejected: \([0-9]*\)$/\1/p'
 rejected=$(sed -n 's/^demo: stored events: \([0-9]*\), rejected: \([0-9]*\)$/\2/p' <<<"$out")
 assert_ge "events stored by the demo campaign" 100 "${stored:-0}"
 assert_eq "events rejected in the demo" 0 "${rejected:-missing}"
-assert_eq "rows in the demo database" "$stored" "$(sql_count "$KDC_DEMO_DIR/ward.db" events)"
+assert_eq "visits, accounts, payments and services in the demo database" "$stored" \
+	"$(sql_count "$KDC_DEMO_DIR/ward.db" events "kind < 4")"
+
+# the register is in use: its 186 households are the denominator, and every
+# stored event names one of them
+assert_eq "households in the demo's register" 186 "$(sql_count "$KDC_DEMO_DIR/ward.db" register "retired_ms is null")"
+assert_contains "demo output" "demo: register of khóm 6: 186 households on the register; not visited 0," "$out"
+assert_contains "demo output" "demo: refused as unknown_household: 0" "$out"
+assert_eq "stored events of households not on the register" 0 \
+	"$(sql_count "$KDC_DEMO_DIR/ward.db" events "kind < 4 and not exists (select 1 from register r
+		where r.khom = events.khom and r.household = events.household)")"
+before=$(sed -n 's/^demo: ward figures before the correction: //p' <<<"$out")
+after=$(sed -n 's/^demo: ward figures after the correction: *//p' <<<"$out")
+# figure NAME LINE: the number after NAME in a figures line
+figure() { grep -oE "(^|[ ,;])$1 [0-9]+" <<<"$2" | head -n 1 | grep -oE '[0-9]+$'; }
+assert_eq "households (before the void)" 186 "$(figure households "$before")"
+assert_eq "households (after the void)" 186 "$(figure households "$after")"
+assert_eq "events voided (before)" 0 "$(figure voided "$before")"
+assert_eq "events voided (after)" 1 "$(figure voided "$after")"
+assert_eq "visits counted after the void" "$(($(figure visits "$before") - 1))" "$(figure visits "$after")"
+# the demo voids the visit of a household with no other event when there is
+# one (seed 1 has some): then it is visited no more
+h=$(sed -n 's/^demo: \$ kdc-event history --household \([^ ]*\).*/\1/p' <<<"$out")
+if [ "$(sql_count "$KDC_DEMO_DIR/ward.db" events "household = '$h' and kind < 4")" = 1 ]; then
+	assert_eq "households visited after voiding $h's only visit" \
+		"$(($(figure visited "$before") - 1))" "$(figure visited "$after")"
+fi
+assert_contains "demo output" "demo: voided events: 1, rejected: 0" "$out"
+assert_eq "events voided in the demo database" 1 "$(sql_count "$KDC_DEMO_DIR/ward.db" events "voided_by is not null")"
+assert_contains "demo output" "team T1's worklist (ward 31975)" "$out"
 assert_contains "demo output" "demo: dashboard: http://127.0.0.1:" "$out"
 assert_contains "demo output" "demo: stopped everything it started" "$out"
 for f in "$KDC_DEMO_DIR/broker/mosquitto.pid" "$KDC_DEMO_DIR/agg/agg.pid"; do
@@ -28,4 +60,4 @@ done
 port=$(cat "$KDC_DEMO_DIR/broker/port")
 port_open "$port" && fail "the demo broker port $port still accepts after demo.sh --once"
 echo "ok: broker and aggregator of the demo are gone"
-echo "demo_once: stored $stored, rejected 0, statistics and dashboard address printed, nothing left running"
+echo "demo_once: register of 186 households imported, stored $stored, rejected 0, one event voided ($before -> $after), nothing left running"

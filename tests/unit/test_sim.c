@@ -455,7 +455,7 @@ static struct kdc_profile *example(void)
 static void test_model_repeatable(void **state)
 {
 	struct kdc_profile *p = example();
-	struct kdc_sim_params par = { 3, end_ms - CAMPAIGN_DAYS * DAY_MS, end_ms, 4, 0 };
+	struct kdc_sim_params par = { 3, end_ms - CAMPAIGN_DAYS * DAY_MS, end_ms, 4, 0, 0 };
 	struct kdc_sim *a = NULL, *b = NULL;
 	char err[256];
 	long long adults = 0;
@@ -485,6 +485,38 @@ static void test_model_repeatable(void **state)
 	kdc_profile_free(p);
 }
 
+/* --household-digits 4 names the households as the example register does
+ * (H0001 ... H0186 for khóm 6); fewer digits than a khóm needs are widened;
+ * the events are the same whatever the codes. */
+static void test_household_digits(void **state)
+{
+	struct kdc_profile *p = example();
+	struct kdc_sim_params par = { 3, end_ms - CAMPAIGN_DAYS * DAY_MS, end_ms, 4, 0, 0 };
+	struct kdc_sim *a = NULL, *b = NULL, *c = NULL;
+	char err[256], want[32];
+
+	(void)state;
+	assert_int_equal(kdc_sim_new(p, &par, &a, err, sizeof err), KDC_OK);
+	par.household_digits = 4;
+	assert_int_equal(kdc_sim_new(p, &par, &b, err, sizeof err), KDC_OK);
+	par.household_digits = 1;
+	assert_int_equal(kdc_sim_new(p, &par, &c, err, sizeof err), KDC_OK);
+	assert_int_equal(b->nhouseholds, 186);
+	for (size_t i = 0; i < b->nhouseholds; i++) {
+		snprintf(want, sizeof want, "H%04zu", i + 1);
+		assert_string_equal(b->households[i].code, want);
+		assert_string_equal(c->households[i].code, a->households[i].code);
+	}
+	assert_string_equal(b->households[185].code, "H0186");
+	assert_string_equal(c->households[0].code, "H001");
+	assert_int_equal(a->nevents, b->nevents);
+	assert_memory_equal(a->events, b->events, a->nevents * sizeof *a->events);
+	kdc_sim_free(a);
+	kdc_sim_free(b);
+	kdc_sim_free(c);
+	kdc_profile_free(p);
+}
+
 static void test_working_time(void **state)
 {
 	int64_t fri; /* Friday 2026-11-27 00:00 local = 2026-11-26T17:00Z */
@@ -510,7 +542,7 @@ static void test_elderly_slower(void **state)
 
 	(void)state;
 	for (uint64_t seed = 1; seed <= 10; seed++) {
-		struct kdc_sim_params par = { seed, end_ms - CAMPAIGN_DAYS * DAY_MS, end_ms, 4, 0 };
+		struct kdc_sim_params par = { seed, end_ms - CAMPAIGN_DAYS * DAY_MS, end_ms, 4, 0, 0 };
 		struct kdc_sim *s = NULL;
 		assert_int_equal(kdc_sim_new(p, &par, &s, err, sizeof err), KDC_OK);
 		for (size_t i = 0; i < s->nhouseholds; i++)
@@ -534,6 +566,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_working_time),
 		cmocka_unit_test(test_model_repeatable),
+		cmocka_unit_test(test_household_digits),
 		cmocka_unit_test(test_elderly_slower),
 		cmocka_unit_test(test_same_seed_same_events),
 		cmocka_unit_test(test_other_seed_other_events),
