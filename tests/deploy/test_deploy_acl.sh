@@ -137,10 +137,20 @@ CA=$DIR/ca.crt
 # ---- files -----------------------------------------------------------------
 
 mode_of() { stat -c %a "$1" 2>/dev/null; }
-for f in passwd acl server.key ca/ca.key aggregator.conf devices/DEVA.conf devices/DEVC.conf; do
+for f in passwd acl server.key ca/ca.key devices/DEVA.conf devices/DEVC.conf; do
 	m=$(mode_of "$DIR/$f")
 	if [ "$m" = 600 ]; then ok "secret file $f is mode 0600"; else bad "secret file $f is mode 0600 (got ${m:-missing})"; fi
 done
+# aggregator.conf: readable by group kdc when root sets up a ward on a machine
+# with the user kdc (the kdc-server package made it: deploy/README.md's table),
+# else private to its owner.
+if [ "$(id -u)" = 0 ] && getent passwd kdc >/dev/null; then
+	want="root:$(id -gn kdc) 640"
+else
+	want="$(id -un):$(id -gn) 600"
+fi
+got=$(stat -c '%U:%G %a' "$DIR/aggregator.conf" 2>/dev/null)
+if [ "$got" = "$want" ]; then ok "secret file aggregator.conf is $want"; else bad "secret file aggregator.conf is $want (got ${got:-missing})"; fi
 check "dashboard.conf (the viewer account, public by design) is mode 0644" [ "$(mode_of "$DIR/dashboard.conf")" = 644 ]
 check "aggregator.conf points at the plain loopback port" \
 	[ "$(conf_value "$DIR/aggregator.conf" broker)" = "tcp://127.0.0.1:$PLAIN" ]

@@ -22,6 +22,7 @@
 #   - `kdc-stats --config dashboard.conf` run by that user shows the figures;
 #   - `init --force` keeps the profile line and the passwords, says what it
 #     replaced, and the restarted aggregator still has the profile's figures;
+#     under a folder the service users cannot pass (0700), it names the folder;
 #   - nobody reads what is not theirs (www-data, the member, kdc).
 #
 # Needs root (to create users and switch to them): exits 77 (skipped)
@@ -304,6 +305,18 @@ assert_contains "init --force says what it replaced" "was:  listener $WS 127.0.0
 assert_contains "... and with what" "now:  listener $WS2 127.0.0.1" "$(cat "$WORK/force.log")"
 assert_eq "mosquitto.conf after init --force" "root:$MQ_GROUP 640" "$(mog "$DIR/mosquitto.conf")"
 assert_eq "aggregator.conf after init --force" "root:$KDC_GROUP 640" "$(mog "$DIR/aggregator.conf")"
+st=0; grep -q 'warning' "$WORK/force.log" || st=$?
+assert_eq "init --force with every folder passable: no warning" 1 "$st"
+# A folder above the ward that already existed 0700 (made by hand under root's
+# umask 077): init leaves its mode alone but names it, with the fix, once.
+chmod 0700 "$ETC"
+"$KDC_WARD" init --force --ward "$WARD" --dir "$DIR" >"$WORK/force700.log" 2>&1 ||
+	fail "init --force under a 0700 folder failed: $(tail -n 3 "$WORK/force700.log")"
+chmod 0755 "$ETC"
+assert_contains "init --force under a 0700 folder" \
+	"warning: the folder $ETC (root:root 700) stops user mosquitto from reaching the broker's configuration $DIR/mosquitto.conf: make it passable with 'chmod o+x $ETC'" \
+	"$(cat "$WORK/force700.log")"
+assert_eq "... named once" 1 "$(grep -c "the folder $ETC " "$WORK/force700.log")"
 kill -TERM "$AGG_PID"
 pid_wait_dead "$AGG_PID" 20 || fail "the aggregator did not stop on SIGTERM"
 assert_eq "aggregator exit status on SIGTERM" 0 "$KDC_WAIT_STATUS"
