@@ -58,6 +58,43 @@ static int record_together(struct cli *c, kdc_producer *p, kdc_event_pb *const *
 
 /* ---- household add ------------------------------------------------------------ */
 
+struct on_list {
+	const char *household;
+	int found;
+};
+
+static int on_list_cb(void *ud, const struct kdc_wl_entry *e)
+{
+	struct on_list *f = ud;
+
+	if (strcmp(e->household, f->household) == 0)
+		f->found = 1;
+	return KDC_OK;
+}
+
+/* Whether khom/household is on the team's stored list when that list is
+ * the ward's register (a ward without one lists the households seen so far:
+ * one of those may still need adding). */
+static int on_register_list(struct cli *c, kdc_outbox *ob, int *found)
+{
+	struct kdc_wl_info info;
+	struct on_list f = { c->household, 0 };
+	int rc = kdc_worklist_info(ob, &info);
+
+	*found = 0;
+	if (rc == KDC_ERR_NOT_FOUND)
+		return KDC_OK;
+	if (rc != KDC_OK)
+		return rc;
+	if (!info.from_register || strcmp(info.ward, c->dev.ward) != 0 ||
+	    strcmp(info.team, c->dev.team) != 0)
+		return KDC_OK;
+	if ((rc = kdc_worklist_list(ob, c->khom, 0, on_list_cb, &f)) != KDC_OK)
+		return rc;
+	*found = f.found;
+	return KDC_OK;
+}
+
 int cmd_household(struct cli *c)
 {
 	kdc_event_pb ev = KDC__V1__EVENT__INIT;
@@ -65,29 +102,23 @@ int cmd_household(struct cli *c)
 	const char *labels[1] = { NULL };
 	uint8_t ids[1][KDC_UUID_LEN];
 	struct kdc_verdict v;
-	char msg[512];
 	kdc_producer *p = NULL;
 	kdc_outbox *ob;
-	int ret, rc, added;
+	int ret, rc, added, found;
 
 	if ((ret = require_code(c->khom, "khom", "the khom/ap code, e.g. --khom 6")) ||
 	    (ret = require_code(c->household, "household", "the new household's code, e.g. "
 	                        "--household H0187")) ||
 	    (ret = open_producer(c, &p)))
 		return ret;
-	rc = kdc_worklist_check(kdc_producer_outbox(p), c->dev.ward, c->dev.team, c->khom,
-	                        c->household, msg, sizeof msg);
-	if (rc == KDC_OK) {
-		struct kdc_wl_info info;
-		/* no list stored, or the household is on it */
-		if (kdc_worklist_info(kdc_producer_outbox(p), &info) == KDC_OK &&
-		    strcmp(info.ward, c->dev.ward) == 0 && strcmp(info.team, c->dev.team) == 0) {
-			fprintf(stderr, "kdc-event: household %s of khóm %s is on team %s's list "
-			        "already: nothing to add\n", c->household, c->khom, c->dev.team);
-			kdc_producer_free(p);
-			return EXIT_USAGE;
-		}
-	} else if (rc != KDC_ERR_NOT_FOUND) {
+	rc = on_register_list(c, kdc_producer_outbox(p), &found);
+	if (rc == KDC_OK && found) {
+		fprintf(stderr, "kdc-event: household %s of khóm %s is on the ward's register "
+		        "already (team %s's list): nothing to add\n", c->household, c->khom,
+		        c->dev.team);
+		kdc_producer_free(p);
+		return EXIT_USAGE;
+	} else if (rc != KDC_OK) {
 		fprintf(stderr, "kdc-event: cannot read the worklist in the outbox %s: %s\n",
 		        c->dev.outbox, kdc_outbox_errmsg(kdc_producer_outbox(p)));
 		kdc_producer_free(p);

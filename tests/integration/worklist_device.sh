@@ -179,4 +179,21 @@ assert_contains "rejected: the reason" "$h99_id" "$out"
 assert_contains "rejected: the reason's name" "unknown_household" "$out"
 assert_contains "rejected: what to do" "ask the ward office to add it to the register, or record it as a new household: kdc-event household add --khom 6 --household H0099" "$out"
 
+# household add: refused for a household on the register's list; allowed for
+# one missing from a list that is not the register's (a ward without one
+# lists the households seen so far)
+out=$("$KDC_EVENT" --config "$conf" household add --khom 6 --household H0041 2>&1)
+assert_eq "household add of a registered household: exit status" 2 "$?"
+assert_contains "household add of a registered household" "H0041 of khóm 6 is on the ward's register already" "$out"
+sed -e 's/^seq: 7/seq: 9/' -e '/^from_register/d' "$WORK/worklist.txt" |
+	pb_encode kdc.v1.Worklist worklist >"$WORK/worklist9.bin" || fail "protoc could not encode list 9"
+mosquitto_pub -h 127.0.0.1 -p "$(broker_port "$broker")" -q 1 -r -t "kdc/v1/$ward/worklist/T1" \
+	-f "$WORK/worklist9.bin" || fail "mosquitto_pub of list 9 failed"
+conf3=$WORK/d-3.1.1.conf
+out=$("$KDC_EVENT" --config "$conf3" sync --timeout 30 2>&1) || fail "sync of D3 failed: $out"
+assert_eq "D3: list 9 (not the register's) stored" "9|0" "$(sql "$(dev_outbox "$conf3")" 'select seq, from_register from worklist_info;')"
+dev_event "$conf3" household add --khom 6 --household H0050
+assert_eq "household add of a household missing from a list that is not the register" 1 \
+	"$(dev_outbox_count "$conf3" 'kind = 4')"
+
 kdc_say "worklist_device: all checks passed"
