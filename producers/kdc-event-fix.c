@@ -148,16 +148,16 @@ int cmd_household(struct cli *c)
 /* ---- void and amend ---------------------------------------------------------- */
 
 /* Finds c->target in the outbox or the history and refuses what cannot be
- * voided. On 0 the caller frees *orig. */
+ * voided; *state is its kdc_outbox_state. On 0 the caller frees *orig. */
 static int find_voidable(struct cli *c, kdc_producer *p, uint8_t id[KDC_UUID_LEN],
-                         kdc_event_pb **orig)
+                         kdc_event_pb **orig, int *state)
 {
 	kdc_outbox *ob = kdc_producer_outbox(p);
 	uint8_t vid[KDC_UUID_LEN];
 	char err[512], idtext[KDC_UUID_STR_LEN];
-	int rc, state, voided, kind;
+	int rc, voided, kind;
 
-	rc = kdc_outbox_find(ob, c->target, id, orig, &state, err, sizeof err);
+	rc = kdc_outbox_find(ob, c->target, id, orig, state, err, sizeof err);
 	if (rc == KDC_ERR_INVAL || rc == KDC_ERR_NOT_FOUND) {
 		fprintf(stderr, "kdc-event: %s\n", err);
 		return EXIT_USAGE;
@@ -193,7 +193,8 @@ static int find_voidable(struct cli *c, kdc_producer *p, uint8_t id[KDC_UUID_LEN
 		        idtext, vtext);
 		goto refuse;
 	}
-	(void)state; /* pending, refused or stored: a void goes to the server all the same */
+	/* pending or stored: a void goes to the server (a pending event may have
+	 * reached it already); a refused one is in no figure (see the callers) */
 	return 0;
 refuse:
 	kdc_event_free(*orig);
@@ -237,11 +238,18 @@ int cmd_void(struct cli *c)
 	const char *labels[1] = { "void" };
 	uint8_t id[KDC_UUID_LEN];
 	kdc_producer *p = NULL;
-	int ret;
+	int ret, state;
 
 	if ((ret = check_reason(c->reason, 1)) || (ret = open_producer(c, &p)))
 		return ret;
-	if ((ret = find_voidable(c, p, id, &orig)) == 0) {
+	if ((ret = find_voidable(c, p, id, &orig, &state)) == 0 && state == KDC_OUTBOX_REJECTED) {
+		/* the server never stored it: a void would wait there for ever */
+		fprintf(stderr, "kdc-event: event %s was refused by the server (see 'kdc-event "
+		        "rejected'): it is in no figure, so there is nothing to void; to record it "
+		        "correctly, use 'kdc-event amend %s' with the corrected fields\n",
+		        c->target, c->target);
+		ret = EXIT_USAGE;
+	} else if (ret == 0) {
 		build_void(&ev, &b, orig, id, c->reason);
 		ret = record_together(c, p, evs, labels, 1);
 	}
@@ -392,11 +400,11 @@ int cmd_amend(struct cli *c)
 	const char *labels[2] = { "new", "void" };
 	uint8_t id[KDC_UUID_LEN];
 	kdc_producer *p = NULL;
-	int ret, changed;
+	int ret, changed, state;
 
 	if ((ret = check_reason(c->reason, 0)) || (ret = open_producer(c, &p)))
 		return ret;
-	if ((ret = find_voidable(c, p, id, &orig)) != 0)
+	if ((ret = find_voidable(c, p, id, &orig, &state)) != 0)
 		goto cleanup;
 	if ((ret = build_amended(c, orig, &nev, &a, &changed)) != 0)
 		goto cleanup;
@@ -410,7 +418,9 @@ int cmd_amend(struct cli *c)
 	if ((ret = check_household(c, p, nev.khom, nev.household)) != 0)
 		goto cleanup;
 	build_void(&vev, &b, orig, id, c->reason ? c->reason : AMEND_REASON);
-	ret = record_together(c, p, evs, labels, 2);
+	/* a refused event was never stored: the corrected one alone, no void
+	 * (it would wait on the server for ever) */
+	ret = record_together(c, p, evs, labels, state == KDC_OUTBOX_REJECTED ? 1 : 2);
 cleanup:
 	kdc_event_free(orig);
 	kdc_producer_free(p);

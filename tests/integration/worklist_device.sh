@@ -179,6 +179,19 @@ assert_contains "rejected: the reason" "$h99_id" "$out"
 assert_contains "rejected: the reason's name" "unknown_household" "$out"
 assert_contains "rejected: what to do" "ask the ward office to add it to the register, or record it as a new household: kdc-event household add --khom 6 --household H0099" "$out"
 
+# the refused event was never stored: void says there is nothing to void;
+# amend records the corrected event alone, without a void that would wait on
+# the server for ever
+voids_before=$(dev_outbox_count "$conf" 'kind = 5')
+out=$("$KDC_EVENT" --config "$conf" void "$h99_id" --reason "wrong household" 2>&1)
+assert_eq "void of a refused event: exit status" 2 "$?"
+assert_contains "void of a refused event" "was refused by the server" "$out"
+out=$("$KDC_EVENT" --config "$conf" amend "$h99_id" --household H0041 2>&1) ||
+	fail "amend of a refused event failed: $out"
+assert_contains "amend of a refused event: the corrected event" "new " "$out"
+case "$out" in *void*) fail "amend of a refused event recorded a void: $out" ;; esac
+assert_eq "voids in the outbox after amending a refused event" "$voids_before" "$(dev_outbox_count "$conf" 'kind = 5')"
+
 # household add: refused for a household on the register's list; allowed for
 # one missing from a list that is not the register's (a ward without one
 # lists the households seen so far)
