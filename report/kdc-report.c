@@ -346,10 +346,12 @@ static int export_events(const struct cli *c, struct kdc_export_events *x)
 	werr = close_output(x->out);
 	if (rc == KDC_OK && werr)
 		snprintf(err, sizeof err, "writing failed at the end: %s", strerror(werr));
-	if (rc == KDC_OK && !werr && kdc_source_changed(&src, c->db)) {
+	/* before any read error: pages changing under an immutable read look
+	 * like a damaged file to SQLite, and the file is not damaged */
+	if ((rc != KDC_ERR_IO && !werr) && kdc_source_changed(&src, c->db)) {
 		snprintf(err, sizeof err, "the database changed while it was read (an aggregator started, "
 		         "or a register or void command ran): run the export again");
-		werr = EAGAIN;
+		rc = KDC_ERR_BUSY;
 	}
 	kdc_source_close(&src);
 	if (rc != KDC_OK || werr) {

@@ -199,6 +199,31 @@ printf 'ok: no -wal or -shm created by the export\n'
 cmp -s "$WORK/all.csv" "$WORK/stopped.csv" || fail "the export of the stopped ward differs from the live one"
 printf 'ok: the same CSV as while the aggregator ran\n'
 
+# a write to a stopped ward's database during the export (here: rows added
+# while the export waits on a full pipe) is noticed: exit 1, nothing handed on
+cp "$db" "$WORK/changing.db"
+for _ in 1 2 3; do # about 4,000 rows: far more than a pipe holds
+	sql "$WORK/changing.db" "insert into events select randomblob(16), seq, occurred_ms, received_ms,
+		ward, khom, team, device, household, member, kind, subkind, method, amount_vnd, members,
+		members_15plus, smartphones, needs, null from events;" || fail "cannot copy rows"
+done
+[ -e "$WORK/changing.db-wal" ] && fail "sqlite3 left a -wal file"
+mkfifo "$WORK/pipe"
+"$KDC_REPORT" export events --db "$WORK/changing.db" --output "$WORK/pipe" 2>"$WORK/changing.err" &
+rpid=$!
+KDC_PIDS+=("$rpid")
+exec 3<"$WORK/pipe"
+head -c 1000 <&3 >/dev/null # it has started, and now fills the pipe and waits
+sql "$WORK/changing.db" "delete from events where kind = 1;" || fail "cannot change the database"
+cat <&3 >/dev/null
+exec 3<&-
+pid_wait_dead "$rpid" 30 || fail "kdc-report did not finish"
+kdc_forget_pid "$rpid"
+assert_eq "database changed during the export: exit status" 1 "$KDC_WAIT_STATUS"
+assert_contains "database changed during the export: message" "the database changed while it was read" \
+	"$(cat "$WORK/changing.err")"
+[ -e "$WORK/pipe" ] || fail "the pipe given as --output was removed"
+
 # codes this build does not know: written as numbers
 cp "$db" "$WORK/future.db"
 sql "$WORK/future.db" "insert into events(id, seq, occurred_ms, received_ms, ward, khom, team, device,
