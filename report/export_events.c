@@ -388,13 +388,13 @@ int kdc_export_events_run(const struct kdc_export_events *x, int64_t *rows, char
 	}
 	if (kdc_csv_finish(&c) != 0)
 		goto write_failed;
-	if (x->progress)
-		progress(*rows, total, 1);
 	goto cleanup;
 write_failed:
 	snprintf(err, errlen, "writing failed after %lld rows: %s", (long long)*rows, strerror(c.err));
 	rc = KDC_ERR_IO;
 cleanup:
+	if (x->progress) /* the last count, and the line ended before any message */
+		progress(*rows, total, 1);
 	sqlite3_finalize(r.st);
 	return rc;
 }

@@ -23,7 +23,6 @@
 #include "export_events.h"
 #include "kdc_conf.h"
 #include "kdc_err.h"
-#include "kdc_log.h"
 #include "kdc_prog.h"
 #include "kdc_proto.h"
 #include "profile.h"
@@ -42,7 +41,6 @@ struct cli {
 	char *voided;
 	char *lang;
 	char *output;
-	char *log_level;
 	int help;
 };
 
@@ -58,7 +56,6 @@ static const struct kdc_opt opts[] = {
 	KDC_OPT(struct cli, "voided", KDC_OPT_STR, voided, 0, 0, "include", "include, exclude or only the events a void cancelled (column voided by)"),
 	KDC_OPT(struct cli, "lang", KDC_OPT_STR, lang, 0, 0, "vi", "vi or en: the language of the header and the kinds"),
 	KDC_OPT(struct cli, "output", KDC_OPT_STR, output, 0, 0, NULL, "write the CSV to this file (mode 0600: it holds household data) instead of standard output"),
-	KDC_OPT(struct cli, "log-level", KDC_OPT_STR, log_level, 0, 0, "warning", "debug, info, notice, warning or error"),
 	KDC_OPT(struct cli, "help", KDC_OPT_BOOL, help, 0, 0, NULL, "show this help"),
 	KDC_OPT_END
 };
@@ -403,6 +400,7 @@ static int command(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct cli c;
+	char *config = NULL;
 	int argi = 3, ret;
 
 	kdc_prog_init("kdc-report");
@@ -411,18 +409,13 @@ int main(int argc, char **argv)
 		return ret;
 	if ((ret = command(argc, argv)) != 0)
 		return ret;
-	if ((ret = take_config(&argc, argv, argi, &c.config)) != 0)
-		goto cleanup;
-	{
-		char *config = c.config; /* kdc_prog_options sets every option's default */
-		c.config = NULL;
-		ret = kdc_prog_options(opts, &c, argc, argv, &argi, 0);
-		free(c.config);
-		c.config = config;
-	}
-	if (ret == 0 && (ret = kdc_prog_log_level(c.log_level)) == 0)
+	if ((ret = take_config(&argc, argv, argi, &config)) == 0 &&
+	    (ret = kdc_prog_options(opts, &c, argc, argv, &argi, 0)) == 0) {
+		c.config = config; /* after the defaults, which would have dropped it */
+		config = NULL;
 		ret = run(&c);
-cleanup:
+	}
+	free(config);
 	kdc_conf_free(opts, &c);
 	return ret;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "kdc_err.h"
+#include "kdc_log.h"
 #include "source.h"
 
 #define SOURCE_SCHEMA_VERSION 3 /* aggregator/store.h KDC_STORE_SCHEMA_VERSION */
@@ -147,6 +148,6 @@ int kdc_source_changed(const struct kdc_source *s, const char *path)
 void kdc_source_close(struct kdc_source *s)
 {
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
-		fprintf(stderr, "kdc-report: closing the database: %s\n", sqlite3_errmsg(s->db));
+		kdc_warn("closing the database: %s", sqlite3_errmsg(s->db));
 	s->db = NULL;
 }
