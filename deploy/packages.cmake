@@ -4,7 +4,7 @@
 #   cmake --build build -j2
 #   (cd build && cpack -G DEB)      # kdc-server_VERSION_ARCH.deb, kdc-device_VERSION_ARCH.deb
 #
-# kdc-server: kdc-aggregator, kdc-stats, kdc-rollup, kdc-ward, the systemd
+# kdc-server: kdc-aggregator, kdc-stats, kdc-rollup, kdc-report, kdc-ward, the systemd
 #   units (kdc-aggregator@, kdc-mosquitto@, kdc-rollup@), the sysusers.d entry
 #   of user kdc, the dashboard files, the templates and examples, man pages.
 #   Its maintainer scripts (deploy/debian/) create user kdc and never touch a
@@ -44,6 +44,7 @@ if(KDC_HELP2MAN)
       "kdc-aggregator|server|the kdc ward server: stores events, publishes statistics"
       "kdc-stats|server|the ward's adoption statistics in a terminal"
       "kdc-rollup|server|adds the wards' statistics up for a province"
+      "kdc-report|server|the reports a ward hands upward: its events as CSV"
       "kdc-event|device|records a team's work on a device and sends it to the ward server"
       "kdc-sim|device|simulates a ward's door-to-door campaign")
   foreach(entry IN LISTS kdc_man_programs)

@@ -53,12 +53,13 @@ case "$(field "$DEVICE" Depends)" in *mosquitto*) fail "kdc-device must not need
 files() { dpkg-deb -c "$1" | awk '{print $6}' | sed 's|^\./|/|'; }
 files "$SERVER" >"$WORK/server.files"
 files "$DEVICE" >"$WORK/device.files"
-for f in /usr/bin/kdc-aggregator /usr/bin/kdc-stats /usr/bin/kdc-rollup /usr/bin/kdc-ward \
+for f in /usr/bin/kdc-aggregator /usr/bin/kdc-stats /usr/bin/kdc-rollup /usr/bin/kdc-report /usr/bin/kdc-ward \
 	/usr/lib/systemd/system/kdc-aggregator@.service /usr/lib/systemd/system/kdc-mosquitto@.service \
 	/usr/lib/systemd/system/kdc-rollup@.service /usr/lib/sysusers.d/kdc.conf \
 	/usr/share/kdc/dashboard/index.html /usr/share/kdc/deploy/mosquitto/mosquitto.conf.in \
 	/usr/share/kdc/deploy/ward-profile.example.ini \
-	/usr/share/man/man1/kdc-aggregator.1.gz /usr/share/man/man1/kdc-ward.1.gz /usr/share/man/man1/kdc-stats.1.gz; do
+	/usr/share/man/man1/kdc-aggregator.1.gz /usr/share/man/man1/kdc-ward.1.gz /usr/share/man/man1/kdc-stats.1.gz \
+	/usr/share/man/man1/kdc-report.1.gz; do
 	grep -qxF "$f" "$WORK/server.files" || fail "kdc-server lacks $f"
 done
 for f in /usr/bin/kdc-event /usr/bin/kdc-sim /usr/share/man/man1/kdc-event.1.gz; do

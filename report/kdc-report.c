@@ -1,0 +1,421 @@
+/* kdc-report: the reports a ward hands upward, from its events database.
+ *
+ *   kdc-report export events (--db PATH | --config aggregator.conf) [--profile FILE]
+ *              [--from DATE] [--to DATE] [--khom K] [--team T] [--kind KIND]
+ *              [--voided include|exclude|only] [--lang vi|en] [--output FILE]
+ *
+ * export events writes every stored event (or those the filters keep) as a
+ * CSV file for a spreadsheet: UTF-8 with a byte-order mark, CRLF, one header
+ * row in the chosen language (docs/report.md). The database is only read,
+ * while the aggregator runs or not (source.h).
+ *
+ * Exit status: 0 written; 1 reading or writing failed (a full disk: the
+ * partial file is removed); 2 usage error; 3 the database cannot be used
+ * (missing, unreadable, not a kdc events database). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "export_events.h"
+#include "kdc_conf.h"
+#include "kdc_err.h"
+#include "kdc_prog.h"
+#include "kdc_proto.h"
+#include "profile.h"
+#include "source.h"
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define EXIT_NO_DB 3
+
+struct cli {
+	char *config;
+	char *db;
+	char *profile;
+	char *from, *to;
+	char *khom, *team, *kind;
+	char *voided;
+	char *lang;
+	char *output;
+	int help;
+};
+
+static const struct kdc_opt opts[] = {
+	KDC_OPT(struct cli, "config", KDC_OPT_STR, config, 0, 0, NULL, "the aggregator's config file (aggregator.conf): its db and profile lines are used"),
+	KDC_OPT(struct cli, "db", KDC_OPT_STR, db, 0, 0, NULL, "the ward's events database (the aggregator's --db), read only"),
+	KDC_OPT(struct cli, "profile", KDC_OPT_STR, profile, 0, 0, NULL, "the ward profile: khóm and team names, the ward's UTC offset (default +07:00, no names)"),
+	KDC_OPT(struct cli, "from", KDC_OPT_STR, from, 0, 0, NULL, "first day, YYYY-MM-DD in the ward's time (inclusive)"),
+	KDC_OPT(struct cli, "to", KDC_OPT_STR, to, 0, 0, NULL, "last day, YYYY-MM-DD in the ward's time (inclusive)"),
+	KDC_OPT(struct cli, "khom", KDC_OPT_STR, khom, 0, 0, NULL, "only this khóm's events (its code)"),
+	KDC_OPT(struct cli, "team", KDC_OPT_STR, team, 0, 0, NULL, "only this team's events (its code)"),
+	KDC_OPT(struct cli, "kind", KDC_OPT_STR, kind, 0, 0, NULL, "only visit, account, payment, service, household_added or void events"),
+	KDC_OPT(struct cli, "voided", KDC_OPT_STR, voided, 0, 0, "include", "include, exclude or only the events a void cancelled (column voided by)"),
+	KDC_OPT(struct cli, "lang", KDC_OPT_STR, lang, 0, 0, "vi", "vi or en: the language of the header and the kinds"),
+	KDC_OPT(struct cli, "output", KDC_OPT_STR, output, 0, 0, NULL, "write the CSV to this file (mode 0600: it holds household data) instead of standard output"),
+	KDC_OPT(struct cli, "help", KDC_OPT_BOOL, help, 0, 0, NULL, "show this help"),
+	KDC_OPT_END
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: kdc-report export events (--db PATH | --config aggregator.conf) [--profile FILE]\n"
+	             "                  [--from DATE] [--to DATE] [--khom K] [--team T] [--kind KIND]\n"
+	             "                  [--voided include|exclude|only] [--lang vi|en] [--output FILE]\n\n"
+	             "The reports a ward hands upward, from its events database. The database is only\n"
+	             "read (never written, never created), also while kdc-aggregator runs.\n\n"
+	             "export events: every stored event as CSV for a spreadsheet (UTF-8 with a byte-order\n"
+	             "mark, CRLF, one header row in Vietnamese or English), one row per event in the order\n"
+	             "of their ids: id, the ward's local date and time, khóm, team, device, household,\n"
+	             "member, kind and its details, when it was stored, and the void that cancelled it.\n"
+	             "Dates are the ward's calendar days (the profile's utc_offset). What every column\n"
+	             "means: docs/report.md.\n"
+	             "  kdc-report export events --config /etc/kdc/31975/aggregator.conf --output events.csv\n"
+	             "  kdc-report export events --db events.db --profile ward.ini --khom 6 \\\n"
+	             "             --from 2026-11-01 --to 2026-11-30 --kind payment --lang en > nov.csv\n\n"
+	             "options:\n");
+	kdc_conf_usage(opts, out);
+	fprintf(out, "\nExit status: 0 written, 1 reading or writing failed (the partial file is removed),\n"
+	             "2 usage error, 3 the database cannot be used (missing, unreadable, not kdc's).\n");
+}
+
+/* ---- --config: the aggregator's file ------------------------------------------------ */
+
+/* Takes "--config FILE" / "--config=FILE" out of argv (kept in *config):
+ * the aggregator's file has many settings this program has no use for, so
+ * it is read here for db and profile only, not through the option table. */
+static int take_config(int *argc, char **argv, int from, char **config)
+{
+	int i, o = from;
+
+	for (i = from; i < *argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			break;
+		if (strcmp(a, "--config") == 0 || strncmp(a, "--config=", 9) == 0) {
+			const char *v = a[8] == '=' ? a + 9 : i + 1 < *argc ? argv[++i] : NULL;
+			if (!v)
+				return kdc_usage_error("option --config needs a value");
+			free(*config);
+			if (!(*config = strdup(v)))
+				return EXIT_FAIL;
+			continue;
+		}
+		argv[o++] = argv[i];
+	}
+	while (i < *argc)
+		argv[o++] = argv[i++];
+	*argc = o;
+	return 0;
+}
+
+static int config_line(void *ud, const char *section, const char *key, const char *value,
+                       int line, char *err, size_t errlen)
+{
+	struct cli *c = ud;
+	char **slot = strcmp(key, "db") == 0 ? &c->db : strcmp(key, "profile") == 0 ? &c->profile : NULL;
+
+	(void)section;
+	(void)line;
+	if (!slot || *slot) /* another setting, or given on the command line */
+		return 0;
+	if (!(*slot = strdup(value))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- checking the options --------------------------------------------------------- */
+
+/* Levenshtein distance of a and b, or more than cap. */
+static int distance(const char *a, const char *b, int cap)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int row[64];
+
+	if (lb >= 64 || (la > lb ? la - lb : lb - la) > (size_t)cap)
+		return cap + 1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int diag = row[0];
+		row[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+/* The kind named s, or -1 with the nearest name (a prefix, or 2 edits)
+ * in *near (NULL when none is near). */
+static int parse_kind(const char *s, const char **near)
+{
+	int best = 3;
+
+	*near = NULL;
+	for (int k = 0; k < KDC_KIND_ALL; k++)
+		if (strcmp(s, kdc_kind_name(k)) == 0)
+			return k;
+	for (int k = 0; k < KDC_KIND_ALL; k++) {
+		const char *name = kdc_kind_name(k);
+		int d = strncmp(name, s, strlen(s)) == 0 ? 0 : distance(s, name, 2);
+		if (d < best) {
+			best = d;
+			*near = name;
+		}
+	}
+	return -1;
+}
+
+static int parse_day(const char *opt, const char *s, int64_t *day)
+{
+	char buf[11];
+
+	if (kdc_profile_parse_date(s, buf, day) != KDC_OK)
+		return kdc_usage_error("--%s '%s' is not a date: give YYYY-MM-DD, a day of the ward's "
+		                       "calendar, like 2026-11-27", opt, s);
+	return 0;
+}
+
+static int check_code(const char *opt, const char *code)
+{
+	if (code && !kdc_code_valid(code))
+		return kdc_usage_error("--%s '%s' is not a code (A-Z a-z 0-9 _ -, at most %d)", opt, code,
+		                       KDC_CODE_MAX);
+	return 0;
+}
+
+/* Fills x from the options (dates with the profile's offset). */
+static int check_args(const struct cli *c, const struct kdc_profile *p, struct kdc_export_events *x)
+{
+	int64_t from = 0, to = 0;
+	const char *near;
+	int rc;
+
+	if (c->from && (rc = parse_day("from", c->from, &from)))
+		return rc;
+	if (c->to && (rc = parse_day("to", c->to, &to)))
+		return rc;
+	if (c->from && c->to && from > to)
+		return kdc_usage_error("--from %s is after --to %s", c->from, c->to);
+	x->has_from = c->from != NULL;
+	x->has_to = c->to != NULL;
+	x->from_ms = kdc_local_day_start(from, p->utc_offset_min);
+	x->to_ms = kdc_local_day_start(to + 1, p->utc_offset_min); /* the end of that day */
+	if ((rc = check_code("khom", c->khom)) || (rc = check_code("team", c->team)))
+		return rc;
+	x->khom = c->khom;
+	x->team = c->team;
+	x->kind = -1;
+	if (c->kind && (x->kind = parse_kind(c->kind, &near)) < 0)
+		return kdc_usage_error("--kind '%s' is not a kind%s%s%s (visit, account, payment, service, "
+		                       "household_added or void)", c->kind, near ? ": did you mean " : "",
+		                       near ? near : "", near ? "?" : "");
+	if (strcmp(c->voided, "include") == 0)
+		x->voided = KDC_VOIDED_INCLUDE;
+	else if (strcmp(c->voided, "exclude") == 0)
+		x->voided = KDC_VOIDED_EXCLUDE;
+	else if (strcmp(c->voided, "only") == 0)
+		x->voided = KDC_VOIDED_ONLY;
+	else
+		return kdc_usage_error("--voided must be include, exclude or only, not '%s'", c->voided);
+	if (strcmp(c->lang, "vi") != 0 && strcmp(c->lang, "en") != 0)
+		return kdc_usage_error("--lang must be vi or en, not '%s'", c->lang);
+	x->lang = strcmp(c->lang, "en") == 0 ? KDC_LANG_EN : KDC_LANG_VI;
+	return 0;
+}
+
+/* A note when a filter names a khóm or team the profile does not have: a
+ * typo then gives an empty file, which should not look like "no events". */
+static void note_unknown(const struct cli *c, const struct kdc_profile *p)
+{
+	if (c->khom && p->nkhoms > 0 && kdc_profile_khom_find(p, c->khom) < 0)
+		fprintf(stderr, "kdc-report: note: khóm %s is not in the ward profile\n", c->khom);
+	if (c->team && p->nteams > 0 && kdc_profile_team_find(p, c->team) < 0)
+		fprintf(stderr, "kdc-report: note: team %s is not in the ward profile\n", c->team);
+}
+
+/* ---- output ------------------------------------------------------------------------- */
+
+/* 1 if path names the database or one of its WAL files (an --output typo
+ * that would truncate the ward's data). */
+static int is_database(const char *path, const char *db)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	struct stat out, st;
+	char name[4096];
+
+	if (stat(path, &out) != 0)
+		return 0;
+	for (size_t i = 0; i < 3; i++)
+		if ((size_t)snprintf(name, sizeof name, "%s%s", db, suffix[i]) < sizeof name &&
+		    stat(name, &st) == 0 && st.st_dev == out.st_dev && st.st_ino == out.st_ino)
+			return 1;
+	return 0;
+}
+
+/* Opens --output (mode 0600 when created) or standard output. */
+static FILE *open_output(const char *path)
+{
+	int fd;
+	FILE *f;
+
+	if (!path)
+		return stdout;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return NULL;
+	if (!(f = fdopen(fd, "w")))
+		close(fd);
+	return f;
+}
+
+/* Closes the output, 0 or the errno of a failure (the last buffered bytes
+ * are written by fclose: a full disk shows here too). */
+static int close_output(FILE *f)
+{
+	if (f == stdout)
+		return fflush(f) == 0 ? 0 : errno ? errno : EIO;
+	return fclose(f) == 0 ? 0 : errno ? errno : EIO;
+}
+
+/* A half-written file must not be taken for the report. */
+static void remove_partial(const char *path)
+{
+	struct stat st;
+
+	if (path && stat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0)
+		fprintf(stderr, "kdc-report: removed the partial %s\n", path);
+}
+
+/* ---- export events ---------------------------------------------------------------- */
+
+static int load_profile(const struct cli *c, struct kdc_profile **p)
+{
+	char err[512];
+
+	if (!c->profile || !*c->profile) {
+		if (!(*p = kdc_profile_new_default(NULL))) {
+			fprintf(stderr, "kdc-report: out of memory\n");
+			return EXIT_FAIL;
+		}
+		return 0;
+	}
+	if (kdc_profile_load(c->profile, p, err, sizeof err) != KDC_OK) {
+		fprintf(stderr, "kdc-report: %s\n", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int export_events(const struct cli *c, struct kdc_export_events *x)
+{
+	struct kdc_source src;
+	const char *name = c->output ? c->output : "standard output";
+	char err[1024];
+	int64_t rows = 0;
+	int rc, werr;
+
+	if (c->output && is_database(c->output, c->db))
+		return kdc_usage_error("--output %s is the database itself: give another file", c->output);
+	if ((rc = kdc_source_open(&src, c->db, err, sizeof err)) != KDC_OK) {
+		fprintf(stderr, "kdc-report: %s\n", err);
+		return rc == KDC_ERR_NOMEM ? EXIT_FAIL : EXIT_NO_DB;
+	}
+	x->db = src.db;
+	x->progress = isatty(STDERR_FILENO);
+	if (!(x->out = open_output(c->output))) {
+		fprintf(stderr, "kdc-report: cannot write %s: %s\n", c->output, strerror(errno));
+		kdc_source_close(&src);
+		return EXIT_FAIL;
+	}
+	rc = kdc_export_events_run(x, &rows, err, sizeof err);
+	werr = close_output(x->out);
+	if (rc == KDC_OK && werr)
+		snprintf(err, sizeof err, "writing failed at the end: %s", strerror(werr));
+	/* before any read error: pages changing under an immutable read look
+	 * like a damaged file to SQLite, and the file is not damaged */
+	if ((rc != KDC_ERR_IO && !werr) && kdc_source_changed(&src, c->db)) {
+		snprintf(err, sizeof err, "the database changed while it was read (an aggregator started, "
+		         "or a register or void command ran): run the export again");
+		rc = KDC_ERR_BUSY;
+	}
+	kdc_source_close(&src);
+	if (rc != KDC_OK || werr) {
+		fprintf(stderr, "kdc-report: %s: %s\n", name, err);
+		remove_partial(c->output);
+		return EXIT_FAIL;
+	}
+	fprintf(stderr, "kdc-report: wrote %lld event%s to %s\n", (long long)rows, rows == 1 ? "" : "s",
+	        name);
+	return 0;
+}
+
+static int run(struct cli *c)
+{
+	struct kdc_export_events x;
+	struct kdc_profile *p = NULL;
+	char err[512];
+	int rc;
+
+	if (c->config && kdc_ini_parse(c->config, config_line, c, err, sizeof err) != KDC_OK)
+		return kdc_usage_error("%s", err);
+	if (!c->db || !*c->db)
+		return kdc_usage_error("--db PATH is required (the aggregator's SQLite file, e.g. "
+		                       "/var/lib/kdc/31975/events.db), or --config with its aggregator.conf");
+	if ((rc = load_profile(c, &p)) != 0)
+		return rc;
+	memset(&x, 0, sizeof x);
+	x.profile = p;
+	if ((rc = check_args(c, p, &x)) == 0) {
+		note_unknown(c, p);
+		rc = export_events(c, &x);
+	}
+	kdc_profile_free(p);
+	return rc;
+}
+
+/* "export events" from argv[1..2]; its options follow. */
+static int command(int argc, char **argv)
+{
+	if (argc < 2 || strncmp(argv[1], "--", 2) == 0)
+		return kdc_usage_error("give a command: export events (see kdc-report --help)");
+	if (strcmp(argv[1], "export") != 0)
+		return kdc_usage_error("unknown command '%s': the one command is export events", argv[1]);
+	if (argc < 3 || strcmp(argv[2], "events") != 0)
+		return kdc_usage_error("export what? the one report is events: kdc-report export events");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c;
+	char *config = NULL;
+	int argi = 3, ret;
+
+	kdc_prog_init("kdc-report");
+	memset(&c, 0, sizeof c);
+	if (kdc_prog_help_version(argc, argv, 1, usage, &ret))
+		return ret;
+	if ((ret = command(argc, argv)) != 0)
+		return ret;
+	if ((ret = take_config(&argc, argv, argi, &config)) == 0 &&
+	    (ret = kdc_prog_options(opts, &c, argc, argv, &argi, 0)) == 0) {
+		c.config = config; /* after the defaults, which would have dropped it */
+		config = NULL;
+		ret = run(&c);
+	}
+	free(config);
+	kdc_conf_free(opts, &c);
+	return ret;
+}
