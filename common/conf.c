@@ -107,36 +107,6 @@ static const struct kdc_opt *conf__find(const struct kdc_opt *opts, const char *
 	return NULL;
 }
 
-/* Edit distance with swapped neighbours counting once (optimal string
- * alignment), or a large number for names too long to bother. */
-static int conf__distance(const char *a, const char *b)
-{
-	enum { MAXLEN = 64 };
-	int row[3][MAXLEN + 1];
-	size_t la = strlen(a), lb = strlen(b);
-
-	if (la > MAXLEN || lb > MAXLEN)
-		return 1000;
-	for (size_t j = 0; j <= lb; j++)
-		row[0][j] = (int)j;
-	for (size_t i = 1; i <= la; i++) {
-		int *cur = row[i % 3], *prev = row[(i - 1) % 3], *prev2 = row[(i + 1) % 3];
-		cur[0] = (int)i;
-		for (size_t j = 1; j <= lb; j++) {
-			int cost = a[i - 1] != b[j - 1], v = prev[j - 1] + cost;
-			if (prev[j] + 1 < v)
-				v = prev[j] + 1;
-			if (cur[j - 1] + 1 < v)
-				v = cur[j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    prev2[j - 2] + 1 < v)
-				v = prev2[j - 2] + 1;
-			cur[j] = v;
-		}
-	}
-	return row[la % 3][lb];
-}
-
 /* The known option a mistyped name most likely meant: the only one it is a
  * prefix of, else the only nearest one at most 2 edits away (and no more
  * edits than half its length, so "xy" does not become "at"). NULL when
@@ -153,7 +123,7 @@ static const char *conf__suggest(const struct kdc_opt *opts, const char *name)
 			prefix = o->name;
 			nprefix++;
 		}
-		d = conf__distance(name, o->name);
+		d = kdc_edit_distance(name, o->name, 2);
 		if (d < bestd) {
 			best = o->name;
 			bestd = d;

@@ -53,6 +53,16 @@ int kdc_parse_utc_offset(const char *s, int *out);
  * number in [min, max]. */
 int kdc_parse_ll(const char *s, long long min, long long max, long long *out);
 
+/* Edit distance of two strings (bytes; a swap of neighbours counts as one
+ * edit), capped: cap + 1 means "more than cap" (also for strings over 64
+ * bytes). Pure. */
+int kdc_edit_distance(const char *a, const char *b, int cap);
+
+/* The name nearest to s among names[0..n): the first equal to it ignoring
+ * ASCII case, else the closest at most 2 edits away (ties: the first). Its
+ * index, or -1 when none is near. For "did you mean ...?". Pure. */
+int kdc_nearest(const char *s, const char *const *names, size_t n);
+
 /* strdup that returns NULL for NULL. */
 char *kdc_strdup(const char *s);
 

@@ -397,3 +397,64 @@ cleanup:
 		unlink(tmp);
 	return rc;
 }
+
+/* ---- nearest names --------------------------------------------------------------- */
+
+int kdc_edit_distance(const char *a, const char *b, int cap)
+{
+	enum { MAXLEN = 64 };
+	int row[3][MAXLEN + 1];
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > MAXLEN || lb > MAXLEN || (la > lb ? la - lb : lb - la) > (size_t)cap)
+		return cap + 1;
+	for (size_t j = 0; j <= lb; j++)
+		row[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int *cur = row[i % 3], *prev = row[(i - 1) % 3], *prev2 = row[(i + 1) % 3];
+		cur[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int v = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			if (prev[j] + 1 < v)
+				v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    prev2[j - 2] + 1 < v)
+				v = prev2[j - 2] + 1;
+			cur[j] = v;
+		}
+	}
+	return row[la % 3][lb] > cap ? cap + 1 : row[la % 3][lb];
+}
+
+static int util__same_ignoring_case(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++) {
+		char x = *a, y = *b;
+		if (x >= 'A' && x <= 'Z')
+			x = (char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (char)(y - 'A' + 'a');
+		if (x != y)
+			return 0;
+	}
+	return *a == *b;
+}
+
+int kdc_nearest(const char *s, const char *const *names, size_t n)
+{
+	int best = -1, best_d = 3;
+
+	for (size_t i = 0; i < n; i++)
+		if (util__same_ignoring_case(s, names[i]))
+			return (int)i;
+	for (size_t i = 0; i < n; i++) {
+		int d = kdc_edit_distance(s, names[i], 2);
+		if (d < best_d) {
+			best_d = d;
+			best = (int)i;
+		}
+	}
+	return best;
+}

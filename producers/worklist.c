@@ -17,71 +17,6 @@
                     "people_15plus, field_added, local FROM worklist "
 #define WL_ORDER " ORDER BY local, pos"
 
-/* ---- nearest code (pure) ------------------------------------------------------ */
-
-int kdc_code_distance(const char *a, const char *b, int cap)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	int row[KDC_CODE_MAX + 2];
-
-	if (la > KDC_CODE_MAX || lb > KDC_CODE_MAX)
-		return cap + 1;
-	if ((la > lb ? la - lb : lb - la) > (size_t)cap)
-		return cap + 1;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (int)j;
-	for (size_t i = 1; i <= la; i++) {
-		int diag = row[0], best;
-		row[0] = (int)i;
-		best = row[0];
-		for (size_t j = 1; j <= lb; j++) {
-			int up = row[j], d = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < d)
-				d = up + 1;
-			if (row[j - 1] + 1 < d)
-				d = row[j - 1] + 1;
-			diag = up;
-			row[j] = d;
-			if (d < best)
-				best = d;
-		}
-		if (best > cap)
-			return cap + 1;
-	}
-	return row[lb] > cap ? cap + 1 : row[lb];
-}
-
-static int wl__same_ignoring_case(const char *a, const char *b)
-{
-	for (; *a && *b; a++, b++) {
-		char x = *a, y = *b;
-		if (x >= 'A' && x <= 'Z')
-			x = (char)(x - 'A' + 'a');
-		if (y >= 'A' && y <= 'Z')
-			y = (char)(y - 'A' + 'a');
-		if (x != y)
-			return 0;
-	}
-	return *a == *b;
-}
-
-int kdc_code_nearest(const char *code, const char *const *codes, size_t n)
-{
-	int best = -1, best_d = 3;
-
-	for (size_t i = 0; i < n; i++)
-		if (wl__same_ignoring_case(code, codes[i]))
-			return (int)i;
-	for (size_t i = 0; i < n; i++) {
-		int d = kdc_code_distance(code, codes[i], 2);
-		if (d < best_d) {
-			best_d = d;
-			best = (int)i;
-		}
-	}
-	return best;
-}
-
 /* ---- decode -------------------------------------------------------------------------- */
 
 kdc_worklist_pb *kdc_worklist_decode(const void *buf, size_t len, const char *ward,
@@ -362,7 +297,7 @@ int kdc_worklist_check(kdc_outbox *ob, const char *ward, const char *team, const
 		}
 		for (size_t k = 0; k < c.n; k++)
 			ptrs[k] = c.codes[k];
-		if ((i = kdc_code_nearest(household, ptrs, c.n)) >= 0)
+		if ((i = kdc_nearest(household, ptrs, c.n)) >= 0)
 			snprintf(near, sizeof near, "; did you mean %s?", c.codes[i]);
 	}
 	snprintf(msg, len, "household '%s' is not on team %s's list for khóm %s%s%s "

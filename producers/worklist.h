@@ -80,12 +80,7 @@ int kdc_worklist_add_local(kdc_outbox *ob, const char *khom, const char *househo
 int kdc_worklist_check(kdc_outbox *ob, const char *ward, const char *team, const char *khom,
                        const char *household, char *msg, size_t len);
 
-/* The code nearest to code among codes[0..n): the first equal ignoring ASCII
- * case, else the closest at Levenshtein distance <= 2 (ties: the first).
- * Returns its index, or -1 when none is near. Pure. */
-int kdc_code_nearest(const char *code, const char *const *codes, size_t n);
-/* Levenshtein distance of two strings (bytes), capped at cap + 1 (> cap
- * means "more than cap"). Pure. */
-int kdc_code_distance(const char *a, const char *b, int cap);
+/* The nearest registered code, for "did you mean ...?": kdc_nearest
+ * (kdc_util.h). */
 
 #endif

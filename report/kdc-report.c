@@ -25,6 +25,7 @@
 #include "kdc_err.h"
 #include "kdc_prog.h"
 #include "kdc_proto.h"
+#include "kdc_util.h"
 #include "profile.h"
 #include "source.h"
 
@@ -131,50 +132,24 @@ static int config_line(void *ud, const char *section, const char *key, const cha
 
 /* ---- checking the options --------------------------------------------------------- */
 
-/* Levenshtein distance of a and b, or more than cap. */
-static int distance(const char *a, const char *b, int cap)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	int row[64];
-
-	if (lb >= 64 || (la > lb ? la - lb : lb - la) > (size_t)cap)
-		return cap + 1;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (int)j;
-	for (size_t i = 1; i <= la; i++) {
-		int diag = row[0];
-		row[0] = (int)i;
-		for (size_t j = 1; j <= lb; j++) {
-			int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			diag = up;
-			row[j] = best;
-		}
-	}
-	return row[lb];
-}
-
 /* The kind named s, or -1 with the nearest name (a prefix, or 2 edits)
  * in *near (NULL when none is near). */
 static int parse_kind(const char *s, const char **near)
 {
-	int best = 3;
+	const char *names[KDC_KIND_ALL];
+	int i;
 
 	*near = NULL;
-	for (int k = 0; k < KDC_KIND_ALL; k++)
-		if (strcmp(s, kdc_kind_name(k)) == 0)
-			return k;
-	for (int k = 0; k < KDC_KIND_ALL; k++) {
-		const char *name = kdc_kind_name(k);
-		int d = strncmp(name, s, strlen(s)) == 0 ? 0 : distance(s, name, 2);
-		if (d < best) {
-			best = d;
-			*near = name;
-		}
+	for (i = 0; i < KDC_KIND_ALL; i++) {
+		names[i] = kdc_kind_name(i);
+		if (strcmp(s, names[i]) == 0)
+			return i;
 	}
+	for (i = 0; i < KDC_KIND_ALL && !*near; i++)
+		if (*s && strncmp(names[i], s, strlen(s)) == 0)
+			*near = names[i]; /* the first it begins */
+	if (!*near && (i = kdc_nearest(s, names, KDC_KIND_ALL)) >= 0)
+		*near = names[i];
 	return -1;
 }
 

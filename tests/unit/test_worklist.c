@@ -164,23 +164,26 @@ static void nearest_prefers_case_then_distance_then_order(void **state)
 	(void)state;
 
 	/* H0O42: one substitution from H0042, two from H0041 and H0043 */
-	assert_int_equal(kdc_code_nearest("H0O42", list, 5), 1);
+	assert_int_equal(kdc_nearest("H0O42", list, 5), 1);
 	/* equal ignoring case wins over anything at distance 1 */
-	assert_int_equal(kdc_code_nearest("H0050", list, 5), 3);
-	assert_int_equal(kdc_code_nearest("ab12", list, 5), 4);
+	assert_int_equal(kdc_nearest("H0050", list, 5), 3);
+	assert_int_equal(kdc_nearest("ab12", list, 5), 4);
 	/* ties at the same distance: the first in list order */
-	assert_int_equal(kdc_code_nearest("H0044", list, 5), 0);
+	assert_int_equal(kdc_nearest("H0044", list, 5), 0);
 	/* a deletion and an insertion count too */
-	assert_int_equal(kdc_code_nearest("H042", list, 5), 1);
-	assert_int_equal(kdc_code_nearest("H00423", list, 5), 1);
+	assert_int_equal(kdc_nearest("H042", list, 5), 1);
+	assert_int_equal(kdc_nearest("H00423", list, 5), 1);
 	/* more than 2 away: nothing suggested */
-	assert_int_equal(kdc_code_nearest("X9", list, 5), -1);
-	assert_int_equal(kdc_code_nearest("H0042", list, 0), -1);
+	assert_int_equal(kdc_nearest("X9", list, 5), -1);
+	assert_int_equal(kdc_nearest("H0042", list, 0), -1);
 
-	assert_int_equal(kdc_code_distance("H0042", "H0042", 2), 0);
-	assert_int_equal(kdc_code_distance("kitten", "sitting", 5), 3);
-	assert_int_equal(kdc_code_distance("kitten", "sitting", 2), 3); /* capped: more than 2 */
-	assert_int_equal(kdc_code_distance("", "ab", 2), 2);
+	assert_int_equal(kdc_edit_distance("H0042", "H0042", 2), 0);
+	assert_int_equal(kdc_edit_distance("kitten", "sitting", 5), 3);
+	assert_int_equal(kdc_edit_distance("kitten", "sitting", 2), 3); /* capped: more than 2 */
+	assert_int_equal(kdc_edit_distance("", "ab", 2), 2);
+	/* two neighbours swapped: one slip of the finger, one edit */
+	assert_int_equal(kdc_edit_distance("H0024", "H0042", 2), 1);
+	assert_int_equal(kdc_edit_distance("--houshold", "--household", 2), 1);
 }
 
 /* ---- the stored list -------------------------------------------------------------- */
