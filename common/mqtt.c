@@ -573,7 +573,12 @@ static void mqtt__note_failure(kdc_mqtt *m)
 	m->cause = mqtt__classify(m, m->cause_msg, sizeof m->cause_msg);
 	if (m->cause == m->logged_cause)
 		return;
-	kdc_warn("mqtt: cannot connect to %s: %s; retrying", m->conf.broker, m->cause_msg);
+	/* a cause retrying cannot fix is an error (journalctl -p err shows it);
+	 * a broker that is down or a network that is not there, a warning */
+	if (kdc_err_needs_fix(m->cause))
+		kdc_error("mqtt: cannot connect to %s: %s; retrying", m->conf.broker, m->cause_msg);
+	else
+		kdc_warn("mqtt: cannot connect to %s: %s; retrying", m->conf.broker, m->cause_msg);
 	m->logged_cause = m->cause;
 }
 

@@ -229,13 +229,14 @@ assert_eq "wrong ward, MQTT 3.1.1: publishes the broker refused in 4 s" 1 \
 
 # ---- a daemon keeps retrying, and says why once ------------------------------------
 # kdc-aggregator with an account the broker does not know: the same message,
-# logged once however often it retries (each retry is a debug line).
+# logged once however often it retries (each retry is a debug line), as an
+# error (retrying cannot fix it: under journald, journalctl -p err shows it).
 agg_start "$W/agg" --ward "$WARD" --db "$W/agg/events.db" --broker "ssl://127.0.0.1:$TLS" \
 	--ca-file "$B/ca.crt" --username kdc.aggregator --password nope --log-level debug
 retries() { grep -c "connect to ssl://127.0.0.1:$TLS failed" "$W/agg/agg.log"; }
 wait_for 60 "the aggregator to retry 4 times" bash -c "[ \$(grep -c 'connect to ssl://127.0.0.1:$TLS failed' '$W/agg/agg.log') -ge 4 ]"
 assert_eq "aggregator: 'login refused' lines after $(retries) failed connects" 1 \
-	"$(grep -c "warning: mqtt: cannot connect to ssl://127.0.0.1:$TLS: login refused: the broker does not accept user 'kdc.aggregator'" "$W/agg/agg.log")"
+	"$(grep -c "error: mqtt: cannot connect to ssl://127.0.0.1:$TLS: login refused: the broker does not accept user 'kdc.aggregator'" "$W/agg/agg.log")"
 agg_stop "$W/agg"
 
 # ---- the help names every status ---------------------------------------------------------
