@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "kdc_conf.h"
 #include "kdc_err.h"
+#include "kdc_log.h"
 #include "kdc_util.h"
 
 #define CONF_LINE_MAX 4096
@@ -287,6 +289,8 @@ struct conf_load_ctx {
 	void *target;
 	const char *path;   /* the file being read */
 	size_t dirlen;      /* length of its folder with the '/', 0 for none */
+	int has_password;   /* it sets `password` */
+	int has_device;     /* ... and `device`: a team device's own account */
 };
 
 /* A relative KDC_OPT_PATH value read from a file names a file beside it. */
@@ -319,6 +323,10 @@ static int conf__ini_cb(void *ud, const char *section, const char *key,
 		snprintf(err, errlen, "'config' cannot be set inside a config file");
 		return -1;
 	}
+	if (strcmp(key, "password") == 0 && *value)
+		ctx->has_password = 1;
+	if (strcmp(key, "device") == 0)
+		ctx->has_device = 1;
 	o = conf__find(ctx->opts, key);
 	if (o && o->type == KDC_OPT_PATH && value[0] != '/' && value[0] != '\0' && ctx->dirlen > 0)
 		return conf__set_path(ctx, o, value, err, errlen) == KDC_OK ? 0 : -1;
@@ -329,9 +337,18 @@ int kdc_conf_load(const struct kdc_opt *opts, void *target, const char *path,
                   char *err, size_t errlen)
 {
 	const char *slash = strrchr(path, '/');
-	struct conf_load_ctx ctx = { opts, target, path, slash ? (size_t)(slash - path) + 1 : 0 };
+	struct conf_load_ctx ctx = { opts, target, path, slash ? (size_t)(slash - path) + 1 : 0, 0, 0 };
+	struct stat st;
+	int rc = kdc_ini_parse(path, conf__ini_cb, &ctx, err, errlen);
 
-	return kdc_ini_parse(path, conf__ini_cb, &ctx, err, errlen);
+	/* a team device's password, readable by every user of the laptop: as
+	 * ssh does for a private key, but only a word (the dashboard's account
+	 * is public by design, and a service's group may read its own) */
+	if (rc == KDC_OK && ctx.has_password && ctx.has_device && stat(path, &st) == 0 &&
+	    (st.st_mode & S_IROTH))
+		kdc_warn("%s holds a password, and every user of this computer can read it: "
+		         "chmod 600 %s", path, path);
+	return rc;
 }
 
 int kdc_conf_args(const struct kdc_opt *opts, void *target, int argc, char **argv,

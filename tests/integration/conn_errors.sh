@@ -172,6 +172,13 @@ expect_stats "expired" 15 "TLS: certificate expired" --broker "ssl://127.0.0.1:$
 # ---- login: a wrong password, a device removed from the ward ------------------------
 device "$W/password.conf" T1-D1 wrong "ssl://127.0.0.1:$TLS"
 expect_sync "wrong password" "$W/password.conf" 30 17 "login refused: the broker does not accept user 'T1-D1'"
+# a config that holds a password and that every user can read: said
+chmod 644 "$W/password.conf"
+out=$("$KDC_EVENT" --config "$W/password.conf" pending 2>&1) || fail "kdc-event pending failed: $out"
+assert_contains "a world-readable config with a password" "holds a password, and every user of this computer can read it: chmod 600 $W/password.conf" "$out"
+chmod 600 "$W/password.conf"
+out=$("$KDC_EVENT" --config "$W/password.conf" pending 2>&1) || fail "kdc-event pending failed: $out"
+case $out in *"holds a password"*) fail "a 0600 config was said to be readable by all: $out" ;; esac
 expect_stats "wrong password" 17 "login refused: the broker does not accept user 'kdc.dashboard'" \
 	--broker "ssl://127.0.0.1:$TLS" --password wrong --ca-file "$B/ca.crt"
 for v in 5 3.1.1; do
