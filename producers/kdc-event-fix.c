@@ -708,11 +708,12 @@ cleanup:
 
 /* ---- what to do about a refusal --------------------------------------------------- */
 
-void rejected_hint(const struct kdc_outbox_row *row)
+void rejected_hint(struct cli *c, kdc_outbox *ob, const struct kdc_outbox_row *row)
 {
 	kdc_event_pb *ev;
 	const char *k, *h;
-	char id[KDC_UUID_STR_LEN];
+	char id[KDC_UUID_STR_LEN], near[KDC_CODE_MAX + 1] = "";
+	int listed;
 
 	if (row->reject_reason != KDC__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_HOUSEHOLD &&
 	    row->reject_reason != KDC__V1__REJECT_REASON__REJECT_REASON_VOID_REFUSED &&
@@ -724,11 +725,21 @@ void rejected_hint(const struct kdc_outbox_row *row)
 	kdc_uuid_format(row->id, id);
 	switch (row->reject_reason) {
 	case KDC__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_HOUSEHOLD:
-		printf("  unknown household: %s of khóm %s is not in the ward's register. If the code "
-		       "is mistyped, correct it: kdc-event amend %s --household CODE. If the "
-		       "household is new, ask the ward office to add it to the register, or record it "
-		       "as a new household: kdc-event household add --khom %s --household %s, and "
-		       "record the event again\n", h, k, id, k, h);
+		/* the nearest code of the team's list, when the last sync stored
+		 * the register's (a failure only loses the suggestion) */
+		if (ev && ev->khom && ev->household &&
+		    kdc_worklist_nearest(ob, c->dev.ward, c->dev.team, k, h, &listed, near) != KDC_OK)
+			near[0] = '\0';
+		printf("  unknown household: %s of khóm %s is not in the ward's register", h, k);
+		if (*near)
+			printf(": did you mean %s? If so, correct it: kdc-event amend %s --household %s.",
+			       near, id, near);
+		else
+			printf(". If the code is mistyped, correct it: kdc-event amend %s --household CODE.",
+			       id);
+		printf(" If the household is new, ask the ward office to add it to the register, or "
+		       "record it as a new household: kdc-event household add --khom %s --household "
+		       "%s, and record the event again\n", k, h);
 		break;
 	case KDC__V1__REJECT_REASON__REJECT_REASON_VOID_REFUSED:
 		printf("  void refused: the server cannot void that event (see above why): only an "

@@ -400,8 +400,15 @@ static int cmd_service(struct cli *c)
 
 /* ---- listings ----------------------------------------------------------------- */
 
+struct listing {
+	struct cli *c;
+	kdc_outbox *ob;
+	int64_t n;
+};
+
 static int print_row(void *ud, const struct kdc_outbox_row *row)
 {
+	struct listing *l = ud;
 	char id[KDC_UUID_STR_LEN], when[32];
 
 	kdc_uuid_format(row->id, id);
@@ -409,18 +416,18 @@ static int print_row(void *ud, const struct kdc_outbox_row *row)
 	if (row->state == KDC_OUTBOX_REJECTED) {
 		printf("%s %lld %s %s %s: %s\n", id, (long long)row->seq, kdc_kind_name(row->kind),
 		       when, kdc_reason_name(row->reject_reason), row->reject_detail);
-		rejected_hint(row);
+		rejected_hint(l->c, l->ob, row);
 	} else
 		printf("%s %lld %s %s\n", id, (long long)row->seq, kdc_kind_name(row->kind), when);
-	(*(int64_t *)ud)++;
+	l->n++;
 	return 0;
 }
 
 static int list_state(struct cli *c, int state, const char *label)
 {
 	kdc_outbox *ob = NULL;
+	struct listing l = { c, NULL, 0 };
 	char err[512];
-	int64_t n = 0;
 	int rc, ret = 0;
 
 	if ((ret = default_outbox(c)) != 0)
@@ -431,12 +438,13 @@ static int list_state(struct cli *c, int state, const char *label)
 		fprintf(stderr, "kdc-event: %s\n", err);
 		return EXIT_FAIL;
 	}
-	if ((rc = kdc_outbox_list(ob, state, print_row, &n)) != KDC_OK) {
+	l.ob = ob;
+	if ((rc = kdc_outbox_list(ob, state, print_row, &l)) != KDC_OK) {
 		fprintf(stderr, "kdc-event: cannot read the outbox %s: %s\n", c->dev.outbox,
 		        kdc_outbox_errmsg(ob));
 		ret = EXIT_FAIL;
 	} else {
-		printf("%lld %s\n", (long long)n, label);
+		printf("%lld %s\n", (long long)l.n, label);
 	}
 	kdc_outbox_close(ob);
 	if (fflush(stdout) != 0)

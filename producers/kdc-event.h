@@ -62,6 +62,6 @@ int cmd_worklist(struct cli *c);
 int cmd_history(struct cli *c);
 /* Prints what to do about a refusal for one of the register's reasons
  * (unknown or retired household, void refused); nothing for the others. */
-void rejected_hint(const struct kdc_outbox_row *row);
+void rejected_hint(struct cli *c, kdc_outbox *ob, const struct kdc_outbox_row *row);
 
 #endif

@@ -265,15 +265,16 @@ static int wl__collect(void *ud, const struct kdc_wl_entry *e)
 	return 0;
 }
 
-int kdc_worklist_check(kdc_outbox *ob, const char *ward, const char *team, const char *khom,
-                       const char *household, char *msg, size_t len)
+int kdc_worklist_nearest(kdc_outbox *ob, const char *ward, const char *team, const char *khom,
+                         const char *household, int *listed, char near[KDC_CODE_MAX + 1])
 {
 	struct kdc_wl_info info;
 	struct wl_codes c = { NULL, 0, 0 };
 	const char **ptrs = NULL;
-	char near[KDC_CODE_MAX + 40] = "";
 	int have, rc, i;
 
+	*listed = -1;
+	near[0] = '\0';
 	if ((rc = wl__info_or_none(ob, &info, &have)) != KDC_OK)
 		return rc;
 	/* a list of another ward or team (the device moved), or of a ward
@@ -281,31 +282,46 @@ int kdc_worklist_check(kdc_outbox *ob, const char *ward, const char *team, const
 	if (!have || !info.from_register || strcmp(info.ward, ward) != 0 ||
 	    strcmp(info.team, team) != 0)
 		return KDC_OK;
-	if ((rc = kdc_worklist_list(ob, khom, 0, wl__collect, &c)) != KDC_OK) {
-		if (rc == KDC_ERR_NOMEM)
-			snprintf(msg, len, "out of memory");
+	if ((rc = kdc_worklist_list(ob, khom, 0, wl__collect, &c)) != KDC_OK)
 		goto cleanup;
-	}
+	*listed = 0;
 	for (size_t k = 0; k < c.n; k++)
-		if (strcmp(c.codes[k], household) == 0)
-			goto cleanup; /* on the list */
+		if (strcmp(c.codes[k], household) == 0) {
+			*listed = 1;
+			goto cleanup;
+		}
 	if (c.n > 0) {
 		if (!(ptrs = malloc(c.n * sizeof *ptrs))) {
 			rc = KDC_ERR_NOMEM;
-			snprintf(msg, len, "out of memory");
 			goto cleanup;
 		}
 		for (size_t k = 0; k < c.n; k++)
 			ptrs[k] = c.codes[k];
 		if ((i = kdc_nearest(household, ptrs, c.n)) >= 0)
-			snprintf(near, sizeof near, "; did you mean %s?", c.codes[i]);
+			memcpy(near, c.codes[i], KDC_CODE_MAX + 1);
 	}
-	snprintf(msg, len, "household '%s' is not on team %s's list for khóm %s%s%s "
-	         "A household that is new: kdc-event household add --khom %s --household %s",
-	         household, team, khom, near, *near ? "" : ".", khom, household);
-	rc = KDC_ERR_NOT_FOUND;
 cleanup:
 	free(ptrs);
 	free(c.codes);
 	return rc;
+}
+
+int kdc_worklist_check(kdc_outbox *ob, const char *ward, const char *team, const char *khom,
+                       const char *household, char *msg, size_t len)
+{
+	char near[KDC_CODE_MAX + 1];
+	int listed, rc = kdc_worklist_nearest(ob, ward, team, khom, household, &listed, near);
+
+	if (rc != KDC_OK) {
+		if (rc == KDC_ERR_NOMEM)
+			snprintf(msg, len, "out of memory");
+		return rc;
+	}
+	if (listed != 0)
+		return KDC_OK; /* on the list, or no register list to check against */
+	snprintf(msg, len, "household '%s' is not on team %s's list for khóm %s%s%s%s "
+	         "A household that is new: kdc-event household add --khom %s --household %s",
+	         household, team, khom, *near ? "; did you mean " : "", near, *near ? "?" : ".",
+	         khom, household);
+	return KDC_ERR_NOT_FOUND;
 }

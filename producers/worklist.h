@@ -80,6 +80,13 @@ int kdc_worklist_add_local(kdc_outbox *ob, const char *khom, const char *househo
 int kdc_worklist_check(kdc_outbox *ob, const char *ward, const char *team, const char *khom,
                        const char *household, char *msg, size_t len);
 
+/* The household's place on the stored list, when that list is ward/team's
+ * and the ward's register: *listed 1 on it, 0 not (then near is the nearest
+ * code on the list for khom, or "" when none is near); -1 when there is no
+ * such list to check against. KDC_OK or an error. */
+int kdc_worklist_nearest(kdc_outbox *ob, const char *ward, const char *team, const char *khom,
+                         const char *household, int *listed, char near[KDC_CODE_MAX + 1]);
+
 /* The nearest registered code, for "did you mean ...?": kdc_nearest
  * (kdc_util.h). */
 

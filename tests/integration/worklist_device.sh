@@ -209,4 +209,27 @@ dev_event "$conf3" household add --khom 6 --household H0050
 assert_eq "household add of a household missing from a list that is not the register" 1 \
 	"$(dev_outbox_count "$conf3" 'kind = 4')"
 
+# An event recorded before the register's list came, refused by the server as
+# unknown_household: kdc-event rejected suggests the nearest registered code
+# from the list the same sync stored.
+dev_event "$conf3" visit --khom 6 --household H0O42 --outcome surveyed
+typo_id=$EVENT_ID
+sed -e 's/^seq: 7/seq: 10/' "$WORK/worklist.txt" | pb_encode kdc.v1.Worklist worklist >"$WORK/worklist10.bin" ||
+	fail "protoc could not encode list 10"
+mosquitto_pub -h 127.0.0.1 -p "$(broker_port "$broker")" -q 1 -r -t "kdc/v1/$ward/worklist/T1" \
+	-f "$WORK/worklist10.bin" || fail "mosquitto_pub of list 10 failed"
+cat >"$WORK/receipt3.txt" <<TXT
+device: "D3"
+rejected { id: "$(hex_escape "$(uuid_hex "$typo_id")")" reason: REJECT_REASON_UNKNOWN_HOUSEHOLD
+           detail: "household H0O42 is not in khom 6 of the ward's register" }
+TXT
+pb_encode kdc.v1.Receipt receipt <"$WORK/receipt3.txt" >"$WORK/receipt3.bin" || fail "protoc could not encode receipt 3"
+mq_pub_file "$broker" "kdc/v1/$ward/receipts/D3" "$WORK/receipt3.bin"
+out=$("$KDC_EVENT" --config "$conf3" sync --timeout 10 2>&1)
+printf '%s\n' "$out" >"$WORK/sync-d3.log"
+assert_contains "D3: the register's list 10 stored" "the team's worklist is updated" "$out"
+out=$("$KDC_EVENT" --config "$conf3" rejected 2>&1)
+printf '%s\n' "$out" >"$WORK/rejected-d3.out"
+assert_contains "rejected: the nearest registered code" "H0O42 of khóm 6 is not in the ward's register: did you mean H0042? If so, correct it: kdc-event amend $typo_id --household H0042" "$out"
+
 kdc_say "worklist_device: all checks passed"
