@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# kdc-report's figures at a moment (kdc-report snapshot), computed by the
+# statistics module itself over the events up to that moment:
+#  - as of the live aggregator's latest snapshot, they equal the retained
+#    snapshots of the ward, each khóm and each team (read with mosquitto_sub)
+#    field by field;
+#  - as of the end of an earlier day, they equal what an independent
+#    `kdc-aggregator rebuild` makes of a copy of the database from which the
+#    later events were deleted (stats_at reads the rebuilt tables at that
+#    moment); the copy's stored times are set to at most that moment, as if
+#    the events had arrived by then (kdc_stats_fold_from takes them so);
+#  - the database is only read: with the aggregator stopped its bytes and
+#    mtime stay, no -wal or -shm appears.
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+kdc_test_init report_figures 280
+need_program KDC_REPORT
+need_program KDC_SIM
+need_program KDC_AGGREGATOR
+[ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
+[ -n "${STATS_AT:-}" ] || fail "STATS_AT is not set (the test helper stats_at)"
+
+ward=90082
+export TMPDIR=$WORK/tmp # where the report's scratch database goes (checked at the end)
+mkdir -p "$TMPDIR"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+check=$here/check_figures.py
+db=$WORK/agg/ward.db
+profile=$WORK/ward.ini
+cat >"$profile" <<INI
+[ward]
+code = $ward
+name = Phường thử số liệu
+utc_offset = +07:00
+[khom 1]
+households = 50
+people_15plus = 130
+[khom 2]
+name = Khóm 2
+households = 40
+people_15plus = 100
+[team A]
+khoms = 1
+devices = A-D1, A-D2
+[team B]
+khoms = 2
+devices = B-D1, B-D2
+[target households_visited]
+percent = 90
+deadline = 2027-03-31
+[target households_reached]
+percent = 85
+deadline = 2027-06-30
+[target people_with_payment_account]
+percent = 70
+deadline = 2027-06-30
+[target people_paying_regularly]
+percent = 60
+deadline = 2027-12-31
+INI
+url=$(broker_url "$BROKER_DIR")
+port=$(broker_port "$BROKER_DIR")
+agg_start "$WORK/agg" --broker "$url" --ward "$ward" --db "$db" --profile "$profile" \
+	--client-id "kdc-agg-$ward-figures"
+agg_wait_online "$BROKER_DIR" "$ward" 30
+
+kdc_say "kdc-sim: 45 days, seed 11"
+"$KDC_SIM" --broker "$url" --profile "$profile" --dir "$WORK/sim" --days 45 --seed 11 \
+	--team-devices 2 --sync-timeout 120 --progress lines --summary-json "$WORK/summary.json" \
+	>"$WORK/sim.log" 2>&1
+st=$?
+KDC_LOGS+=("$WORK/sim.log")
+assert_eq "kdc-sim exit status" 0 "$st"
+total=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"]["total"])' "$WORK/summary.json")
+assert_ge "events recorded by kdc-sim" 300 "$total"
+stored_all() { [ "$(sql_count "$db" events)" = "$total" ]; }
+wait_for 60 "all $total events stored" stored_all
+
+# ---- as of the live snapshot ----------------------------------------------------------
+# the retained snapshots of every scope, once the ward's counts every event
+retained() {
+	mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -v -t "kdc/v1/$ward/stats/#" -C 5 -W 5 \
+		>"$WORK/retained.txt" 2>/dev/null
+	[ "$(grep -c . "$WORK/retained.txt")" = 5 ] &&
+		python3 - "$WORK/retained.txt" "$total" <<'PY'
+import json, sys
+snaps = [json.loads(l.split(' ', 1)[1]) for l in open(sys.argv[1], encoding='utf-8')]
+ward = [s for s in snaps if s['scope'] == 'ward'][0]
+sys.exit(0 if ward['stored_total'] == int(sys.argv[2]) else 1)
+PY
+}
+wait_for 60 "the retained ward snapshot counting all $total events" retained
+# one report per moment the retained snapshots were made at
+for at in $(python3 -c '
+import json, sys
+print(" ".join(sorted({json.loads(l.split(" ", 1)[1])["as_of"] for l in open(sys.argv[1])})))' \
+	"$WORK/retained.txt"); do
+	grep -F "\"as_of\":\"$at\"" "$WORK/retained.txt" >"$WORK/live-$at.txt"
+	"$KDC_REPORT" snapshot --db "$db" --profile "$profile" --at "$at" --output "$WORK/report-$at.txt" \
+		2>"$WORK/report.err" || fail "kdc-report snapshot --at $at failed: $(cat "$WORK/report.err")"
+	n=$(python3 "$check" same "$WORK/live-$at.txt" "$WORK/report-$at.txt" --what "as of $at") ||
+		fail "the figures as of $at differ from the live aggregator's retained snapshots"
+	printf 'ok: as of %s, %s fields of %s live snapshots equal the report'\''s\n' "$at" "$n" \
+		"$(grep -c . "$WORK/live-$at.txt")"
+done
+assert_contains "snapshot summary" "wrote 5 snapshots to" "$(cat "$WORK/report.err")"
+
+# ---- as of earlier days, against a rebuild of a cut copy ----------------------------------
+agg_stop "$WORK/agg"
+days=$(python3 - "$WORK/summary.json" <<'PY'
+import datetime, json, sys
+s = json.load(open(sys.argv[1]))
+tz = datetime.timezone(datetime.timedelta(hours=7))
+a = datetime.datetime.fromtimestamp(s['start_ms'] // 1000, tz).date()
+print(a + datetime.timedelta(days=9), a + datetime.timedelta(days=31))
+PY
+)
+for day in $days; do
+	end_ms=$(python3 -c '
+import datetime, sys
+d = datetime.date.fromisoformat(sys.argv[1])
+t = datetime.datetime(d.year, d.month, d.day, tzinfo=datetime.timezone(datetime.timedelta(hours=7)))
+print(int((t + datetime.timedelta(days=1)).timestamp() * 1000) - 1)' "$day")
+	cp "$db" "$WORK/cut.db"
+	sql "$WORK/cut.db" "delete from events where occurred_ms > $end_ms;
+		update events set received_ms = min(received_ms, $end_ms);"
+	left=$(sql_count "$WORK/cut.db" events)
+	assert_between "events up to $day" 50 $((total - 50)) "$left"
+	"$KDC_AGGREGATOR" rebuild --db "$WORK/cut.db" --profile "$profile" 2>"$WORK/rebuild.err" ||
+		fail "rebuild of the copy cut at $day failed: $(cat "$WORK/rebuild.err")"
+	"$STATS_AT" "$WORK/cut.db" "$profile" "$end_ms" >"$WORK/rebuilt-$day.txt" ||
+		fail "stats_at failed on the copy cut at $day"
+	"$KDC_REPORT" snapshot --db "$db" --profile "$profile" --at "$day" >"$WORK/report-$day.txt" \
+		2>"$WORK/report.err" || fail "kdc-report snapshot --at $day failed: $(cat "$WORK/report.err")"
+	n=$(python3 "$check" same "$WORK/rebuilt-$day.txt" "$WORK/report-$day.txt" --scopes 5 \
+		--what "as of $day") || fail "the figures as of $day differ from a rebuild of the cut copy"
+	printf 'ok: as of the end of %s (%s events), %s fields equal a rebuild of the cut copy\n' \
+		"$day" "$left" "$n"
+done
+
+# ---- only read ------------------------------------------------------------------------------
+[ -e "$db-wal" ] && fail "the aggregator left $db-wal after a clean stop"
+before=$(sha256sum <"$db")$(stat -c %Y.%y "$db")
+ls "$WORK/agg" >"$WORK/ls.before"
+"$KDC_REPORT" snapshot --db "$db" --profile "$profile" --at "${days##* }" >/dev/null 2>&1 ||
+	fail "kdc-report snapshot of a stopped ward failed"
+assert_eq "database bytes and mtime after the report" "$before" "$(sha256sum <"$db")$(stat -c %Y.%y "$db")"
+ls "$WORK/agg" >"$WORK/ls.after"
+cmp -s "$WORK/ls.before" "$WORK/ls.after" || fail "the report created files beside the database"
+[ -z "$(ls "$TMPDIR")" ] || fail "the report left files in TMPDIR: $(ls "$TMPDIR")"
+printf 'ok: the database only read, no scratch file left\n'
+
+# errors
+"$KDC_REPORT" snapshot --db "$db" 2>"$WORK/err.txt"
+assert_eq "snapshot without --at: exit status" 2 "$?"
+"$KDC_REPORT" snapshot --db "$db" --at 2026-13-01 2>"$WORK/err.txt"
+assert_eq "snapshot --at a bad date: exit status" 2 "$?"
+"$KDC_REPORT" export events --db "$db" --at 2026-11-01 2>"$WORK/err.txt"
+assert_eq "--at on export events: exit status" 2 "$?"
+assert_contains "--at on export events: message" "--at is not an option of export events" "$(cat "$WORK/err.txt")"
+kdc_say "kdc-report snapshot: live and rebuilt figures equal, read only"
