@@ -42,6 +42,40 @@ int64_t kdc_figures_day_end(const struct kdc_profile *p, int64_t day)
 	return kdc_local_day_start(day + 1, p->utc_offset_min) - 1;
 }
 
+int64_t kdc_month_last_day(int64_t day)
+{
+	int64_t y;
+	unsigned m, d;
+
+	kdc_civil_from_days(day, &y, &m, &d);
+	return m == 12 ? kdc_days_from_civil(y + 1, 1, 1) - 1 : kdc_days_from_civil(y, m + 1, 1) - 1;
+}
+
+int kdc_figures_event_days(sqlite3 *src, const struct kdc_profile *p, int64_t *first,
+                           int64_t *last, int *found, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char sql[128];
+	int rc;
+
+	*found = 0;
+	snprintf(sql, sizeof sql, "SELECT MIN(occurred_ms), MAX(occurred_ms) FROM events WHERE kind < %d",
+	         KDC_KIND_COUNT);
+	if (sqlite3_prepare_v2(src, sql, -1, &st, NULL) != SQLITE_OK ||
+	    (rc = sqlite3_step(st)) != SQLITE_ROW) {
+		snprintf(err, errlen, "reading the events' dates: %s", sqlite3_errmsg(src));
+		sqlite3_finalize(st);
+		return KDC_ERR_DB;
+	}
+	if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*found = 1;
+		*first = kdc_local_day(sqlite3_column_int64(st, 0), p->utc_offset_min);
+		*last = kdc_local_day(sqlite3_column_int64(st, 1), p->utc_offset_min);
+	}
+	sqlite3_finalize(st);
+	return KDC_OK;
+}
+
 /* ---- the scratch database --------------------------------------------------------- */
 
 static int make_scratch(kdc_figures *f, char *err, size_t errlen)
@@ -289,7 +323,9 @@ static void text(const cJSON *o, const char *name, char *out, size_t outlen)
 	else if (cJSON_IsRaw(v))
 		snprintf(out, outlen, "%s", v->valuestring);
 	else if (cJSON_IsNumber(v))
-		snprintf(out, outlen, "%.17g", v->valuedouble);
+		/* percents: the snapshot writes them with 2 decimals (or none for
+		 * a whole target), which cJSON parsed into a double */
+		snprintf(out, outlen, "%.2f", v->valuedouble);
 	else
 		out[0] = '\0';
 }
@@ -308,6 +344,8 @@ static int parse_targets(const cJSON *root, struct kdc_scope_figs *g)
 		text(t, "indicator", name, sizeof name);
 		x->indicator = kdc_indicator_parse(name);
 		text(t, "percent", x->percent, sizeof x->percent);
+		if (strcmp(x->percent + strcspn(x->percent, "."), ".00") == 0)
+			x->percent[strcspn(x->percent, ".")] = '\0';
 		text(t, "deadline", x->deadline, sizeof x->deadline);
 		text(t, "current", x->current, sizeof x->current);
 		text(t, "projected", x->projected, sizeof x->projected);

@@ -74,4 +74,11 @@ int kdc_figures_at(kdc_figures *f, int64_t now_ms, const struct kdc_scope_figs *
 /* The end of ward-local day `day` (days since 1970-01-01): its last ms. */
 int64_t kdc_figures_day_end(const struct kdc_profile *p, int64_t day);
 
+/* The last day of the month that holds day. */
+int64_t kdc_month_last_day(int64_t day);
+/* The ward-local days of src's first and last activity event (by event
+ * time; *found = 0 when there is none). KDC_OK or KDC_ERR_DB with err. */
+int kdc_figures_event_days(sqlite3 *src, const struct kdc_profile *p, int64_t *first,
+                           int64_t *last, int *found, char *err, size_t errlen);
+
 #endif

@@ -14,6 +14,7 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 kdc_test_init report_figures 280
+. "$(dirname "${BASH_SOURCE[0]}")/report_lib.sh"
 need_program KDC_REPORT
 need_program KDC_SIM
 need_program KDC_AGGREGATOR
@@ -27,54 +28,15 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 check=$here/check_figures.py
 db=$WORK/agg/ward.db
 profile=$WORK/ward.ini
-cat >"$profile" <<INI
-[ward]
-code = $ward
-name = Phường thử số liệu
-utc_offset = +07:00
-[khom 1]
-households = 50
-people_15plus = 130
-[khom 2]
-name = Khóm 2
-households = 40
-people_15plus = 100
-[team A]
-khoms = 1
-devices = A-D1, A-D2
-[team B]
-khoms = 2
-devices = B-D1, B-D2
-[target households_visited]
-percent = 90
-deadline = 2027-03-31
-[target households_reached]
-percent = 85
-deadline = 2027-06-30
-[target people_with_payment_account]
-percent = 70
-deadline = 2027-06-30
-[target people_paying_regularly]
-percent = 60
-deadline = 2027-12-31
-INI
+report_profile "$ward" "$profile"
 url=$(broker_url "$BROKER_DIR")
 port=$(broker_port "$BROKER_DIR")
 agg_start "$WORK/agg" --broker "$url" --ward "$ward" --db "$db" --profile "$profile" \
 	--client-id "kdc-agg-$ward-figures"
 agg_wait_online "$BROKER_DIR" "$ward" 30
 
-kdc_say "kdc-sim: 45 days, seed 11"
-"$KDC_SIM" --broker "$url" --profile "$profile" --dir "$WORK/sim" --days 45 --seed 11 \
-	--team-devices 2 --sync-timeout 120 --progress lines --summary-json "$WORK/summary.json" \
-	>"$WORK/sim.log" 2>&1
-st=$?
-KDC_LOGS+=("$WORK/sim.log")
-assert_eq "kdc-sim exit status" 0 "$st"
-total=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"]["total"])' "$WORK/summary.json")
-assert_ge "events recorded by kdc-sim" 300 "$total"
-stored_all() { [ "$(sql_count "$db" events)" = "$total" ]; }
-wait_for 60 "all $total events stored" stored_all
+report_campaign "$url" "$profile" 45 11 "$db"
+total=$TOTAL
 
 # ---- as of the live snapshot ----------------------------------------------------------
 # the retained snapshots of every scope, once the ward's counts every event
@@ -116,20 +78,9 @@ print(a + datetime.timedelta(days=9), a + datetime.timedelta(days=31))
 PY
 )
 for day in $days; do
-	end_ms=$(python3 -c '
-import datetime, sys
-d = datetime.date.fromisoformat(sys.argv[1])
-t = datetime.datetime(d.year, d.month, d.day, tzinfo=datetime.timezone(datetime.timedelta(hours=7)))
-print(int((t + datetime.timedelta(days=1)).timestamp() * 1000) - 1)' "$day")
-	cp "$db" "$WORK/cut.db"
-	sql "$WORK/cut.db" "delete from events where occurred_ms > $end_ms;
-		update events set received_ms = min(received_ms, $end_ms);"
-	left=$(sql_count "$WORK/cut.db" events)
+	report_rebuilt_at "$db" "$profile" "$day" "$WORK/rebuilt-$day.txt"
+	left=$CUT_EVENTS
 	assert_between "events up to $day" 50 $((total - 50)) "$left"
-	"$KDC_AGGREGATOR" rebuild --db "$WORK/cut.db" --profile "$profile" 2>"$WORK/rebuild.err" ||
-		fail "rebuild of the copy cut at $day failed: $(cat "$WORK/rebuild.err")"
-	"$STATS_AT" "$WORK/cut.db" "$profile" "$end_ms" >"$WORK/rebuilt-$day.txt" ||
-		fail "stats_at failed on the copy cut at $day"
 	"$KDC_REPORT" snapshot --db "$db" --profile "$profile" --at "$day" >"$WORK/report-$day.txt" \
 		2>"$WORK/report.err" || fail "kdc-report snapshot --at $day failed: $(cat "$WORK/report.err")"
 	n=$(python3 "$check" same "$WORK/rebuilt-$day.txt" "$WORK/report-$day.txt" --scopes 5 \
