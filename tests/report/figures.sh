@@ -39,33 +39,54 @@ report_campaign "$url" "$profile" 45 11 "$db"
 total=$TOTAL
 
 # ---- as of the live snapshot ----------------------------------------------------------
-# the retained snapshots of every scope, once the ward's counts every event
+# live_equal WHAT STORED HOUSEHOLDS: waits for the retained snapshots of every
+# scope once the ward's counts STORED events of HOUSEHOLDS households, then
+# compares each with the report as of the moment it was made
+live_equal() {
+	RET_STORED=$2 RET_HH=$3
+	wait_for 60 "the retained ward snapshot counting $2 events of $3 households" retained
+	for at in $(python3 -c '
+import json, sys
+print(" ".join(sorted({json.loads(l.split(" ", 1)[1])["as_of"] for l in open(sys.argv[1])})))' \
+		"$WORK/retained.txt"); do
+		grep -F "\"as_of\":\"$at\"" "$WORK/retained.txt" >"$WORK/live-$at.txt"
+		"$KDC_REPORT" snapshot --db "$db" --profile "$profile" --at "$at" \
+			--output "$WORK/report-$at.txt" 2>"$WORK/report.err" ||
+			fail "kdc-report snapshot --at $at failed: $(cat "$WORK/report.err")"
+		n=$(python3 "$check" same "$WORK/live-$at.txt" "$WORK/report-$at.txt" --what "as of $at") ||
+			fail "$1: the figures as of $at differ from the live aggregator's retained snapshots"
+		printf 'ok: %s: as of %s, %s fields of %s live snapshots equal the report'\''s\n' "$1" "$at" \
+			"$n" "$(grep -c . "$WORK/live-$at.txt")"
+	done
+}
 retained() {
 	mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -v -t "kdc/v1/$ward/stats/#" -C 5 -W 5 \
 		>"$WORK/retained.txt" 2>/dev/null
 	[ "$(grep -c . "$WORK/retained.txt")" = 5 ] &&
-		python3 - "$WORK/retained.txt" "$total" <<'PY'
+		python3 - "$WORK/retained.txt" "$RET_STORED" "$RET_HH" <<'PY'
 import json, sys
 snaps = [json.loads(l.split(' ', 1)[1]) for l in open(sys.argv[1], encoding='utf-8')]
 ward = [s for s in snaps if s['scope'] == 'ward'][0]
-sys.exit(0 if ward['stored_total'] == int(sys.argv[2]) else 1)
+ok = ward['stored_total'] == int(sys.argv[2]) and ward['households']['total'] == int(sys.argv[3])
+sys.exit(0 if ok else 1)
 PY
 }
-wait_for 60 "the retained ward snapshot counting all $total events" retained
-# one report per moment the retained snapshots were made at
-for at in $(python3 -c '
-import json, sys
-print(" ".join(sorted({json.loads(l.split(" ", 1)[1])["as_of"] for l in open(sys.argv[1])})))' \
-	"$WORK/retained.txt"); do
-	grep -F "\"as_of\":\"$at\"" "$WORK/retained.txt" >"$WORK/live-$at.txt"
-	"$KDC_REPORT" snapshot --db "$db" --profile "$profile" --at "$at" --output "$WORK/report-$at.txt" \
-		2>"$WORK/report.err" || fail "kdc-report snapshot --at $at failed: $(cat "$WORK/report.err")"
-	n=$(python3 "$check" same "$WORK/live-$at.txt" "$WORK/report-$at.txt" --what "as of $at") ||
-		fail "the figures as of $at differ from the live aggregator's retained snapshots"
-	printf 'ok: as of %s, %s fields of %s live snapshots equal the report'\''s\n' "$at" "$n" \
-		"$(grep -c . "$WORK/live-$at.txt")"
-done
+live_equal "without a register" "$total" 90
 assert_contains "snapshot summary" "wrote 5 snapshots to" "$(cat "$WORK/report.err")"
+
+# the ward office imports a register of part of the households: their
+# events alone count, its households and people are the denominators
+{
+	echo "khom,household,people_15plus"
+	for i in $(seq -w 1 30); do echo "1,H0$i,2"; done
+	for i in $(seq -w 1 25); do echo "2,H0$i,3"; done
+} >"$WORK/register.csv"
+"$KDC_AGGREGATOR" register import "$WORK/register.csv" --db "$db" --profile "$profile" --by test \
+	>"$WORK/import.log" 2>&1 || fail "register import failed: $(cat "$WORK/import.log")"
+counted=$(sql "$db" "select count(*) from events e where kind < 4 and voided_by is null and exists
+	(select 1 from register r where r.khom = e.khom and r.household = e.household and r.retired_ms is null);")
+assert_between "events of the register's households" 100 $((total - 1)) "$counted"
+live_equal "with a register" "$counted" 55
 
 # ---- as of earlier days, against a rebuild of a cut copy ----------------------------------
 agg_stop "$WORK/agg"
