@@ -31,6 +31,7 @@
 #include "kdc_prog.h"
 #include "kdc_proto.h"
 #include "kdc_util.h"
+#include "monthly.h"
 #include "profile.h"
 #include "source.h"
 
@@ -80,6 +81,8 @@ static void usage(FILE *out)
 	             "                  [--voided include|exclude|only] [--lang vi|en] [--output FILE]\n"
 	             "       kdc-report export indicators (--db PATH | --config FILE) [--profile FILE]\n"
 	             "                  [--by day|month] [--from DATE] [--to DATE] [--lang vi|en] [--output FILE]\n"
+	             "       kdc-report monthly (--db PATH | --config FILE) [--profile FILE] --month YYYY-MM\n"
+	             "                  [--format xlsx|html] [--lang vi|en] --output FILE\n"
 	             "       kdc-report snapshot (--db PATH | --config FILE) [--profile FILE] --at WHEN\n"
 	             "                  [--output FILE]\n\n"
 	             "The reports a ward hands upward, from its events database. The database is only\n"
@@ -101,6 +104,12 @@ static void usage(FILE *out)
 	             "event's day to the last one's unless --from and --to say otherwise.\n"
 	             "  kdc-report export indicators --config /etc/kdc/31975/aggregator.conf --by month \\\n"
 	             "             --output indicators.csv\n\n"
+	             "monthly: the month's report to hand upward, an XLSX workbook (or with --format html\n"
+	             "a printable page): a summary with each target's value at the end of the month, its\n"
+	             "change over the month and its projected date; a sheet per khóm and per team; the\n"
+	             "events of the month (the columns of export events). Vietnamese unless --lang en.\n"
+	             "  kdc-report monthly --config /etc/kdc/31975/aggregator.conf --month 2026-11 \\\n"
+	             "             --output 31975-2026-11.xlsx\n\n"
 	             "snapshot: the statistics of the ward, each khóm and each team as they stood at a\n"
 	             "moment (the events up to it, by event time), one kdc.stats.v1 JSON per line, as the\n"
 	             "aggregator publishes them; computed by the aggregator's own statistics code.\n"
@@ -529,6 +538,57 @@ static int cmd_indicators(const struct cli *c, const struct kdc_profile *p)
 	return produce(c, indicators_fn, &x);
 }
 
+/* ---- monthly ---------------------------------------------------------------------------- */
+
+struct monthly_job {
+	struct kdc_monthly m;
+	int html;
+	const char *path;  /* the workbook's file: libxlsxwriter writes it by name */
+};
+
+static int monthly_fn(void *ud, sqlite3 *db, FILE *out, int64_t *count, const char **noun,
+                      char *err, size_t errlen)
+{
+	struct monthly_job *j = ud;
+	struct kdc_doc d;
+	int rc;
+
+	j->m.db = db;
+	*noun = "events in the monthly report";
+	kdc_doc_init(&d);
+	if ((rc = kdc_monthly_build(&j->m, &d, count, err, errlen)) == KDC_OK)
+		/* out (open_output: created 0600) stays empty for a workbook, which
+		 * libxlsxwriter writes over it by name, keeping its mode */
+		rc = j->html ? kdc_doc_write_html(&d, out, err, errlen)
+		             : kdc_doc_write_xlsx(&d, j->path, err, errlen);
+	kdc_doc_free(&d);
+	return rc;
+}
+
+static int cmd_monthly(const struct cli *c, const struct kdc_profile *p)
+{
+	struct monthly_job j;
+	int rc;
+
+	memset(&j, 0, sizeof j);
+	j.m.profile = p;
+	j.m.generated_ms = kdc_now_ms();
+	if (!c->month)
+		return kdc_usage_error("monthly needs --month YYYY-MM (a month of the ward's calendar)");
+	if (kdc_monthly_parse(c->month, &j.m.first_day, &j.m.last_day) != KDC_OK)
+		return kdc_usage_error("--month '%s' is not a month: give YYYY-MM, like 2026-11", c->month);
+	if ((rc = parse_lang(c->lang, &j.m.lang)) != 0)
+		return rc;
+	if (strcmp(c->format, "xlsx") != 0 && strcmp(c->format, "html") != 0)
+		return kdc_usage_error("--format must be xlsx or html, not '%s'", c->format);
+	j.html = strcmp(c->format, "html") == 0;
+	if (!j.html && !c->output)
+		return kdc_usage_error("a workbook is a file: give --output FILE.xlsx (or --format html "
+		                       "for standard output)");
+	j.path = c->output;
+	return produce(c, monthly_fn, &j);
+}
+
 /* The options that only some commands take, refused elsewhere. */
 static int check_command_options(const struct cli *c, enum command cmd)
 {
@@ -569,7 +629,7 @@ static int run(struct cli *c, enum command cmd)
 	case CMD_EVENTS: rc = cmd_events(c, p); break;
 	case CMD_SNAPSHOT: rc = cmd_snapshot(c, p); break;
 	case CMD_INDICATORS: rc = cmd_indicators(c, p); break;
-	default: rc = kdc_usage_error("not written yet"); break;
+	case CMD_MONTHLY: rc = cmd_monthly(c, p); break;
 	}
 	kdc_profile_free(p);
 	return rc;
