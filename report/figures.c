@@ -4,6 +4,7 @@
  * find the tables they expect); its events table stays empty, the events are
  * read from the ward's database as they are folded. */
 #include <cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,8 @@ static int make_scratch(kdc_figures *f, char *err, size_t errlen)
 		return KDC_ERR_INVAL;
 	}
 	if ((fd = mkstemp(f->path)) < 0) {
-		snprintf(err, errlen, "cannot create a scratch file in %s for the figures: %m", dir);
+		snprintf(err, errlen, "cannot create a scratch file in %s for the figures (set TMPDIR "
+		         "to another folder): %s", dir, strerror(errno));
 		f->path[0] = '\0';
 		return KDC_ERR_IO;
 	}

@@ -3,9 +3,15 @@
  *   kdc-report export events (--db PATH | --config aggregator.conf) [--profile FILE]
  *              [--from DATE] [--to DATE] [--khom K] [--team T] [--kind KIND]
  *              [--voided include|exclude|only] [--lang vi|en] [--output FILE]
+ *   kdc-report export indicators (--db PATH | --config FILE) [--profile FILE] [--by day|month]
+ *              [--from DATE] [--to DATE] [--lang vi|en] [--output FILE]
+ *   kdc-report monthly (--db PATH | --config FILE) [--profile FILE] --month YYYY-MM
+ *              [--format xlsx|html] [--lang vi|en] --output FILE
  *   kdc-report snapshot (--db PATH | --config FILE) [--profile FILE] --at WHEN [--output FILE]
  *
- * snapshot prints the kdc.stats.v1 snapshots of every scope as they stood at
+ * monthly makes the month's report (monthly.h), export indicators the
+ * figures per period as CSV (export_indicators.h); both take their figures
+ * from figures.h. snapshot prints the kdc.stats.v1 snapshots of every scope as they stood at
  * a moment, computed by the statistics module (figures.h). export events writes every stored event (or those the filters keep) as a
  * CSV file for a spreadsheet: UTF-8 with a byte-order mark, CRLF, one header
  * row in the chosen language (docs/report.md). The database is only read,
@@ -57,7 +63,7 @@ enum command { CMD_EVENTS = 0, CMD_INDICATORS, CMD_SNAPSHOT, CMD_MONTHLY };
 static const struct kdc_opt opts[] = {
 	KDC_OPT(struct cli, "config", KDC_OPT_STR, config, 0, 0, NULL, "the aggregator's config file (aggregator.conf): its db and profile lines are used"),
 	KDC_OPT(struct cli, "db", KDC_OPT_STR, db, 0, 0, NULL, "the ward's events database (the aggregator's --db), read only"),
-	KDC_OPT(struct cli, "profile", KDC_OPT_STR, profile, 0, 0, NULL, "the ward profile: khóm and team names, the ward's UTC offset (default +07:00, no names)"),
+	KDC_OPT(struct cli, "profile", KDC_OPT_STR, profile, 0, 0, NULL, "the ward profile: khóm and team names, the ward's UTC offset, denominators and targets (default: +07:00, no names, no denominators, the default targets)"),
 	KDC_OPT(struct cli, "from", KDC_OPT_STR, from, 0, 0, NULL, "first day, YYYY-MM-DD in the ward's time (inclusive)"),
 	KDC_OPT(struct cli, "to", KDC_OPT_STR, to, 0, 0, NULL, "last day, YYYY-MM-DD in the ward's time (inclusive)"),
 	KDC_OPT(struct cli, "khom", KDC_OPT_STR, khom, 0, 0, NULL, "only this khóm's events (its code)"),
