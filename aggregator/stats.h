@@ -78,6 +78,20 @@ int kdc_stats_publish(kdc_stats *s, int64_t now_ms, int64_t min_interval_ms,
  * (kdc_stats_register_lid). Every scope is emitted at the next publish. 0,
  * KDC_ERR_DB, KDC_ERR_DISK_FULL or KDC_ERR_NOMEM. */
 int kdc_stats_rebuild(kdc_stats *s);
+/* The figures as they stood at a moment, computed by this module itself:
+ * folds into s the counted events (as kdc_stats_rebuild counts them) of
+ * another database src, only read, whose event time (occurred_ms) is in
+ * [from_ms, until_ms), in (occurred_ms, id) order. Called with from_ms
+ * rising from INT64_MIN and each until_ms the next call's from_ms, on an s
+ * over a new database (nothing counted yet), it leaves the tables that a
+ * rebuild of src's events before until_ms would make, as if each had been
+ * stored by until_ms - 1 (a stored time after it is taken as until_ms - 1:
+ * which day and hour rows a fold keeps depends on when the event arrived,
+ * stats_fold.c). Read them with kdc_stats_publish at now_ms = until_ms - 1.
+ * One transaction of s's database; src's statements run on src's handle.
+ * 0, KDC_ERR_DB, KDC_ERR_DISK_FULL or KDC_ERR_NOMEM (then s's tables are as
+ * before the call). */
+int kdc_stats_fold_from(kdc_stats *s, sqlite3 *src, int64_t from_ms, int64_t until_ms);
 /* How many rebuilds succeeded since open: whoever keeps something derived
  * from the statistics' tables (the worklists) recomputes it all when this
  * moves. */

@@ -7,8 +7,15 @@
 void kdc_csv_init(struct kdc_csv *c, FILE *out)
 {
 	c->out = out;
+	c->sink = NULL;
 	c->nfields = 0;
 	c->err = 0;
+}
+
+void kdc_csv_init_sink(struct kdc_csv *c, const struct kdc_csv_sink *sink)
+{
+	kdc_csv_init(c, NULL);
+	c->sink = sink;
 }
 
 /* Keeps the first failure: later ones are usually its consequences. */
@@ -26,7 +33,8 @@ static void csv__put(struct kdc_csv *c, const char *s, size_t n)
 
 void kdc_csv_bom(struct kdc_csv *c)
 {
-	csv__put(c, "\xEF\xBB\xBF", 3);
+	if (!c->sink)
+		csv__put(c, "\xEF\xBB\xBF", 3);
 }
 
 int kdc_csv_needs_quotes(const char *s)
@@ -41,6 +49,11 @@ int kdc_csv_needs_quotes(const char *s)
 
 void kdc_csv_field(struct kdc_csv *c, const char *s)
 {
+	if (c->sink) {
+		c->nfields++;
+		c->sink->field(c->sink->ud, s ? s : "", 0, 0);
+		return;
+	}
 	if (c->nfields++ > 0)
 		csv__put(c, ",", 1);
 	if (!s || !*s)
@@ -63,11 +76,23 @@ void kdc_csv_int(struct kdc_csv *c, long long v)
 	char buf[24];
 
 	snprintf(buf, sizeof buf, "%lld", v);
+	if (c->sink) {
+		c->nfields++;
+		c->sink->field(c->sink->ud, buf, 1, v);
+		return;
+	}
 	kdc_csv_field(c, buf);
 }
 
 int kdc_csv_end_row(struct kdc_csv *c)
 {
+	if (c->sink) {
+		int e = c->sink->end_row(c->sink->ud);
+		if (e && !c->err)
+			c->err = e;
+		c->nfields = 0;
+		return c->err;
+	}
 	csv__put(c, "\r\n", 2);
 	c->nfields = 0;
 	return c->err;
@@ -75,7 +100,7 @@ int kdc_csv_end_row(struct kdc_csv *c)
 
 int kdc_csv_finish(struct kdc_csv *c)
 {
-	if (!c->err)
+	if (!c->err && !c->sink)
 		csv__check(c, fflush(c->out) != 0);
 	return c->err;
 }

@@ -15,13 +15,27 @@
 
 #include <stdio.h>
 
+/* Instead of a stream, rows may go to a sink (the workbook's and the HTML
+ * page's events table take the same fields the CSV would hold): field gets
+ * each field's text ("" when empty), with is_int and v for a whole number;
+ * end_row returns 0, or an errno value that the writer then keeps. */
+struct kdc_csv_sink {
+	void *ud;
+	void (*field)(void *ud, const char *s, int is_int, long long v);
+	int (*end_row)(void *ud);
+};
+
 struct kdc_csv {
 	FILE *out;
+	const struct kdc_csv_sink *sink; /* NULL: write to out */
 	int nfields;   /* fields written in the current row */
 	int err;       /* errno of the first failed write, or EIO; 0 while fine */
 };
 
 void kdc_csv_init(struct kdc_csv *c, FILE *out);
+/* A writer whose rows go to sink (borrowed); the byte-order mark is then
+ * dropped. */
+void kdc_csv_init_sink(struct kdc_csv *c, const struct kdc_csv_sink *sink);
 /* The UTF-8 byte-order mark EF BB BF; call first, once. */
 void kdc_csv_bom(struct kdc_csv *c);
 /* One field of the current row; NULL or "" is an empty field. */

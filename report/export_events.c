@@ -362,7 +362,10 @@ int kdc_export_events_run(const struct kdc_export_events *x, int64_t *rows, char
 	int src, rc = KDC_OK;
 
 	*rows = 0;
-	kdc_csv_init(&c, x->out);
+	if (x->sink)
+		kdc_csv_init_sink(&c, x->sink);
+	else
+		kdc_csv_init(&c, x->out);
 	write_header(&c, x->lang);
 	if (kdc_csv_end_row(&c) != 0)
 		goto write_failed;

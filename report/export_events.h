@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "csv.h"
 #include "profile.h"
 
 enum kdc_lang { KDC_LANG_VI = 0, KDC_LANG_EN };
@@ -29,6 +30,7 @@ struct kdc_export_events {
 	int kind;                          /* enum kdc_kind, or -1: any */
 	int voided;                        /* enum kdc_voided */
 	FILE *out;                         /* the CSV goes here; not closed */
+	const struct kdc_csv_sink *sink;   /* or, when set, the rows go here (csv.h) */
 	int progress;                      /* a progress line on stderr each second */
 };
 

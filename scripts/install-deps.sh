@@ -19,6 +19,7 @@ packages=(
 	chromium valgrind rabbitmq-server
 	jq python3 curl procps util-linux coreutils ca-certificates
 	nginx passwd dpkg-dev help2man
+	libxlsxwriter-dev python3-openpyxl
 )
 
 installed() {

@@ -1,6 +1,7 @@
 /* test_csv.c: the CSV writer of kdc-report (report/csv.h), on its own: the
  * bytes of each field (quoting by RFC 4180, UTF-8 passed through), CRLF row
- * ends, the byte-order mark, and a write error (a full disk) reported. */
+ * ends, the byte-order mark, and a write error (a full disk) reported; the
+ * sink that takes the rows instead of a stream. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,50 @@ static void test_needs_quotes(void)
 	CHECK(kdc_csv_needs_quotes("\tb"), "a tab at the start");
 }
 
+/* A sink gets each field's text unquoted, whole numbers as numbers, no
+ * byte-order mark, and a row end whose error the writer keeps. */
+struct sink_log {
+	char text[256];
+	int ints, rows, fail_at;
+};
+
+static void sink_field(void *ud, const char *s, int is_int, long long v)
+{
+	struct sink_log *l = ud;
+
+	strncat(l->text, s, sizeof l->text - strlen(l->text) - 2);
+	strcat(l->text, "|");
+	if (is_int && v == 42)
+		l->ints++;
+}
+
+static int sink_end_row(void *ud)
+{
+	struct sink_log *l = ud;
+
+	strcat(l->text, "/");
+	return ++l->rows == l->fail_at ? ENOMEM : 0;
+}
+
+static void test_sink(void)
+{
+	struct sink_log l = { "", 0, 0, 2 };
+	struct kdc_csv_sink sink = { &l, sink_field, sink_end_row };
+	struct kdc_csv c;
+
+	kdc_csv_init_sink(&c, &sink);
+	kdc_csv_bom(&c);
+	kdc_csv_field(&c, "a, \"b\"");
+	kdc_csv_field(&c, NULL);
+	kdc_csv_int(&c, 42);
+	CHECK(kdc_csv_end_row(&c) == 0, "first row to the sink");
+	kdc_csv_field(&c, "Khóm");
+	CHECK(kdc_csv_end_row(&c) == ENOMEM, "the sink's error is returned");
+	CHECK(kdc_csv_finish(&c) == ENOMEM, "and kept");
+	CHECK(strcmp(l.text, "a, \"b\"||42|/Khóm|/") == 0, "fields as they are, no BOM: got '%s'", l.text);
+	CHECK(l.ints == 1, "kdc_csv_int gives the sink a number");
+}
+
 int main(void)
 {
 	test_quoting();
@@ -131,6 +176,7 @@ int main(void)
 	test_bom_int_rows();
 	test_full_disk();
 	test_needs_quotes();
+	test_sink();
 	if (failures) {
 		fprintf(stderr, "%d check(s) failed\n", failures);
 		return 1;
