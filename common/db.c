@@ -12,6 +12,7 @@
 #include "kdc_err.h"
 #include "kdc_log.h"
 #include "kdc_prog.h"
+#include "kdc_util.h"
 
 int kdc_db_rc(sqlite3 *db, int src)
 {
@@ -114,10 +115,18 @@ static int db__pragmas(sqlite3 *db, const struct kdc_db_opts *o, const char *pat
 		return kdc_db_rc(db, src);
 	}
 	/* journal_mode answers with the mode it got: an in-memory or read-only
-	 * file, or a file system without shared memory, can stay in another */
+	 * file, or a file system without shared memory, can stay in another.
+	 * While another connection opens the same new file (a device recording
+	 * while it syncs), it can answer SQLITE_BUSY without calling the busy
+	 * handler: asked again until the busy timeout. */
 	src = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-	if (src == SQLITE_OK)
-		src = sqlite3_step(st);
+	if (src == SQLITE_OK) {
+		int64_t until = kdc_mono_ms() + o->busy_timeout_ms;
+		while ((src = sqlite3_step(st)) == SQLITE_BUSY && kdc_mono_ms() < until) {
+			sqlite3_reset(st);
+			kdc_sleep_ms(10);
+		}
+	}
 	if (src != SQLITE_ROW) {
 		snprintf(err, errlen, "%s %s: journal_mode: %s", o->what, path, sqlite3_errmsg(db));
 		rc = kdc_db_rc(db, src);
