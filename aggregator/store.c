@@ -78,6 +78,21 @@ static const char *const store_migrations[KDC_STORE_SCHEMA_VERSION] = {
 	" state INTEGER NOT NULL"             /* 0 waits for its target, 1 applied, 2 refused */
 	") WITHOUT ROWID;"
 	"CREATE INDEX voids_target ON voids(target);",
+	/* 3 -> 4: closed months (kdc-report close): a month's official figures,
+	 * frozen, and the log of closes and reopens. Written by kdc-report only;
+	 * the aggregator reads them (stats/closed). */
+	"CREATE TABLE closed_months("
+	" month TEXT PRIMARY KEY NOT NULL,"   /* YYYY-MM of the ward's calendar */
+	" closed_by TEXT NOT NULL, closed_ms INTEGER NOT NULL,"
+	" figures TEXT NOT NULL,"             /* JSON: the month's end, every scope */
+	" sha256 TEXT NOT NULL"               /* of figures, hex */
+	") WITHOUT ROWID;"
+	"CREATE TABLE period_log("
+	" pid INTEGER PRIMARY KEY, month TEXT NOT NULL,"
+	" action TEXT NOT NULL,"              /* close | reopen */
+	" by TEXT NOT NULL, at_ms INTEGER NOT NULL,"
+	" reason TEXT,"                       /* reopen: why */
+	" sha256 TEXT NOT NULL);",            /* the figures closed or given up */
 };
 
 /* The insert of one row and of KDC_STORE_ROWS_PER_INSERT rows are written

@@ -495,6 +495,27 @@ static void writer__publish_stats(kdc_writer *w, int64_t min_interval_ms)
 	}
 }
 
+/* The closed months, when kdc-report closed or reopened one (and at start). */
+static void writer__publish_closed(kdc_writer *w)
+{
+	char topic[KDC_TOPIC_MAX + 1], *json = NULL;
+	int rc;
+
+	if (!w->closed)
+		return;
+	if ((rc = kdc_closed_poll(w->closed, &json)) != KDC_OK) {
+		kdc_warn("cannot read the closed months: %s; retrying every second", kdc_strerror(rc));
+		return;
+	}
+	if (!json)
+		return;
+	/* beside the scopes' snapshots, under stats/#: the dashboards' ACL reads it */
+	if ((size_t)snprintf(topic, sizeof topic, "kdc/v1/%s/stats/closed", w->ward) >= sizeof topic ||
+	    kdc_outq_push(w->out, topic, json, strlen(json), 1) != KDC_OK)
+		kdc_warn("cannot queue the closed months (out of memory)");
+	free(json);
+}
+
 static void writer__emit_worklist(void *ud, const char *topic, const void *payload, size_t len)
 {
 	kdc_writer *w = ud;
@@ -593,6 +614,7 @@ static void *writer__main(void *arg)
 			if (!n)
 				writer__idle_register(w);
 			writer__publish_stats(w, w->conf.stats_interval_ms);
+			writer__publish_closed(w);
 			writer__publish_worklists(w, w->conf.worklist_interval_ms,
 			                          n ? WORKLIST_BUDGET_MS : 0);
 			last_stats = mono;
@@ -618,6 +640,7 @@ static void *writer__main(void *arg)
 
 static void writer__free(kdc_writer *w)
 {
+	kdc_closed_free(w->closed);
 	free(w->outcomes);
 	free(w->rows);
 	free(w->inserted);
@@ -679,6 +702,10 @@ kdc_writer *kdc_writer_start(const struct kdc_writer_conf *conf, kdc_store *stor
 	}
 	if (writer__open_register(w, err, errlen) != KDC_OK)
 		goto fail;
+	if (!(w->closed = kdc_closed_new(kdc_store_db(store), w->ward))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	prc = pthread_create(&w->thread, NULL, writer__main, w);
 	if (prc != 0) {
 		snprintf(err, errlen, "cannot start the writer thread: %s", strerror(prc));

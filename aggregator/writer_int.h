@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "closed.h"
 #include "kdc_hmap.h"
 #include "kdc_proto.h"
 #include "register.h"
@@ -62,6 +63,7 @@ struct kdc_writer {
 	kdc_store *store;
 	kdc_stats *stats;
 	kdc_register *reg;
+	kdc_closed *closed;          /* stats/closed (writer thread) */
 	kdc_ingest *in;
 	kdc_outq *out;
 	pthread_t thread;

@@ -362,14 +362,10 @@ static int parse_targets(const cJSON *root, struct kdc_scope_figs *g)
 
 /* Reads the parsed JSON (cJSON's numbers are doubles: counts up to 2^53
  * are exact, far above a ward's). */
-static int parse_scope(const char *json, struct kdc_scope_figs *g)
+static int parse_object(const cJSON *root, struct kdc_scope_figs *g)
 {
-	cJSON *root = cJSON_Parse(json);
 	char buf[16];
-	int rc;
 
-	if (!root)
-		return KDC_ERR_NOMEM;
 	text(root, "scope", buf, sizeof buf);
 	g->kind = scope_kind(buf);
 	text(root, "id", g->code, sizeof g->code);
@@ -377,9 +373,61 @@ static int parse_scope(const char *json, struct kdc_scope_figs *g)
 	g->unassigned = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "unassigned"));
 	for (int i = 0; i < KDC_SF_COUNT; i++)
 		g->v[i] = field(root, kdc_snap_fields[i]);
-	rc = parse_targets(root, g);
+	return parse_targets(root, g);
+}
+
+static int parse_scope(const char *json, struct kdc_scope_figs *g)
+{
+	cJSON *root = cJSON_Parse(json);
+	int rc;
+
+	if (!root)
+		return KDC_ERR_NOMEM;
+	rc = parse_object(root, g);
 	cJSON_Delete(root);
 	return rc;
+}
+
+int kdc_figures_parse_list(const char *json, struct kdc_scope_figs **out, size_t *n)
+{
+	cJSON *root = cJSON_Parse(json), *o;
+	struct kdc_scope_figs *g;
+	int rc = KDC_OK;
+
+	*out = NULL;
+	*n = 0;
+	if (!cJSON_IsArray(root)) {
+		cJSON_Delete(root);
+		return KDC_ERR_INVAL;
+	}
+	if (!(g = calloc((size_t)cJSON_GetArraySize(root) + 1, sizeof *g))) {
+		cJSON_Delete(root);
+		return KDC_ERR_NOMEM;
+	}
+	cJSON_ArrayForEach(o, root) {
+		if (!cJSON_IsObject(o)) {
+			rc = KDC_ERR_INVAL;
+			break;
+		}
+		rc = parse_object(o, &g[(*n)++]); /* counted first: its targets are freed too */
+		if (rc != KDC_OK)
+			break;
+	}
+	cJSON_Delete(root);
+	*out = g;
+	if (rc != KDC_OK) {
+		kdc_figures_list_free(g, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+void kdc_figures_list_free(struct kdc_scope_figs *g, size_t n)
+{
+	for (size_t i = 0; g && i < n; i++)
+		free(g[i].targets);
+	free(g);
 }
 
 /* The ward, the profile's khóms and teams in its order, then the others by code. */

@@ -71,6 +71,13 @@ void kdc_figures_free(kdc_figures *f);
 int kdc_figures_at(kdc_figures *f, int64_t now_ms, const struct kdc_scope_figs **scopes,
                    size_t *n, char *err, size_t errlen);
 
+/* Parses a JSON array of kdc.stats.v1 snapshots (a closed month's frozen
+ * figures, period.h) into *out, n scopes in the array's order, their json
+ * NULL. KDC_OK, KDC_ERR_INVAL (not such an array) or KDC_ERR_NOMEM. Free
+ * with kdc_figures_list_free. */
+int kdc_figures_parse_list(const char *json, struct kdc_scope_figs **out, size_t *n);
+void kdc_figures_list_free(struct kdc_scope_figs *g, size_t n);
+
 /* The end of ward-local day `day` (days since 1970-01-01): its last ms. */
 int64_t kdc_figures_day_end(const struct kdc_profile *p, int64_t day);
 

@@ -8,7 +8,11 @@
  *   kdc-report monthly (--db PATH | --config FILE) [--profile FILE] --month YYYY-MM
  *              [--format xlsx|html] [--lang vi|en] --output FILE
  *   kdc-report snapshot (--db PATH | --config FILE) [--profile FILE] --at WHEN [--output FILE]
+ *   kdc-report close (--db PATH | --config FILE) [--profile FILE] --month YYYY-MM --by NAME
+ *   kdc-report reopen (--db PATH | --config FILE) --month YYYY-MM --reason TEXT --by NAME
  *
+ * close freezes a month's official figures in the ward's database and
+ * reopen gives them up (period.h): the only commands that write it.
  * monthly makes the month's report (monthly.h), export indicators the
  * figures per period as CSV (export_indicators.h); both take their figures
  * from figures.h. snapshot prints the kdc.stats.v1 snapshots of every scope as they stood at
@@ -19,7 +23,8 @@
  *
  * Exit status: 0 written; 1 reading or writing failed (a full disk: the
  * partial file is removed); 2 usage error; 3 the database cannot be used
- * (missing, unreadable, not a kdc events database). */
+ * (missing, unreadable, not a kdc events database); 4 refused (close: the
+ * month is already closed or not over; reopen: it is not closed). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -38,12 +43,15 @@
 #include "kdc_proto.h"
 #include "kdc_util.h"
 #include "monthly.h"
+#include "period.h"
+#include "period_cmd.h"
 #include "profile.h"
 #include "source.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 #define EXIT_NO_DB 3
+#define EXIT_REFUSED 4
 
 struct cli {
 	char *config;
@@ -54,11 +62,11 @@ struct cli {
 	char *voided;
 	char *lang;
 	char *output;
-	char *at, *by, *month, *format;
+	char *at, *by, *month, *format, *reason;
 	int help;
 };
 
-enum command { CMD_EVENTS = 0, CMD_INDICATORS, CMD_SNAPSHOT, CMD_MONTHLY };
+enum command { CMD_EVENTS = 0, CMD_INDICATORS, CMD_SNAPSHOT, CMD_MONTHLY, CMD_CLOSE, CMD_REOPEN };
 
 static const struct kdc_opt opts[] = {
 	KDC_OPT(struct cli, "config", KDC_OPT_STR, config, 0, 0, NULL, "the aggregator's config file (aggregator.conf): its db and profile lines are used"),
@@ -72,8 +80,9 @@ static const struct kdc_opt opts[] = {
 	KDC_OPT(struct cli, "voided", KDC_OPT_STR, voided, 0, 0, "include", "include, exclude or only the events a void cancelled (column voided by)"),
 	KDC_OPT(struct cli, "lang", KDC_OPT_STR, lang, 0, 0, "vi", "vi or en: the language of the header and the kinds"),
 	KDC_OPT(struct cli, "at", KDC_OPT_STR, at, 0, 0, NULL, "snapshot: the moment, a day YYYY-MM-DD (its end, in the ward's time) or a time 2026-11-30T17:00:00Z"),
-	KDC_OPT(struct cli, "by", KDC_OPT_STR, by, 0, 0, "month", "export indicators: one period per day or month"),
-	KDC_OPT(struct cli, "month", KDC_OPT_STR, month, 0, 0, NULL, "monthly: the month, YYYY-MM"),
+	KDC_OPT(struct cli, "by", KDC_OPT_STR, by, 0, 0, NULL, "export indicators: one period per day or month (default month); close, reopen: who does it, a name for the log"),
+	KDC_OPT(struct cli, "month", KDC_OPT_STR, month, 0, 0, NULL, "monthly, close, reopen: the month, YYYY-MM"),
+	KDC_OPT(struct cli, "reason", KDC_OPT_STR, reason, 0, 0, NULL, "reopen: why the closed month is reopened (logged)"),
 	KDC_OPT(struct cli, "format", KDC_OPT_STR, format, 0, 0, "xlsx", "monthly: xlsx (a workbook) or html (a printable page)"),
 	KDC_OPT(struct cli, "output", KDC_OPT_STR, output, 0, 0, NULL, "write the CSV to this file (mode 0600: it holds household data) instead of standard output"),
 	KDC_OPT(struct cli, "help", KDC_OPT_BOOL, help, 0, 0, NULL, "show this help"),
@@ -90,9 +99,14 @@ static void usage(FILE *out)
 	             "       kdc-report monthly (--db PATH | --config FILE) [--profile FILE] --month YYYY-MM\n"
 	             "                  [--format xlsx|html] [--lang vi|en] --output FILE\n"
 	             "       kdc-report snapshot (--db PATH | --config FILE) [--profile FILE] --at WHEN\n"
-	             "                  [--output FILE]\n\n"
+	             "                  [--output FILE]\n"
+	             "       kdc-report close (--db PATH | --config FILE) [--profile FILE] --month YYYY-MM\n"
+	             "                  --by NAME\n"
+	             "       kdc-report reopen (--db PATH | --config FILE) --month YYYY-MM --reason TEXT\n"
+	             "                  --by NAME\n\n"
 	             "The reports a ward hands upward, from its events database. The database is only\n"
-	             "read (never written, never created), also while kdc-aggregator runs.\n\n"
+	             "read (never written, never created), also while kdc-aggregator runs; close and\n"
+	             "reopen alone write to it (run them as the ward's service user).\n\n"
 	             "export events: every stored event as CSV for a spreadsheet (UTF-8 with a byte-order\n"
 	             "mark, CRLF, one header row in Vietnamese or English), one row per event in the order\n"
 	             "of their ids: id, the ward's local date and time, khóm, team, device, household,\n"
@@ -121,10 +135,17 @@ static void usage(FILE *out)
 	             "aggregator publishes them; computed by the aggregator's own statistics code.\n"
 	             "--at 2026-11-30 is the end of that day in the ward's time.\n"
 	             "  kdc-report snapshot --config /etc/kdc/31975/aggregator.conf --at 2026-11-30\n\n"
+	             "close: freezes a month's official figures (every scope at the month's end, as the\n"
+	             "monthly report computes them) with who closed it, when, and their SHA-256. A month\n"
+	             "is closed once, after it ended; events dated in it that arrive later show in the\n"
+	             "next months' reports as adjustments. reopen gives the frozen figures up (a reason\n"
+	             "is required and logged); closing again freezes them anew.\n"
+	             "  kdc-report close --config /etc/kdc/31975/aggregator.conf --month 2026-11 --by \"Lan\"\n\n"
 	             "options:\n");
 	kdc_conf_usage(opts, out);
 	fprintf(out, "\nExit status: 0 written, 1 reading or writing failed (the partial file is removed),\n"
-	             "2 usage error, 3 the database cannot be used (missing, unreadable, not kdc's).\n");
+	             "2 usage error, 3 the database cannot be used (missing, unreadable, not kdc's),\n"
+	             "4 refused (close: the month is closed already or not over; reopen: not closed).\n");
 }
 
 /* ---- --config: the aggregator's file ------------------------------------------------ */
@@ -510,9 +531,9 @@ static int cmd_indicators(const struct cli *c, const struct kdc_profile *p)
 		return kdc_usage_error("--from %s is after --to %s", c->from, c->to);
 	x.has_from = c->from != NULL;
 	x.has_to = c->to != NULL;
-	if (strcmp(c->by, "day") != 0 && strcmp(c->by, "month") != 0)
+	if (c->by && strcmp(c->by, "day") != 0 && strcmp(c->by, "month") != 0)
 		return kdc_usage_error("--by must be day or month, not '%s'", c->by);
-	x.by_month = strcmp(c->by, "month") == 0;
+	x.by_month = !c->by || strcmp(c->by, "month") == 0;
 	if ((rc = parse_lang(c->lang, &x.lang)) != 0)
 		return rc;
 	return produce(c, indicators_fn, &x);
@@ -530,11 +551,15 @@ static int monthly_fn(void *ud, sqlite3 *db, FILE *out, int64_t *count, const ch
                       char *err, size_t errlen)
 {
 	struct monthly_job *j = ud;
+	struct kdc_closed_list closed;
 	struct kdc_doc d;
 	int rc;
 
 	j->m.db = db;
 	*noun = "events in the monthly report";
+	if ((rc = kdc_period_load(db, &closed, err, errlen)) != KDC_OK)
+		return rc;
+	j->m.closed = &closed;
 	kdc_doc_init(&d);
 	if ((rc = kdc_monthly_build(&j->m, &d, count, err, errlen)) == KDC_OK)
 		/* out (open_output: created 0600) stays empty for a workbook, which
@@ -542,6 +567,8 @@ static int monthly_fn(void *ud, sqlite3 *db, FILE *out, int64_t *count, const ch
 		rc = j->html ? kdc_doc_write_html(&d, out, err, errlen)
 		             : kdc_doc_write_xlsx(&d, j->path, err, errlen);
 	kdc_doc_free(&d);
+	kdc_period_list_free(&closed);
+	j->m.closed = NULL;
 	return rc;
 }
 
@@ -569,11 +596,29 @@ static int cmd_monthly(const struct cli *c, const struct kdc_profile *p)
 	return produce(c, monthly_fn, &j);
 }
 
+/* ---- close, reopen ------------------------------------------------------------------------ */
+
+static int cmd_close(const struct cli *c, const struct kdc_profile *p)
+{
+	if (!c->month || !c->by)
+		return kdc_usage_error("close needs --month YYYY-MM and --by NAME (who closes it, for the log)");
+	return kdc_close_month(c->db, p, c->month, c->by);
+}
+
+static int cmd_reopen(const struct cli *c, const struct kdc_profile *p)
+{
+	(void)p;
+	if (!c->month || !c->by || !c->reason)
+		return kdc_usage_error("reopen needs --month YYYY-MM, --reason TEXT (why, for the log) "
+		                       "and --by NAME");
+	return kdc_reopen_month(c->db, c->month, c->reason, c->by);
+}
+
 /* The options that only some commands take, refused elsewhere. */
 static int check_command_options(const struct cli *c, enum command cmd)
 {
 	static const char *const names[] = { "export events", "export indicators", "snapshot",
-		                             "monthly" };
+		                             "monthly", "close", "reopen" };
 	const struct { const char *opt; const char *val; unsigned cmds; } only[] = {
 		{ "khom", c->khom, 1u << CMD_EVENTS },
 		{ "team", c->team, 1u << CMD_EVENTS },
@@ -581,7 +626,11 @@ static int check_command_options(const struct cli *c, enum command cmd)
 		{ "from", c->from, 1u << CMD_EVENTS | 1u << CMD_INDICATORS },
 		{ "to", c->to, 1u << CMD_EVENTS | 1u << CMD_INDICATORS },
 		{ "at", c->at, 1u << CMD_SNAPSHOT },
-		{ "month", c->month, 1u << CMD_MONTHLY },
+		{ "month", c->month, 1u << CMD_MONTHLY | 1u << CMD_CLOSE | 1u << CMD_REOPEN },
+		{ "reason", c->reason, 1u << CMD_REOPEN },
+		{ "by", c->by, 1u << CMD_INDICATORS | 1u << CMD_CLOSE | 1u << CMD_REOPEN },
+		{ "output", c->output, 1u << CMD_EVENTS | 1u << CMD_INDICATORS | 1u << CMD_SNAPSHOT |
+		                       1u << CMD_MONTHLY },
 	};
 
 	for (size_t i = 0; i < sizeof only / sizeof only[0]; i++)
@@ -610,6 +659,8 @@ static int run(struct cli *c, enum command cmd)
 	case CMD_SNAPSHOT: rc = cmd_snapshot(c, p); break;
 	case CMD_INDICATORS: rc = cmd_indicators(c, p); break;
 	case CMD_MONTHLY: rc = cmd_monthly(c, p); break;
+	case CMD_CLOSE: rc = cmd_close(c, p); break;
+	case CMD_REOPEN: rc = cmd_reopen(c, p); break;
 	}
 	kdc_profile_free(p);
 	return rc;
@@ -619,8 +670,8 @@ static int run(struct cli *c, enum command cmd)
 static int command(int argc, char **argv, enum command *cmd, int *argi)
 {
 	if (argc < 2 || strncmp(argv[1], "--", 2) == 0)
-		return kdc_usage_error("give a command: export events, export indicators, snapshot or "
-		                       "monthly (see kdc-report --help)");
+		return kdc_usage_error("give a command: export events, export indicators, snapshot, "
+		                       "monthly, close or reopen (see kdc-report --help)");
 	*argi = 2;
 	if (strcmp(argv[1], "snapshot") == 0) {
 		*cmd = CMD_SNAPSHOT;
@@ -630,9 +681,13 @@ static int command(int argc, char **argv, enum command *cmd, int *argi)
 		*cmd = CMD_MONTHLY;
 		return 0;
 	}
+	if (strcmp(argv[1], "close") == 0 || strcmp(argv[1], "reopen") == 0) {
+		*cmd = argv[1][0] == 'c' ? CMD_CLOSE : CMD_REOPEN;
+		return 0;
+	}
 	if (strcmp(argv[1], "export") != 0)
 		return kdc_usage_error("unknown command '%s': the commands are export events, export "
-		                       "indicators, snapshot and monthly", argv[1]);
+		                       "indicators, snapshot, monthly, close and reopen", argv[1]);
 	*argi = 3;
 	if (argc >= 3 && strcmp(argv[2], "events") == 0)
 		*cmd = CMD_EVENTS;

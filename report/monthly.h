@@ -7,7 +7,13 @@
  *    statistics module's projection at the end of the month), then the
  *    ward's figures at both ends of the month;
  *  - a sheet per khóm and per team with the same for that scope;
+ *  - for each closed month before this one (period.h), an adjustments
+ *    sheet: where the figures recomputed now differ from the frozen ones
+ *    (late events), both and the difference; "none" otherwise;
  *  - a sheet with the events of the month (the columns of export events).
+ * A closed month's own report shows its official (frozen) figures, who
+ * closed it and when and the hash, and on the summary the figures
+ * recomputed now where they differ.
  * The figures come from figures.h (the statistics module), the events from
  * export_events.h. Main thread only. */
 #ifndef KDC_MONTHLY_H
@@ -17,6 +23,7 @@
 #include <stdint.h>
 
 #include "doc.h"
+#include "period.h"
 #include "profile.h"
 
 struct kdc_monthly {
@@ -25,6 +32,7 @@ struct kdc_monthly {
 	int lang;                          /* enum kdc_lang */
 	int64_t first_day, last_day;       /* the month's ward-local days */
 	int64_t generated_ms;              /* when the report is made (UTC ms) */
+	const struct kdc_closed_list *closed; /* the closed months (period.h); NULL: none */
 };
 
 /* Fills d (kdc_doc_init'ed). KDC_OK with *events (the month's events), or

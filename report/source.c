@@ -10,7 +10,7 @@
 #include "kdc_log.h"
 #include "source.h"
 
-#define SOURCE_SCHEMA_VERSION 3 /* aggregator/store.h KDC_STORE_SCHEMA_VERSION */
+#define SOURCE_SCHEMA_VERSION 4 /* aggregator/store.h KDC_STORE_SCHEMA_VERSION */
 
 /* "file:" URI of path with every byte outside [A-Za-z0-9/._~-] escaped as
  * %XX, so '?', '#' and '%' in a path stay part of it. malloc'd or NULL. */

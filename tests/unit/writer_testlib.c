@@ -199,7 +199,9 @@ void wl_collect(struct wl *l)
 	struct kdc_outq_msg *m;
 
 	while ((m = kdc_outq_pop(l->out))) {
-		if (m->retain && strstr(m->topic, "/stats/")) {
+		/* stats/closed is the closed months' list, not a scope's snapshot */
+		if (m->retain && strstr(m->topic, "/stats/") &&
+		    strcmp(strstr(m->topic, "/stats/"), "/stats/closed") != 0) {
 			const char *p = strstr(m->topic, "/stats/") + 7;
 			char scope[16] = "", *json = malloc(m->len + 1);
 			const char *slash = strchr(p, '/');
