@@ -103,9 +103,13 @@ test('every label exists in Vietnamese and English', () => {
   assert.equal(i18n.t('en', 'no.such.key'), 'no.such.key');
 });
 
-test('topics: only the ward\'s stats, household lists and status are read', () => {
+test('topics: only the ward\'s stats, closed months, household lists and status are read', () => {
   assert.deepEqual(model.topics('31975'), ['kdc/v1/31975/stats/ward', 'kdc/v1/31975/stats/khom/+',
-    'kdc/v1/31975/stats/team/+', 'kdc/v1/31975/households/khom/+', 'kdc/v1/31975/status/aggregator']);
+    'kdc/v1/31975/stats/team/+', 'kdc/v1/31975/households/khom/+', 'kdc/v1/31975/status/aggregator',
+    'kdc/v1/31975/stats/closed']);
+  assert.deepEqual(model.route('kdc/v1/31975/stats/closed', '31975'), { scope: 'closed', id: null });
+  assert.equal(model.route('kdc/v1/31975/stats/closed/x', '31975'), null);
+  assert.equal(model.route('kdc/v1/99999/stats/closed', '31975'), null);
   assert.deepEqual(model.route('kdc/v1/31975/households/khom/6', '31975'), { scope: 'households', id: '6' });
   assert.equal(model.route('kdc/v1/31975/households/khom/6/x', '31975'), null);
   assert.equal(model.route('kdc/v1/31975/households/team/T1', '31975'), null);
@@ -219,4 +223,41 @@ test('household lists: checked, counted per status, filtered', () => {
     [json({ ward: '1' }), /ward/], [json({ khom: '7' }), /khóm 7/], [json({ households: 3 }), /no households/]]) {
     assert.match(model.parseHouseholds(text, '31975', '6').error, why);
   }
+});
+
+test('closed months: checked, newest first, official beside live with the difference', () => {
+  const msg = (o) => JSON.stringify(Object.assign({ schema: 'kdc.closed.v1', ward: '31975' }, o));
+  assert.match(model.parseClosed('nope', '31975').error, /not JSON/);
+  assert.match(model.parseClosed(msg({ schema: 'kdc.stats.v1', months: [] }), '31975').error, /schema/);
+  assert.match(model.parseClosed(msg({ ward: '1', months: [] }), '31975').error, /ward/);
+  assert.match(model.parseClosed(msg({}), '31975').error, /months/);
+  assert.deepEqual(model.parseClosed(msg({ months: [] }), '31975'), { months: [], dropped: 0 });
+  const p = model.parseClosed(msg({ months: [
+    { month: '2026-10', closed_by: 'Lan', closed_at: '2026-11-01T02:00:00.000Z', sha256: 'ab',
+      targets: [{ indicator: 'households_reached', percent: 85, value: 150, denominator: 186, current: 80.64 }] },
+    { month: '2026-13', closed_by: 'x', targets: [] },
+    { month: '2026-11', closed_by: '<b>"Lan" & co</b>', closed_at: '2026-12-01T02:00:00.000Z', sha256: 'cd',
+      targets: [{ indicator: 'households_reached', value: 155, denominator: 186 },
+        { indicator: 'people_paying_regularly', value: 40, denominator: 100 }, { value: 1 }] },
+  ] }), '31975');
+  assert.equal(p.dropped, 1);
+  assert.deepEqual(p.months.map((m) => m.month), ['2026-11', '2026-10']);
+  assert.equal(p.months[0].closedBy, '<b>"Lan" & co</b>');
+  assert.equal(p.months[0].targets.length, 2);
+  const live = { targets: [{ indicator: 'households_reached', value: 158, denominator: 187 },
+    { indicator: 'people_paying_regularly', value: 40, denominator: 100 }] };
+  assert.deepEqual(model.closedRows(p.months[0], live), [
+    { indicator: 'households_reached', official: { value: 155, denominator: 186 }, live: { value: 158, denominator: 187 },
+      diff: { value: 3, denominator: 1 } },
+    { indicator: 'people_paying_regularly', official: { value: 40, denominator: 100 }, live: { value: 40, denominator: 100 },
+      diff: null }]);
+  // no live snapshot yet: the official figures alone
+  assert.deepEqual(model.closedRows(p.months[1], null).map((r) => [r.live, r.diff]), [[null, null]]);
+  const vi = format.makeFormatter('vi', 'Asia/Ho_Chi_Minh'), en = format.makeFormatter('en', 'Asia/Ho_Chi_Minh');
+  assert.equal(vi.month('2026-11'), '11/2026');
+  assert.equal(en.month('2026-11'), 'November 2026');
+  assert.equal(vi.month('2026-13'), '—');
+  assert.equal(vi.signed(1234), '+1.234');
+  assert.equal(en.signed(-3), '-3');
+  assert.equal(en.signed(0), '0');
 });

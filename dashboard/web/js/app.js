@@ -1,5 +1,5 @@
-// The dashboard page: what the ward's retained stats, the khóms' household
-// lists and the aggregator status say (read-only subscriptions) and how they
+// The dashboard page: what the ward's retained stats, its closed months, the
+// khóms' household lists and the aggregator status say (read-only subscriptions) and how they
 // are drawn. Settings,
 // language, the connection and what the province page draws the same way
 // are in page.js.
@@ -23,6 +23,7 @@
     hhKhom: null,          // the khóm whose households are shown
     hhFilter: 'all',       // 'all' or a status: the households listed
     status: null,          // aggregator status message
+    closed: null,          // closed months, newest first (model.parseClosed); null: none published
     sort: { key: 'khom', dir: 'asc' },
     ignored: 0,
   };
@@ -41,6 +42,7 @@
       // An empty retained message deletes the topic: forget that scope.
       if (r.scope === 'ward') state.ward = null;
       else if (r.scope === 'status') state.status = null;
+      else if (r.scope === 'closed') state.closed = null;
       else if (r.scope === 'households') state.households.delete(r.id);
       else (r.scope === 'khom' ? state.khoms : state.teams).delete(r.id);
       scheduleRender();
@@ -50,6 +52,11 @@
       const p = model.parseStatus(text);
       if (p.error) return ignore(topic, p.error);
       state.status = p.status;
+    } else if (r.scope === 'closed') {
+      const p = model.parseClosed(text, common.settings.ward);
+      if (p.error) return ignore(topic, p.error);
+      if (p.dropped) console.warn('kdc dashboard: ' + p.dropped + ' closed months without a valid month left out on ' + topic);
+      state.closed = p.months;
     } else if (r.scope === 'households') {
       const p = model.parseHouseholds(text, common.settings.ward, r.id);
       if (p.error) return ignore(topic, p.error);
@@ -81,6 +88,7 @@
       return;
     }
     page.renderTargets($('targets'), state.ward, { waiting: 'empty.waiting', none: 'target.none' });
+    renderClosed();
     renderOverview();
     renderKhoms();
     renderHouseholds();
@@ -154,6 +162,47 @@
         text = t('warn.no_data', { ward: common.settings.ward });
       }
       return { kind: w.kind, text: text, info: w.kind === 'no_data' };
+    }));
+  }
+
+  // The closed months (stats/closed), newest first: who closed each and when,
+  // and each target's official (frozen) figure beside the live one of the
+  // ward snapshot, with the difference that late events made. No section
+  // without the topic; one line when no month is closed.
+  function renderClosed() {
+    const fmt = common.fmt, months = state.closed;
+    const sec = $('closed-sec'), box = $('closed');
+    sec.hidden = months === null;
+    sec.dataset.months = months === null ? '' : String(months.length);
+    $('closed-hint').hidden = months === null || months.length === 0;
+    if (months === null) { box.replaceChildren(); return; }
+    if (months.length === 0) { box.replaceChildren(h('p', { class: 'empty', 'data-f': 'none' }, t('closed.none'))); return; }
+    // a figure as the target cards show it: the share from the counts, then the counts
+    const figure = (col, label, x) => h('td', { class: 'num', 'data-col': col, 'data-label': label },
+      h('span', { class: 'rate' }, x ? fmt.ratio(x.value, x.denominator) : fmt.dash),
+      h('span', { class: 'frac' }, x ? t('target.count', { value: fmt.int(x.value), denominator: fmt.int(x.denominator) }) : ''));
+    box.replaceChildren(...months.map((m) => {
+      const rows = model.closedRows(m, state.ward);
+      return h('article', { class: 'closed-month', 'data-month': m.month },
+        h('h3', { 'data-f': 'month' }, t('closed.month', { month: fmt.month(m.month) })),
+        h('p', { class: 'closed-by', 'data-f': 'by' },
+          t('closed.by_label') + ' ', h('strong', { 'data-f': 'name' }, m.closedBy || fmt.dash),
+          ' · ' + t('closed.at', { t: fmt.time(m.closedAt) }),
+          m.sha256 ? h('span', { class: 'closed-sha', 'data-f': 'sha', title: m.sha256 },
+            ' · SHA-256 ' + m.sha256.slice(0, 12) + (m.sha256.length > 12 ? '…' : '')) : null),
+        rows.length === 0 ? h('p', { class: 'empty' }, t('closed.no_targets')) : h('table', { class: 'closed-targets' },
+          h('thead', null, h('tr', null,
+            h('th', { scope: 'col' }, t('closed.col.target')),
+            h('th', { scope: 'col', class: 'num' }, t('closed.col.official')),
+            h('th', { scope: 'col', class: 'num' }, t('closed.col.live')),
+            h('th', { scope: 'col', class: 'num' }, t('closed.col.diff')))),
+          h('tbody', null, ...rows.map((r) => h('tr', { 'data-indicator': r.indicator, 'data-differs': r.diff ? 'yes' : 'no' },
+            h('th', { scope: 'row' }, page.indicatorLabel(r.indicator)),
+            figure('official', t('closed.col.official'), r.official),
+            figure('live', t('closed.col.live'), r.live),
+            h('td', { class: 'num', 'data-col': 'diff', 'data-label': t('closed.col.diff') },
+              r.diff ? fmt.signed(r.diff.value) + (r.diff.denominator !== 0 ? ' / ' + fmt.signed(r.diff.denominator) : '')
+                : r.live ? t('closed.same') : fmt.dash))))));
     }));
   }
 

@@ -86,6 +86,9 @@
     const timeF = new Intl.DateTimeFormat(locale, {
       day: '2-digit', month: '2-digit', year: 'numeric',
       hour: '2-digit', minute: '2-digit', hour12: false, timeZone: fixed ? 'UTC' : tz });
+    // a calendar month: "11/2026" in Vietnamese (read "Tháng 11/2026"),
+    // "November 2026" in English
+    const monthF = lang === 'en' ? new Intl.DateTimeFormat(locale, { month: 'long', year: 'numeric', timeZone: 'UTC' }) : null;
     const relF = new Intl.RelativeTimeFormat(lang === 'en' ? 'en' : 'vi', { numeric: 'always' });
 
     return {
@@ -107,6 +110,13 @@
         const d = parseDay(s);
         return d ? dayF.format(d) : DASH;
       },
+      // A calendar month "2026-11": "11/2026" (vi) or "November 2026" (en).
+      month: (s) => {
+        if (typeof s !== 'string' || !/^\d{4}-(0[1-9]|1[0-2])$/.test(s)) return DASH;
+        return monthF ? monthF.format(new Date(s + '-01T00:00:00Z')) : s.slice(5, 7) + '/' + s.slice(0, 4);
+      },
+      // A signed whole number: "+3", "-2", "0" (a change).
+      signed: (n) => (isNum(n) ? (n > 0 ? '+' : '') + intF.format(n) : DASH),
       // Axis label: "27/11" in both languages (vi-VN's own short form is "27-11").
       dayShort: (s) => (parseDay(s) ? s.slice(8, 10) + '/' + s.slice(5, 7) : DASH),
       time: (x) => {

@@ -10,6 +10,8 @@
   const CODE_RE = /^[A-Za-z0-9_-]{1,64}$/;
   const KINDS = ['visit', 'account', 'payment', 'service'];
   const HH_SCHEMA = 'kdc.households.v1';
+  const CLOSED_SCHEMA = 'kdc.closed.v1';
+  const MONTH_RE = /^\d{4}-(0[1-9]|1[0-2])$/;
   // Household statuses in campaign order; a status's code on the page is its
   // place here (1..5, as in the worklist's HouseholdStatus), so that a status
   // reads without its colour too.
@@ -20,18 +22,21 @@
     return typeof s === 'string' && CODE_RE.test(s);
   }
 
+  // stats/closed is an exact topic, not under a wildcard: RabbitMQ delivers
+  // retained messages to exact subscriptions only.
   function topics(ward) {
     const base = 'kdc/v1/' + ward + '/';
     return [base + 'stats/ward', base + 'stats/khom/+', base + 'stats/team/+',
-      base + 'households/khom/+', base + 'status/aggregator'];
+      base + 'households/khom/+', base + 'status/aggregator', base + 'stats/closed'];
   }
 
-  // Topic -> {scope: 'ward'|'khom'|'team'|'households'|'status', id} or null
-  // when the topic is not one the dashboard reads for this ward.
+  // Topic -> {scope: 'ward'|'khom'|'team'|'households'|'status'|'closed', id}
+  // or null when the topic is not one the dashboard reads for this ward.
   function route(topic, ward) {
     const p = topic.split('/');
     if (p.length < 5 || p[0] !== 'kdc' || p[1] !== 'v1' || p[2] !== ward) return null;
     if (p[3] === 'stats' && p[4] === 'ward' && p.length === 5) return { scope: 'ward', id: null };
+    if (p[3] === 'stats' && p[4] === 'closed' && p.length === 5) return { scope: 'closed', id: null };
     if (p[3] === 'stats' && (p[4] === 'khom' || p[4] === 'team') && p.length === 6 && isCode(p[5])) {
       return { scope: p[4], id: p[5] };
     }
@@ -112,6 +117,68 @@
       },
       dropped: dropped,
     };
+  }
+
+  // Parses the closed months of a ward (kdc.closed.v1, on stats/closed).
+  // Returns {months: [{month, closedBy, closedAt, sha256, targets: [{indicator,
+  // percent, value, denominator}]}]} newest first, or {error}; never throws.
+  // Months without a valid "YYYY-MM" are left out (and said in `dropped`).
+  function parseClosed(text, ward) {
+    let j;
+    try {
+      j = JSON.parse(text);
+    } catch (e) {
+      return { error: 'not JSON: ' + e.message };
+    }
+    if (j === null || typeof j !== 'object' || Array.isArray(j)) return { error: 'not an object' };
+    if (j.schema !== CLOSED_SCHEMA) return { error: 'schema is ' + JSON.stringify(j.schema) + ', expected ' + CLOSED_SCHEMA };
+    if (j.ward !== undefined && j.ward !== null && String(j.ward) !== ward) return { error: 'ward ' + j.ward + ' on ward ' + ward + ' topic' };
+    if (!Array.isArray(j.months)) return { error: 'no months list' };
+    const num = (x) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+    const months = [];
+    let dropped = 0;
+    for (const m of j.months) {
+      if (!m || typeof m !== 'object' || typeof m.month !== 'string' || !MONTH_RE.test(m.month)) {
+        dropped++;
+        continue;
+      }
+      const targets = [];
+      for (const tg of Array.isArray(m.targets) ? m.targets : []) {
+        if (!tg || typeof tg !== 'object' || typeof tg.indicator !== 'string' || tg.indicator === '') continue;
+        targets.push({ indicator: tg.indicator, percent: num(tg.percent), value: num(tg.value), denominator: num(tg.denominator) });
+      }
+      months.push({
+        month: m.month,
+        closedBy: typeof m.closed_by === 'string' ? m.closed_by : '',
+        closedAt: typeof m.closed_at === 'string' ? m.closed_at : null,
+        sha256: typeof m.sha256 === 'string' ? m.sha256 : '',
+        targets: targets,
+      });
+    }
+    months.sort((a, b) => (a.month < b.month ? 1 : a.month > b.month ? -1 : 0));
+    return { months: months, dropped: dropped };
+  }
+
+  // The targets of a closed month beside the live ones of snapshot `snap`
+  // (same indicator): [{indicator, official: {value, denominator}, live:
+  // {value, denominator} or null, diff: {value, denominator} or null}]. diff
+  // is live minus official, null when they are equal or one is unknown.
+  function closedRows(month, snap) {
+    const live = new Map();
+    for (const tg of Array.isArray(get(snap, 'targets', null)) ? snap.targets : []) {
+      if (tg && typeof tg.indicator === 'string') live.set(tg.indicator, tg);
+    }
+    const num = (x) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+    return month.targets.map((tg) => {
+      const l = live.get(tg.indicator);
+      const now = l ? { value: num(l.value), denominator: num(l.denominator) } : null;
+      let diff = null;
+      if (now && now.value !== null && tg.value !== null && now.denominator !== null && tg.denominator !== null &&
+        (now.value !== tg.value || now.denominator !== tg.denominator)) {
+        diff = { value: now.value - tg.value, denominator: now.denominator - tg.denominator };
+      }
+      return { indicator: tg.indicator, official: { value: tg.value, denominator: tg.denominator }, live: now, diff: diff };
+    });
   }
 
   // Households of a list per status, counted from the list itself (what
@@ -291,6 +358,8 @@
     HH_STATUSES: HH_STATUSES,
     HH_NEXT: HH_NEXT,
     parseHouseholds: parseHouseholds,
+    parseClosed: parseClosed,
+    closedRows: closedRows,
     householdCounts: householdCounts,
     filterHouseholds: filterHouseholds,
     khomRows: khomRows,

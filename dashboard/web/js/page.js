@@ -277,6 +277,7 @@
       document.body.dataset.warnings = els.map((e) => e.dataset.warn).join(' ');
     }
 
+    // The label of a target's indicator (its code when the page has none).
     function indicatorLabel(ind) {
       return kdc.i18n.has(st.lang, 'ind.' + ind) ? t('ind.' + ind) : ind;
     }
@@ -311,7 +312,7 @@
           : left >= 0 ? ' · ' + t('target.days_left', { n: fmt.int(left) })
             : ' · ' + t('target.days_over', { n: fmt.int(-left) });
         const gained = typeof tg.gained_30d === 'number'
-          ? ' · ' + t('target.gained', { n: (tg.gained_30d > 0 ? '+' : '') + fmt.int(tg.gained_30d) }) : '';
+          ? ' · ' + t('target.gained', { n: fmt.signed(tg.gained_30d) }) : '';
         const projected = reached ? null : (tg.projected
           ? t('target.projected', { date: fmt.day(tg.projected) }) : t('target.projected_never')) + gained;
         const fill = tenths === null ? 0 : Math.max(0, Math.min(1000, tenths)) / 10;
@@ -428,7 +429,7 @@
       renderLabels: renderLabels, renderConn: renderConn, renderAge: renderAge,
       brokerWarning: brokerWarning, renderWarnings: renderWarnings,
       stoppedSince: stoppedSince,
-      renderTargets: renderTargets, card: card, partCard: partCard, rateCell: rateCell,
+      renderTargets: renderTargets, indicatorLabel: indicatorLabel, card: card, partCard: partCard, rateCell: rateCell,
       sortHeader: sortHeader, onSortClick: onSortClick, renderCharts: renderCharts,
       start: start,
     };
