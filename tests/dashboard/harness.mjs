@@ -499,3 +499,101 @@ export async function expectHouseholds(page, list, locale, filter, offsetMin, ms
   }
   throw new Error(`the households view does not show khóm ${list.khom} (${filter}) after ${ms} ms:\n  ${problems.slice(0, 25).join('\n  ')}`);
 }
+
+// Compares the closed-months section with `closed`, the kdc.closed.v1 JSON
+// as published on stats/closed (null: nothing published), and `ward`, the
+// live ward snapshot, and returns the differences. Months newest first; for
+// each, the month, who closed it (shown literally, whatever markup it holds)
+// and when (the ward's local time), and for each frozen target the official
+// figure, the live one and their difference, formatted here as a reader
+// expects them (the share from the counts rounded down, as the target cards;
+// "+3" for three more since the close), with this test's own words.
+export async function closedProblems(page, closed, ward, locale) {
+  return page.evaluate(({ closed, ward, locale }) => {
+    const out = [];
+    const vi = locale === 'vi-VN';
+    const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September',
+      'October', 'November', 'December'];
+    const LABELS = vi
+      ? { households_reached: 'Hộ gia đình được tiếp cận nền tảng số',
+        people_paying_regularly: 'Người từ 15 tuổi có tài khoản thanh toán và giao dịch thường xuyên' }
+      : { households_reached: 'Households reached by a digital platform',
+        people_paying_regularly: 'People aged 15+ with a payment account who pay regularly' };
+    const nf = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
+    const pf = new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 });
+    const int = (n) => nf.format(n);
+    const signed = (n) => (n > 0 ? '+' : '') + nf.format(n);
+    const share = (n, d) => pf.format(Number((BigInt(n) * 1000n) / BigInt(d)) / 1000);
+    const tf = new Intl.DateTimeFormat(locale, { day: '2-digit', month: '2-digit', year: 'numeric',
+      hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'UTC' });
+    const local = (iso) => tf.format(new Date(Date.parse(iso) + ward.utc_offset_min * 60000));
+    const txt = (sel, root) => { const e = (root || document).querySelector(sel); return e ? e.textContent.trim() : null; };
+    const eq = (what, got, want) => {
+      if (got !== want) out.push(`${what}: page shows ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+    };
+    const has = (what, got, want) => {
+      if (got === null || !got.includes(want)) out.push(`${what}: page shows ${JSON.stringify(got)}, expected to contain ${JSON.stringify(want)}`);
+    };
+    const sec = document.getElementById('closed-sec');
+    if (!sec) return ['the page has no closed-months section'];
+    const articles = Array.from(sec.querySelectorAll('article.closed-month'));
+    if (closed === null) {
+      if (sec.offsetHeight > 0) out.push('nothing on stats/closed, but the closed-months section is shown');
+      return out;
+    }
+    if (sec.offsetHeight === 0) return ['the closed-months section is not visible'];
+    eq('closed-months heading', txt('h2', sec), vi ? 'Tháng đã chốt số liệu' : 'Closed months');
+    if (closed.months.length === 0) {
+      eq('closed months shown', articles.length, 0);
+      const none = sec.querySelector('.empty');
+      eq('no month closed', none && none.offsetHeight > 0 ? none.textContent : null,
+        vi ? 'Chưa có tháng nào được chốt.' : 'No month closed yet.');
+      return out;
+    }
+    const want = closed.months.slice().sort((a, b) => (a.month < b.month ? 1 : -1));
+    eq('closed months, newest first', JSON.stringify(articles.map((a) => a.dataset.month)),
+      JSON.stringify(want.map((m) => m.month)));
+    const live = new Map(ward.targets.map((tg) => [tg.indicator, tg]));
+    for (const m of want) {
+      const a = sec.querySelector(`article.closed-month[data-month="${m.month}"]`);
+      if (!a) continue;
+      if (a.offsetHeight === 0) out.push(`month ${m.month} is not visible`);
+      const [y, mm] = m.month.split('-');
+      eq(`${m.month} heading`, txt('h3', a), vi ? `Tháng ${mm}/${y}` : `${MONTHS[Number(mm) - 1]} ${y}`);
+      eq(`${m.month} closed by (literally)`, txt('[data-f=by] [data-f=name]', a), m.closed_by);
+      has(`${m.month} closed by line`, txt('[data-f=by]', a), (vi ? 'Chốt bởi ' : 'Closed by ') + m.closed_by);
+      if (a.querySelector('b, script')) out.push(`${m.month}: the name's markup became elements: ${a.querySelector('[data-f=by]').innerHTML}`);
+      has(`${m.month} closed at (ward time)`, txt('[data-f=by]', a), (vi ? 'lúc ' : 'on ') + local(m.closed_at));
+      const rows = Array.from(a.querySelectorAll('tbody tr'));
+      eq(`${m.month} target rows`, JSON.stringify(rows.map((r) => r.dataset.indicator)),
+        JSON.stringify(m.targets.map((tg) => tg.indicator)));
+      for (const tg of m.targets) {
+        const tr = a.querySelector(`tbody tr[data-indicator="${tg.indicator}"]`);
+        if (!tr) continue;
+        const what = `${m.month} ${tg.indicator}`;
+        eq(`${what} label`, txt('th', tr), LABELS[tg.indicator]);
+        eq(`${what} official share`, txt('[data-col=official] .rate', tr), share(tg.value, tg.denominator));
+        eq(`${what} official counts`, txt('[data-col=official] .frac', tr), `${int(tg.value)} / ${int(tg.denominator)}`);
+        const l = live.get(tg.indicator);
+        eq(`${what} live share`, txt('[data-col=live] .rate', tr), share(l.value, l.denominator));
+        eq(`${what} live counts`, txt('[data-col=live] .frac', tr), `${int(l.value)} / ${int(l.denominator)}`);
+        const dv = l.value - tg.value, dd = l.denominator - tg.denominator;
+        eq(`${what} difference`, txt('[data-col=diff]', tr), dv === 0 && dd === 0 ? (vi ? 'Không chênh lệch' : 'No difference')
+          : signed(dv) + (dd !== 0 ? ` / ${signed(dd)}` : ''));
+      }
+    }
+    return out;
+  }, { closed, ward, locale });
+}
+
+// Waits until the closed-months section shows `closed` beside `ward`, or throws.
+export async function expectClosed(page, closed, ward, locale, ms = 15000) {
+  const until = Date.now() + ms;
+  let problems = [];
+  while (Date.now() < until) {
+    problems = await closedProblems(page, closed, ward, locale);
+    if (problems.length === 0) return;
+    await sleep(150);
+  }
+  throw new Error(`the closed months do not show stats/closed after ${ms} ms:\n  ${problems.slice(0, 25).join('\n  ')}`);
+}

@@ -16,7 +16,12 @@
 // household list): the counts per status and the filter (worked out here
 // from the list), each household's status, attempts, last attempt, next step
 // and field-added mark, at 1366 and 360 px in both languages; a khóm without
-// a list says so; the voided events next to the event counts.
+// a list says so; the voided events next to the event counts. The closed
+// months (retained kdc.closed.v1 on stats/closed): none without the topic;
+// two months newest first with who closed them (markup in the name shown
+// literally) and when, each target's official figure beside the live one and
+// the difference, at 1366 and 360 px in both languages; an empty list says
+// that no month is closed.
 //
 // STATS_SOURCE=live: the stats come from whatever already publishes them
 // (the real aggregator). Needs KDC_BROKER_PORT (plain MQTT, for reading the
@@ -38,6 +43,7 @@ import { join } from 'node:path';
 import {
   REPO, DASHBOARD_DIR, USERS, sleep, freePort, startBroker, stopBroker, brokerLog, publishAll,
   publishRetained, readRetained, serveStatic, loadPlaywright, launchBrowser, expectPage, expectHouseholds,
+  expectClosed,
 } from './harness.mjs';
 import { makeStats, messages, makeHouseholds } from './fixture.mjs';
 
@@ -122,6 +128,28 @@ async function householdSteps(page, name, locale, lists, offsetMin) {
   await step(`${name}: back to khóm 6`, () => expectHouseholds(page, lists['6'], locale, 'all', offsetMin));
 }
 
+// The closed months as the aggregator publishes them on stats/closed (oldest
+// first), made from the live ward snapshot `ward`: October's official
+// figures equal the live ones; November was closed with 3 households reached
+// fewer than counted now (late events), by a name holding markup.
+function makeClosed(ward) {
+  const frozen = (diff) => ward.targets.map((tg) => ({ indicator: tg.indicator, percent: tg.percent, deadline: tg.deadline,
+    value: tg.value - (diff[tg.indicator] || 0), denominator: tg.denominator,
+    current: Math.floor((10000 * (tg.value - (diff[tg.indicator] || 0))) / tg.denominator) / 100 }));
+  return { schema: 'kdc.closed.v1', ward: ward.ward, months: [
+    { month: '2026-10', closed_by: 'Nguyễn Thị Lan', closed_at: '2026-11-02T01:30:00.000Z',
+      sha256: '9f2c'.padEnd(64, '0'), targets: frozen({}) },
+    { month: '2026-11', closed_by: '<b>"Lan" & co</b>', closed_at: '2026-12-01T18:45:00.000Z',
+      sha256: 'a1b2'.padEnd(64, '7'), targets: frozen({ households_reached: 3 }) },
+  ] };
+}
+
+// At 360 px nothing may widen the page beyond the viewport.
+async function checkWidth(page, what) {
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= 360, what, `document is ${width} px wide`);
+}
+
 async function fixtureRun(pw, tmp) {
   const ward = '31975';
   const pub = USERS.publisher, dash = USERS.dashboard;
@@ -177,11 +205,25 @@ async function fixtureRun(pw, tmp) {
     await step('page shows the new snapshot (seq 13) without reload', () => expectPage(page, stats, VI));
     check(await page.evaluate(() => window.__kdcNoReload) === 'still here', 'no reload happened');
 
+    // The closed months: nothing on stats/closed, no section; then two.
+    await step('1366 px: nothing on stats/closed, no closed-months section',
+      () => expectClosed(page, null, stats.ward, VI));
+    const closed = makeClosed(stats.ward);
+    await publishRetained(port, `kdc/v1/${ward}/stats/closed`, JSON.stringify(closed), pub);
+    await step('1366 px vi: the closed months, newest first, with who and when, official beside live and the difference',
+      () => expectClosed(page, closed, stats.ward, VI));
+    check(await page.$$eval('#closed tr[data-differs="yes"]', (trs) => trs.map((tr) =>
+      tr.closest('article').dataset.month + ' ' + tr.dataset.indicator).join()) === '2026-11 households_reached',
+    'exactly one figure differs from its official value: November\'s households reached');
+    await page.evaluate(() => document.getElementById('closed-sec').scrollIntoView());
+    await shot(page, 'dashboard-desktop-closed-vi.png');
+
     // Language toggle, remembered in localStorage.
     await page.click('#lang');
     await waitState(page, () => document.documentElement.lang === 'en' &&
       document.querySelector('h1').textContent === 'Digital residential area', 'toggle switches to English');
     await step('English page shows the same numbers (en-GB format)', () => expectPage(page, stats, EN));
+    await step('1366 px en: the closed months', () => expectClosed(page, closed, stats.ward, EN));
     await shot(page, 'dashboard-desktop-en.png');
     await householdSteps(page, '1366 px en', EN, lists, offsetMin);
     await page.reload();
@@ -205,6 +247,10 @@ async function fixtureRun(pw, tmp) {
         await mob.click('#lang');
         await waitState(mob, () => document.documentElement.lang === 'en', '360 px: English');
       }
+      await step(`360 px ${lang}: the closed months`, () => expectClosed(mob, closed, stats.ward, locale));
+      await checkWidth(mob, `360 px ${lang}: the closed months keep the page within the viewport`);
+      await mob.evaluate(() => document.getElementById('closed-sec').scrollIntoView());
+      await shot(mob, `dashboard-mobile-closed-${lang}.png`);
       await householdSteps(mob, `360 px ${lang}`, locale, lists, offsetMin);
       const width = await mob.evaluate(() => document.documentElement.scrollWidth);
       check(width <= 360, `360 px ${lang}: the household view keeps the page within the viewport`, `document is ${width} px wide`);
@@ -213,6 +259,16 @@ async function fixtureRun(pw, tmp) {
     }
     await mob.click('#lang');
     await waitState(mob, () => document.documentElement.lang === 'vi', '360 px: back to Vietnamese');
+
+    // No month closed any more (all reopened): one line says so; an empty
+    // retained message (the topic gone) removes the section.
+    const none = { schema: 'kdc.closed.v1', ward, months: [] };
+    await publishRetained(port, `kdc/v1/${ward}/stats/closed`, JSON.stringify(none), pub);
+    for (const [p, name] of [[page, '1366 px'], [mob, '360 px']]) {
+      await step(`${name}: an empty list of closed months says "no month closed yet"`, () => expectClosed(p, none, stats.ward, VI));
+    }
+    await publishRetained(port, `kdc/v1/${ward}/stats/closed`, '', pub);
+    await step('1366 px: stats/closed cleared, no closed-months section', () => expectClosed(page, null, stats.ward, VI));
 
     // 158 of 186 households reached against a target of 85 %: 84.946 %. The
     // JSON's `current` (84.95 as older aggregators rounded it) must not be
