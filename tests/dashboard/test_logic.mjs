@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Tests of the dashboard's logic without a browser (node:test): formatting
-// in Vietnamese and English, topic routing, snapshot checks, khóm sorting,
-// the teams' 7-day alignment, the staleness rules, and that every label
-// exists in both languages. The scripts are classic scripts that fill
+// in Vietnamese and English, topic routing, snapshot and closed-months
+// checks, khóm sorting, the teams' 7-day alignment, the staleness rules, and
+// that every label exists in both languages. The scripts are classic scripts that fill
 // globalThis.kdc, so they are run here the way a browser runs them.
 
 import { test } from 'node:test';
