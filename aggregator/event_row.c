@@ -67,6 +67,9 @@ void kdc_event_row_from_pb(struct kdc_event_row *row, const kdc_event_pb *ev)
 	case KDC_KIND_SERVICE:
 		row->subkind = ev->service->kind;
 		break;
+	case KDC_KIND_HOUSEHOLD_ADDED:
+		row->subkind = ev->household_added->business ? 1 : 0; /* 1: a business */
+		break;
 	default:
 		break;
 	}

@@ -78,6 +78,10 @@ static const char *const store_migrations[KDC_STORE_SCHEMA_VERSION] = {
 	" state INTEGER NOT NULL"             /* 0 waits for its target, 1 applied, 2 refused */
 	") WITHOUT ROWID;"
 	"CREATE INDEX voids_target ON voids(target);",
+	/* 3 -> 4: a register entry is a household (0) or a business (1): a
+	 * household business or an enterprise; entries made before are
+	 * households */
+	"ALTER TABLE register ADD COLUMN business INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* The insert of one row and of KDC_STORE_ROWS_PER_INSERT rows are written

@@ -76,7 +76,8 @@ enum wl_stmt {
 static const char *const wl_sql[W_COUNT] = {
 	[W_REGISTER] = WL_KHOM_SID
 	               "hh(household, people, field) AS (SELECT household, people_15plus,"
-	               " source='field' FROM register WHERE khom=?1 AND retired_ms IS NULL)"
+	               " source='field' FROM register WHERE khom=?1 AND retired_ms IS NULL"
+	               " AND business=0)" /* the worklist is of households */
 	               " SELECT hh.household, hh.people, hh.field," WL_FACTS,
 	[W_SEEN] = WL_KHOM_SID
 	           "hh(household) AS (SELECT household FROM st_household WHERE sid=(SELECT sid FROM k)"

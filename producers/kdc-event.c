@@ -74,7 +74,8 @@ static volatile sig_atomic_t stop_flag;
 	KDC_OPT(struct cli, "seed", KDC_OPT_INT, seed, 0, 4294967295LL, "1", "random seed (same seed, same events apart from ids and times)")
 
 #define HOUSEHOLD_ADD_ROWS KHOM_ROW, HOUSEHOLD_ROW, \
-	KDC_OPT(struct cli, "people-15plus", KDC_OPT_INT, people_15plus, 0, KDC_MAX_MEMBERS, NULL, "people aged 15 or more living there (optional)")
+	KDC_OPT(struct cli, "people-15plus", KDC_OPT_INT, people_15plus, 0, KDC_MAX_MEMBERS, NULL, "people aged 15 or more living there (optional)"), \
+	KDC_OPT(struct cli, "business", KDC_OPT_BOOL, business, 0, 0, "false", "the code is a business's (household business or enterprise), not a household's")
 #define REASON_ROW(req) KDC_OPT(struct cli, "reason", KDC_OPT_STR, reason, 0, 0, NULL, "why, in plain words (" req "at most 200 bytes)")
 #define AMEND_ROWS \
 	KDC_OPT(struct cli, "khom", KDC_OPT_STR, khom, 0, 0, NULL, "the corrected khom/ap code"), \
@@ -614,7 +615,7 @@ static const struct command commands[] = {
 	  "service --khom K --household H --member N --kind KIND [--at TIME]",
 	  service_own, service_opts, cmd_service, NULL },
 	{ "household", "add a household found in the field that the team's list lacks",
-	  "household add --khom K --household H [--people-15plus N]",
+	  "household add --khom K --household H [--people-15plus N | --business]",
 	  household_own, household_opts, cmd_household, "add" },
 	{ "void", "cancel an event recorded on this device, pending or stored (by its id)",
 	  "void ID --reason TEXT", void_own, void_opts, cmd_void, "ID" },

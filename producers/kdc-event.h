@@ -32,6 +32,7 @@ struct cli {
 	char *reason;
 	char *status;
 	long long people_15plus;
+	int business;            /* household add: a business */
 	/* history */
 	long long limit;
 };

@@ -45,6 +45,9 @@ enum kdc_kind {
 /* "visit", "account", "payment", "service", "household_added", "void";
  * "unknown" out of range. */
 const char *kdc_kind_name(int kind);
+/* 1 when an activity of this kind is for a business entry of the register
+ * (a household business or an enterprise), 0 when it is for a household. */
+int kdc_kind_for_business(int kind);
 /* Kind of a decoded event from its oneof, or -1 if the body is missing. */
 int kdc_event_kind(const kdc_event_pb *ev);
 

@@ -32,7 +32,7 @@ static const char *const reason_names[] = {
 	"unspecified", "malformed", "too_large", "missing_field", "bad_code", "bad_enum",
 	"bad_value", "clock_skew", "topic_mismatch", "bad_topic",
 	"unknown_team", "wrong_team", "unknown_khom", "unknown_household", "void_refused",
-	"retired_household"
+	"retired_household", "wrong_entry_type"
 };
 static const char *const kind_names[] = {
 	"visit", "account", "payment", "service", "household_added", "void"
@@ -72,6 +72,12 @@ const char *kdc_reason_name(int reason)
 const char *kdc_kind_name(int kind)
 {
 	return kind >= 0 && kind < KDC_KIND_ALL ? kind_names[kind] : "unknown";
+}
+
+int kdc_kind_for_business(int kind)
+{
+	(void)kind;
+	return 0;
 }
 
 int kdc_event_kind(const kdc_event_pb *ev)
@@ -502,6 +508,8 @@ static int check_body(const kdc_event_pb *ev, int kind, struct kdc_verdict *v)
 	case KDC_KIND_HOUSEHOLD_ADDED:
 		if (ev->household_added->people_15plus > KDC_MAX_MEMBERS)
 			return verdict(v, BAD_VALUE, "people aged 15+ must be at most 100");
+		if (ev->household_added->business && ev->household_added->people_15plus)
+			return verdict(v, BAD_VALUE, "a business has no people aged 15+: leave it 0");
 		if (ev->member != 0)
 			return verdict(v, BAD_VALUE, "a household addition is for the whole household: "
 			               "member must be 0");

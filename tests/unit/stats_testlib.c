@@ -26,6 +26,7 @@ static const char *const contract_sql =
 	" khom TEXT NOT NULL, household TEXT NOT NULL, people_15plus INTEGER, source TEXT NOT NULL,"
 	" added_by TEXT NOT NULL, added_ms INTEGER NOT NULL,"
 	" retired_ms INTEGER, retired_by TEXT, retired_reason TEXT,"
+	" business INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY(khom, household)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS register_log("
 	" lid INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, by TEXT NOT NULL, action TEXT NOT NULL,"

@@ -529,6 +529,17 @@ static void test_household_added_and_void(void **state)
 	make_special(&f, &add, NULL, NULL, NULL);
 	f.ev.member = 1;
 	assert_int_equal(check(&f), R(BAD_VALUE));
+	/* a business: no people aged 15+ */
+	make_special(&f, &add, NULL, NULL, NULL);
+	add.business = 1;
+	assert_int_equal(check(&f), R(BAD_VALUE));
+	add.people_15plus = 0;
+	assert_int_equal(check(&f), 0);
+	d = roundtrip(&f.ev);
+	assert_true(d->household_added->business);
+	kdc_event_free(d);
+	assert_string_equal(kdc_reason_name(KDC__V1__REJECT_REASON__REJECT_REASON_WRONG_ENTRY_TYPE),
+	                    "wrong_entry_type");
 
 	make_special(&f, NULL, &vo, target, "recorded for the wrong household");
 	assert_int_equal(check(&f), 0);

@@ -460,7 +460,8 @@ static size_t make_items(const struct world *w, struct item *items)
 			snprintf(hh, sizeof hh, "H%d", (int)rnd_n(8));
 			v.type = IT_ADD;
 			v.r = other_row(w, NULL, KDC_KIND_HOUSEHOLD_ADDED, khoms[rnd_n(3)], hh);
-			v.people = (uint32_t)rnd_n(5);
+			v.r.subkind = chance(25);                /* a business */
+			v.people = v.r.subkind ? 0 : (uint32_t)rnd_n(5);
 			insert_item(items, &n, (size_t)rnd_n((int64_t)n + 1), &v);
 		}
 	}
@@ -479,20 +480,21 @@ static void ward_sql(struct wl *l, const char *fmt, ...)
 	wl_sql(l, sql);
 }
 
-/* A register entry, people -1 for not given. */
+/* A register entry, people -1 for not given; a business has none. */
 static void reg_insert(struct wl *l, struct model *m, const char *khom, const char *hh, int people,
-                       const char *source)
+                       int business, const char *source)
 {
 	char p[16];
 	struct mreg *g = &m->reg[m->nreg++];
 
 	snprintf(p, sizeof p, "%d", people);
-	ward_sql(l, "INSERT INTO register VALUES('%s','%s',%s,'%s','it',1,NULL,NULL,NULL)", khom, hh,
-	         people < 0 ? "NULL" : p, source);
+	ward_sql(l, "INSERT INTO register VALUES('%s','%s',%s,'%s','it',1,NULL,NULL,NULL,%d)", khom, hh,
+	         people < 0 || business ? "NULL" : p, source, business);
 	snprintf(g->khom, sizeof g->khom, "%s", khom);
 	snprintf(g->hh, sizeof g->hh, "%s", hh);
 	g->active = 1;
-	g->people = people;
+	g->people = business ? -1 : people;
+	g->business = business;
 }
 
 /* Between batches, as the ward's tools: retire, add or bring back a
@@ -527,7 +529,7 @@ static void ward_change(struct wl *l, struct model *m)
 		g->active = !g->active;
 	} else if (m->nreg < MAX_REG) {
 		/* two commits: the writer takes the change up with the log's row */
-		reg_insert(l, m, khom, hh, chance(30) ? -1 : (int)rnd_n(6), "ward");
+		reg_insert(l, m, khom, hh, chance(30) ? -1 : (int)rnd_n(6), chance(20), "ward");
 		ward_sql(l, "INSERT INTO register_log(at_ms,by,action,khom,household,detail) "
 		         "VALUES(1,'it','add','%s','%s','new')", khom, hh);
 	}
@@ -555,8 +557,9 @@ static void wcheck(struct wl *l, struct model *m, const struct world *w, const c
 			int all = 1;
 			den_hh[k] = den_people[k] = 0;
 			for (size_t i = 0; i < m->nreg; i++) {
-				if (!m->reg[i].active || strcmp(m->reg[i].khom, w->profile->khoms[k].code) != 0)
-					continue;
+				if (!m->reg[i].active || m->reg[i].business ||
+				    strcmp(m->reg[i].khom, w->profile->khoms[k].code) != 0)
+					continue;               /* households only */
 				den_hh[k]++;
 				if (m->reg[i].people < 0)
 					all = 0;
@@ -640,7 +643,8 @@ static void run_writer_stream(uint64_t seed, int stream)
 				char hh[8];
 				snprintf(hh, sizeof hh, "H%d", h);
 				if (chance(60))
-					reg_insert(l, m, khoms[k], hh, chance(15) ? -1 : (int)rnd_n(6), "import");
+					reg_insert(l, m, khoms[k], hh, chance(15) ? -1 : (int)rnd_n(6), chance(20),
+					           "import");
 			}
 		if (m->nreg)
 			wl_sql(l, "INSERT INTO register_log(at_ms,by,action,detail) VALUES(1,'it','import','x')");

@@ -144,6 +144,7 @@ void wl_put(struct wl *l, const struct kdc_event_row *r, const uint8_t *target,
 	case KDC_KIND_HOUSEHOLD_ADDED:
 		ev.body_case = KDC__V1__EVENT__BODY_HOUSEHOLD_ADDED;
 		add.people_15plus = people;
+		add.business = r->subkind == 1;   /* as the stored row says it */
 		ev.household_added = &add;
 		break;
 	default:
