@@ -21,7 +21,7 @@ static const char *const reg_sql[R_COUNT] = {
 	[R_LOG] = "INSERT INTO register_log(at_ms, by, action, khom, household, detail)"
 	          " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	/* no index on (khom, household): a scan, but only for a field addition */
-	[R_HH_EVENTS] = "SELECT 1 FROM events WHERE khom = ?1 AND household = ?2 AND kind < 4"
+	[R_HH_EVENTS] = "SELECT 1 FROM events WHERE khom = ?1 AND household = ?2 AND " KDC_KIND_ACTIVITY_SQL
 	                " AND voided_by IS NULL LIMIT 1",
 	[R_TARGET] = "SELECT kind, team, khom, household, voided_by IS NOT NULL FROM events WHERE id = ?1",
 	[R_VOID_ADD] = "INSERT INTO voids(void_id, target, reason, team, by, at_ms, state)"

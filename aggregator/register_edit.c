@@ -714,8 +714,7 @@ int kdc_reg_void(sqlite3 *db, const uint8_t id[16], const char *reason,
 		return KDC_ERR_INVAL;
 	}
 	sqlite3_finalize(st);
-	if (kind == KDC_KIND_VOID || kind == KDC_KIND_HOUSEHOLD_ADDED || kind < 0 ||
-	    kind >= KDC_KIND_COUNT) {
+	if (!kdc_kind_is_activity(kind)) {
 		snprintf(msg, msglen, "event %s is a %s, not a visit, account, payment or service: "
 		         "only those can be voided%s", idtxt, kind == KDC_KIND_VOID ? "void"
 		         : kind == KDC_KIND_HOUSEHOLD_ADDED ? "household addition" : "event of another kind",

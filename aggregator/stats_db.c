@@ -93,9 +93,9 @@ const char *const stats_stmt_sql[Q_COUNT] = {
 	/* changes when another connection commits (not for our own writes) */
 	[Q_DATA_VERSION] = "PRAGMA data_version",
 	/* events.voided: voided activity events (the partial index events_voided) */
-	[Q_VOIDED_WARD] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND kind<4",
-	[Q_VOIDED_KHOM] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND kind<4 AND khom=?1",
-	[Q_VOIDED_TEAM] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND kind<4 AND team=?1",
+	[Q_VOIDED_WARD] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND " KDC_KIND_ACTIVITY_SQL "",
+	[Q_VOIDED_KHOM] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND " KDC_KIND_ACTIVITY_SQL " AND khom=?1",
+	[Q_VOIDED_TEAM] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND " KDC_KIND_ACTIVITY_SQL " AND team=?1",
 	/* the register change a rebuild reflects (st_meta register_lid) */
 	[Q_MAX_LID] = "SELECT COALESCE(MAX(lid),0) FROM register_log",
 };

@@ -25,10 +25,10 @@ static int stats__refold(kdc_stats *s)
 	kdc_event_row_columns(cols, sizeof cols);
 	/* the counted events (docs/stats.md): activities, not voided, and of an
 	 * active register entry when the ward has a register */
-	snprintf(sql, sizeof sql, "SELECT %s FROM events WHERE kind < %d AND voided_by IS NULL"
+	snprintf(sql, sizeof sql, "SELECT %s FROM events WHERE " KDC_KIND_ACTIVITY_SQL " AND voided_by IS NULL"
 	         " AND (NOT EXISTS (SELECT 1 FROM register) OR EXISTS (SELECT 1 FROM register r"
 	         " WHERE r.khom = events.khom AND r.household = events.household"
-	         " AND r.retired_ms IS NULL)) ORDER BY occurred_ms, id", cols, KDC_KIND_COUNT);
+	         " AND r.retired_ms IS NULL)) ORDER BY occurred_ms, id", cols);
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		rc = stats__dberr(s, SQLITE_ERROR, "read events");
 		goto cleanup;

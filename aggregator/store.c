@@ -82,6 +82,9 @@ static const char *const store_migrations[KDC_STORE_SCHEMA_VERSION] = {
 	 * household business or an enterprise; entries made before are
 	 * households */
 	"ALTER TABLE register ADD COLUMN business INTEGER NOT NULL DEFAULT 0;",
+	/* 4 -> 5: what a business visit saw and whether a service was used with
+	 * VNeID level 2 (KDC_FLAG_*) */
+	"ALTER TABLE events ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* The insert of one row and of KDC_STORE_ROWS_PER_INSERT rows are written

@@ -378,7 +378,7 @@ static int writer__one(kdc_writer *w, const struct kdc_ingest_msg *m, struct wri
 	row = &w->rows[*nvalid];
 	kdc_event_row_from_pb(row, ev);
 	row->received_ms = now;
-	if (row->kind >= KDC_KIND_COUNT) {
+	if (!kdc_kind_is_activity(row->kind)) {
 		rc = writer__special(w, m, o, ev, now, nvalid, nrej);
 		goto cleanup;
 	}

@@ -15,8 +15,8 @@
  *    somebody wrote to it meanwhile (an aggregator started, a register
  *    import ran): the rows read may then mix two states, and the caller
  *    says so instead of handing them on.
- * The file must be a kdc events database of schema version 3 (the one this
- * build writes: events with voided_by, voids). */
+ * The file must be a kdc events database of schema version 3 to 5 (events
+ * with voided_by, voids; 4 and 5 added columns this program does not read). */
 #ifndef KDC_REPORT_SOURCE_H
 #define KDC_REPORT_SOURCE_H
 
