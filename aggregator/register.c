@@ -339,6 +339,24 @@ int kdc_register_denominators(const kdc_register *r, int64_t *households, int64_
 	return 0;
 }
 
+int kdc_register_businesses(const kdc_register *r, int64_t *businesses)
+{
+	const struct kdc_profile *p = r->profile;
+	size_t nk = p ? p->nkhoms : 0;
+	struct reg_tally *t;
+	int64_t extra;
+
+	if (r->rows == 0 || nk == 0)
+		return 1;
+	if (!(t = calloc(nk, sizeof *t)))
+		return 1;
+	reg__tally(r, t, &extra);
+	for (size_t i = 0; i < nk; i++)
+		businesses[i] = t[i].biz;
+	free(t);
+	return 0;
+}
+
 void kdc_register_log_check(const kdc_register *r)
 {
 	const struct kdc_profile *p = r->profile;

@@ -92,6 +92,9 @@ int kdc_register_stored(kdc_register *r, const uint8_t *id, int *found);
  * for each profile khóm i (arrays of profile->nkhoms). 0 when the ward has
  * a register, 1 when it has none (then use the profile's). */
 int kdc_register_denominators(const kdc_register *r, int64_t *households, int64_t *people);
+/* Businesses for kdc_stats_set_businesses: businesses[i], the active
+ * business entries of profile khóm i; 0 with a register, 1 without. */
+int kdc_register_businesses(const kdc_register *r, int64_t *businesses);
 /* Logs one plain line per khóm where register and profile disagree. */
 void kdc_register_log_check(const kdc_register *r);
 

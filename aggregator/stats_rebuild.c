@@ -116,10 +116,11 @@ int kdc_stats_rebuild(kdc_stats *s)
 		return rc;
 	if ((rc = stats__exec(s, "DELETE FROM st_day; DELETE FROM st_hour; DELETE FROM st_device;"
 	                         "DELETE FROM st_household; DELETE FROM st_person; DELETE FROM st_payday;"
-	                         "DELETE FROM st_hist;"
+	                         "DELETE FROM st_hist; DELETE FROM st_useday;"
 	                         "UPDATE st_scope SET ev_visit=0, ev_account=0, ev_payment=0, ev_service=0,"
 	                         " pay_amount=0, hh_visited=0, hh_surveyed=0, hh_reached=0, acct_portal=0,"
-	                         " acct_vneid=0, acct_app=0, acct_payment=0, latest_ms=NULL;")))
+	                         " acct_vneid=0, acct_app=0, acct_payment=0, latest_ms=NULL, ev_bvisit=0,"
+	                         " ev_einvoice=0, ev_baccount=0, biz_einvoice=0, su_total=0, su_eid=0;")))
 		goto fail;
 	stats__cache_drop(s);
 	if ((rc = stats__refold(s)) || (rc = stats__recount_rejected(s)) ||

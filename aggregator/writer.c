@@ -632,6 +632,7 @@ static void writer__free(kdc_writer *w)
 	kdc_register_free(w->reg);
 	free(w->den_hh);
 	free(w->den_people);
+	free(w->den_biz);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
