@@ -133,12 +133,12 @@ void writer__push_register(kdc_writer *w)
 		return;
 	w->reg_changed = 0;
 	if (w->den_hh && kdc_register_denominators(w->reg, w->den_hh, w->den_people) == 0 &&
-	    kdc_register_businesses(w->reg, w->den_biz) == 0)
-		rc = kdc_stats_set_denominators(w->stats, w->den_hh, w->den_people) ||
-		     kdc_stats_set_businesses(w->stats, w->den_biz);
-	else
-		rc = kdc_stats_set_denominators(w->stats, NULL, NULL) ||
-		     kdc_stats_set_businesses(w->stats, NULL);
+	    kdc_register_businesses(w->reg, w->den_biz) == 0) {
+		if ((rc = kdc_stats_set_denominators(w->stats, w->den_hh, w->den_people)) == KDC_OK)
+			rc = kdc_stats_set_businesses(w->stats, w->den_biz);
+	} else if ((rc = kdc_stats_set_denominators(w->stats, NULL, NULL)) == KDC_OK) {
+		rc = kdc_stats_set_businesses(w->stats, NULL);
+	}
 	if (rc != KDC_OK) {
 		kdc_error("out of memory for the register's denominators; retrying after the next batch");
 		w->reg_changed = 1;
