@@ -66,6 +66,18 @@ void kdc_event_row_from_pb(struct kdc_event_row *row, const kdc_event_pb *ev)
 		break;
 	case KDC_KIND_SERVICE:
 		row->subkind = ev->service->kind;
+		row->flags = ev->service->vneid_level2 ? KDC_FLAG_VNEID : 0;
+		break;
+	case KDC_KIND_BUSINESS_VISIT:
+		row->subkind = ev->business_visit->outcome;
+		row->flags = (ev->business_visit->issues_einvoice ? KDC_FLAG_EINVOICE : 0) |
+		             (ev->business_visit->uses_online_services ? KDC_FLAG_ONLINE_SERVICES : 0);
+		for (size_t i = 0; i < ev->business_visit->n_needs; i++)
+			if (ev->business_visit->needs[i] > 0 && ev->business_visit->needs[i] < 32)
+				row->needs |= 1u << ev->business_visit->needs[i];
+		break;
+	case KDC_KIND_HOUSEHOLD_ADDED:
+		row->subkind = ev->household_added->business ? 1 : 0; /* 1: a business */
 		break;
 	default:
 		break;

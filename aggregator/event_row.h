@@ -23,14 +23,17 @@ struct kdc_event_row {
 	char household[KDC_CODE_MAX + 1];
 	int member;            /* 0 for household-level events */
 	int kind;              /* enum kdc_kind */
-	int subkind;           /* visit: outcome; account: AccountKind;
-	                          payment: PaymentPurpose; service: ServiceKind */
+	int subkind;           /* visit, business visit: outcome; account: AccountKind;
+	                          payment: PaymentPurpose; service: ServiceKind;
+	                          household added: 1 for a business */
 	int method;            /* payment: PaymentMethod; else 0 */
 	int64_t amount_vnd;    /* payment amount, 0 = not recorded */
 	int members;           /* visit only */
 	int members_15plus;    /* visit only */
 	int smartphones;       /* visit only */
-	uint32_t needs;        /* visit only: bit (1 << Need) per need expressed */
+	uint32_t needs;        /* visit only: bit (1 << Need) per need expressed;
+	                          business visit: bit (1 << BusinessNeed) */
+	uint32_t flags;        /* KDC_FLAG_*: business visit, service */
 };
 
 /* The columns of table `events` in order: X(column and field name, type),
@@ -39,7 +42,7 @@ struct kdc_event_row {
 	X(id, ID) X(seq, I64) X(occurred_ms, I64) X(received_ms, I64) \
 	X(ward, TEXT) X(khom, TEXT) X(team, TEXT) X(device, TEXT) X(household, TEXT) \
 	X(member, INT) X(kind, INT) X(subkind, INT) X(method, INT) X(amount_vnd, I64) \
-	X(members, INT) X(members_15plus, INT) X(smartphones, INT) X(needs, U32)
+	X(members, INT) X(members_15plus, INT) X(smartphones, INT) X(needs, U32) X(flags, U32)
 #define KDC__EVENT_COL_ONE(c, t) +1
 #define KDC_EVENT_NCOLS (0 KDC_EVENT_COLUMNS(KDC__EVENT_COL_ONE))
 

@@ -74,6 +74,7 @@ struct agg_conf {
 	int retire_missing;
 	int field;
 	int retired;
+	int business;
 	long long people_15plus;
 	long long limit;
 	long long batch_max;
@@ -103,6 +104,8 @@ static const struct kdc_opt agg_opts[] = {
 	        "register add/retire, events, forget: the household's code, e.g. H0042"),
 	KDC_OPT(struct agg_conf, "people-15plus", KDC_OPT_INT, people_15plus, -1, 100, "-1",
 	        "register add: people aged 15+ in the household (-1: not given)"),
+	KDC_OPT(struct agg_conf, "business", KDC_OPT_BOOL, business, 0, 0, "false",
+	        "register add: the code is a business's (household business, enterprise)"),
 	KDC_OPT(struct agg_conf, "reason", KDC_OPT_STR, reason, 0, 0, NULL,
 	        "register retire, void: why, in a few words (kept in the register log)"),
 	KDC_OPT(struct agg_conf, "by", KDC_OPT_STR, by, 0, 0, NULL,
@@ -153,7 +156,7 @@ static void agg__usage(FILE *out)
 	        "       kdc-aggregator forget --db PATH [--profile FILE] --khom K --household H\n"
 	        "       kdc-aggregator register import FILE [--dry-run] [--retire-missing] [--by NAME]\n"
 	        "       kdc-aggregator register list [--khom K] [--field] [--retired]\n"
-	        "       kdc-aggregator register add --khom K --household H [--people-15plus N]\n"
+	        "       kdc-aggregator register add --khom K --household H [--people-15plus N | --business]\n"
 	        "       kdc-aggregator register retire --khom K --household H --reason TEXT\n"
 	        "       kdc-aggregator register log [--khom K]\n"
 	        "       kdc-aggregator void --event ID --reason TEXT [--by NAME]\n"
@@ -649,6 +652,7 @@ static int agg__tool(struct agg_conf *c, int (*fn)(const struct kdc_tool *t))
 	t.retire_missing = c->retire_missing;
 	t.field = c->field;
 	t.retired = c->retired;
+	t.business = c->business;
 	t.people = c->people_15plus;
 	t.limit = c->limit;
 	t.busy_timeout_ms = (int)c->busy_timeout_ms;

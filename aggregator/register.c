@@ -11,17 +11,17 @@
 #include "register_int.h"
 
 static const char *const reg_sql[R_COUNT] = {
-	[R_LOAD] = "SELECT khom, household, people_15plus, retired_ms IS NOT NULL FROM register",
+	[R_LOAD] = "SELECT khom, household, people_15plus, retired_ms IS NOT NULL, business FROM register",
 	[R_PENDING] = "SELECT target FROM voids WHERE state = 0",
 	[R_MAX_LID] = "SELECT COALESCE(MAX(lid), 0) FROM register_log",
 	[R_DATA_VERSION] = "PRAGMA data_version",
 	[R_EXISTS] = "SELECT 1 FROM events WHERE id = ?1",
-	[R_ADD] = "INSERT INTO register(khom, household, people_15plus, source, added_by, added_ms)"
-	          " VALUES(?1, ?2, ?3, 'field', ?4, ?5)",
+	[R_ADD] = "INSERT INTO register(khom, household, people_15plus, source, added_by, added_ms,"
+	          " business) VALUES(?1, ?2, ?3, 'field', ?4, ?5, ?6)",
 	[R_LOG] = "INSERT INTO register_log(at_ms, by, action, khom, household, detail)"
 	          " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	/* no index on (khom, household): a scan, but only for a field addition */
-	[R_HH_EVENTS] = "SELECT 1 FROM events WHERE khom = ?1 AND household = ?2 AND kind < 4"
+	[R_HH_EVENTS] = "SELECT 1 FROM events WHERE khom = ?1 AND household = ?2 AND " KDC_KIND_ACTIVITY_SQL
 	                " AND voided_by IS NULL LIMIT 1",
 	[R_TARGET] = "SELECT kind, team, khom, household, voided_by IS NOT NULL FROM events WHERE id = ?1",
 	[R_VOID_ADD] = "INSERT INTO voids(void_id, target, reason, team, by, at_ms, state)"
@@ -127,6 +127,7 @@ int kdc_register_load(kdc_register *r)
 		}
 		v->state = sqlite3_column_int(st, 3) ? KDC_REG_RETIRED : KDC_REG_ACTIVE;
 		v->people = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 2);
+		v->business = sqlite3_column_int(st, 4) != 0;
 		rows++;
 	}
 	sqlite3_reset(st);
@@ -222,6 +223,28 @@ int kdc_register_state(const kdc_register *r, const char *khom, const char *hous
 	return v ? v->state : KDC_REG_ABSENT;
 }
 
+int kdc_register_business(const kdc_register *r, const char *khom, const char *household)
+{
+	struct reg_key k;
+	const struct reg_val *v;
+
+	reg__key(&k, khom, household);
+	v = kdc_hmap_find(&r->entries, &k);
+	return v && v->business;
+}
+
+/* The entry's type against the event's: 0, or wrong_entry_type in v. */
+static int reg__type_check(const char *khom, const char *household, int entry_business,
+                           int event_business, struct kdc_verdict *v)
+{
+	if (entry_business == event_business)
+		return 0;
+	snprintf(v->detail, sizeof v->detail,
+	         "%s of khóm %s is a %s in the ward's register, not a %s", household, khom,
+	         entry_business ? "business" : "household", event_business ? "business" : "household");
+	return v->reason = KDC__V1__REJECT_REASON__REJECT_REASON_WRONG_ENTRY_TYPE;
+}
+
 int kdc_register_counts(const kdc_register *r, const char *khom, const char *household)
 {
 	return r->rows == 0 || kdc_register_state(r, khom, household) == KDC_REG_ACTIVE;
@@ -236,7 +259,9 @@ int kdc_register_check(const kdc_register *r, const struct kdc_event_row *row,
 		return 0;
 	state = kdc_register_state(r, row->khom, row->household);
 	if (state == KDC_REG_ACTIVE)
-		return 0;
+		return reg__type_check(row->khom, row->household,
+		                       kdc_register_business(r, row->khom, row->household),
+		                       kdc_kind_for_business(row->kind), v);
 	if (state == KDC_REG_RETIRED) {
 		snprintf(v->detail, sizeof v->detail,
 		         "household %s of khóm %s was retired from the ward's register", row->household,
@@ -250,10 +275,11 @@ int kdc_register_check(const kdc_register *r, const struct kdc_event_row *row,
 
 /* ---- denominators ------------------------------------------------------------ */
 
-/* Per profile khóm: active entries, the sum of their people and whether
- * every one has people; *extra counts active entries of other khóms. */
+/* Per profile khóm: active households, the sum of their people and whether
+ * every one has people, active businesses; *extra counts active entries of
+ * other khóms. */
 struct reg_tally {
-	int64_t hh, people;
+	int64_t hh, people, biz;
 	int all_people;
 };
 
@@ -264,7 +290,7 @@ static int reg__tally(const kdc_register *r, struct reg_tally *t, int64_t *extra
 
 	*extra = 0;
 	for (size_t i = 0; i < nk; i++) {
-		t[i].hh = t[i].people = 0;
+		t[i].hh = t[i].people = t[i].biz = 0;
 		t[i].all_people = 1;
 	}
 	for (size_t i = 0; i < r->entries.len; i++) {
@@ -277,6 +303,10 @@ static int reg__tally(const kdc_register *r, struct reg_tally *t, int64_t *extra
 		at = p ? kdc_profile_khom_find(p, k->khom) : -1;
 		if (at < 0) {
 			(*extra)++;
+			continue;
+		}
+		if (v->business) {
+			t[at].biz++;
 			continue;
 		}
 		t[at].hh++;
@@ -305,6 +335,24 @@ int kdc_register_denominators(const kdc_register *r, int64_t *households, int64_
 		/* every active entry gives its people (none at all: 0 people) */
 		people[i] = t[i].all_people ? t[i].people : p->khoms[i].people_15plus;
 	}
+	free(t);
+	return 0;
+}
+
+int kdc_register_businesses(const kdc_register *r, int64_t *businesses)
+{
+	const struct kdc_profile *p = r->profile;
+	size_t nk = p ? p->nkhoms : 0;
+	struct reg_tally *t;
+	int64_t extra;
+
+	if (r->rows == 0 || nk == 0)
+		return 1;
+	if (!(t = calloc(nk, sizeof *t)))
+		return 1;
+	reg__tally(r, t, &extra);
+	for (size_t i = 0; i < nk; i++)
+		businesses[i] = t[i].biz;
 	free(t);
 	return 0;
 }
@@ -349,6 +397,7 @@ static int reg__household_added(kdc_register *r, const kdc_event_pb *ev,
                                 struct kdc_verdict *v, struct kdc_register_effect *e)
 {
 	uint32_t people = ev->household_added->people_15plus;
+	int business = ev->household_added->business != 0;
 	char detail[160];
 	int state = kdc_register_state(r, row->khom, row->household), rc, inserted, found;
 	struct reg_key k;
@@ -361,6 +410,12 @@ static int reg__household_added(kdc_register *r, const kdc_event_pb *ev,
 		v->reason = KDC__V1__REJECT_REASON__REJECT_REASON_RETIRED_HOUSEHOLD;
 		return KDC_OK;
 	}
+	/* the same code added again as the other type: the device mistook it;
+	 * a resend of a stored addition was receipted before this point */
+	if (state == KDC_REG_ACTIVE &&
+	    reg__type_check(row->khom, row->household, kdc_register_business(r, row->khom, row->household),
+	                    business, v))
+		return KDC_OK;
 	if ((rc = kdc_store_add_event(r->store, row, &inserted)) != KDC_OK)
 		return rc;
 	e->stored = inserted;
@@ -374,15 +429,16 @@ static int reg__household_added(kdc_register *r, const kdc_event_pb *ev,
 		         "register, so nothing changes", row->household, row->khom, row->device);
 		return KDC_OK;
 	}
-	if ((rc = kdc_db_bind(r->st[R_ADD], "ttiti", row->khom, row->household,
-	                      (int64_t)people, row->device, now)) != SQLITE_OK)
+	if ((rc = kdc_db_bind(r->st[R_ADD], "ttitii", row->khom, row->household,
+	                      (int64_t)people, row->device, now, (int64_t)business)) != SQLITE_OK)
 		return reg__fail(r, rc, "bind register add");
 	if (people == 0 && (rc = sqlite3_bind_null(r->st[R_ADD], 3)) != SQLITE_OK)
 		return reg__fail(r, rc, "bind register add");
 	if ((rc = reg__done(r, r->st[R_ADD], "add to register")) != KDC_OK)
 		return rc;
-	snprintf(detail, sizeof detail, "added from the field by device %s of team %s%s", row->device,
-	         row->team, people ? "" : " (people aged 15+ not given)");
+	snprintf(detail, sizeof detail, "%sadded from the field by device %s of team %s%s",
+	         business ? "business " : "", row->device, row->team,
+	         people || business ? "" : " (people aged 15+ not given)");
 	if ((rc = kdc_db_bind(r->st[R_LOG], "ittttt", now, row->device, "field_add", row->khom,
 	                      row->household, detail)) != SQLITE_OK)
 		return reg__fail(r, rc, "bind register_log");
@@ -397,6 +453,7 @@ static int reg__household_added(kdc_register *r, const kdc_event_pb *ev,
 		return KDC_ERR_NOMEM;
 	val->state = KDC_REG_ACTIVE;
 	val->people = people ? (int32_t)people : -1;
+	val->business = business;
 	r->rows++;
 	e->added = 1;
 	/* events of the household stored before (when it was not in the
@@ -406,8 +463,9 @@ static int reg__household_added(kdc_register *r, const kdc_event_pb *ev,
 	if ((rc = reg__exists(r, R_HH_EVENTS, &found, "read household events")) != KDC_OK)
 		return rc;
 	e->rebuild = found;
-	kdc_notice("khóm %s: household %s added to the register from the field by device %s (team %s)",
-	           row->khom, row->household, row->device, row->team);
+	kdc_notice("khóm %s: %s %s added to the register from the field by device %s (team %s)",
+	           row->khom, business ? "business" : "household", row->household, row->device,
+	           row->team);
 	return KDC_OK;
 }
 

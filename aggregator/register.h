@@ -12,9 +12,11 @@
  *    the profile's;
  *  - with one, an activity event must name an active entry: else it is
  *    refused unknown_household or retired_household;
- *  - denominators per khóm: households = its active entries; people 15+ =
- *    the sum of its active entries' people_15plus when every one has it,
- *    else the profile's number.
+ *  - an entry is a household or a business (docs/register.md): events for
+ *    one are refused on the other (wrong_entry_type);
+ *  - denominators per khóm: households = its active household entries;
+ *    people 15+ = the sum of their people_15plus when every one has it,
+ *    else the profile's number; businesses = its active business entries.
  * Also in memory: the targets of pending voids (voids whose event was not
  * stored yet), so that a newly stored event costs one more lookup.
  *
@@ -68,11 +70,16 @@ int64_t kdc_register_lid(const kdc_register *r);
 int kdc_register_present(const kdc_register *r);
 /* KDC_REG_ACTIVE, KDC_REG_RETIRED or KDC_REG_ABSENT: exact byte comparison. */
 int kdc_register_state(const kdc_register *r, const char *khom, const char *household);
+/* 1 when the entry of khom/household is a business (household business or
+ * enterprise), 0 for a household or no entry. */
+int kdc_register_business(const kdc_register *r, const char *khom, const char *household);
 /* Whether an event of the household is counted as the register stands. */
 int kdc_register_counts(const kdc_register *r, const char *khom, const char *household);
 
 /* The hot path: 0 when an activity event's household may be stored, else
- * the reason (unknown_household, retired_household) with plain words in v. */
+ * the reason (unknown_household, retired_household, or wrong_entry_type: an
+ * event for a household naming a business entry, or the reverse) with plain
+ * words in v. */
 int kdc_register_check(const kdc_register *r, const struct kdc_event_row *row,
                        struct kdc_verdict *v);
 
@@ -85,6 +92,9 @@ int kdc_register_stored(kdc_register *r, const uint8_t *id, int *found);
  * for each profile khóm i (arrays of profile->nkhoms). 0 when the ward has
  * a register, 1 when it has none (then use the profile's). */
 int kdc_register_denominators(const kdc_register *r, int64_t *households, int64_t *people);
+/* Businesses for kdc_stats_set_businesses: businesses[i], the active
+ * business entries of profile khóm i; 0 with a register, 1 without. */
+int kdc_register_businesses(const kdc_register *r, int64_t *businesses);
 /* Logs one plain line per khóm where register and profile disagree. */
 void kdc_register_log_check(const kdc_register *r);
 

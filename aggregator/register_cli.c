@@ -273,6 +273,8 @@ static int tool_one(const char *action, const struct kdc_tool *t)
 		if (t->people > KDC_REGISTER_PEOPLE_MAX)
 			return kdc_usage_error("%s: --people-15plus must be 0 to %d", cmd,
 			                       KDC_REGISTER_PEOPLE_MAX);
+		if (t->business && t->people >= 0)
+			return kdc_usage_error("%s: a business has no --people-15plus", cmd);
 	} else if (!kdc_reg_reason_valid(t->reason, msg, sizeof msg)) {
 		return kdc_usage_error("register retire: --reason TEXT is required: %s", msg);
 	}
@@ -285,8 +287,8 @@ static int tool_one(const char *action, const struct kdc_tool *t)
 		rc = kdc_reg_retire(kdc_store_db(s.store), t->khom, t->household, t->reason, &who, msg,
 		                    sizeof msg);
 	else
-		rc = kdc_reg_add(kdc_store_db(s.store), t->khom, t->household, (int)t->people, &who, msg,
-		                 sizeof msg);
+		rc = kdc_reg_add(kdc_store_db(s.store), t->khom, t->household, (int)t->people,
+		                 t->business, &who, msg, sizeof msg);
 	if (rc != KDC_OK) {
 		kdc_store_rollback(s.store);
 		fprintf(stderr, "%s: %s\n", kdc_prog_name(), msg);

@@ -20,6 +20,7 @@ struct kdc_tool {
 	const char *by;                    /* NULL or "": the login name */
 	const char *khom, *household, *reason, *event;
 	int dry_run, retire_missing, field, retired;
+	int business;                      /* register add: a business, not a household */
 	long long people;                  /* -1: not given */
 	long long limit;
 	int busy_timeout_ms;

@@ -103,6 +103,7 @@ struct reg_ent {
 	int people;          /* PEOPLE_NONE: not given */
 	int field;           /* source 'field' */
 	int retired;
+	int business;        /* a business, not a household */
 	int seen;            /* named by the file */
 };
 
@@ -144,7 +145,7 @@ static int reg__load(sqlite3 *db, struct reg_all *r, char *err, size_t errlen)
 
 	memset(r, 0, sizeof *r);
 	if ((src = sqlite3_prepare_v2(db, "SELECT khom, household, people_15plus, source = 'field',"
-	                                  " retired_ms IS NOT NULL FROM register", -1, &st, NULL)) != SQLITE_OK)
+	                                  " retired_ms IS NOT NULL, business FROM register", -1, &st, NULL)) != SQLITE_OK)
 		return reg__fail(db, src, "read the register", err, errlen);
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 		struct reg_ent *e;
@@ -166,6 +167,7 @@ static int reg__load(sqlite3 *db, struct reg_all *r, char *err, size_t errlen)
 		e->people = sqlite3_column_type(st, 2) == SQLITE_NULL ? PEOPLE_NONE : sqlite3_column_int(st, 2);
 		e->field = sqlite3_column_int(st, 3);
 		e->retired = sqlite3_column_int(st, 4);
+		e->business = sqlite3_column_int(st, 5) != 0;
 	}
 	if (src != SQLITE_DONE) {
 		rc = reg__fail(db, src, "read the register", err, errlen);
@@ -272,7 +274,14 @@ static size_t reg__import_plan(struct reg_import *x)
 			continue;
 		}
 		e->seen = 1;
-		if (e->retired) {
+		if (e->business != row->business) {
+			fprintf(x->errout, "%s:%d: %s of khóm %s is a %s in the register, the file says %s: "
+			        "a code keeps its type (retire it and register the %s under a new code)\n",
+			        x->label, row->line, row->household, row->khom,
+			        e->business ? "business" : "household", row->business ? "business" : "household",
+			        row->business ? "business" : "household");
+			bad++;
+		} else if (e->retired) {
 			fprintf(x->out, "%s:%d: household %s of khóm %s is retired in the register: it stays "
 			        "retired (kdc-aggregator register add brings it back)\n",
 			        x->label, row->line, row->household, row->khom);
@@ -296,15 +305,19 @@ static int reg__import_rows(struct reg_import *x)
 
 		if (x->plan[i] == PLAN_ADD) {
 			reg__people_text(a, sizeof a, row->people_15plus);
+			if (row->business)
+				snprintf(a, sizeof a, "business");
 			if (x->verbose)
-				fprintf(x->out, "%sadd khóm %s household %s (people 15+: %s)\n", x->would,
-				        row->khom, row->household, a);
-			snprintf(detail, sizeof detail, "from %s, people 15+: %s", x->label, a);
+				fprintf(x->out, "%sadd khóm %s %s %s (%s%s)\n", x->would, row->khom,
+				        row->business ? "business" : "household", row->household,
+				        row->business ? "" : "people 15+: ", a);
+			snprintf(detail, sizeof detail, "from %s, %s%s", x->label,
+			         row->business ? "" : "people 15+: ", a);
 			if ((rc = reg__exec(x->db, x->err, x->errlen, "add to the register",
 			                    "INSERT INTO register(khom, household, people_15plus, source,"
-			                    " added_by, added_ms) VALUES(?1, ?2, ?3, 'import', ?4, ?5)",
-			                    "ttpti", row->khom, row->household, row->people_15plus, x->who->by,
-			                    x->who->now_ms)) != KDC_OK ||
+			                    " added_by, added_ms, business) VALUES(?1, ?2, ?3, 'import', ?4, ?5, ?6)",
+			                    "ttptii", row->khom, row->household, row->people_15plus, x->who->by,
+			                    x->who->now_ms, (int64_t)row->business)) != KDC_OK ||
 			    (rc = reg__log(x->db, x->who, "import", row->khom, row->household, detail,
 			                   x->err, x->errlen)) != KDC_OK)
 				return rc;
@@ -404,19 +417,20 @@ int kdc_reg_import(sqlite3 *db, const struct kdc_register_csv *csv, const char *
 /* Reads the entry (khom, household): 1 found (people, retired set), 0 not, or
  * an error (<0 as -kdc code). */
 static int reg__get(sqlite3 *db, const char *khom, const char *household, int *people,
-                    int *retired, char *err, size_t errlen)
+                    int *retired, int *business, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int src, r;
 
-	if ((src = sqlite3_prepare_v2(db, "SELECT people_15plus, retired_ms IS NOT NULL FROM register"
-	                                  " WHERE khom = ?1 AND household = ?2", -1, &st, NULL)) != SQLITE_OK)
+	if ((src = sqlite3_prepare_v2(db, "SELECT people_15plus, retired_ms IS NOT NULL, business"
+	                                  " FROM register WHERE khom = ?1 AND household = ?2", -1, &st, NULL)) != SQLITE_OK)
 		return -reg__fail(db, src, "read the register", err, errlen);
 	if ((src = kdc_db_bind(st, "tt", khom, household)) != SQLITE_OK) {
 		r = -reg__fail(db, src, "read the register", err, errlen);
 	} else if ((src = sqlite3_step(st)) == SQLITE_ROW) {
 		*people = sqlite3_column_type(st, 0) == SQLITE_NULL ? PEOPLE_NONE : sqlite3_column_int(st, 0);
 		*retired = sqlite3_column_int(st, 1);
+		*business = sqlite3_column_int(st, 2) != 0;
 		r = 1;
 	} else if (src == SQLITE_DONE) {
 		r = 0;
@@ -427,20 +441,31 @@ static int reg__get(sqlite3 *db, const char *khom, const char *household, int *p
 	return r;
 }
 
-int kdc_reg_add(sqlite3 *db, const char *khom, const char *household, int people,
+int kdc_reg_add(sqlite3 *db, const char *khom, const char *household, int people, int business,
                 const struct kdc_reg_who *who, char *msg, size_t msglen)
 {
 	struct reg_all reg;
 	struct reg_ent *twin;
+	const char *what = business ? "business" : "household";
 	char detail[256], a[16], err[256];
-	int old_people = PEOPLE_NONE, retired = 0, found, rc;
+	int old_people = PEOPLE_NONE, retired = 0, old_business = 0, found, rc;
 
-	if ((found = reg__get(db, khom, household, &old_people, &retired, msg, msglen)) < 0)
+	if ((found = reg__get(db, khom, household, &old_people, &retired, &old_business, msg,
+	                      msglen)) < 0)
 		return -found;
 	if (found && !retired) {
-		snprintf(msg, msglen, "household %s of khóm %s is already in the register", household, khom);
+		snprintf(msg, msglen, "%s %s of khóm %s is already in the register",
+		         old_business ? "business" : "household", household, khom);
 		return KDC_ERR_INVAL;
 	}
+	if (found && old_business != business) {
+		snprintf(msg, msglen, "%s of khóm %s is a retired %s in the register: a code keeps its "
+		         "type (register the %s under a new code)", household, khom,
+		         old_business ? "business" : "household", what);
+		return KDC_ERR_INVAL;
+	}
+	if (business)
+		people = PEOPLE_NONE;
 	if (!found) {
 		if ((rc = reg__load(db, &reg, msg, msglen)) != KDC_OK)
 			return rc;
@@ -453,13 +478,18 @@ int kdc_reg_add(sqlite3 *db, const char *khom, const char *household, int people
 		if (twin)
 			return KDC_ERR_INVAL;
 		reg__people_text(a, sizeof a, people);
-		snprintf(detail, sizeof detail, "people 15+: %s", a);
+		snprintf(detail, sizeof detail, business ? "business" : "people 15+: %s", a);
 		if ((rc = reg__exec(db, msg, msglen, "add to the register",
 		                    "INSERT INTO register(khom, household, people_15plus, source, added_by,"
-		                    " added_ms) VALUES(?1, ?2, ?3, 'ward', ?4, ?5)",
-		                    "ttpti", khom, household, people, who->by, who->now_ms)) != KDC_OK)
+		                    " added_ms, business) VALUES(?1, ?2, ?3, 'ward', ?4, ?5, ?6)",
+		                    "ttptii", khom, household, people, who->by, who->now_ms,
+		                    (int64_t)business)) != KDC_OK)
 			return rc;
-		snprintf(msg, msglen, "added household %s to khóm %s (people 15+: %s)", household, khom, a);
+		if (business)
+			snprintf(msg, msglen, "added business %s to khóm %s", household, khom);
+		else
+			snprintf(msg, msglen, "added household %s to khóm %s (people 15+: %s)", household,
+			         khom, a);
 	} else {
 		if (people == PEOPLE_NONE)
 			people = old_people;
@@ -481,11 +511,11 @@ int kdc_reg_add(sqlite3 *db, const char *khom, const char *household, int people
 int kdc_reg_retire(sqlite3 *db, const char *khom, const char *household, const char *reason,
                    const struct kdc_reg_who *who, char *msg, size_t msglen)
 {
-	int people, retired, found, rc;
+	int people, retired, business, found, rc;
 
 	if (!kdc_reg_reason_valid(reason, msg, msglen))
 		return KDC_ERR_INVAL;
-	if ((found = reg__get(db, khom, household, &people, &retired, msg, msglen)) < 0)
+	if ((found = reg__get(db, khom, household, &people, &retired, &business, msg, msglen)) < 0)
 		return -found;
 	if (!found) {
 		snprintf(msg, msglen, "household %s of khóm %s is not in the register "
@@ -502,8 +532,9 @@ int kdc_reg_retire(sqlite3 *db, const char *khom, const char *household, const c
 	                    "ttitt", khom, household, who->now_ms, who->by, reason)) != KDC_OK ||
 	    (rc = reg__log(db, who, "retire", khom, household, reason, msg, msglen)) != KDC_OK)
 		return rc;
-	snprintf(msg, msglen, "retired household %s of khóm %s: its events no longer count, and "
-	         "devices can no longer record for it", household, khom);
+	snprintf(msg, msglen, "retired %s %s of khóm %s: its events no longer count, and "
+	         "devices can no longer record for it", business ? "business" : "household", household,
+	         khom);
 	return KDC_OK;
 }
 
@@ -528,7 +559,7 @@ int kdc_reg_list(sqlite3 *db, const char *khom, int field, int retired, FILE *ou
 
 	snprintf(sql, sizeof sql,
 	         "SELECT khom, household, people_15plus, source, added_by, added_ms, retired_ms,"
-	         " retired_by, retired_reason FROM register WHERE (?1 IS NULL OR khom = ?1) AND %s%s"
+	         " retired_by, retired_reason, business FROM register WHERE (?1 IS NULL OR khom = ?1) AND %s%s"
 	         " ORDER BY khom, household",
 	         retired ? "retired_ms IS NOT NULL" : "retired_ms IS NULL",
 	         field ? " AND source = 'field'" : "");
@@ -542,7 +573,9 @@ int kdc_reg_list(sqlite3 *db, const char *khom, int field, int retired, FILE *ou
 	        "SOURCE", "ADDED BY", "ADDED", retired ? " RETIRED              BY / REASON" : "");
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 		char people[16] = "-";
-		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+		if (sqlite3_column_int(st, 9))
+			snprintf(people, sizeof people, "business");
+		else if (sqlite3_column_type(st, 2) != SQLITE_NULL)
 			snprintf(people, sizeof people, "%d", sqlite3_column_int(st, 2));
 		reg__time(sqlite3_column_int64(st, 5), when, sizeof when);
 		fprintf(out, "%-8s %-12s %9s  %-7s %-20s %-20s", sqlite3_column_text(st, 0),
@@ -681,8 +714,7 @@ int kdc_reg_void(sqlite3 *db, const uint8_t id[16], const char *reason,
 		return KDC_ERR_INVAL;
 	}
 	sqlite3_finalize(st);
-	if (kind == KDC_KIND_VOID || kind == KDC_KIND_HOUSEHOLD_ADDED || kind < 0 ||
-	    kind >= KDC_KIND_COUNT) {
+	if (!kdc_kind_is_activity(kind)) {
 		snprintf(msg, msglen, "event %s is a %s, not a visit, account, payment or service: "
 		         "only those can be voided%s", idtxt, kind == KDC_KIND_VOID ? "void"
 		         : kind == KDC_KIND_HOUSEHOLD_ADDED ? "household addition" : "event of another kind",

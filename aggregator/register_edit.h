@@ -40,7 +40,8 @@ struct kdc_reg_import_counts {
  * added (source 'import'), a changed people_15plus updated (only when the
  * file has that column), retired ones left retired (said on out), households
  * missing from the file retired with retire_missing (never field additions),
- * else kept. label names the file in messages and the log. A code differing
+ * else kept. A row whose type (household, business) is not the one of its
+ * register entry is refused. label names the file in messages and the log. A code differing
  * only in case from one already in the register of that khóm is refused
  * ("FILE:LINE: ..." lines on errout, KDC_ERR_INVAL). With verbose, each
  * change is listed on out ("add 6 H0001 (people 15+: 3)"), prefixed by
@@ -50,10 +51,11 @@ int kdc_reg_import(sqlite3 *db, const struct kdc_register_csv *csv, const char *
                    FILE *out, FILE *errout, struct kdc_reg_import_counts *counts,
                    char *err, size_t errlen);
 
-/* Adds one household (source 'ward'), or brings a retired one back (people
- * updated when given). people: -1 when not given. Refused: already active,
- * or a code differing only in case from one of the khóm. */
-int kdc_reg_add(sqlite3 *db, const char *khom, const char *household, int people,
+/* Adds one household, or a business with business = 1 (source 'ward'), or
+ * brings a retired one back (people updated when given). people: -1 when not
+ * given (always for a business). Refused: already active, a retired entry of
+ * the other type, or a code differing only in case from one of the khóm. */
+int kdc_reg_add(sqlite3 *db, const char *khom, const char *household, int people, int business,
                 const struct kdc_reg_who *who, char *msg, size_t msglen);
 
 /* Retires an active household: its events stop counting, devices refuse new

@@ -21,6 +21,7 @@ struct reg_key {
 struct reg_val {
 	int32_t state;     /* enum kdc_register_state */
 	int32_t people;    /* people_15plus, -1 when not given */
+	int32_t business;  /* 1: a business (household business, enterprise); 0: a household */
 };
 struct reg_id {
 	uint8_t id[KDC_UUID_LEN];

@@ -104,6 +104,10 @@ uint64_t kdc_stats_rebuilds(const kdc_stats *s);
  * NULL, NULL goes back to the profile's. Scopes are re-evaluated at the next
  * publish. 0 or KDC_ERR_NOMEM (then the previous ones stay). */
 int kdc_stats_set_denominators(kdc_stats *s, const int64_t *households, const int64_t *people);
+/* Businesses per profile khóm (the register's active business entries), as
+ * kdc_stats_set_denominators; NULL: the profile's `businesses` (0 when not
+ * given). 0 or KDC_ERR_NOMEM. */
+int kdc_stats_set_businesses(kdc_stats *s, const int64_t *businesses);
 /* Every scope is evaluated again at the next publish (and emitted if its
  * numbers changed): for what the folds do not see, such as events.voided
  * after a void of an event that was not counted. */

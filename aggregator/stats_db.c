@@ -45,6 +45,11 @@
 #include "profile.h"
 #include "stats_int.h"
 
+const int stats_kinds[NACT] = {
+	KDC_KIND_VISIT, KDC_KIND_ACCOUNT, KDC_KIND_PAYMENT, KDC_KIND_SERVICE,
+	KDC_KIND_BUSINESS_VISIT, KDC_KIND_EINVOICE, KDC_KIND_BUSINESS_ACCOUNT,
+};
+
 const char *const stats_stmt_sql[Q_COUNT] = {
 	/* the device's team is the one of its latest event; ties broken by code
 	 * so that the order of folding never matters */
@@ -59,20 +64,27 @@ const char *const stats_stmt_sql[Q_COUNT] = {
 	             "ON CONFLICT(sid,khom,household) DO UPDATE SET visit_day=excluded.visit_day, "
 	             "reach_day=excluded.reach_day, surveyed=excluded.surveyed, declined=excluded.declined, "
 	             "not_home=excluded.not_home, last_attempt_ms=excluded.last_attempt_ms",
-	[Q_PERSON_GET] = "SELECT pid, accounts, acct_pay_day, last_pay_day FROM st_person "
+	[Q_PERSON_GET] = "SELECT pid, accounts, acct_pay_day, last_pay_day, use_day, eid_day, eiduse_day,"
+	                 " einv_day FROM st_person "
 	                 "WHERE sid=?1 AND khom=?2 AND household=?3 AND member=?4",
-	[Q_PERSON_INS] = "INSERT INTO st_person(sid,khom,household,member,accounts,acct_pay_day,last_pay_day) "
-	                 "VALUES(?1,?2,?3,?4,?5,?6,?7)",
-	[Q_PERSON_UPD] = "UPDATE st_person SET accounts=?2, acct_pay_day=?3, last_pay_day=?4 WHERE pid=?1",
+	[Q_PERSON_INS] = "INSERT INTO st_person(sid,khom,household,member,accounts,acct_pay_day,last_pay_day,"
+	                 "use_day,eid_day,eiduse_day,einv_day) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+	[Q_PERSON_UPD] = "UPDATE st_person SET accounts=?2, acct_pay_day=?3, last_pay_day=?4, use_day=?5, "
+	                 "eid_day=?6, eiduse_day=?7, einv_day=?8 WHERE pid=?1",
+	/* the first stored use on or after a day (a new, earlier e-identification) */
+	[Q_USE_FROM] = "SELECT MIN(day) FROM st_useday WHERE pid=?1 AND day>=?2",
 	[Q_SCOPE_INS] = "INSERT OR IGNORE INTO st_scope(sid,kind,code) VALUES(?1,?2,?3)",
 	[Q_SCOPE_UP] = "UPDATE st_scope SET ev_visit=ev_visit+?2, ev_account=ev_account+?3, "
 	               "ev_payment=ev_payment+?4, ev_service=ev_service+?5, pay_amount=pay_amount+?6, "
 	               "hh_visited=hh_visited+?7, hh_surveyed=hh_surveyed+?8, hh_reached=hh_reached+?9, "
 	               "acct_portal=acct_portal+?10, acct_vneid=acct_vneid+?11, acct_app=acct_app+?12, "
-	               "acct_payment=acct_payment+?13, latest_ms=COALESCE(MAX(latest_ms,?14),latest_ms,?14) "
+	               "acct_payment=acct_payment+?13, latest_ms=COALESCE(MAX(latest_ms,?14),latest_ms,?14), "
+	               "ev_bvisit=ev_bvisit+?15, ev_einvoice=ev_einvoice+?16, ev_baccount=ev_baccount+?17, "
+	               "biz_einvoice=biz_einvoice+?18, su_total=su_total+?19, su_eid=su_eid+?20 "
 	               "WHERE sid=?1",
 	[Q_SCOPE_GET] = "SELECT ev_visit, ev_account, ev_payment, ev_service, pay_amount, hh_visited, "
-	                "hh_surveyed, hh_reached, acct_portal, acct_vneid, acct_app, acct_payment, latest_ms "
+	                "hh_surveyed, hh_reached, acct_portal, acct_vneid, acct_app, acct_payment, latest_ms, "
+	                "ev_bvisit, ev_einvoice, ev_baccount, biz_einvoice, su_total, su_eid "
 	                "FROM st_scope WHERE sid=?1",
 	[Q_DAYS] = "SELECT day, kind, sub, n, amount FROM st_day WHERE sid=?1 AND day BETWEEN ?2 AND ?3",
 	[Q_HOURS] = "SELECT kind, SUM(n) FROM st_hour WHERE sid=?1 AND hour BETWEEN ?2 AND ?3 GROUP BY kind",
@@ -93,9 +105,9 @@ const char *const stats_stmt_sql[Q_COUNT] = {
 	/* changes when another connection commits (not for our own writes) */
 	[Q_DATA_VERSION] = "PRAGMA data_version",
 	/* events.voided: voided activity events (the partial index events_voided) */
-	[Q_VOIDED_WARD] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND kind<4",
-	[Q_VOIDED_KHOM] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND kind<4 AND khom=?1",
-	[Q_VOIDED_TEAM] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND kind<4 AND team=?1",
+	[Q_VOIDED_WARD] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND " KDC_KIND_ACTIVITY_SQL "",
+	[Q_VOIDED_KHOM] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND " KDC_KIND_ACTIVITY_SQL " AND khom=?1",
+	[Q_VOIDED_TEAM] = "SELECT COUNT(*) FROM events WHERE voided_by IS NOT NULL AND " KDC_KIND_ACTIVITY_SQL " AND team=?1",
 	/* the register change a rebuild reflects (st_meta register_lid) */
 	[Q_MAX_LID] = "SELECT COALESCE(MAX(lid),0) FROM register_log",
 };
@@ -114,6 +126,8 @@ static const struct {
 	               "insert st_payday", 3 },
 	[M_HIST] = { "INSERT INTO st_hist(sid,what,day,n) VALUES", "(?,?,?,?)",
 	             " ON CONFLICT(sid,what,day) DO UPDATE SET n=n+excluded.n", "write st_hist", 4 },
+	[M_USEDAY] = { "INSERT OR IGNORE INTO st_useday(pid,day) VALUES", "(?,?)", "",
+	               "insert st_useday", 2 },
 };
 
 static const char *const schema_sql =
@@ -128,7 +142,11 @@ static const char *const schema_sql =
 	" hh_reached INTEGER NOT NULL DEFAULT 0,"
 	" acct_portal INTEGER NOT NULL DEFAULT 0, acct_vneid INTEGER NOT NULL DEFAULT 0,"
 	" acct_app INTEGER NOT NULL DEFAULT 0, acct_payment INTEGER NOT NULL DEFAULT 0,"
-	" latest_ms INTEGER, UNIQUE(kind, code));"
+	" latest_ms INTEGER,"
+	" ev_bvisit INTEGER NOT NULL DEFAULT 0, ev_einvoice INTEGER NOT NULL DEFAULT 0,"
+	" ev_baccount INTEGER NOT NULL DEFAULT 0, biz_einvoice INTEGER NOT NULL DEFAULT 0,"
+	" su_total INTEGER NOT NULL DEFAULT 0, su_eid INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE(kind, code));"
 	"CREATE TABLE IF NOT EXISTS st_day(sid INTEGER NOT NULL, day INTEGER NOT NULL,"
 	" kind INTEGER NOT NULL, sub INTEGER NOT NULL, n INTEGER NOT NULL, amount INTEGER NOT NULL,"
 	" PRIMARY KEY(sid, day, kind, sub)) WITHOUT ROWID;"
@@ -144,7 +162,10 @@ static const char *const schema_sql =
 	"CREATE TABLE IF NOT EXISTS st_person(pid INTEGER PRIMARY KEY, sid INTEGER NOT NULL,"
 	" khom TEXT NOT NULL, household TEXT NOT NULL, member INTEGER NOT NULL,"
 	" accounts INTEGER NOT NULL, acct_pay_day INTEGER, last_pay_day INTEGER,"
+	" use_day INTEGER, eid_day INTEGER, eiduse_day INTEGER, einv_day INTEGER,"
 	" UNIQUE(sid, khom, household, member));"
+	"CREATE TABLE IF NOT EXISTS st_useday(pid INTEGER NOT NULL, day INTEGER NOT NULL,"
+	" PRIMARY KEY(pid, day)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS st_payday(sid INTEGER NOT NULL, day INTEGER NOT NULL,"
 	" pid INTEGER NOT NULL, PRIMARY KEY(sid, day, pid)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS st_hist(sid INTEGER NOT NULL, what INTEGER NOT NULL,"
@@ -372,6 +393,14 @@ struct c_person *stats__person_row(kdc_stats *s, const struct k_person *k, int *
 		c->acct_pay_day = sqlite3_column_int64(st, 2);
 		c->has_pay = sqlite3_column_type(st, 3) != SQLITE_NULL;
 		c->last_pay_day = sqlite3_column_int64(st, 3);
+		c->f.has_use = sqlite3_column_type(st, 4) != SQLITE_NULL;
+		c->f.use_day = sqlite3_column_int64(st, 4);
+		c->f.has_eid = sqlite3_column_type(st, 5) != SQLITE_NULL;
+		c->f.eid_day = sqlite3_column_int64(st, 5);
+		c->f.has_eiduse = sqlite3_column_type(st, 6) != SQLITE_NULL;
+		c->f.eiduse_day = sqlite3_column_int64(st, 6);
+		c->f.has_einv = sqlite3_column_type(st, 7) != SQLITE_NULL;
+		c->f.einv_day = sqlite3_column_int64(st, 7);
 	} else if (step != SQLITE_DONE) {
 		*rc = stats__dberr(s, step, "read st_person");
 		sqlite3_reset(st);
@@ -446,6 +475,33 @@ static int stats__prepare_multi(kdc_stats *s, char *err, size_t errlen)
 	return KDC_OK;
 }
 
+/* Schema 2 -> 3: st_person has four more columns (dropped, made anew),
+ * st_scope six (added, unless there already: its seq stays). */
+static int stats__migrate_3(kdc_stats *s)
+{
+	sqlite3_stmt *st = NULL;
+	int exists = 0, rc;
+
+	if ((rc = stats__exec(s, "DROP TABLE IF EXISTS st_person")) ||
+	    (rc = stats__table_exists(s, "st_scope", &exists)) || !exists)
+		return rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info('st_scope') WHERE name='su_eid'",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return stats__dberr(s, SQLITE_ERROR, "read st_scope");
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return KDC_OK;
+	if (rc != SQLITE_DONE)
+		return stats__dberr(s, rc, "read st_scope");
+	return stats__exec(s, "ALTER TABLE st_scope ADD COLUMN ev_bvisit INTEGER NOT NULL DEFAULT 0;"
+	                      "ALTER TABLE st_scope ADD COLUMN ev_einvoice INTEGER NOT NULL DEFAULT 0;"
+	                      "ALTER TABLE st_scope ADD COLUMN ev_baccount INTEGER NOT NULL DEFAULT 0;"
+	                      "ALTER TABLE st_scope ADD COLUMN biz_einvoice INTEGER NOT NULL DEFAULT 0;"
+	                      "ALTER TABLE st_scope ADD COLUMN su_total INTEGER NOT NULL DEFAULT 0;"
+	                      "ALTER TABLE st_scope ADD COLUMN su_eid INTEGER NOT NULL DEFAULT 0;");
+}
+
 /* Before the tables are created: when st_meta says an older schema, drops
  * the tables whose columns changed (schema_sql then creates them anew) and
  * sets *migrated; the caller rebuilds. Statements are not prepared yet, so
@@ -471,7 +527,9 @@ static int stats__migrate(kdc_stats *s, int *migrated)
 	if (rc == SQLITE_DONE || v >= STATS_SCHEMA)
 		return KDC_OK;
 	/* schema 1 -> 2: st_household has three more columns */
-	if ((rc = stats__exec(s, "DROP TABLE IF EXISTS st_household")))
+	if (v < 2 && (rc = stats__exec(s, "DROP TABLE IF EXISTS st_household")))
+		return rc;
+	if (v < 3 && (rc = stats__migrate_3(s)))
 		return rc;
 	*migrated = 1;
 	return KDC_OK;
@@ -572,6 +630,7 @@ kdc_stats *kdc_stats_open(sqlite3 *db, const struct kdc_profile *profile,
 	kdc_hmap_init(&s->persons, sizeof(struct k_person), sizeof(struct v_person));
 	kdc_hmap_init(&s->paydays, sizeof(struct k_payday), sizeof(struct v_payday));
 	kdc_hmap_init(&s->hists, sizeof(struct k_hist), sizeof(struct v_hist));
+	kdc_hmap_init(&s->usedays, sizeof(struct k_useday), sizeof(struct v_useday));
 	kdc_hmap_init(&s->hh_cache, sizeof(struct k_hh), sizeof(struct c_hh));
 	kdc_hmap_init(&s->person_cache, sizeof(struct k_person), sizeof(struct c_person));
 	kdc_hmap_init(&s->payday_cache, sizeof(struct k_pidday), sizeof(struct c_pidday));
@@ -633,6 +692,7 @@ void kdc_stats_free(kdc_stats *s)
 	kdc_hmap_free(&s->persons);
 	kdc_hmap_free(&s->paydays);
 	kdc_hmap_free(&s->hists);
+	kdc_hmap_free(&s->usedays);
 	kdc_hmap_free(&s->hh_cache);
 	kdc_hmap_free(&s->person_cache);
 	kdc_hmap_free(&s->payday_cache);
@@ -641,7 +701,26 @@ void kdc_stats_free(kdc_stats *s)
 	kdc_profile_free(s->own_profile);
 	free(s->den_hh);
 	free(s->den_people);
+	free(s->den_biz);
 	free(s);
+}
+
+int kdc_stats_set_businesses(kdc_stats *s, const int64_t *businesses)
+{
+	size_t n = s->profile->nkhoms;
+
+	if (!businesses) {
+		free(s->den_biz);
+		s->den_biz = NULL;
+	} else {
+		int64_t *b = s->den_biz ? s->den_biz : malloc((n ? n : 1) * sizeof *b);
+		if (!b)
+			return KDC_ERR_NOMEM;
+		memcpy(b, businesses, n * sizeof *b);
+		s->den_biz = b;
+	}
+	kdc_stats_touch(s);
+	return KDC_OK;
 }
 
 int kdc_stats_set_denominators(kdc_stats *s, const int64_t *households, const int64_t *people)

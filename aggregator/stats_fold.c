@@ -109,6 +109,56 @@ static void stats__invalidate_d0(struct scope *sc, int64_t day)
 		sc->d0_valid = 0;
 }
 
+static void stats__fact_min(int *has, int64_t *day, int64_t d)
+{
+	if (!*has || d < *day)
+		*day = d;
+	*has = 1;
+}
+
+/* A business event that states a fact of the business (a plain visit
+ * states none). */
+static int stats__business_fact(const struct kdc_event_row *r)
+{
+	return r->kind == KDC_KIND_EINVOICE || r->kind == KDC_KIND_BUSINESS_ACCOUNT ||
+	       (r->kind == KDC_KIND_BUSINESS_VISIT &&
+	        (r->flags & (KDC_FLAG_EINVOICE | KDC_FLAG_ONLINE_SERVICES)));
+}
+
+/* The online public service facts of a person or business (docs/stats.md,
+ * service_users_e_identified and businesses_using_einvoice): a use of a
+ * service (a person's service event, a business visit that saw it use
+ * them) on its day, with its own e-identification when the event says so;
+ * a business's e-identified account; e-invoices. */
+static int stats__fold_use(kdc_stats *s, const struct k_person *k, struct v_person *v,
+                           const struct kdc_event_row *r, int64_t day)
+{
+	int created;
+
+	if (r->kind == KDC_KIND_BUSINESS_ACCOUNT)
+		stats__fact_min(&v->f.has_eid, &v->f.eid_day, day);
+	if (r->kind == KDC_KIND_EINVOICE ||
+	    (r->kind == KDC_KIND_BUSINESS_VISIT && (r->flags & KDC_FLAG_EINVOICE)))
+		stats__fact_min(&v->f.has_einv, &v->f.einv_day, day);
+	if (r->kind == KDC_KIND_SERVICE ||
+	    (r->kind == KDC_KIND_BUSINESS_VISIT && (r->flags & KDC_FLAG_ONLINE_SERVICES))) {
+		struct k_useday ku;
+		struct v_useday *vu;
+
+		if (!v->f.has_use || day > v->f.use_day)
+			v->f.use_day = day;
+		v->f.has_use = 1;
+		memset(&ku, 0, sizeof ku);
+		ku.p = *k;
+		ku.day = day;
+		if (!(vu = kdc_hmap_get(&s->usedays, &ku, &created)))
+			return KDC_ERR_NOMEM;
+		if (r->kind == KDC_KIND_SERVICE && (r->flags & KDC_FLAG_VNEID))
+			vu->flagged = 1;
+	}
+	return KDC_OK;
+}
+
 /* Household and person facts go to the khóm's and the team's rows; the ward
  * mirrors the khóm's (see the top of stats_db.c). */
 static int stats__fold_entities(kdc_stats *s, const struct scope *sc, const struct kdc_event_row *r,
@@ -149,7 +199,7 @@ static int stats__fold_entities(kdc_stats *s, const struct scope *sc, const stru
 		}
 	}
 	if ((r->kind == KDC_KIND_ACCOUNT && r->subkind > 0 && r->subkind < NACCT) ||
-	    r->kind == KDC_KIND_PAYMENT) {
+	    r->kind == KDC_KIND_PAYMENT || r->kind == KDC_KIND_SERVICE || stats__business_fact(r)) {
 		struct k_person k;
 		struct v_person *v;
 
@@ -161,6 +211,10 @@ static int stats__fold_entities(kdc_stats *s, const struct scope *sc, const stru
 		if (!(v = kdc_hmap_get(&s->persons, &k, &created)))
 			return KDC_ERR_NOMEM;
 		v->scope = scope;
+		if (r->kind != KDC_KIND_PAYMENT && r->kind != KDC_KIND_ACCOUNT)
+			return stats__fold_use(s, &k, v, r, day);
+		if (r->kind == KDC_KIND_ACCOUNT && r->subkind == ACCT_VNEID)
+			stats__fact_min(&v->f.has_eid, &v->f.eid_day, day);
 		if (r->kind == KDC_KIND_ACCOUNT) {
 			v->bits |= 1u << r->subkind;
 			if (r->subkind == ACCT_PAYMENT && (!v->has_acct_pay || day < v->acct_pay_day)) {
@@ -196,7 +250,7 @@ static int stats__fold_row(kdc_stats *s, const struct kdc_event_row *r)
 	size_t ki;
 	int rc;
 
-	if (r->kind < 0 || r->kind >= NKIND) {
+	if (!kdc_kind_is_activity(r->kind)) {
 		kdc_debug("stats: event of unknown kind %d ignored", r->kind);
 		return KDC_OK;
 	}
@@ -348,17 +402,159 @@ static int stats__flush_households(kdc_stats *s, struct scope *ward)
 	return KDC_OK;
 }
 
-static int stats__flush_persons(kdc_stats *s, struct scope *ward)
+/* The facts of a person after the batch (but the first e-identified use,
+ * which needs the batch's uses, stats__flush_uses): old ones merged with the
+ * batch's. An earlier e-identification may make a stored use e-identified:
+ * the first stored one on or after it is read back. */
+static int stats__merge_facts(kdc_stats *s, const struct c_person *c, struct facts *b)
+{
+	const struct facts *o = &c->f;
+	struct facts n = *o;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (b->has_use && (!n.has_use || b->use_day > n.use_day))
+		n.use_day = b->use_day;
+	n.has_use |= b->has_use;
+	if (b->has_eid)
+		stats__fact_min(&n.has_eid, &n.eid_day, b->eid_day);
+	if (b->has_einv)
+		stats__fact_min(&n.has_einv, &n.einv_day, b->einv_day);
+	if (c->found && o->has_use && n.has_eid && (!o->has_eid || n.eid_day < o->eid_day)) {
+		st = stats__stmt(s, Q_USE_FROM);
+		sqlite3_bind_int64(st, 1, c->pid);
+		sqlite3_bind_int64(st, 2, n.eid_day);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+			stats__fact_min(&n.has_eiduse, &n.eiduse_day, sqlite3_column_int64(st, 0));
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return stats__dberr(s, rc, "read st_useday");
+	}
+	*b = n;
+	return KDC_OK;
+}
+
+/* The batch's uses: e-identified when the use says so or the person's
+ * e-identification (as merged) is on or before its day. */
+static void stats__flush_uses(kdc_stats *s)
+{
+	for (size_t i = 0; i < s->usedays.len; i++) {
+		const struct k_useday *k = KDC_HMAP_KEY(&s->usedays, i);
+		const struct v_useday *u = KDC_HMAP_VAL(&s->usedays, i);
+		struct v_person *v = kdc_hmap_find(&s->persons, &k->p);
+
+		if (v && (u->flagged || (v->f.has_eid && k->day >= v->f.eid_day)))
+			stats__fact_min(&v->f.has_eiduse, &v->f.eiduse_day, k->day);
+	}
+}
+
+static int stats__facts_differ(const struct facts *a, const struct facts *b)
+{
+	return a->has_use != b->has_use || a->has_eid != b->has_eid ||
+	       a->has_eiduse != b->has_eiduse || a->has_einv != b->has_einv ||
+	       (a->has_use && a->use_day != b->use_day) || (a->has_eid && a->eid_day != b->eid_day) ||
+	       (a->has_eiduse && a->eiduse_day != b->eiduse_day) ||
+	       (a->has_einv && a->einv_day != b->einv_day);
+}
+
+static void stats__bind_facts(sqlite3_stmt *st, int i, const struct facts *f)
+{
+	bind_opt_day(st, i, f->has_use, f->use_day);
+	bind_opt_day(st, i + 1, f->has_eid, f->eid_day);
+	bind_opt_day(st, i + 2, f->has_eiduse, f->eiduse_day);
+	bind_opt_day(st, i + 3, f->has_einv, f->einv_day);
+}
+
+/* The counters and histograms of the facts that changed. */
+static int stats__bump_facts(kdc_stats *s, struct scope *sc, struct scope *ward,
+                             const struct facts *o, const struct facts *n)
+{
+	int rc;
+
+	if (n->has_use && !o->has_use)
+		BUMP(sc, ward, su_total);
+	if (n->has_eiduse && !o->has_eiduse)
+		BUMP(sc, ward, su_eid);
+	if (n->has_einv && !o->has_einv)
+		BUMP(sc, ward, biz_einvoice);
+	if ((rc = stats__hist_move(s, sc, ward, HIST_EIDUSE, o->has_eiduse, o->eiduse_day,
+	                           n->has_eiduse, n->eiduse_day)) ||
+	    (rc = stats__hist_move(s, sc, ward, HIST_EINVOICE, o->has_einv, o->einv_day,
+	                           n->has_einv, n->einv_day)))
+		return rc;
+	return KDC_OK;
+}
+
+/* Rows of a batch keyed by person id, written once the ids are known. */
+static int stats__flush_days(kdc_stats *s)
 {
 	struct multi_buf b;
+	int rc;
 
+	b.id = M_PAYDAY;
+	b.nrows = 0;
+	for (size_t i = 0; i < s->paydays.len; i++) {
+		const struct k_payday *k = KDC_HMAP_KEY(&s->paydays, i);
+		const struct v_person *p = kdc_hmap_find(&s->persons, &k->p);
+		struct k_pidday kd;
+		int64_t row[3];
+		int created;
+
+		if (!p)
+			return KDC_ERR_DB;
+		memset(&kd, 0, sizeof kd);
+		kd.pid = p->pid;
+		kd.day = k->day;
+		if (!stats__cache_get(&s->payday_cache, &kd, &created))
+			return KDC_ERR_NOMEM;
+		if (!created)
+			continue; /* the row is there already */
+		row[0] = k->p.sid;
+		row[1] = k->day;
+		row[2] = p->pid;
+		if ((rc = stats__multi_add(s, &b, row)))
+			return rc;
+	}
+	if ((rc = stats__multi_end(s, &b)))
+		return rc;
+	b.id = M_USEDAY;
+	for (size_t i = 0; i < s->usedays.len; i++) {
+		const struct k_useday *k = KDC_HMAP_KEY(&s->usedays, i);
+		const struct v_person *p = kdc_hmap_find(&s->persons, &k->p);
+		int64_t row[2];
+
+		if (!p)
+			return KDC_ERR_DB;
+		row[0] = p->pid;
+		row[1] = k->day;
+		if ((rc = stats__multi_add(s, &b, row)))
+			return rc;
+	}
+	return stats__multi_end(s, &b);
+}
+
+static int stats__flush_persons(kdc_stats *s, struct scope *ward)
+{
+	int rc;
+
+	for (size_t i = 0; i < s->persons.len; i++) {
+		struct v_person *v = KDC_HMAP_VAL(&s->persons, i);
+		struct c_person *c;
+
+		if (!(c = stats__person_row(s, KDC_HMAP_KEY(&s->persons, i), &rc)) ||
+		    (rc = stats__merge_facts(s, c, &v->f)))
+			return rc;
+	}
+	stats__flush_uses(s);
 	for (size_t i = 0; i < s->persons.len; i++) {
 		const struct k_person *k = KDC_HMAP_KEY(&s->persons, i);
 		struct v_person *v = KDC_HMAP_VAL(&s->persons, i);
 		struct scope *sc = &s->scopes[v->scope];
 		struct c_person *c;
+		struct facts old_f;
 		sqlite3_stmt *st;
-		int found, had_acct, had_pay, has_acct, has_pay, rc;
+		int found, had_acct, had_pay, has_acct, has_pay;
 		uint32_t old_bits, bits;
 		int64_t old_acct, old_pay, new_acct, new_pay;
 
@@ -370,6 +566,7 @@ static int stats__flush_persons(kdc_stats *s, struct scope *ward)
 		old_acct = c->acct_pay_day;
 		had_pay = c->has_pay;
 		old_pay = c->last_pay_day;
+		old_f = c->f;
 
 		bits = old_bits | v->bits;
 		has_acct = had_acct || v->has_acct_pay;
@@ -388,17 +585,19 @@ static int stats__flush_persons(kdc_stats *s, struct scope *ward)
 			sqlite3_bind_int64(st, 5, bits);
 			bind_opt_day(st, 6, has_acct, new_acct);
 			bind_opt_day(st, 7, has_pay, new_pay);
+			stats__bind_facts(st, 8, &v->f);
 			if ((rc = stats__run(s, st, "insert st_person")))
 				return rc;
 			c->found = 1;
 			c->pid = sqlite3_last_insert_rowid(s->db);
 		} else if (bits != old_bits || has_acct != had_acct || has_pay != had_pay ||
-		           new_acct != old_acct || new_pay != old_pay) {
+		           new_acct != old_acct || new_pay != old_pay || stats__facts_differ(&old_f, &v->f)) {
 			st = stats__stmt(s, Q_PERSON_UPD);
 			sqlite3_bind_int64(st, 1, c->pid);
 			sqlite3_bind_int64(st, 2, bits);
 			bind_opt_day(st, 3, has_acct, new_acct);
 			bind_opt_day(st, 4, has_pay, new_pay);
+			stats__bind_facts(st, 5, &v->f);
 			if ((rc = stats__run(s, st, "update st_person")))
 				return rc;
 		}
@@ -407,40 +606,18 @@ static int stats__flush_persons(kdc_stats *s, struct scope *ward)
 		c->acct_pay_day = has_acct ? new_acct : 0;
 		c->has_pay = has_pay;
 		c->last_pay_day = has_pay ? new_pay : 0;
+		c->f = v->f;
 		v->pid = c->pid;
 		for (int kind = 1; kind < NACCT; kind++)
 			if ((bits & (1u << kind)) && !(old_bits & (1u << kind)))
 				BUMP(sc, ward, acct[kind]);
 		if ((rc = stats__hist_move(s, sc, ward, HIST_PAYACCT, had_acct, old_acct, has_acct, new_acct)) ||
 		    (rc = stats__hist_move(s, sc, ward, HIST_LASTPAY, had_acct && had_pay, old_pay,
-		                           has_acct && has_pay, new_pay)))
+		                           has_acct && has_pay, new_pay)) ||
+		    (rc = stats__bump_facts(s, sc, ward, &old_f, &v->f)))
 			return rc;
 	}
-	b.id = M_PAYDAY;
-	b.nrows = 0;
-	for (size_t i = 0; i < s->paydays.len; i++) {
-		const struct k_payday *k = KDC_HMAP_KEY(&s->paydays, i);
-		const struct v_person *p = kdc_hmap_find(&s->persons, &k->p);
-		struct k_pidday kd;
-		int64_t row[3];
-		int rc, created;
-
-		if (!p)
-			return KDC_ERR_DB;
-		memset(&kd, 0, sizeof kd);
-		kd.pid = p->pid;
-		kd.day = k->day;
-		if (!stats__cache_get(&s->payday_cache, &kd, &created))
-			return KDC_ERR_NOMEM;
-		if (!created)
-			continue; /* the row is there already */
-		row[0] = k->p.sid;
-		row[1] = k->day;
-		row[2] = p->pid;
-		if ((rc = stats__multi_add(s, &b, row)))
-			return rc;
-	}
-	return stats__multi_end(s, &b);
+	return stats__flush_days(s);
 }
 
 static int stats__flush_counters(kdc_stats *s)
@@ -508,7 +685,7 @@ static int stats__flush_counters(kdc_stats *s)
 			return rc;
 		st = stats__stmt(s, Q_SCOPE_UP);
 		sqlite3_bind_int64(st, 1, sc->sid);
-		for (int k = 0; k < NKIND; k++)
+		for (int k = 0; k < KDC_KIND_COUNT; k++)
 			sqlite3_bind_int64(st, 2 + k, d->ev[k]);
 		sqlite3_bind_int64(st, 6, d->pay_amount);
 		sqlite3_bind_int64(st, 7, d->hh_visited);
@@ -517,6 +694,12 @@ static int stats__flush_counters(kdc_stats *s)
 		for (int k = 1; k < NACCT; k++)
 			sqlite3_bind_int64(st, 9 + k, d->acct[k]);
 		bind_opt_day(st, 14, d->has_latest, d->latest_ms);
+		sqlite3_bind_int64(st, 15, d->ev[KDC_KIND_BUSINESS_VISIT]);
+		sqlite3_bind_int64(st, 16, d->ev[KDC_KIND_EINVOICE]);
+		sqlite3_bind_int64(st, 17, d->ev[KDC_KIND_BUSINESS_ACCOUNT]);
+		sqlite3_bind_int64(st, 18, d->biz_einvoice);
+		sqlite3_bind_int64(st, 19, d->su_total);
+		sqlite3_bind_int64(st, 20, d->su_eid);
 		if ((rc = stats__run(s, st, "update st_scope")))
 			return rc;
 	}
@@ -532,6 +715,7 @@ static void stats__batch_reset(kdc_stats *s)
 	kdc_hmap_clear(&s->persons);
 	kdc_hmap_clear(&s->paydays);
 	kdc_hmap_clear(&s->hists);
+	kdc_hmap_clear(&s->usedays);
 	for (size_t i = 0; i < s->nscopes; i++) {
 		s->scopes[i].touched = 0;
 		memset(&s->scopes[i].delta, 0, sizeof s->scopes[i].delta);

@@ -27,15 +27,23 @@
 #include "stats.h"
 
 /* 2: st_household keeps declined, not_home (attempts) and last_attempt_ms
- * for the worklists; an older database is rebuilt at open */
-#define STATS_SCHEMA 2
+ * for the worklists; 3: st_person keeps the facts of online public service
+ * use and e-invoices (also for businesses, member 0), st_useday, and st_scope
+ * the business events and the two indicators; an older database is rebuilt
+ * at open */
+#define STATS_SCHEMA 3
 #define SERIES_DAYS 60
 #define REEVAL_MS 60000     /* windows are re-checked at least this often */
 #define REBUILD_CHUNK 1024
-#define NKIND KDC_KIND_COUNT
+/* Arrays by event kind: every kind number has a slot, the activities
+ * (kdc_kind_is_activity) use theirs; stats_kinds lists them. */
+#define NKIND KDC_KIND_ALL
+#define NACT 7
+extern const int stats_kinds[NACT];
 #define NACCT (KDC_SNAP_NACCOUNT + 1) /* AccountKind 1..4 */
 #define NSVC (KDC_SNAP_NSERVICE + 1)  /* ServiceKind 1..5 */
 #define ACCT_PAYMENT KDC__V1__ACCOUNT_KIND__ACCOUNT_KIND_PAYMENT
+#define ACCT_VNEID KDC__V1__ACCOUNT_KIND__ACCOUNT_KIND_VNEID_LEVEL2
 #define OUTCOME_SURVEYED KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_SURVEYED
 #define OUTCOME_NOT_HOME KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_NOT_HOME
 #define OUTCOME_DECLINED KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_DECLINED
@@ -49,6 +57,8 @@ enum hist_what {
 	HIST_REACH,       /* households by the day of their first account */
 	HIST_PAYACCT,     /* people by the day of their first payment account */
 	HIST_LASTPAY,     /* payment-account holders by the day of their last payment */
+	HIST_EIDUSE,      /* service users by the day of their first e-identified use */
+	HIST_EINVOICE,    /* businesses by the day they were first known to issue e-invoices */
 };
 
 /* Copies a code (cut at KDC_CODE_MAX chars) into a KDC_CODE_MAX + 1 buffer
@@ -78,7 +88,18 @@ struct v_hh { int64_t visit_day, reach_day, not_home, last_attempt_ms;
 	int has_visit, has_reach, surveyed, declined; uint32_t scope; };
 struct k_person { int64_t sid; char khom[KDC_CODE_MAX + 1]; char household[KDC_CODE_MAX + 1];
 	char pad[2]; int32_t member; };
-struct v_person { int64_t pid, acct_pay_day, last_pay_day; uint32_t bits, scope; int has_acct_pay, has_pay; };
+/* Service use (docs/stats.md, service_users_e_identified): a person's
+ * ServiceUsed or a business's visit that saw it use online public services,
+ * on use_day (the latest); eid_day: the first day of an e-identification
+ * (a VNeID level 2 account, a business account); eiduse_day: the first day of
+ * an e-identified use; einv_day: a business's first day known to issue
+ * e-invoices. */
+struct facts {
+	int64_t use_day, eid_day, eiduse_day, einv_day;
+	int has_use, has_eid, has_eiduse, has_einv;
+};
+struct v_person { int64_t pid, acct_pay_day, last_pay_day; uint32_t bits, scope; int has_acct_pay, has_pay;
+	struct facts f; };
 struct k_payday { struct k_person p; int64_t day; };
 struct v_payday { int64_t unused; };
 struct k_hist { int64_t sid, day; int32_t what, pad; };
@@ -91,8 +112,13 @@ struct c_person {
 	int64_t pid, acct_pay_day, last_pay_day;
 	uint32_t bits;
 	int found, has_acct, has_pay;
+	struct facts f;
 };
 struct k_pidday { int64_t pid, day; };
+/* A use of an online public service in a batch: flagged when the use
+ * itself was e-identified (ServiceUsed.vneid_level2). */
+struct k_useday { struct k_person p; int64_t day; };
+struct v_useday { int flagged; };
 struct c_pidday { int64_t unused; };
 
 /* Entries per cache; a fuller cache is dropped and refills (a very large
@@ -107,6 +133,7 @@ struct counters {
 	int64_t pay_amount;
 	int64_t hh_visited, hh_surveyed, hh_reached;
 	int64_t acct[NACCT];
+	int64_t biz_einvoice, su_total, su_eid; /* businesses using e-invoices; service users, e-identified */
 	int64_t latest_ms;
 	int has_latest;
 };
@@ -138,7 +165,7 @@ enum stmt_id {
 	Q_PERSON_UPD, Q_SCOPE_INS, Q_SCOPE_UP, Q_SCOPE_GET,
 	Q_DAYS, Q_HOURS, Q_DEVICES, Q_HIST_FROM, Q_REGULAR_AT, Q_REGULAR_AT_WARD,
 	Q_SEQ_SET, Q_META_GET, Q_META_SET, Q_META_ADD, Q_DATA_VERSION,
-	Q_VOIDED_WARD, Q_VOIDED_KHOM, Q_VOIDED_TEAM, Q_MAX_LID,
+	Q_VOIDED_WARD, Q_VOIDED_KHOM, Q_VOIDED_TEAM, Q_MAX_LID, Q_USE_FROM,
 	Q_COUNT
 };
 
@@ -151,7 +178,7 @@ extern const char *const stats_stmt_sql[Q_COUNT];
  * form. */
 #define MULTI_ROWS 32
 #define MULTI_MAX_COLS 6
-enum multi_id { M_DAY, M_HOUR, M_PAYDAY, M_HIST, M_COUNT };
+enum multi_id { M_DAY, M_HOUR, M_PAYDAY, M_HIST, M_USEDAY, M_COUNT };
 
 /* Rows queued for one multi-row statement. */
 struct multi_buf {
@@ -174,7 +201,7 @@ struct kdc_stats {
 	int64_t rejected_total;
 	uint64_t rebuilds;                  /* kdc_stats_rebuilds */
 	/* per-batch accumulators */
-	struct kdc_hmap days, hours, devs, hhs, persons, paydays, hists;
+	struct kdc_hmap days, hours, devs, hhs, persons, paydays, hists, usedays;
 	/* caches of what the tables hold (writer thread; see the top) */
 	struct kdc_hmap hh_cache, person_cache, payday_cache;
 	int cache_stale;                    /* set by the rollback hook */
@@ -182,6 +209,7 @@ struct kdc_stats {
 	/* denominators per profile khóm from the register (kdc_stats_set_denominators);
 	 * NULL: the profile's */
 	int64_t *den_hh, *den_people;
+	int64_t *den_biz;   /* businesses per profile khóm (kdc_stats_set_businesses); NULL: the profile's */
 };
 
 /* A device of a snapshot: seen in the scope, or given to one of its teams
@@ -204,7 +232,7 @@ struct snapshot {
 	int64_t pay30_n, pay30_amount;
 	int64_t series[NKIND][SERIES_DAYS];
 	int64_t regular_now;
-	int64_t hh_total, people_total;
+	int64_t hh_total, people_total, biz_total;
 	int64_t voided;             /* activity events of the scope taken out by a void */
 	/* each target's indicator: value now, denominator, value KDC_PACE_DAYS ago */
 	struct { int64_t value, denom, then; } ind[KDC_IND_COUNT];

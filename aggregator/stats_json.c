@@ -76,14 +76,20 @@ static void stats__fields(const kdc_stats *s, const struct snapshot *sn, int64_t
 	for (int k = 1; k < NACCT; k++)
 		v[KDC_SF_ACCOUNT + k - 1] = sn->c.acct[k];
 	v[KDC_SF_STORED] = 0;
-	for (int k = 0; k < NKIND; k++) {
-		int64_t *e = &v[KDC_SF_EVENTS + k * KDC_SNAP_NWINDOW];
+	for (int i = 0; i < NACT; i++) {
+		int k = stats_kinds[i];
+		int64_t *e = &v[k < KDC_KIND_COUNT ? KDC_SF_EVENTS + k * KDC_SNAP_NWINDOW :
+		                KDC_SF_BIZ_EVENTS + (k - KDC_KIND_BUSINESS_VISIT) * KDC_SNAP_NWINDOW];
 		e[KDC_SNAP_W24H] = sn->ev24[k];
 		e[KDC_SNAP_W7D] = sn->ev7[k];
 		e[KDC_SNAP_W30D] = sn->ev30[k];
 		e[KDC_SNAP_WTOTAL] = sn->c.ev[k];
 		v[KDC_SF_STORED] += sn->c.ev[k];
 	}
+	v[KDC_SF_BIZ_TOTAL] = sn->biz_total;
+	v[KDC_SF_BIZ_EINVOICE] = sn->c.biz_einvoice;
+	v[KDC_SF_SU_TOTAL] = sn->c.su_total;
+	v[KDC_SF_SU_EID] = sn->c.su_eid;
 	for (int k = 1; k < NSVC; k++)
 		v[KDC_SF_SERVICES + k - 1] = sn->svc30[k];
 	v[KDC_SF_PAY_COUNT_30D] = sn->pay30_n;
@@ -130,7 +136,8 @@ cJSON *stats__render(const kdc_stats *s, const struct scope *sc, const struct sn
 		goto cleanup;
 	kdc_json_day(o, "start", sn->today - (SERIES_DAYS - 1));
 	kdc_json_int(o, "days", SERIES_DAYS);
-	for (int k = 0; k < NKIND; k++) {
+	for (int i = 0; i < NACT; i++) {
+		int k = stats_kinds[i];
 		if (!(e = cJSON_AddArrayToObject(o, kdc_kind_name(k))))
 			goto cleanup;
 		for (int d = 0; d < SERIES_DAYS; d++) {

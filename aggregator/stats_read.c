@@ -21,7 +21,7 @@ static int stats__read_counters(kdc_stats *s, int64_t sid, struct counters *c)
 	sqlite3_bind_int64(st, 1, sid);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		for (int k = 0; k < NKIND; k++)
+		for (int k = 0; k < KDC_KIND_COUNT; k++)
 			c->ev[k] = sqlite3_column_int64(st, k);
 		c->pay_amount = sqlite3_column_int64(st, 4);
 		c->hh_visited = sqlite3_column_int64(st, 5);
@@ -31,6 +31,12 @@ static int stats__read_counters(kdc_stats *s, int64_t sid, struct counters *c)
 			c->acct[k] = sqlite3_column_int64(st, 7 + k);
 		c->has_latest = sqlite3_column_type(st, 12) != SQLITE_NULL;
 		c->latest_ms = sqlite3_column_int64(st, 12);
+		c->ev[KDC_KIND_BUSINESS_VISIT] = sqlite3_column_int64(st, 13);
+		c->ev[KDC_KIND_EINVOICE] = sqlite3_column_int64(st, 14);
+		c->ev[KDC_KIND_BUSINESS_ACCOUNT] = sqlite3_column_int64(st, 15);
+		c->biz_einvoice = sqlite3_column_int64(st, 16);
+		c->su_total = sqlite3_column_int64(st, 17);
+		c->su_eid = sqlite3_column_int64(st, 18);
 	}
 	sqlite3_reset(st);
 	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? KDC_OK : stats__dberr(s, rc, "read st_scope");
@@ -128,28 +134,29 @@ int stats__regular_at(kdc_stats *s, struct scope *sc, int64_t d0, int window, in
 
 /* Households and people 15+ of profile khóm i: the register's when the
  * writer set them (kdc_stats_set_denominators), else the profile's. */
-static void stats__khom_denom(const kdc_stats *s, size_t i, int64_t *hh, int64_t *people)
+static void stats__khom_denom(const kdc_stats *s, size_t i, struct snapshot *sn)
 {
 	const struct kdc_profile *p = s->profile;
 
-	*hh += s->den_hh ? s->den_hh[i] : p->khoms[i].households;
-	*people += s->den_people ? s->den_people[i] : p->khoms[i].people_15plus;
+	sn->hh_total += s->den_hh ? s->den_hh[i] : p->khoms[i].households;
+	sn->people_total += s->den_people ? s->den_people[i] : p->khoms[i].people_15plus;
+	sn->biz_total += s->den_biz ? s->den_biz[i] : p->khoms[i].businesses;
 }
 
 static void stats__denominators(const kdc_stats *s, const struct scope *sc, struct snapshot *sn)
 {
 	const struct kdc_profile *p = s->profile;
 
-	sn->hh_total = sn->people_total = 0;
+	sn->hh_total = sn->people_total = sn->biz_total = 0;
 	if (sc->kind == SCOPE_WARD) {
 		for (size_t i = 0; i < p->nkhoms; i++)
-			stats__khom_denom(s, i, &sn->hh_total, &sn->people_total);
+			stats__khom_denom(s, i, sn);
 	} else if (sc->kind == SCOPE_KHOM && sc->pidx >= 0) {
-		stats__khom_denom(s, (size_t)sc->pidx, &sn->hh_total, &sn->people_total);
+		stats__khom_denom(s, (size_t)sc->pidx, sn);
 	} else if (sc->kind == SCOPE_TEAM && sc->pidx >= 0) {
 		const struct kdc_profile_team *t = &p->teams[sc->pidx];
 		for (size_t i = 0; i < t->nkhoms; i++)
-			stats__khom_denom(s, t->khoms[i], &sn->hh_total, &sn->people_total);
+			stats__khom_denom(s, t->khoms[i], sn);
 	}
 }
 
@@ -199,6 +206,18 @@ static int stats__read_indicators(kdc_stats *s, struct scope *sc, struct snapsho
 			value = sn->regular_now;
 			denom = sn->people_total;
 			rc = stats__regular_at(s, sc, d0, p->regular_window_days, &then);
+			break;
+		case KDC_IND_SERVICE_USERS_E_IDENTIFIED:
+			value = sn->c.su_eid;
+			denom = sn->c.su_total;
+			rc = stats__hist_from(s, sc->sid, HIST_EIDUSE, d0 + 1, &after);
+			then = value - after;
+			break;
+		case KDC_IND_BUSINESSES_USING_EINVOICE:
+			value = sn->c.biz_einvoice;
+			denom = sn->biz_total;
+			rc = stats__hist_from(s, sc->sid, HIST_EINVOICE, d0 + 1, &after);
+			then = value - after;
 			break;
 		default:
 			continue;

@@ -33,11 +33,13 @@ static int stats__refold(kdc_stats *s, sqlite3 *src, int64_t from_ms, int64_t un
 	if (!rows)
 		return KDC_ERR_NOMEM;
 	kdc_event_row_columns(cols, sizeof cols);
-	snprintf(sql, sizeof sql, "SELECT %s FROM events WHERE kind < %d AND voided_by IS NULL"
-	         " AND occurred_ms >= ?1 AND occurred_ms < ?2"
+	/* the counted events (docs/stats.md): activities, not voided, and of an
+	 * active register entry when the ward has a register */
+	snprintf(sql, sizeof sql, "SELECT %s FROM events WHERE " KDC_KIND_ACTIVITY_SQL
+	         " AND voided_by IS NULL AND occurred_ms >= ?1 AND occurred_ms < ?2"
 	         " AND (NOT EXISTS (SELECT 1 FROM register) OR EXISTS (SELECT 1 FROM register r"
 	         " WHERE r.khom = events.khom AND r.household = events.household"
-	         " AND r.retired_ms IS NULL)) ORDER BY occurred_ms, id", cols, KDC_KIND_COUNT);
+	         " AND r.retired_ms IS NULL)) ORDER BY occurred_ms, id", cols);
 	if (sqlite3_prepare_v2(src, sql, -1, &st, NULL) != SQLITE_OK) {
 		kdc_error("stats: read events: %s", sqlite3_errmsg(src));
 		rc = KDC_ERR_DB;
@@ -133,10 +135,11 @@ int kdc_stats_rebuild(kdc_stats *s)
 		return rc;
 	if ((rc = stats__exec(s, "DELETE FROM st_day; DELETE FROM st_hour; DELETE FROM st_device;"
 	                         "DELETE FROM st_household; DELETE FROM st_person; DELETE FROM st_payday;"
-	                         "DELETE FROM st_hist;"
+	                         "DELETE FROM st_hist; DELETE FROM st_useday;"
 	                         "UPDATE st_scope SET ev_visit=0, ev_account=0, ev_payment=0, ev_service=0,"
 	                         " pay_amount=0, hh_visited=0, hh_surveyed=0, hh_reached=0, acct_portal=0,"
-	                         " acct_vneid=0, acct_app=0, acct_payment=0, latest_ms=NULL;")))
+	                         " acct_vneid=0, acct_app=0, acct_payment=0, latest_ms=NULL, ev_bvisit=0,"
+	                         " ev_einvoice=0, ev_baccount=0, biz_einvoice=0, su_total=0, su_eid=0;")))
 		goto fail;
 	stats__cache_drop(s);
 	if ((rc = stats__refold(s, s->db, INT64_MIN, INT64_MAX, INT64_MAX, &total)))

@@ -93,6 +93,13 @@ static const char *const store_migrations[KDC_STORE_SCHEMA_VERSION] = {
 	" by TEXT NOT NULL, at_ms INTEGER NOT NULL,"
 	" reason TEXT,"                       /* reopen: why */
 	" sha256 TEXT NOT NULL);",            /* the figures closed or given up */
+	/* 4 -> 5: a register entry is a household (0) or a business (1): a
+	 * household business or an enterprise; entries made before are
+	 * households */
+	"ALTER TABLE register ADD COLUMN business INTEGER NOT NULL DEFAULT 0;",
+	/* 5 -> 6: what a business visit saw and whether a service was used with
+	 * VNeID level 2 (KDC_FLAG_*) */
+	"ALTER TABLE events ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* The insert of one row and of KDC_STORE_ROWS_PER_INSERT rows are written

@@ -24,7 +24,7 @@
 #include "event_row.h"
 
 /* The schema version this build creates and understands. */
-#define KDC_STORE_SCHEMA_VERSION 4
+#define KDC_STORE_SCHEMA_VERSION 6
 /* Rejected payloads are kept up to this many bytes (payload_len keeps the
  * full length): an event is at most 4 KiB, so this shows all of any event
  * and the start of anything larger. */

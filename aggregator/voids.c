@@ -71,9 +71,9 @@ int reg__void(kdc_register *r, const kdc_event_pb *ev, const struct kdc_event_ro
 	if (src != SQLITE_ROW && src != SQLITE_DONE)
 		return reg__fail(r, src, "read void target");
 	if (found) {
-		if (kind >= KDC_KIND_COUNT) {
-			snprintf(v->detail, sizeof v->detail, "event %s is %s: only a visit, an account, "
-			         "a payment or a service can be voided", id,
+		if (!kdc_kind_is_activity(kind)) {
+			snprintf(v->detail, sizeof v->detail, "event %s is %s: only an activity (a visit, "
+			         "an account, a payment, a service or a business's) can be voided", id,
 			         kind == KDC_KIND_VOID ? "itself a void" : "a household addition");
 			v->reason = KDC__V1__REJECT_REASON__REJECT_REASON_VOID_REFUSED;
 			return KDC_OK;
@@ -176,8 +176,9 @@ int kdc_register_arrived(kdc_register *r, const struct kdc_event_row *row, int *
 		const char *why = NULL;
 		int state = VOID_APPLIED, src;
 
-		if (row->kind >= KDC_KIND_COUNT)
-			why = "the event is not a visit, an account, a payment or a service";
+		if (!kdc_kind_is_activity(row->kind))
+			why = "the event is not an activity (a visit, an account, a payment, a service "
+			      "or a business's)";
 		else if (team[0] && strcmp(team, row->team) != 0)
 			why = "the event is of another team";
 		else if (has_event && (strcmp(khom, row->khom) != 0 || strcmp(hh, row->household) != 0))

@@ -76,12 +76,15 @@ enum wl_stmt {
 static const char *const wl_sql[W_COUNT] = {
 	[W_REGISTER] = WL_KHOM_SID
 	               "hh(household, people, field) AS (SELECT household, people_15plus,"
-	               " source='field' FROM register WHERE khom=?1 AND retired_ms IS NULL)"
+	               " source='field' FROM register WHERE khom=?1 AND retired_ms IS NULL"
+	               " AND business=0)" /* the worklist is of households */
 	               " SELECT hh.household, hh.people, hh.field," WL_FACTS,
+	/* people with an account or a payment: a person's service use alone or a
+	 * business's facts (member 0) put no household on the list */
 	[W_SEEN] = WL_KHOM_SID
 	           "hh(household) AS (SELECT household FROM st_household WHERE sid=(SELECT sid FROM k)"
 	           " AND khom=?1 UNION SELECT household FROM st_person WHERE sid=(SELECT sid FROM k)"
-	           " AND khom=?1)"
+	           " AND khom=?1 AND (accounts<>0 OR last_pay_day IS NOT NULL))"
 	           " SELECT hh.household, NULL, 0," WL_FACTS,
 	[W_HAS_REGISTER] = "SELECT EXISTS(SELECT 1 FROM register)",
 	[W_LID] = "SELECT COALESCE(MAX(lid), 0) FROM register_log",

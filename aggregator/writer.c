@@ -378,7 +378,7 @@ static int writer__one(kdc_writer *w, const struct kdc_ingest_msg *m, struct wri
 	row = &w->rows[*nvalid];
 	kdc_event_row_from_pb(row, ev);
 	row->received_ms = now;
-	if (row->kind >= KDC_KIND_COUNT) {
+	if (!kdc_kind_is_activity(row->kind)) {
 		rc = writer__special(w, m, o, ev, now, nvalid, nrej);
 		goto cleanup;
 	}
@@ -655,6 +655,7 @@ static void writer__free(kdc_writer *w)
 	kdc_register_free(w->reg);
 	free(w->den_hh);
 	free(w->den_people);
+	free(w->den_biz);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }

@@ -132,10 +132,13 @@ void writer__push_register(kdc_writer *w)
 	if (!w->reg_changed || !w->stats)
 		return;
 	w->reg_changed = 0;
-	if (w->den_hh && kdc_register_denominators(w->reg, w->den_hh, w->den_people) == 0)
-		rc = kdc_stats_set_denominators(w->stats, w->den_hh, w->den_people);
-	else
-		rc = kdc_stats_set_denominators(w->stats, NULL, NULL);
+	if (w->den_hh && kdc_register_denominators(w->reg, w->den_hh, w->den_people) == 0 &&
+	    kdc_register_businesses(w->reg, w->den_biz) == 0) {
+		if ((rc = kdc_stats_set_denominators(w->stats, w->den_hh, w->den_people)) == KDC_OK)
+			rc = kdc_stats_set_businesses(w->stats, w->den_biz);
+	} else if ((rc = kdc_stats_set_denominators(w->stats, NULL, NULL)) == KDC_OK) {
+		rc = kdc_stats_set_businesses(w->stats, NULL);
+	}
 	if (rc != KDC_OK) {
 		kdc_error("out of memory for the register's denominators; retrying after the next batch");
 		w->reg_changed = 1;
@@ -206,7 +209,8 @@ int writer__open_register(kdc_writer *w, char *err, size_t errlen)
 	int rc;
 
 	if (nk && (!(w->den_hh = calloc(nk, sizeof *w->den_hh)) ||
-	           !(w->den_people = calloc(nk, sizeof *w->den_people)))) {
+	           !(w->den_people = calloc(nk, sizeof *w->den_people)) ||
+	           !(w->den_biz = calloc(nk, sizeof *w->den_biz)))) {
 		snprintf(err, errlen, "out of memory");
 		return KDC_ERR_NOMEM;
 	}

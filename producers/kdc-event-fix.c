@@ -111,6 +111,11 @@ int cmd_household(struct cli *c)
 	                        "--household H0187")) ||
 	    (ret = open_producer(c, &p)))
 		return ret;
+	if (c->business && c->people_15plus > 0) {
+		fprintf(stderr, "kdc-event: a business has no --people-15plus: give one or the other\n");
+		kdc_producer_free(p);
+		return EXIT_USAGE;
+	}
 	rc = on_register_list(c, kdc_producer_outbox(p), &found);
 	if (rc == KDC_OK && found) {
 		fprintf(stderr, "kdc-event: household %s of khóm %s is on the ward's register "
@@ -125,6 +130,7 @@ int cmd_household(struct cli *c)
 		return EXIT_FAIL;
 	}
 	b.people_15plus = (uint32_t)c->people_15plus;
+	b.business = c->business != 0;
 	ev.khom = c->khom;
 	ev.household = c->household;
 	ev.body_case = KDC__V1__EVENT__BODY_HOUSEHOLD_ADDED;
@@ -133,8 +139,9 @@ int cmd_household(struct cli *c)
 	ob = kdc_producer_outbox(p);
 	if ((rc = kdc_outbox_begin(ob)) != KDC_OK ||
 	    (rc = kdc_producer_record(p, &ev, ids[0], &v)) != KDC_OK ||
-	    (rc = kdc_worklist_add_local(ob, c->khom, c->household, c->people_15plus,
-	                                 &added)) != KDC_OK ||
+	    /* the worklist is of households: a business is not on it */
+	    (!c->business && (rc = kdc_worklist_add_local(ob, c->khom, c->household,
+	                                                  c->people_15plus, &added)) != KDC_OK) ||
 	    (rc = kdc_outbox_commit(ob)) != KDC_OK) {
 		kdc_outbox_rollback(ob);
 		ret = record_failed(c, p, rc, &v);

@@ -63,7 +63,17 @@ static volatile sig_atomic_t stop_flag;
 	AT_ROW
 #define SERVICE_ROWS KHOM_ROW, HOUSEHOLD_ROW, MEMBER_ROW, \
 	KDC_OPT(struct cli, "kind", KDC_OPT_STR, kind, 0, 0, NULL, "birth_registration, marital_status, medical_booking, field_report or other (required)"), \
+	KDC_OPT(struct cli, "vneid", KDC_OPT_BOOL, vneid, 0, 0, "false", "the person signed in with VNeID level 2 for this service"), \
 	AT_ROW
+#define CODE_ROW KDC_OPT(struct cli, "khom", KDC_OPT_STR, khom, 0, 0, NULL, "khom/ap code of the business, e.g. 6 (required)"), \
+	KDC_OPT(struct cli, "code", KDC_OPT_STR, household, 0, 0, NULL, "the business's code in the register, e.g. B0001 (required; a code, never a name)")
+#define BVISIT_ROWS CODE_ROW, \
+	KDC_OPT(struct cli, "outcome", KDC_OPT_STR, outcome, 0, 0, NULL, "surveyed, not_home or declined (required)"), \
+	KDC_OPT(struct cli, "einvoice", KDC_OPT_BOOL, einvoice, 0, 0, "false", "it issues electronic invoices already"), \
+	KDC_OPT(struct cli, "online-services", KDC_OPT_BOOL, online_services, 0, 0, "false", "it uses online public services"), \
+	KDC_OPT(struct cli, "needs", KDC_OPT_STR, needs, 0, 0, NULL, "needs expressed, comma-separated: einvoice, eid_account, online_procedures, cashless_payment, digital_skills"), \
+	AT_ROW
+#define BUSINESS_ROWS CODE_ROW, AT_ROW
 #define SYNC_ROWS \
 	KDC_OPT(struct cli, "timeout", KDC_OPT_INT, timeout, 1, 86400 * 7, "60", "give up after this many seconds (exit status 3)")
 #define BULK_ROWS \
@@ -74,7 +84,8 @@ static volatile sig_atomic_t stop_flag;
 	KDC_OPT(struct cli, "seed", KDC_OPT_INT, seed, 0, 4294967295LL, "1", "random seed (same seed, same events apart from ids and times)")
 
 #define HOUSEHOLD_ADD_ROWS KHOM_ROW, HOUSEHOLD_ROW, \
-	KDC_OPT(struct cli, "people-15plus", KDC_OPT_INT, people_15plus, 0, KDC_MAX_MEMBERS, NULL, "people aged 15 or more living there (optional)")
+	KDC_OPT(struct cli, "people-15plus", KDC_OPT_INT, people_15plus, 0, KDC_MAX_MEMBERS, NULL, "people aged 15 or more living there (optional)"), \
+	KDC_OPT(struct cli, "business", KDC_OPT_BOOL, business, 0, 0, "false", "the code is a business's (household business or enterprise), not a household's")
 #define REASON_ROW(req) KDC_OPT(struct cli, "reason", KDC_OPT_STR, reason, 0, 0, NULL, "why, in plain words (" req "at most 200 bytes)")
 #define AMEND_ROWS \
 	KDC_OPT(struct cli, "khom", KDC_OPT_STR, khom, 0, 0, NULL, "the corrected khom/ap code"), \
@@ -110,6 +121,10 @@ static const struct kdc_opt payment_own[] = { PAYMENT_ROWS, END };
 static const struct kdc_opt payment_opts[] = { PAYMENT_ROWS, DEVICE_ROWS, END };
 static const struct kdc_opt service_own[] = { SERVICE_ROWS, END };
 static const struct kdc_opt service_opts[] = { SERVICE_ROWS, DEVICE_ROWS, END };
+static const struct kdc_opt bvisit_own[] = { BVISIT_ROWS, END };
+static const struct kdc_opt bvisit_opts[] = { BVISIT_ROWS, DEVICE_ROWS, END };
+static const struct kdc_opt business_own[] = { BUSINESS_ROWS, END };
+static const struct kdc_opt business_opts[] = { BUSINESS_ROWS, DEVICE_ROWS, END };
 static const struct kdc_opt sync_own[] = { SYNC_ROWS, END };
 static const struct kdc_opt sync_opts[] = { SYNC_ROWS, DEVICE_ROWS, END };
 static const struct kdc_opt none_own[] = { END };
@@ -220,8 +235,7 @@ int open_producer(struct cli *c, kdc_producer **p)
 	return 0;
 }
 
-/* Records ev through a fresh producer and prints the id. */
-static int record(struct cli *c, kdc_event_pb *ev, const char *what)
+int record_event(struct cli *c, kdc_event_pb *ev, const char *what, int on_list)
 {
 	struct kdc_verdict v;
 	uint8_t id[KDC_UUID_LEN];
@@ -231,7 +245,7 @@ static int record(struct cli *c, kdc_event_pb *ev, const char *what)
 
 	if ((ret = open_producer(c, &p)) != 0)
 		return ret;
-	if ((ret = check_household(c, p, ev->khom, ev->household)) != 0) {
+	if (on_list && (ret = check_household(c, p, ev->khom, ev->household)) != 0) {
 		kdc_producer_free(p);
 		return ret;
 	}
@@ -259,7 +273,12 @@ static int record(struct cli *c, kdc_event_pb *ev, const char *what)
 
 /* ---- record commands ------------------------------------------------------------- */
 
-static int common_fields(struct cli *c, kdc_event_pb *ev, int person)
+static int record(struct cli *c, kdc_event_pb *ev, const char *what)
+{
+	return record_event(c, ev, what, 1);
+}
+
+int common_fields(struct cli *c, kdc_event_pb *ev, int person)
 {
 	int ret;
 
@@ -273,34 +292,6 @@ static int common_fields(struct cli *c, kdc_event_pb *ev, int person)
 	ev->khom = c->khom;
 	ev->household = c->household;
 	ev->member = person ? (uint32_t)c->member : 0;
-	return 0;
-}
-
-int parse_needs(const char *text, Kdc__V1__Need *needs, size_t *n)
-{
-	char valid[512];
-	char *copy = strdup(text), *save = NULL;
-	int v;
-
-	*n = 0;
-	if (!copy)
-		return EXIT_FAIL;
-	list_names(valid, sizeof valid, kdc_need_name);
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		while (*t == ' ')
-			t++;
-		if ((v = kdc_need_parse(t)) < 0 || *n == KDC_MAX_NEEDS) {
-			if (v < 0)
-				fprintf(stderr, "kdc-event: unknown need '%s' in --needs: use %s "
-				        "(comma-separated)\n", t, valid);
-			else
-				fprintf(stderr, "kdc-event: more than %d needs in --needs\n", KDC_MAX_NEEDS);
-			free(copy);
-			return EXIT_USAGE;
-		}
-		needs[(*n)++] = (Kdc__V1__Need)v;
-	}
-	free(copy);
 	return 0;
 }
 
@@ -393,6 +384,7 @@ static int cmd_service(struct cli *c)
 	                      kdc_service_name, &v)))
 		return ret;
 	b.kind = (Kdc__V1__ServiceKind)v;
+	b.vneid_level2 = c->vneid != 0;
 	ev.body_case = KDC__V1__EVENT__BODY_SERVICE;
 	ev.service = &b;
 	return record(c, &ev, "service");
@@ -611,10 +603,18 @@ static const struct command commands[] = {
 	  "payment --khom K --household H --member N --purpose P --method M [--amount VND] [--at TIME]",
 	  payment_own, payment_opts, cmd_payment, NULL },
 	{ "service", "record an online public service used",
-	  "service --khom K --household H --member N --kind KIND [--at TIME]",
+	  "service --khom K --household H --member N --kind KIND [--vneid] [--at TIME]",
 	  service_own, service_opts, cmd_service, NULL },
+	{ "business-visit", "record a visit to a business (household business or enterprise)",
+	  "business-visit --khom K --code B --outcome surveyed|not_home|declined [--einvoice] [--online-services] [--needs a,b] [--at TIME]",
+	  bvisit_own, bvisit_opts, cmd_business_visit, NULL },
+	{ "einvoice", "record that a business started issuing electronic invoices",
+	  "einvoice --khom K --code B [--at TIME]", business_own, business_opts, cmd_einvoice, NULL },
+	{ "business-account", "record a business's account for online public services with electronic identification",
+	  "business-account --khom K --code B [--at TIME]", business_own, business_opts,
+	  cmd_business_account, NULL },
 	{ "household", "add a household found in the field that the team's list lacks",
-	  "household add --khom K --household H [--people-15plus N]",
+	  "household add --khom K --household H [--people-15plus N | --business]",
 	  household_own, household_opts, cmd_household, "add" },
 	{ "void", "cancel an event recorded on this device, pending or stored (by its id)",
 	  "void ID --reason TEXT", void_own, void_opts, cmd_void, "ID" },

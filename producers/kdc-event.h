@@ -32,10 +32,19 @@ struct cli {
 	char *reason;
 	char *status;
 	long long people_15plus;
+	int business;            /* household add: a business */
+	int vneid;               /* service: signed in with VNeID level 2 */
+	int einvoice, online_services; /* business visit */
 	/* history */
 	long long limit;
 };
 
+/* Records ev through a fresh producer and prints the id; on_list: refuse a
+ * household the team's worklist lacks (businesses are not on it). */
+int record_event(struct cli *c, kdc_event_pb *ev, const char *what, int on_list);
+/* --khom, --household (or --code), --at and --member (person) into ev; 0 or
+ * exit status 2 with the reason said. */
+int common_fields(struct cli *c, kdc_event_pb *ev, int person);
 /* "a, b or c" from a name function over 1..max. */
 void list_names(char *buf, size_t len, const char *(*name)(int));
 /* Parses an enum option; on failure explains which values exist (exit 2). */
@@ -54,6 +63,10 @@ int open_producer(struct cli *c, kdc_producer **p);
  * have; 0 when it has it or there is no list; EXIT_FAIL on an outbox error. */
 int check_household(struct cli *c, kdc_producer *p, const char *khom, const char *household);
 
+/* kdc-event-business.c: the business events */
+int cmd_business_visit(struct cli *c);
+int cmd_einvoice(struct cli *c);
+int cmd_business_account(struct cli *c);
 int cmd_bulk(struct cli *c);
 int cmd_household(struct cli *c);
 int cmd_void(struct cli *c);

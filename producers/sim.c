@@ -165,7 +165,7 @@ int sim__span(const struct sim_ctx *c, int64_t day, int64_t *lo, int64_t *hi)
 
 /* A random working time on the first working day from `day` on; 0 when the
  * window ends first. */
-static int64_t sim__time_from_day(const struct sim_ctx *c, struct kdc_sim_rng *r, int64_t day)
+int64_t sim__time_from_day(const struct sim_ctx *c, struct kdc_sim_rng *r, int64_t day)
 {
 	int64_t lo, hi;
 
@@ -178,7 +178,7 @@ static int64_t sim__time_from_day(const struct sim_ctx *c, struct kdc_sim_rng *r
 }
 
 /* The first working instant at or after t; 0 when that is after the window. */
-static int64_t sim__next_work(const struct sim_ctx *c, int64_t t)
+int64_t sim__next_work(const struct sim_ctx *c, int64_t t)
 {
 	int64_t day = sim__day(c, t), w, r = 0;
 
@@ -574,8 +574,12 @@ int sim__event_cmp(const void *a, const void *b)
 {
 	const struct kdc_sim_event *x = a, *y = b;
 
+	int bx = kdc_kind_for_business(x->kind), by = kdc_kind_for_business(y->kind);
+
 	if (x->t != y->t)
 		return x->t < y->t ? -1 : 1;
+	if (bx != by)   /* a business's index is not a household's */
+		return bx - by;
 	if (x->household != y->household)
 		return x->household < y->household ? -1 : 1;
 	return x->order < y->order ? -1 : x->order > y->order;

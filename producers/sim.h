@@ -32,6 +32,13 @@
  *  - Services (birth registration, marital status, medical booking, field
  *    report, other) arrive as Poisson processes once the person has the
  *    account they need.
+ *  - Businesses (household businesses, enterprises: the profile's
+ *    `businesses` of a khóm, codes B0001, ...; none without it) are visited
+ *    once over the first visits' span by a device covering their khóm, which
+ *    sees whether they issue e-invoices and use online public services;
+ *    some adopt e-invoices, some open an e-identified account, some are
+ *    visited again, which sees what changed. A stream of their own: the
+ *    households' events are the same with or without businesses.
  *  - Each device goes offline now and then for 2 to 30 hours (about every
  *    five days); kdc-sim holds the events recorded meanwhile until the device
  *    is back ("late uploads").
@@ -99,6 +106,12 @@ struct kdc_sim_household {
 	uint32_t needs;             /* bitmask 1 << kdc.v1.Need expressed at the survey */
 };
 
+struct kdc_sim_business {
+	char code[KDC_CODE_MAX + 1];
+	uint32_t khom;              /* index into kdc_sim.khoms */
+	uint32_t device;            /* index into kdc_sim.devices, or KDC_SIM_NO_DEVICE */
+};
+
 struct kdc_sim_device {
 	char code[KDC_CODE_MAX + 1];
 	char team[KDC_CODE_MAX + 1];
@@ -109,14 +122,16 @@ struct kdc_sim_device {
 };
 
 /* One campaign event. kind: enum kdc_kind; sub: outcome, AccountKind,
- * PaymentPurpose or ServiceKind number; member 0 for visits. */
+ * PaymentPurpose or ServiceKind number; member 0 for visits. For the
+ * business kinds (kdc_kind_for_business) household is an index into
+ * kdc_sim.businesses and flags what a business visit saw (KDC_FLAG_*). */
 struct kdc_sim_event {
 	int64_t t;                  /* when it happened, UTC ms */
 	int64_t amount_vnd;         /* payments; 0 otherwise */
 	uint32_t household;         /* index into kdc_sim.households */
 	uint32_t device;            /* index into kdc_sim.devices */
 	uint32_t order;             /* generation order within the household */
-	uint8_t kind, sub, member, method;
+	uint8_t kind, sub, member, method, flags;
 };
 
 struct kdc_sim {
@@ -129,6 +144,8 @@ struct kdc_sim {
 	long long households_total, people_15plus_total; /* as simulated */
 	struct kdc_sim_household *households;
 	size_t nhouseholds;
+	struct kdc_sim_business *businesses;
+	size_t nbusinesses;
 	struct kdc_sim_device *devices;
 	size_t ndevices;
 	struct kdc_sim_event *events; /* sorted by (t, household, order) */
@@ -159,6 +176,10 @@ struct kdc_sim_pb {
 	Kdc__V1__PaymentMade payment;
 	Kdc__V1__ServiceUsed service;
 	Kdc__V1__Need needs[KDC_MAX_NEEDS];
+	Kdc__V1__BusinessVisited business_visit;
+	Kdc__V1__EinvoiceAdopted einvoice;
+	Kdc__V1__BusinessAccountCreated business_account;
+	Kdc__V1__BusinessNeed business_needs[KDC_MAX_BUSINESS_NEEDS];
 };
 /* The event as the producer records it: khom, household, member, body and
  * occurred_ms = e->t. Ward, team and device are set by the producer. */
@@ -181,6 +202,7 @@ struct kdc_sim_tally {
 	int64_t purposes[9];        /* payments per PaymentPurpose (1..8) */
 	int64_t payments, amount_vnd;
 	int64_t visited, surveyed, reached, with_payment_account;
+	int64_t business_events;    /* events of businesses (in none of the above) */
 	/* internal: per household */
 	size_t n;
 	uint8_t *flags;             /* 1 visited, 2 surveyed, 4 reached */

@@ -13,8 +13,13 @@
 void kdc_sim_event_pb(const struct kdc_sim *s, const struct kdc_sim_event *e,
                       struct kdc_sim_pb *pb)
 {
-	const struct kdc_sim_household *hh = &s->households[e->household];
+	const struct kdc_sim_household *hh;
 
+	if (kdc_kind_for_business(e->kind)) {
+		sim__business_pb(s, e, pb);
+		return;
+	}
+	hh = &s->households[e->household];
 	kdc__v1__event__init(&pb->ev);
 	pb->ev.khom = (char *)s->khoms[hh->khom];
 	pb->ev.household = (char *)hh->code;
@@ -77,9 +82,14 @@ int kdc_sim_tally_init(struct kdc_sim_tally *t, const struct kdc_sim *s)
 
 void kdc_sim_tally_add(struct kdc_sim_tally *t, const struct kdc_sim_event *e)
 {
-	uint8_t *f = &t->flags[e->household];
-	uint8_t bit = e->member >= 1 && e->member <= KDC_SIM_MAX_ADULTS ? (uint8_t)(1u << (e->member - 1)) : 0;
+	const uint8_t bit = e->member >= 1 && e->member <= KDC_SIM_MAX_ADULTS ? (uint8_t)(1u << (e->member - 1)) : 0;
+	uint8_t *f;
 
+	if (kdc_kind_for_business(e->kind)) {   /* a business's: not a household's figures */
+		t->business_events++;
+		return;
+	}
+	f = &t->flags[e->household];
 	if (e->kind < KDC_KIND_COUNT)
 		t->events[e->kind]++;
 	switch (e->kind) {

@@ -28,7 +28,7 @@
 #define SIM_OFFLINE_EVERY_MS (5 * DAY_MS)
 
 /* streams of the PRNG (second seed word) */
-enum { STREAM_HOUSEHOLD = 1, STREAM_DEVICE, STREAM_PEOPLE, STREAM_EVENTS };
+enum { STREAM_HOUSEHOLD = 1, STREAM_DEVICE, STREAM_PEOPLE, STREAM_EVENTS, STREAM_BUSINESS };
 
 struct sim_ctx {
 	struct kdc_sim *s;
@@ -44,6 +44,13 @@ int64_t sim__exp(struct kdc_sim_rng *r, double mean);
 int64_t sim__day(const struct sim_ctx *c, int64_t t);
 int sim__span(const struct sim_ctx *c, int64_t day, int64_t *lo, int64_t *hi);
 void sim__household_events(struct sim_ctx *c, uint32_t h, size_t pos);
+int64_t sim__time_from_day(const struct sim_ctx *c, struct kdc_sim_rng *r, int64_t day);
+int64_t sim__next_work(const struct sim_ctx *c, int64_t t);
+/* sim_business.c: the profile's businesses over the devices that cover
+ * their khóm (0 or KDC_ERR_NOMEM), and each one's events */
+int sim__businesses(struct kdc_sim *s, const struct kdc_profile *prof);
+void sim__business_pb(const struct kdc_sim *s, const struct kdc_sim_event *e, struct kdc_sim_pb *pb);
+void sim__business_events(struct sim_ctx *c, uint32_t b);
 int sim__event_cmp(const void *a, const void *b);
 
 #endif

@@ -84,6 +84,9 @@ void print_summary(struct run *r, FILE *out)
 		        s->households_total, (long long)t->with_payment_account, s->people_15plus_total,
 		        (long long)kdc_sim_tally_paying_regularly(t, r->end_ms, s->utc_offset_min,
 		                                                  s->regular_window_days));
+		if (s->nbusinesses)
+			fprintf(out, "businesses: %zu, with %lld events (visits, e-invoice adoptions, "
+			        "e-identified accounts)\n", s->nbusinesses, (long long)t->business_events);
 		fprintf(out, "payments: %lld, %s VND; late uploads: %lld events recorded while their "
 		        "device was offline (%lld offline periods)\n", (long long)t->payments, a,
 		        (long long)r->late, (long long)r->offline_periods);
@@ -140,6 +143,10 @@ int write_summary_json(struct run *r, const char *path)
 	for (int i = 0; o && i < KDC_KIND_COUNT; i++) {
 		cJSON_AddNumberToObject(o, kdc_kind_name(i), (double)k[i]);
 		total += k[i];
+	}
+	if (o && !r->load && s->nbusinesses) {
+		cJSON_AddNumberToObject(o, "business", (double)r->tally.business_events);
+		total += r->tally.business_events;
 	}
 	if (o)
 		cJSON_AddNumberToObject(o, "total", (double)total);

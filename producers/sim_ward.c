@@ -337,6 +337,10 @@ int kdc_sim_new(const struct kdc_profile *prof, const struct kdc_sim_params *par
 	for (size_t d = 0; d < s->ndevices; d++)
 		for (size_t i = 0; i < s->devices[d].nhouseholds; i++)
 			sim__household_events(&c, s->devices[d].households[i], i);
+	if (sim__businesses(s, prof) != KDC_OK)
+		goto cleanup;
+	for (size_t b = 0; b < s->nbusinesses; b++)
+		sim__business_events(&c, (uint32_t)b);
 	if (c.failed)
 		goto cleanup;
 	qsort(s->events, s->nevents, sizeof *s->events, sim__event_cmp);
@@ -361,6 +365,7 @@ void kdc_sim_free(struct kdc_sim *s)
 	}
 	free(s->devices);
 	free(s->households);
+	free(s->businesses);
 	free(s->khoms);
 	free(s->events);
 	free(s);

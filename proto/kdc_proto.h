@@ -39,12 +39,30 @@ enum kdc_kind {
 	KDC_KIND_SERVICE,
 	KDC_KIND_HOUSEHOLD_ADDED,
 	KDC_KIND_VOID,
+	/* activities of a business entry of the register (member 0) */
+	KDC_KIND_BUSINESS_VISIT,
+	KDC_KIND_EINVOICE,
+	KDC_KIND_BUSINESS_ACCOUNT,
 	KDC_KIND_ALL
 };
-#define KDC_KIND_COUNT 4 /* the activity kinds: visit, account, payment, service */
-/* "visit", "account", "payment", "service", "household_added", "void";
- * "unknown" out of range. */
+#define KDC_KIND_COUNT 4 /* the activity kinds of households: visit, account, payment, service */
+/* 1 for the activities (the four of households and the three of businesses),
+ * 0 for a household addition, a void and anything else. */
+int kdc_kind_is_activity(int kind);
+/* The SQL condition on column `kind` that kdc_kind_is_activity makes. */
+#define KDC_KIND_ACTIVITY_SQL "(kind < 4 OR kind BETWEEN 6 AND 8)"
+/* events.flags (kdc_event_row.flags): what a business visit saw, and whether
+ * a service was used with VNeID level 2 */
+#define KDC_FLAG_EINVOICE 1u        /* business visit: issues e-invoices */
+#define KDC_FLAG_ONLINE_SERVICES 2u /* business visit: uses online public services */
+#define KDC_FLAG_VNEID 4u           /* service: signed in with VNeID level 2 */
+#define KDC_MAX_BUSINESS_NEEDS 8
+/* "visit", "account", "payment", "service", "household_added", "void",
+ * "business_visit", "einvoice", "business_account"; "unknown" out of range. */
 const char *kdc_kind_name(int kind);
+/* 1 when an activity of this kind is for a business entry of the register
+ * (a household business or an enterprise), 0 when it is for a household. */
+int kdc_kind_for_business(int kind);
 /* Kind of a decoded event from its oneof, or -1 if the body is missing. */
 int kdc_event_kind(const kdc_event_pb *ev);
 
@@ -55,6 +73,10 @@ const char *kdc_outcome_name(int v);
 int kdc_outcome_parse(const char *s);
 const char *kdc_need_name(int v);
 int kdc_need_parse(const char *s);
+/* BusinessNeed: "einvoice", "eid_account", "online_procedures",
+ * "cashless_payment", "digital_skills". */
+const char *kdc_business_need_name(int v);
+int kdc_business_need_parse(const char *s);
 const char *kdc_account_name(int v);
 int kdc_account_parse(const char *s);
 const char *kdc_purpose_name(int v);

@@ -32,10 +32,14 @@ static const char *const reason_names[] = {
 	"unspecified", "malformed", "too_large", "missing_field", "bad_code", "bad_enum",
 	"bad_value", "clock_skew", "topic_mismatch", "bad_topic",
 	"unknown_team", "wrong_team", "unknown_khom", "unknown_household", "void_refused",
-	"retired_household"
+	"retired_household", "wrong_entry_type"
 };
 static const char *const kind_names[] = {
-	"visit", "account", "payment", "service", "household_added", "void"
+	"visit", "account", "payment", "service", "household_added", "void",
+	"business_visit", "einvoice", "business_account"
+};
+static const char *const business_need_names[] = {
+	NULL, "einvoice", "eid_account", "online_procedures", "cashless_payment", "digital_skills"
 };
 static const char *const status_names[] = {
 	NULL, "not_visited", "not_home", "declined", "surveyed", "reached"
@@ -57,6 +61,7 @@ static const char *const next_names[] = {
 
 NAME_FN(outcome, outcome_names)
 NAME_FN(need, need_names)
+NAME_FN(business_need, business_need_names)
 NAME_FN(account, account_names)
 NAME_FN(purpose, purpose_names)
 NAME_FN(method, method_names)
@@ -74,6 +79,17 @@ const char *kdc_kind_name(int kind)
 	return kind >= 0 && kind < KDC_KIND_ALL ? kind_names[kind] : "unknown";
 }
 
+int kdc_kind_for_business(int kind)
+{
+	return kind == KDC_KIND_BUSINESS_VISIT || kind == KDC_KIND_EINVOICE ||
+	       kind == KDC_KIND_BUSINESS_ACCOUNT;
+}
+
+int kdc_kind_is_activity(int kind)
+{
+	return (kind >= 0 && kind < KDC_KIND_COUNT) || kdc_kind_for_business(kind);
+}
+
 int kdc_event_kind(const kdc_event_pb *ev)
 {
 	switch (ev->body_case) {
@@ -84,6 +100,11 @@ int kdc_event_kind(const kdc_event_pb *ev)
 	case KDC__V1__EVENT__BODY_HOUSEHOLD_ADDED:
 		return ev->household_added ? KDC_KIND_HOUSEHOLD_ADDED : -1;
 	case KDC__V1__EVENT__BODY_VOID: return ev->void_ ? KDC_KIND_VOID : -1;
+	case KDC__V1__EVENT__BODY_BUSINESS_VISIT:
+		return ev->business_visit ? KDC_KIND_BUSINESS_VISIT : -1;
+	case KDC__V1__EVENT__BODY_EINVOICE: return ev->einvoice ? KDC_KIND_EINVOICE : -1;
+	case KDC__V1__EVENT__BODY_BUSINESS_ACCOUNT:
+		return ev->business_account ? KDC_KIND_BUSINESS_ACCOUNT : -1;
 	default: return -1;
 	}
 }
@@ -502,6 +523,8 @@ static int check_body(const kdc_event_pb *ev, int kind, struct kdc_verdict *v)
 	case KDC_KIND_HOUSEHOLD_ADDED:
 		if (ev->household_added->people_15plus > KDC_MAX_MEMBERS)
 			return verdict(v, BAD_VALUE, "people aged 15+ must be at most 100");
+		if (ev->household_added->business && ev->household_added->people_15plus)
+			return verdict(v, BAD_VALUE, "a business has no people aged 15+: leave it 0");
 		if (ev->member != 0)
 			return verdict(v, BAD_VALUE, "a household addition is for the whole household: "
 			               "member must be 0");
@@ -525,6 +548,26 @@ static int check_body(const kdc_event_pb *ev, int kind, struct kdc_verdict *v)
 			return verdict(v, BAD_VALUE, "a void names its event by id: member must be 0");
 		return 0;
 	}
+	case KDC_KIND_BUSINESS_VISIT: {
+		const Kdc__V1__BusinessVisited *b = ev->business_visit;
+		if (b->outcome == 0)
+			return verdict(v, MISSING, "business visit outcome is missing");
+		if (!kdc_outcome_name(b->outcome))
+			return verdict(v, BAD_ENUM, "business visit outcome is a value this server does not know");
+		if (b->n_needs > KDC_MAX_BUSINESS_NEEDS)
+			return verdict(v, BAD_VALUE, "more than %d business needs listed",
+			               KDC_MAX_BUSINESS_NEEDS);
+		for (size_t i = 0; i < b->n_needs; i++)
+			if (!kdc_business_need_name(b->needs[i]))
+				return verdict(v, BAD_ENUM, "a business need is a value this server does not know");
+	}
+		/* fall through */
+	case KDC_KIND_EINVOICE:
+	case KDC_KIND_BUSINESS_ACCOUNT:
+		if (ev->member != 0)
+			return verdict(v, BAD_VALUE, "a business event is for the whole business: member "
+			               "must be 0");
+		return 0;
 	}
 	/* person-level kinds */
 	if (ev->member == 0)
@@ -567,7 +610,7 @@ int kdc_event_validate(const kdc_event_pb *ev, const struct kdc_event_topic *top
 		               "event time is more than two years in the past: check the device clock");
 	if ((kind = kdc_event_kind(ev)) < 0)
 		return verdict(v, MISSING, "event kind is missing (visit, account, payment, service, "
-		               "household_added or void)");
+		               "household_added, void, business_visit, einvoice or business_account)");
 	if ((rc = check_body(ev, kind, v)))
 		return rc;
 	if (ward && strcmp(ev->ward, ward) != 0)

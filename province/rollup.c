@@ -41,6 +41,8 @@ static const struct { int indicator; long long percent_x100; const char *deadlin
 rollup_default_targets[] = {
 	{ KDC_IND_HOUSEHOLDS_REACHED, 8500, "2023-12-31" },
 	{ KDC_IND_PEOPLE_PAYING_REGULARLY, 8000, "2025-12-31" },
+	{ KDC_IND_SERVICE_USERS_E_IDENTIFIED, 10000, "2025-12-31" },
+	{ KDC_IND_BUSINESSES_USING_EINVOICE, 10000, "2025-12-31" },
 };
 
 struct rollup_parse {
@@ -60,7 +62,8 @@ static int rollup__profile_target(struct rollup_parse *ps, const char *ind_name,
 
 	if (ind < 0) {
 		snprintf(err, errlen, "unknown indicator '%.60s' (known: households_visited, "
-		         "households_reached, people_with_payment_account, people_paying_regularly)",
+		         "households_reached, people_with_payment_account, people_paying_regularly, "
+		         "service_users_e_identified, businesses_using_einvoice)",
 		         ind_name);
 		return KDC_ERR_CONFIG;
 	}
@@ -403,12 +406,19 @@ static int rollup__parse_snap(const char *ward, const cJSON *root, struct ward_s
 		snprintf(err, errlen, "seq or as_of_ms missing or not a whole number");
 		return KDC_ROLLUP_INVALID;
 	}
-	for (size_t i = 0; i < NFIELDS; i++)
-		if (json_count(json_path(root, kdc_snap_fields[i]), &ns->v[i]) != KDC_OK) {
+	for (size_t i = 0; i < NFIELDS; i++) {
+		const cJSON *f = json_path(root, kdc_snap_fields[i]);
+		/* a ward not updated yet lacks the fields added later: 0 */
+		if (!f && i >= KDC_SF_ADDED) {
+			ns->v[i] = 0;
+			continue;
+		}
+		if (json_count(f, &ns->v[i]) != KDC_OK) {
 			snprintf(err, errlen, "%s missing or not a whole number from 0 to 2^53",
 			         kdc_snap_fields[i]);
 			return KDC_ROLLUP_INVALID;
 		}
+	}
 	/* the 30-day gain of each target, for the province's pace */
 	t = cJSON_GetObjectItemCaseSensitive(root, "targets");
 	if (!cJSON_IsArray(t))

@@ -44,6 +44,9 @@ static const char *const kind_labels[][2] = {
 	{ "Dịch vụ công", "Public service" },
 	{ "Thêm hộ", "Household added" },
 	{ "Hủy sự kiện", "Void" },
+	{ "Thăm doanh nghiệp", "Business visit" },
+	{ "Dùng hóa đơn điện tử", "E-invoice adopted" },
+	{ "Tài khoản doanh nghiệp", "Business account" },
 };
 
 const char *kdc_export_kind_label(int kind, int lang)

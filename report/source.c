@@ -10,7 +10,11 @@
 #include "kdc_log.h"
 #include "source.h"
 
-#define SOURCE_SCHEMA_VERSION 4 /* aggregator/store.h KDC_STORE_SCHEMA_VERSION */
+#define SOURCE_SCHEMA_VERSION 6 /* aggregator/store.h KDC_STORE_SCHEMA_VERSION */
+/* the closed months (4), the register's business column (5) and the events'
+ * flags (6) are all read: an older database must be opened once by this
+ * build's aggregator, which migrates it */
+#define SOURCE_SCHEMA_MIN 6
 
 /* "file:" URI of path with every byte outside [A-Za-z0-9/._~-] escaped as
  * %XX, so '?', '#' and '%' in a path stay part of it. malloc'd or NULL. */
@@ -65,7 +69,7 @@ static int source__check(struct kdc_source *s, const char *path, char *err, size
 		         sqlite3_errmsg(s->db));
 		return src == SQLITE_ERROR ? KDC_ERR_DB : KDC_ERR_IO;
 	}
-	if (s->version != SOURCE_SCHEMA_VERSION) {
+	if (s->version < SOURCE_SCHEMA_MIN || s->version > SOURCE_SCHEMA_VERSION) {
 		snprintf(err, errlen, "%s has schema version %d; this kdc-report reads version %d (%s)",
 		         path, s->version, SOURCE_SCHEMA_VERSION,
 		         s->version < SOURCE_SCHEMA_VERSION

@@ -15,8 +15,9 @@
  *    somebody wrote to it meanwhile (an aggregator started, a register
  *    import ran): the rows read may then mix two states, and the caller
  *    says so instead of handing them on.
- * The file must be a kdc events database of schema version 4 (the one this
- * build writes: events with voided_by, voids, closed months). */
+ * The file must be a kdc events database of schema version 6 (the one this
+ * build writes: events with voided_by and flags, voids, closed months, a
+ * register of households and businesses). */
 #ifndef KDC_REPORT_SOURCE_H
 #define KDC_REPORT_SOURCE_H
 

@@ -76,6 +76,12 @@ profile=$root/deploy/ward-profile.example.ini
 ward=31975
 profile_args=()
 if [ -f "$profile" ]; then
+	# The example with khóm 6's 20 businesses and all four targets of the
+	# programme that kdc measures (the example sets two)
+	sed 's/^people_15plus = 520$/&\nbusinesses = 20/' "$profile" >"$work/ward-profile.ini"
+	printf '\n[target service_users_e_identified]\npercent = 100\ndeadline = 2025-12-31\n' >>"$work/ward-profile.ini"
+	printf '\n[target businesses_using_einvoice]\npercent = 100\ndeadline = 2025-12-31\n' >>"$work/ward-profile.ini"
+	profile=$work/ward-profile.ini
 	profile_args=(--profile "$profile")
 	# The profile names its ward; fall back to 31975 (Phường 1, TP Cà Mau).
 	w=$(sed -n 's/^[[:space:]]*\(ward\|code\)[[:space:]]*=[[:space:]]*\([A-Za-z0-9_-]*\).*/\2/p' "$profile" | head -n 1)
@@ -115,6 +121,9 @@ if [ "${#profile_args[@]}" -gt 0 ] && [ -f "$register" ]; then
 	tail -n 1 "$work/register-dry-run.txt"
 	echo "demo: \$ kdc-aggregator register import register-khom6.example.csv"
 	"$KDC_AGGREGATOR" register import "$register" "${reg_args[@]}" || fail "register import failed"
+	businesses=$root/deploy/register-khom6-businesses.example.csv
+	echo "demo: \$ kdc-aggregator register import register-khom6-businesses.example.csv   (its 20 businesses)"
+	"$KDC_AGGREGATOR" register import "$businesses" "${reg_args[@]}" || fail "register import of the businesses failed"
 	# the aggregator picks the register up within seconds: wait until khóm 6's
 	# household list (retained) says it comes from the register
 	for _ in $(seq 1 150); do
@@ -198,6 +207,10 @@ else
 fi
 echo
 echo "demo: stored events: $(sql_count "$work/ward.db" events), rejected: $(sql_count "$work/ward.db" rejected)"
+# the programme's targets, as the ward's snapshot computes them
+mosquitto_sub -h 127.0.0.1 -p "${ports[0]}" -t "kdc/v1/$ward/stats/ward" -C 1 -W 10 2>/dev/null |
+	jq -r '.targets[] | "demo: target \(.indicator): \(.percent)% by \(.deadline); now \(.value) of \(.denominator); projected \(if .met then "met" elif .projected then .projected else "not at the last 30 days'"'"' pace" end)"' ||
+	fail "no targets in the ward snapshot"
 
 # ---- the register in use, and one correction -------------------------------------
 # ward_figures: one line from the retained ward snapshot.

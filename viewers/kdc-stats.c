@@ -505,6 +505,16 @@ static void draw(const struct view *v, const cJSON *root, const cJSON *status)
 	        color(v, BOLD), color(v, RESET), jint(acc, "public_service_portal"), jint(acc, "vneid_level2"),
 	        jint(acc, "provincial_app"), jint(acc, "payment"));
 
+	if (jget(root, "service_users") || jget(root, "businesses")) {
+		const cJSON *su = jget(root, "service_users"), *bz = jget(root, "businesses");
+		pct(jint(su, "e_identified"), jint(su, "total"), a, sizeof a);
+		pct(jint(bz, "using_einvoice"), jint(bz, "total"), b, sizeof b);
+		fprintf(v->out, "%sOnline public services%s: %lld users (people and businesses), %lld e-identified %s\n",
+		        color(v, BOLD), color(v, RESET), jint(su, "total"), jint(su, "e_identified"), a);
+		fprintf(v->out, "%sBusinesses%s: %lld, %lld issuing e-invoices %s\n", color(v, BOLD),
+		        color(v, RESET), jint(bz, "total"), jint(bz, "using_einvoice"), b);
+	}
+
 	draw_targets(v, root);
 
 	draw_events(v, ev);

@@ -14,6 +14,7 @@
 static const char *const indicator_names[KDC_IND_COUNT] = {
 	"households_visited", "households_reached",
 	"people_with_payment_account", "people_paying_regularly",
+	"service_users_e_identified", "businesses_using_einvoice",
 };
 
 /* What the ward committed to by default (DESIGN.md "Statistics"). */
@@ -21,6 +22,8 @@ static const struct { int indicator; long long percent_x100; const char *deadlin
 default_targets[] = {
 	{ KDC_IND_HOUSEHOLDS_REACHED, 8500, "2023-12-31" },
 	{ KDC_IND_PEOPLE_PAYING_REGULARLY, 8000, "2025-12-31" },
+	{ KDC_IND_SERVICE_USERS_E_IDENTIFIED, 10000, "2025-12-31" },
+	{ KDC_IND_BUSINESSES_USING_EINVOICE, 10000, "2025-12-31" },
 };
 
 const char *kdc_indicator_name(int ind)
@@ -241,7 +244,8 @@ static int profile__open_section(struct parse_state *st, const char *section,
 		st->kind = SEC_TARGET;
 		if (ind < 0) {
 			snprintf(err, errlen, "[%s]: unknown indicator '%.40s' (known: households_visited, "
-			         "households_reached, people_with_payment_account, people_paying_regularly)",
+			         "households_reached, people_with_payment_account, people_paying_regularly, "
+			         "service_users_e_identified, businesses_using_einvoice)",
 			         section, code);
 			return KDC_ERR_CONFIG;
 		}
@@ -383,7 +387,11 @@ static int profile__ini_cb(void *ud, const char *section, const char *key,
 		if (strcmp(key, "people_15plus") == 0)
 			return seen_key(e, 2, key, line, err, errlen) ||
 			       profile__count(value, key, &k->people_15plus, err, errlen);
-		return unknown_key(section, key, "name, households, people_15plus", err, errlen);
+		if (strcmp(key, "businesses") == 0)
+			return seen_key(e, 3, key, line, err, errlen) ||
+			       profile__count(value, key, &k->businesses, err, errlen);
+		return unknown_key(section, key, "name, households, people_15plus, businesses", err,
+		                   errlen);
 	}
 	case SEC_TEAM: {
 		struct kdc_profile_team *t = &p->teams[st->index];

@@ -20,6 +20,8 @@ enum kdc_indicator {
 	KDC_IND_HOUSEHOLDS_REACHED,
 	KDC_IND_PEOPLE_WITH_PAYMENT_ACCOUNT,
 	KDC_IND_PEOPLE_PAYING_REGULARLY,
+	KDC_IND_SERVICE_USERS_E_IDENTIFIED,  /* people and businesses using online public services */
+	KDC_IND_BUSINESSES_USING_EINVOICE,
 	KDC_IND_COUNT
 };
 /* "households_visited", ...; NULL out of range. */
@@ -38,6 +40,7 @@ struct kdc_profile_khom {
 	char name[KDC_PROFILE_NAME_MAX];  /* default "Khóm {code}" */
 	long long households;
 	long long people_15plus;
+	long long businesses;             /* optional, 0: none known (the register's replace it) */
 };
 
 struct kdc_profile_team {

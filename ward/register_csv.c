@@ -13,8 +13,8 @@
 #define CSV_FILE_MAX (64L * 1024 * 1024)
 #define CSV_CELLS_MAX 8
 
-enum { COL_KHOM, COL_HOUSEHOLD, COL_PEOPLE, COL_N };
-static const char *const csv_col_names[COL_N] = { "khom", "household", "people_15plus" };
+enum { COL_KHOM, COL_HOUSEHOLD, COL_PEOPLE, COL_TYPE, COL_N };
+static const char *const csv_col_names[COL_N] = { "khom", "household", "people_15plus", "type" };
 
 struct csv_err {
 	int line;
@@ -140,14 +140,14 @@ static int csv__header(struct csv_reader *r, char **cells, int n, int line)
 				break;
 		if (c == COL_N || r->col[c] >= 0) {
 			csv__error(r, line, "the header must be khom,household or khom,household,people_15plus "
-			                    "(found '%s')", cells[i]);
+			                    "(and optionally type) (found '%s')", cells[i]);
 			return -1;
 		}
 		r->col[c] = i;
 	}
 	if (r->col[COL_KHOM] < 0 || r->col[COL_HOUSEHOLD] < 0) {
 		csv__error(r, line, "the header must name the columns khom and household "
-		                    "(and optionally people_15plus)");
+		                    "(and optionally people_15plus and type)");
 		return -1;
 	}
 	r->ncols = n;
@@ -159,7 +159,7 @@ static void csv__row(struct csv_reader *r, char **cells, int n, int line)
 {
 	struct kdc_register_csv *c = r->out;
 	struct kdc_register_row row = { .people_15plus = -1, .line = line };
-	const char *khom, *hh, *people = NULL;
+	const char *khom, *hh, *people = NULL, *type = NULL;
 	int bad = 0;
 
 	if (n != r->ncols) {
@@ -170,6 +170,8 @@ static void csv__row(struct csv_reader *r, char **cells, int n, int line)
 	hh = cells[r->col[COL_HOUSEHOLD]];
 	if (r->col[COL_PEOPLE] >= 0)
 		people = cells[r->col[COL_PEOPLE]];
+	if (r->col[COL_TYPE] >= 0)
+		type = cells[r->col[COL_TYPE]];
 	if (!kdc_code_valid(khom)) {
 		csv__error(r, line, "the khóm code '%.40s' is not a code (1-32 letters, digits, '_' or '-')", khom);
 		bad = 1;
@@ -190,6 +192,19 @@ static void csv__row(struct csv_reader *r, char **cells, int n, int line)
 		} else {
 			row.people_15plus = (int)v;
 		}
+	}
+	/* an empty type cell is a household, as a file without the column */
+	if (type && *type) {
+		if (strcasecmp(type, "business") == 0)
+			row.business = 1;
+		else if (strcasecmp(type, "household") != 0) {
+			csv__error(r, line, "type '%.40s' must be household or business", type);
+			bad = 1;
+		}
+	}
+	if (row.business && people && *people) {
+		csv__error(r, line, "a business has no people_15plus: leave the cell empty");
+		bad = 1;
 	}
 	if (bad)
 		return;

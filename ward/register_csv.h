@@ -10,7 +10,9 @@
  * or not ("a ""b""" for a quote inside), blanks around fields ignored, lines
  * starting with '#' and blank lines ignored. The first other line is the
  * header: khom,household or khom,household,people_15plus (any case, any
- * order). An empty people_15plus cell means "not given".
+ * order), with an optional column type: household (the default, also for an
+ * empty cell) or business (a household business or an enterprise, which has
+ * no people_15plus). An empty people_15plus cell means "not given".
  *
  * Every row is checked against the rules and the ward profile, and every bad
  * row gives one message "FILE:LINE: reason": a bad code, a khóm the profile
@@ -30,7 +32,8 @@
 struct kdc_register_row {
 	char khom[KDC_CODE_MAX + 1];
 	char household[KDC_CODE_MAX + 1];
-	int people_15plus;   /* -1: not given */
+	int people_15plus;   /* -1: not given (always for a business) */
+	int business;        /* 1: type business; 0: household */
 	int line;            /* line number in the file, from 1 */
 };
 

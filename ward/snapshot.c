@@ -19,14 +19,24 @@ const char *const kdc_snap_fields[KDC_SF_COUNT] = {
 	"payments.count_30d", "payments.amount_vnd_30d", "payments.count_total",
 	"payments.amount_vnd_total",
 	"stored_total", "rejected_total", "events.voided",
+	"events.business_visit.24h", "events.business_visit.7d", "events.business_visit.30d",
+	"events.business_visit.total",
+	"events.einvoice.24h", "events.einvoice.7d", "events.einvoice.30d", "events.einvoice.total",
+	"events.business_account.24h", "events.business_account.7d", "events.business_account.30d",
+	"events.business_account.total",
+	"businesses.total", "businesses.using_einvoice",
+	"service_users.total", "service_users.e_identified",
 };
-_Static_assert(KDC_SF_COUNT == 39, "kdc_snap_fields follows enum kdc_snap_field");
+_Static_assert(KDC_SF_ADDED == 39, "the first snapshots' fields stay where they are");
+_Static_assert(KDC_SF_COUNT == 55, "kdc_snap_fields follows enum kdc_snap_field");
 
 const struct kdc_snap_indicator kdc_snap_indicators[KDC_IND_COUNT] = {
 	[KDC_IND_HOUSEHOLDS_VISITED] = { KDC_SF_HH_VISITED, KDC_SF_HH_TOTAL },
 	[KDC_IND_HOUSEHOLDS_REACHED] = { KDC_SF_HH_REACHED, KDC_SF_HH_TOTAL },
 	[KDC_IND_PEOPLE_WITH_PAYMENT_ACCOUNT] = { KDC_SF_P_ACCOUNT, KDC_SF_P_TOTAL },
 	[KDC_IND_PEOPLE_PAYING_REGULARLY] = { KDC_SF_P_REGULAR, KDC_SF_P_TOTAL },
+	[KDC_IND_SERVICE_USERS_E_IDENTIFIED] = { KDC_SF_SU_EID, KDC_SF_SU_TOTAL },
+	[KDC_IND_BUSINESSES_USING_EINVOICE] = { KDC_SF_BIZ_EINVOICE, KDC_SF_BIZ_TOTAL },
 };
 
 int kdc_snap_put(cJSON *root, int f, int64_t v)

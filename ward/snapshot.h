@@ -35,6 +35,16 @@ enum kdc_snap_field {
 	KDC_SF_STORED, KDC_SF_REJECTED,
 	/* events.voided: activity events stored and then voided (not counted) */
 	KDC_SF_VOIDED,
+	/* Added after the first snapshots: a reader takes 0 for one absent
+	 * (a ward not updated yet). */
+	KDC_SF_ADDED,
+	/* events.{business_visit,einvoice,business_account}.{window}:
+	 * KDC_SF_BIZ_EVENTS + (kind - KDC_KIND_BUSINESS_VISIT) * KDC_SNAP_NWINDOW + window */
+	KDC_SF_BIZ_EVENTS = KDC_SF_ADDED,
+	KDC_SF_BIZ_TOTAL = KDC_SF_BIZ_EVENTS + 3 * KDC_SNAP_NWINDOW, /* businesses.total */
+	KDC_SF_BIZ_EINVOICE,     /* businesses.using_einvoice */
+	KDC_SF_SU_TOTAL,         /* service_users.total */
+	KDC_SF_SU_EID,           /* service_users.e_identified */
 	KDC_SF_COUNT
 };
 enum { KDC_SNAP_W24H = 0, KDC_SNAP_W7D, KDC_SNAP_W30D, KDC_SNAP_WTOTAL };

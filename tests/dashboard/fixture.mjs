@@ -125,9 +125,16 @@ export function makeStats({ ward = '31975', wardName = 'Phường 1', nowMs = Da
   }
 
   const hh = wardSnap.households, pp = wardSnap.people_15plus;
+  // the programme's other two targets: people and businesses using online
+  // public services who are e-identified, businesses issuing e-invoices
+  wardSnap.service_users = { total: 233 + bump, e_identified: 171 + bump };
+  wardSnap.businesses = { total: 20, using_einvoice: 7 };
+  const su = wardSnap.service_users, bz = wardSnap.businesses;
   wardSnap.targets = [
     target('households_reached', hhTarget, '2026-12-31', hh.reached, hh.total, true, day(nowMs + 20 * DAY_MS)),
     target('people_paying_regularly', 80, '2025-12-31', pp.paying_regularly, pp.total, false, null),
+    target('service_users_e_identified', 100, '2025-12-31', su.e_identified, su.total, false, null),
+    target('businesses_using_einvoice', 100, '2025-12-31', bz.using_einvoice, bz.total, false, day(nowMs + 90 * DAY_MS)),
   ];
   for (const k of Object.values(khoms)) {
     k.targets = [target('households_reached', 85, '2026-12-31', k.households.reached, k.households.total, false, day(nowMs + 400 * DAY_MS))];

@@ -61,6 +61,34 @@ function check(cond, what, detail) {
   failures++;
   log(`FAIL ${what}${detail ? ': ' + detail : ''}`);
 }
+// The two target cards added with the businesses (e-identified service
+// users, businesses on e-invoices): titled in the page's language, their
+// counts those of the retained JSON, inside the viewport at 360 px.
+const NEW_TARGETS = {
+  service_users_e_identified: { vi: 'Người dân, doanh nghiệp dùng dịch vụ công trực tuyến được định danh và xác thực điện tử',
+    en: 'People and businesses using online public services who are e-identified' },
+  businesses_using_einvoice: { vi: 'Doanh nghiệp sử dụng hóa đơn điện tử', en: 'Businesses using electronic invoices' },
+};
+async function newTargetCards(page, name, lang, stats) {
+  for (const [ind, titles] of Object.entries(NEW_TARGETS)) {
+    const tg = stats.ward.targets.find((x) => x.indicator === ind);
+    const got = await page.evaluate((ind) => {
+      const a = document.querySelector(`#targets article[data-indicator="${ind}"]`);
+      if (!a) return null;
+      const r = a.getBoundingClientRect();
+      return { title: a.querySelector('h3').textContent, count: a.querySelector('[data-f=count]').textContent,
+        right: r.right, width: document.documentElement.clientWidth };
+    }, ind);
+    check(got !== null && tg !== undefined, `${name}: a card for ${ind}`);
+    if (!got || !tg) continue;
+    check(got.title === titles[lang], `${name}: ${ind} card title`, `"${got.title}"`);
+    const digits = (s) => s.replace(/\D/g, '');
+    check(digits(got.count) === `${tg.value}${tg.denominator}`, `${name}: ${ind} card shows ${tg.value} of ${tg.denominator}`,
+      `"${got.count}"`);
+    check(got.right <= got.width + 0.5, `${name}: ${ind} card within the viewport`, `right edge ${got.right} of ${got.width}`);
+  }
+}
+
 async function step(what, fn) {
   try {
     await fn();
@@ -169,6 +197,7 @@ async function fixtureRun(pw, tmp) {
     watchErrors(page, 'desktop');
     await page.goto(url);
     await step('desktop page shows every number of the retained JSON (vi-VN)', () => expectPage(page, stats, VI));
+    await newTargetCards(page, '1366 px vi', 'vi', stats);
     await waitState(page, () => document.getElementById('hh-empty').textContent === 'Chưa có danh sách hộ.' &&
       document.getElementById('hh-empty').offsetHeight > 0 && document.getElementById('hh-wrap').offsetHeight === 0,
     'no household list published (an older aggregator): the view says so, nothing else');
@@ -224,6 +253,7 @@ async function fixtureRun(pw, tmp) {
       document.querySelector('h1').textContent === 'Digital residential area', 'toggle switches to English');
     await step('English page shows the same numbers (en-GB format)', () => expectPage(page, stats, EN));
     await step('1366 px en: the closed months', () => expectClosed(page, closed, stats.ward, EN));
+    await newTargetCards(page, '1366 px en', 'en', stats);
     await shot(page, 'dashboard-desktop-en.png');
     await householdSteps(page, '1366 px en', EN, lists, offsetMin);
     await page.reload();
@@ -238,6 +268,7 @@ async function fixtureRun(pw, tmp) {
     watchErrors(mob, 'mobile');
     await mob.goto(url);
     await step('360 px page shows every number of the retained JSON', () => expectPage(mob, stats, VI));
+    await newTargetCards(mob, '360 px vi', 'vi', stats);
     const overflow = await mob.evaluate(() => document.documentElement.scrollWidth);
     check(overflow <= 360, 'no horizontal scrolling of the page at 360 px (the khóm table scrolls inside its box)',
       `document is ${overflow} px wide`);

@@ -91,7 +91,7 @@ assert_eq "database file mode" 600 "$(stat -c %a "$db")"
 assert_eq "journal mode" wal "$(sql "$db" 'pragma journal_mode;')"
 assert_ge "schema_version rows" 1 "$(sql_count "$db" schema_version)"
 assert_eq "events columns" \
-	"id seq occurred_ms received_ms ward khom team device household member kind subkind method amount_vnd members members_15plus smartphones needs voided_by" \
+	"id seq occurred_ms received_ms ward khom team device household member kind subkind method amount_vnd members members_15plus smartphones needs voided_by flags" \
 	"$(sql "$db" "select group_concat(name, ' ') from pragma_table_info('events');")"
 assert_eq "rejected columns" \
 	"rid received_ms topic device event_id reason reason_name detail payload_len payload" \

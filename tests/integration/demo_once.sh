@@ -22,12 +22,24 @@ stored=$(sed -n 's/^demo: stored events: \([0-9]*\), rejected: \([0-9]*\)$/\1/p'
 rejected=$(sed -n 's/^demo: stored events: \([0-9]*\), rejected: \([0-9]*\)$/\2/p' <<<"$out")
 assert_ge "events stored by the demo campaign" 100 "${stored:-0}"
 assert_eq "events rejected in the demo" 0 "${rejected:-missing}"
-assert_eq "visits, accounts, payments and services in the demo database" "$stored" \
-	"$(sql_count "$KDC_DEMO_DIR/ward.db" events "kind < 4")"
+assert_eq "activities of the households and the businesses in the demo database" "$stored" \
+	"$(sql_count "$KDC_DEMO_DIR/ward.db" events "kind < 4 or kind between 6 and 8")"
+assert_ge "business events (visits, e-invoices, accounts) of the simulated shops" 20 \
+	"$(sql_count "$KDC_DEMO_DIR/ward.db" events "kind between 6 and 8")"
 
 # the register is in use: its 186 households are the denominator, and every
 # stored event names one of them
-assert_eq "households in the demo's register" 186 "$(sql_count "$KDC_DEMO_DIR/ward.db" register "retired_ms is null")"
+assert_eq "households in the demo's register" 186 \
+	"$(sql_count "$KDC_DEMO_DIR/ward.db" register "retired_ms is null and business = 0")"
+assert_eq "businesses in the demo's register" 20 \
+	"$(sql_count "$KDC_DEMO_DIR/ward.db" register "retired_ms is null and business = 1")"
+# the four targets of the programme that kdc measures, each with its
+# projection (a date, met, or not at the last 30 days' pace)
+for ind in households_reached people_paying_regularly service_users_e_identified businesses_using_einvoice; do
+	grep -qE "^demo: target $ind: [0-9.]+% by [0-9-]{10}; now [0-9]+ of [0-9]+; projected ([0-9]{4}-[0-9]{2}-[0-9]{2}|met|not at the last 30 days' pace)$" <<<"$out" ||
+		fail "the demo does not print the target $ind with its projection"
+	echo "ok: $(grep "^demo: target $ind:" <<<"$out")"
+done
 assert_contains "demo output" "demo: register of khóm 6: 186 households on the register; not visited 0," "$out"
 assert_contains "demo output" "demo: refused as unknown_household: 0" "$out"
 assert_eq "stored events of households not on the register" 0 \

@@ -33,9 +33,9 @@ INI
 # the store's schema (an empty database), then the register as an import writes it
 "$KDC_AGGREGATOR" rebuild --db "$db" --profile "$profile" >"$WORK/rebuild.log" 2>&1 ||
 	fail "kdc-aggregator rebuild could not create the database: $(tail -n 3 "$WORK/rebuild.log")"
-sql "$db" "insert into register values('6','H0041',2,'import','it',1,null,null,null);
-	insert into register values('6','H0042',3,'import','it',1,null,null,null);
-	insert into register values('6','H0043',4,'import','it',1,null,null,null);
+sql "$db" "insert into register values('6','H0041',2,'import','it',1,null,null,null,0);
+	insert into register values('6','H0042',3,'import','it',1,null,null,null,0);
+	insert into register values('6','H0043',4,'import','it',1,null,null,null,0);
 	insert into register_log(at_ms, by, action, detail) values(1,'it','import','3 households');" ||
 	fail "cannot write the register"
 

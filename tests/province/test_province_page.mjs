@@ -157,7 +157,7 @@ async function main() {
         reachedShare: rate(p.households.reached, p.households.total),
         wardsCard: int.format(p.wards_reporting) + ' / ' + int.format(p.wards_listed),
         targets: p.targets.map((t) => [t.indicator, rate(t.value, t.denominator),
-          t.value * 100 >= t.percent * t.denominator ? 'done' : t.on_track ? 'ok' : 'bad']),
+          t.denominator > 0 && t.value * 100 >= t.percent * t.denominator ? 'done' : t.on_track ? 'ok' : 'bad']),
         rows: p.wards.map((w) => ({
           ward: w.ward, name: w.name,
           reached: w.reporting ? rate(w.households.reached, w.households.total) : '—',

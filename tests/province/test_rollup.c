@@ -211,13 +211,17 @@ static void test_profile_accepted(void **state)
 	assert_string_equal(p->targets[1].deadline, "2025-12-31");
 	kdc_province_free(p);
 
-	/* no [target]: the programme's two */
+	/* no [target]: the programme's four that kdc measures */
 	p = load(three_wards);
-	assert_int_equal(p->ntargets, 2);
+	assert_int_equal(p->ntargets, 4);
 	assert_int_equal(p->targets[0].indicator, KDC_IND_HOUSEHOLDS_REACHED);
 	assert_int_equal(p->targets[0].percent_x100, 8500);
 	assert_string_equal(p->targets[0].deadline, "2023-12-31");
 	assert_int_equal(p->targets[1].indicator, KDC_IND_PEOPLE_PAYING_REGULARLY);
+	assert_int_equal(p->targets[2].indicator, KDC_IND_SERVICE_USERS_E_IDENTIFIED);
+	assert_int_equal(p->targets[2].percent_x100, 10000);
+	assert_int_equal(p->targets[3].indicator, KDC_IND_BUSINESSES_USING_EINVOICE);
+	assert_string_equal(p->targets[3].deadline, "2025-12-31");
 	kdc_province_free(p);
 }
 
@@ -435,6 +439,57 @@ static void test_targets_from_summed_counts(void **state)
 	kdc_province_free(p);
 }
 
+/* The two targets added later (service users e-identified, businesses on
+ * e-invoices) are ratios of the wards' sums too, with the default targets
+ * (100% by 2025-12-31); a ward that does not publish their counts yet (an
+ * older aggregator) counts 0 in them and is not refused. */
+static void test_added_targets_are_ratios_of_sums(void **state)
+{
+	struct kdc_province *p = load(three_wards);
+	kdc_rollup *r = kdc_rollup_new(p);
+	double a[NF] = { 0 }, b[NF] = { 0 }, c[NF] = { 0 };
+	const int64_t now = 1795755600000LL;
+	const cJSON *t;
+	cJSON *prov, *old;
+	char *text, err[200] = "";
+
+	a[KDC_SF_SU_TOTAL] = 10; a[KDC_SF_SU_EID] = 7;
+	b[KDC_SF_SU_TOTAL] = 30; b[KDC_SF_SU_EID] = 12;
+	a[KDC_SF_BIZ_TOTAL] = 20; a[KDC_SF_BIZ_EINVOICE] = 5;
+	b[KDC_SF_BIZ_TOTAL] = 3; b[KDC_SF_BIZ_EINVOICE] = 3;
+	assert_int_equal(feed(r, "31975", snapshot("31975", 1, now, a, 0, -1)), KDC_ROLLUP_CHANGED);
+	assert_int_equal(feed(r, "31978", snapshot("31978", 1, now, b, 0, -1)), KDC_ROLLUP_CHANGED);
+	old = snapshot("31981", 1, now, c, 0, -1);
+	cJSON_DeleteItemFromObjectCaseSensitive(old, "businesses");
+	cJSON_DeleteItemFromObjectCaseSensitive(old, "service_users");
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItem(old, "events"), "einvoice");
+	text = cJSON_PrintUnformatted(old);
+	assert_int_equal(kdc_rollup_ward_stats(r, "31981", text, strlen(text), err, sizeof err),
+	                 KDC_ROLLUP_CHANGED);
+	free(text);
+	cJSON_Delete(old);
+	prov = build(r, now, 1);
+	assert_int_equal((int)num(prov, "wards_reporting"), 3);
+	/* (7 + 12) / (10 + 30) = 47.50%, not the mean of 70% and 40% */
+	t = target(prov, "service_users_e_identified");
+	assert_non_null(t);
+	assert_int_equal((int)num(t, "value"), 19);
+	assert_int_equal((int)num(t, "denominator"), 40);
+	assert_true(fabs(num(t, "current") - 47.5) < 1e-9);
+	assert_string_equal(cJSON_GetObjectItem(t, "deadline")->valuestring, "2025-12-31");
+	/* (5 + 3) / (20 + 3) = 34.78% (rounded down), not the mean of 25% and 100% */
+	t = target(prov, "businesses_using_einvoice");
+	assert_non_null(t);
+	assert_int_equal((int)num(t, "value"), 8);
+	assert_int_equal((int)num(t, "denominator"), 23);
+	assert_true(fabs(num(t, "current") - 34.78) < 1e-9);
+	assert_int_equal((int)num(path(prov, "service_users"), "total"), 40);
+	assert_int_equal((int)num(path(prov, "businesses"), "using_einvoice"), 8);
+	cJSON_Delete(prov);
+	kdc_rollup_free(r);
+	kdc_province_free(p);
+}
+
 /* ---- series, status ------------------------------------------------------------------ */
 
 static void add_series(cJSON *s, const char *start, int base)
@@ -543,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_which_snapshot_wins),
 		cmocka_unit_test(test_bad_input_is_refused_and_kept_out),
 		cmocka_unit_test(test_targets_from_summed_counts),
+		cmocka_unit_test(test_added_targets_are_ratios_of_sums),
 		cmocka_unit_test(test_series_summed_by_date),
 		cmocka_unit_test(test_status_and_bridge),
 	};

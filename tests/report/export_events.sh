@@ -205,7 +205,7 @@ cp "$db" "$WORK/changing.db"
 for _ in 1 2 3; do # about 4,000 rows: far more than a pipe holds
 	sql "$WORK/changing.db" "insert into events select randomblob(16), seq, occurred_ms, received_ms,
 		ward, khom, team, device, household, member, kind, subkind, method, amount_vnd, members,
-		members_15plus, smartphones, needs, null from events;" || fail "cannot copy rows"
+		members_15plus, smartphones, needs, null, 0 from events;" || fail "cannot copy rows"
 done
 [ -e "$WORK/changing.db-wal" ] && fail "sqlite3 left a -wal file"
 mkfifo "$WORK/pipe"

@@ -196,6 +196,15 @@ check "$j" khom6 '.targets[0].projected' "\"$(day_str $((today + 79)))\""
 check "$j" khom6 '.targets[1] | [.indicator,.percent,.deadline,.value,.denominator,.gained_30d,.current,.met,.on_track]' \
 	'["people_paying_regularly",80,"2025-12-31",40,520,30,7.69,false,false]'
 check "$j" khom6 '.targets[1].projected' "\"$(day_str $((today + 376)))\""
+# The programme's two other default targets: the one service user (H090
+# member 1, no VNeID level 2 account) is not e-identified, 0 of 1 with no
+# pace; no business in the profile or a register: no denominator.
+check "$j" khom6 '.targets[2] | [.indicator,.percent,.deadline,.value,.denominator,.gained_30d,.current,.met,.projected]' \
+	'["service_users_e_identified",100,"2025-12-31",0,1,0,0,false,null]'
+check "$j" khom6 '.targets[3] | [.indicator,.percent,.deadline,.value,.denominator,.current,.projected]' \
+	'["businesses_using_einvoice",100,"2025-12-31",0,0,null,null]'
+check "$j" khom6 .service_users '{"total":1,"e_identified":0}'
+check "$j" khom6 .businesses '{"total":0,"using_einvoice":0}'
 
 # team T1 recorded everything, the khóm-9 visit included; its devices include
 # the silent T1-D3.
@@ -219,7 +228,7 @@ check "$j" ward .ward_name '"Phường 1, TP Cà Mau"'
 check "$j" ward .households '{"total":186,"visited":121,"surveyed":116,"reached":80}'
 check "$j" ward .people_15plus '{"total":520,"with_payment_account":50,"paying_regularly":40}'
 check "$j" ward .stored_total 309
-check "$j" ward '.targets | map(.projected)' "[\"$(day_str $((today + 79)))\",\"$(day_str $((today + 376)))\"]"
+check "$j" ward '.targets | map(.projected)' "[\"$(day_str $((today + 79)))\",\"$(day_str $((today + 376)))\",null,null]"
 
 # ---- the same through kdc-stats ----------------------------------------------------------
 viewer=$("$KDC_STATS" --broker "$(broker_url "$BROKER_DIR")" --ward "$ward" --khom 6 --once --json --timeout 10)

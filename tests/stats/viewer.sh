@@ -39,7 +39,12 @@ snapshot='{"schema":"kdc.stats.v1","ward":"'$ward'","ward_name":"Phường 9","s
 "services":{"birth_registration":0,"marital_status":0,"medical_booking":0,"field_report":0,"other":0},
 "payments":{"count_30d":0,"amount_vnd_30d":0,"count_total":0,"amount_vnd_total":0},
 "targets":[{"indicator":"households_reached","percent":85,"deadline":"2026-12-31","current":84.95,"value":158,
-"denominator":186,"gained_30d":3,"projected":null,"on_track":false,"met":false}],
+"denominator":186,"gained_30d":3,"projected":null,"on_track":false,"met":false},
+{"indicator":"service_users_e_identified","percent":100,"deadline":"2025-12-31","current":66.66,"value":2,
+"denominator":3,"gained_30d":1,"projected":null,"on_track":false,"met":false},
+{"indicator":"businesses_using_einvoice","percent":100,"deadline":"2025-12-31","current":35.00,"value":7,
+"denominator":20,"gained_30d":2,"projected":"2027-03-01","on_track":false,"met":false}],
+"service_users":{"total":3,"e_identified":2},"businesses":{"total":20,"using_einvoice":7},
 "series":{"start":"2026-12-02","days":1,"visit":[1],"account":[0],"payment":[0],"service":[0]},
 "devices":[],"stored_total":4,"rejected_total":0,"latest_event":"2026-12-01T18:00:00.000Z",
 "regular_window_days":30,"utc_offset_min":420}'
@@ -54,6 +59,10 @@ printf '%s\n' "$out"
 assert_contains "target from the counts, rounded down" " 84.9% of 85% by 2026-12-31" "$out"
 assert_contains "days left from the local date (2026-12-02 at +07:00)" "by 2026-12-31, 29 days left" "$out"
 assert_contains "households reached 158 of 186" "84.9%" "$out"
+assert_contains "service users, e-identified 2 of 3 rounded down" "3 users (people and businesses), 2 e-identified 66.6%" "$out"
+assert_contains "businesses on e-invoices" "Businesses: 20, 7 issuing e-invoices 35%" "$out"
+assert_contains "the e-identified target, overdue" "service_users_e_identified" "$out"
+assert_contains "the e-invoice target" " 35% of 100% by 2025-12-31" "$out"
 assert_contains "households visited 169 of 186 (90.86 %) rounded down" "90.8%" "$out"
 case "$out" in *"85.0%"* | *" 85% of"* | *"90.9%"* | *"84.95"*) fail "a percentage was rounded up: $out" ;; esac
 assert_contains "times in the ward's local time" "as of 2026-12-02 01:30:00" "$out"

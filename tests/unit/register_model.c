@@ -66,9 +66,19 @@ void m_apply(struct model *m, const struct item *it)
 		m_debug(it, "refused: household");
 		return;
 	}
+	if (it->type == IT_EVENT && m->nreg > 0 && g->business != kdc_kind_for_business(it->r.kind)) {
+		m->rejected++;                            /* a household's event on a business, or the reverse */
+		m_debug(it, "refused: entry type");
+		return;
+	}
 	if (it->type == IT_ADD && g && !g->active) {
 		m->rejected++;                            /* retired */
 		m_debug(it, "refused: retired");
+		return;
+	}
+	if (it->type == IT_ADD && g && g->business != (it->r.subkind == 1)) {
+		m->rejected++;                            /* added again as the other type */
+		m_debug(it, "refused: entry type");
 		return;
 	}
 	if (it->type == IT_VOID && (t = m_stored(m, it->target)) != NULL) {
@@ -93,6 +103,7 @@ void m_apply(struct model *m, const struct item *it)
 		snprintf(g->hh, sizeof g->hh, "%s", it->r.household);
 		g->active = 1;
 		g->people = it->people ? (int)it->people : -1;
+		g->business = it->r.subkind == 1;
 	}
 	e = &m->st[m->nst++];
 	e->r = it->r;

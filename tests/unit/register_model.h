@@ -21,10 +21,12 @@ struct item {
 	int type;
 	struct kdc_event_row r;      /* for a void: its own id, team, device, khom, household */
 	uint8_t target[KDC_UUID_LEN];
-	uint32_t people;
+	uint32_t people;             /* an addition's people 15+; its r.subkind 1: a business */
 };
 
-struct mreg { char khom[KDC_CODE_MAX + 1], hh[KDC_CODE_MAX + 1]; int active, people; };   /* people -1: not given */
+/* people -1: not given; business: a business entry (events for a
+ * household are refused on it, and the reverse) */
+struct mreg { char khom[KDC_CODE_MAX + 1], hh[KDC_CODE_MAX + 1]; int active, people, business; };
 struct mstored { struct kdc_event_row r; int type, voided; };
 struct mvoid {
 	uint8_t target[KDC_UUID_LEN];

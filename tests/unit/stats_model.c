@@ -11,7 +11,11 @@
 #include "kdc_util.h"
 #include "stats_model.h"
 
-#define NKIND 4
+#define NKIND 7
+/* the activities: a household's four, a business's three */
+static const int kind_num[NKIND] = { 0, 1, 2, 3, 6, 7, 8 };
+static const char *const kind_str[NKIND] = { "visit", "account", "payment", "service",
+                                             "business_visit", "einvoice", "business_account" };
 
 /* ---- the straightforward computation ---------------------------------------- */
 
@@ -160,6 +164,51 @@ static int p_regular_then(const struct world *w, const struct kdc_event_row *ev,
 	return e->kind == 2 && d >= d0 - g_window + 1 && d <= d0 && has_payacct(w, ev, n, e, d0);
 }
 
+/* docs/stats.md, service_users_e_identified: a use of an online public
+ * service is a person's service event or a business's visit that saw it use
+ * them; it is e-identified when the service event says VNeID level 2 or the
+ * same person (business) has a VNeID level 2 account (a business account)
+ * on a day before or on the use's day. */
+static int is_use(const struct kdc_event_row *e)
+{
+	return e->kind == 3 || (e->kind == 6 && (e->flags & 2));
+}
+
+static int is_eid(const struct kdc_event_row *e)
+{
+	return (e->kind == 1 && e->subkind == 2) || e->kind == 8;
+}
+
+static int p_use(const struct world *w, const struct kdc_event_row *ev, size_t n,
+                 const struct kdc_event_row *e, int64_t unused)
+{
+	return is_use(e);
+}
+
+/* an e-identified use on or before max_day */
+static int p_eid_use(const struct world *w, const struct kdc_event_row *ev, size_t n,
+                     const struct kdc_event_row *e, int64_t max_day)
+{
+	int64_t d = day_of(w, e->occurred_ms);
+
+	if (!is_use(e) || d > max_day)
+		return 0;
+	if (e->kind == 3 && (e->flags & 4))
+		return 1;
+	for (size_t j = 0; j < n; j++)
+		if (same_person(&ev[j], e) && is_eid(&ev[j]) && day_of(w, ev[j].occurred_ms) <= d)
+			return 1;
+	return 0;
+}
+
+/* a business known to issue e-invoices, on or before max_day */
+static int p_einvoice(const struct world *w, const struct kdc_event_row *ev, size_t n,
+                      const struct kdc_event_row *e, int64_t max_day)
+{
+	return (e->kind == 7 || (e->kind == 6 && (e->flags & 1))) &&
+	       day_of(w, e->occurred_ms) <= max_day;
+}
+
 static void model_target(const struct world *w, const struct kdc_profile_target *t, cJSON *arr,
                          long long value, long long then, long long denom, int64_t today)
 {
@@ -213,14 +262,13 @@ static void model_target(const struct world *w, const struct kdc_profile_target 
 cJSON *model_snapshot(const struct world *w, const struct kdc_event_row *all, size_t nall,
                       int kind, const char *code, long long rejected, const struct model_extra *x)
 {
-	static const char *const kinds[NKIND] = { "visit", "account", "payment", "service" };
 	static const char *const accts[] = { NULL, "public_service_portal", "vneid_level2", "provincial_app", "payment" };
 	static const char *const svcs[] = { NULL, "birth_registration", "marital_status", "medical_booking",
 	                                    "field_report", "other" };
 	const struct kdc_profile *p = w->profile;
 	struct kdc_event_row *ev = malloc((nall ? nall : 1) * sizeof *ev);
 	const int64_t today = day_of(w, w->now), hour = hour_of(w, w->now), d0 = today - 30;
-	long long hh_total = 0, people_total = 0, latest = 0;
+	long long hh_total = 0, people_total = 0, biz_total = 0, latest = 0;
 	long pidx = kind == SC_KHOM ? kdc_profile_khom_find(p, code) :
 	            kind == SC_TEAM ? kdc_profile_team_find(p, code) : 0;
 	cJSON *root = cJSON_CreateObject(), *o, *e;
@@ -251,6 +299,7 @@ cJSON *model_snapshot(const struct world *w, const struct kdc_event_row *all, si
 		if (counts) {
 			hh_total += x && x->den_hh ? x->den_hh[i] : p->khoms[i].households;
 			people_total += x && x->den_people ? x->den_people[i] : p->khoms[i].people_15plus;
+			biz_total += x && x->den_biz ? x->den_biz[i] : p->khoms[i].businesses;
 		}
 	}
 	o = cJSON_AddObjectToObject(root, "households");
@@ -271,14 +320,14 @@ cJSON *model_snapshot(const struct world *w, const struct kdc_event_row *all, si
 		long long h24 = 0, d7 = 0, d30 = 0, tot = 0;
 		for (size_t i = 0; i < n; i++) {
 			int64_t d = day_of(w, ev[i].occurred_ms), h = hour_of(w, ev[i].occurred_ms);
-			if (ev[i].kind != k)
+			if (ev[i].kind != kind_num[k])
 				continue;
 			tot++;
 			h24 += h >= hour - 23 && h <= hour;
 			d7 += d >= today - 6 && d <= today;
 			d30 += d >= today - 29 && d <= today;
 		}
-		e = cJSON_AddObjectToObject(o, kinds[k]);
+		e = cJSON_AddObjectToObject(o, kind_str[k]);
 		add_int(e, "24h", h24);
 		add_int(e, "7d", d7);
 		add_int(e, "30d", d30);
@@ -290,6 +339,12 @@ cJSON *model_snapshot(const struct world *w, const struct kdc_event_row *all, si
 			nv += in_scope(&x->voided[i], kind, code);
 		add_int(o, "voided", nv);
 	}
+	o = cJSON_AddObjectToObject(root, "businesses");
+	add_int(o, "total", biz_total);
+	add_int(o, "using_einvoice", count_distinct(w, ev, n, 1, p_einvoice, INT64_MAX));
+	o = cJSON_AddObjectToObject(root, "service_users");
+	add_int(o, "total", count_distinct(w, ev, n, 1, p_use, 0));
+	add_int(o, "e_identified", count_distinct(w, ev, n, 1, p_eid_use, INT64_MAX));
 	o = cJSON_AddObjectToObject(root, "services");
 	for (int s = 1; s <= 5; s++) {
 		long long c = 0;
@@ -338,6 +393,16 @@ cJSON *model_snapshot(const struct world *w, const struct kdc_event_row *all, si
 			then = count_distinct(w, ev, n, 1, p_payacct, d0);
 			denom = people_total;
 			break;
+		case KDC_IND_SERVICE_USERS_E_IDENTIFIED:
+			value = count_distinct(w, ev, n, 1, p_eid_use, INT64_MAX);
+			then = count_distinct(w, ev, n, 1, p_eid_use, d0);
+			denom = count_distinct(w, ev, n, 1, p_use, 0);
+			break;
+		case KDC_IND_BUSINESSES_USING_EINVOICE:
+			value = count_distinct(w, ev, n, 1, p_einvoice, INT64_MAX);
+			then = count_distinct(w, ev, n, 1, p_einvoice, d0);
+			denom = biz_total;
+			break;
 		default:
 			value = count_distinct(w, ev, n, 1, p_regular_now, today - w->window + 1);
 			then = count_distinct(w, ev, n, 1, p_regular_then, d0);
@@ -350,12 +415,12 @@ cJSON *model_snapshot(const struct world *w, const struct kdc_event_row *all, si
 	add_day(o, "start", today - 59);
 	add_int(o, "days", 60);
 	for (int k = 0; k < NKIND; k++) {
-		e = cJSON_AddArrayToObject(o, kinds[k]);
+		e = cJSON_AddArrayToObject(o, kind_str[k]);
 		for (int64_t d = today - 59; d <= today; d++) {
 			long long c = 0;
 			char buf[32];
 			for (size_t i = 0; i < n; i++)
-				c += ev[i].kind == k && day_of(w, ev[i].occurred_ms) == d;
+				c += ev[i].kind == kind_num[k] && day_of(w, ev[i].occurred_ms) == d;
 			snprintf(buf, sizeof buf, "%lld", c);
 			cJSON_AddItemToArray(e, cJSON_CreateRaw(buf));
 		}

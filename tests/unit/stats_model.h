@@ -28,7 +28,7 @@ enum { SC_WARD, SC_KHOM, SC_TEAM };
 /* What the register and voids add: denominators per profile khóm (NULL:
  * the profile's) and the voided activity events (events.voided). */
 struct model_extra {
-	const long long *den_hh, *den_people;
+	const long long *den_hh, *den_people, *den_biz;
 	const struct kdc_event_row *voided;
 	size_t nvoided;
 };

@@ -20,12 +20,14 @@ static const char *const contract_sql =
 	" device TEXT NOT NULL, household TEXT NOT NULL, member INTEGER NOT NULL,"
 	" kind INTEGER NOT NULL, subkind INTEGER NOT NULL, method INTEGER NOT NULL,"
 	" amount_vnd INTEGER NOT NULL, members INTEGER NOT NULL, members_15plus INTEGER NOT NULL,"
-	" smartphones INTEGER NOT NULL, needs INTEGER NOT NULL, voided_by BLOB) WITHOUT ROWID;"
+	" smartphones INTEGER NOT NULL, needs INTEGER NOT NULL, voided_by BLOB,"
+	" flags INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS events_voided ON events(voided_by) WHERE voided_by IS NOT NULL;"
 	"CREATE TABLE IF NOT EXISTS register("
 	" khom TEXT NOT NULL, household TEXT NOT NULL, people_15plus INTEGER, source TEXT NOT NULL,"
 	" added_by TEXT NOT NULL, added_ms INTEGER NOT NULL,"
 	" retired_ms INTEGER, retired_by TEXT, retired_reason TEXT,"
+	" business INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY(khom, household)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS register_log("
 	" lid INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, by TEXT NOT NULL, action TEXT NOT NULL,"
@@ -76,7 +78,8 @@ int tl_store(sqlite3 *db, const struct kdc_event_row *r)
 	assert_int_equal(sqlite3_prepare_v2(db,
 		"INSERT OR IGNORE INTO events(id, seq, occurred_ms, received_ms, ward, khom, team, device,"
 		" household, member, kind, subkind, method, amount_vnd, members, members_15plus,"
-		" smartphones, needs) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
+		" smartphones, needs, flags)"
+		" VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
 		-1, &st, NULL), SQLITE_OK);
 	sqlite3_bind_blob(st, 1, r->id, KDC_UUID_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, r->seq);
@@ -96,6 +99,7 @@ int tl_store(sqlite3 *db, const struct kdc_event_row *r)
 	sqlite3_bind_int(st, 16, r->members_15plus);
 	sqlite3_bind_int(st, 17, r->smartphones);
 	sqlite3_bind_int64(st, 18, r->needs);
+	sqlite3_bind_int64(st, 19, r->flags);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

@@ -529,6 +529,17 @@ static void test_household_added_and_void(void **state)
 	make_special(&f, &add, NULL, NULL, NULL);
 	f.ev.member = 1;
 	assert_int_equal(check(&f), R(BAD_VALUE));
+	/* a business: no people aged 15+ */
+	make_special(&f, &add, NULL, NULL, NULL);
+	add.business = 1;
+	assert_int_equal(check(&f), R(BAD_VALUE));
+	add.people_15plus = 0;
+	assert_int_equal(check(&f), 0);
+	d = roundtrip(&f.ev);
+	assert_true(d->household_added->business);
+	kdc_event_free(d);
+	assert_string_equal(kdc_reason_name(KDC__V1__REJECT_REASON__REJECT_REASON_WRONG_ENTRY_TYPE),
+	                    "wrong_entry_type");
 
 	make_special(&f, NULL, &vo, target, "recorded for the wrong household");
 	assert_int_equal(check(&f), 0);
@@ -580,6 +591,68 @@ static void test_enum_names(void **state)
 	assert_string_equal(kdc_kind_name(KDC_KIND_SERVICE), "service");
 }
 
+/* The business events: member 0, an outcome and known needs for a visit;
+ * their kinds are activities and for businesses; a service says VNeID. */
+static void test_business_events(void **state)
+{
+	struct fixture f;
+	Kdc__V1__BusinessVisited bv;
+	Kdc__V1__EinvoiceAdopted ei;
+	Kdc__V1__BusinessAccountCreated ba;
+	Kdc__V1__BusinessNeed needs[2] = { KDC__V1__BUSINESS_NEED__BUSINESS_NEED_EINVOICE, 9 };
+	kdc_event_pb *d;
+
+	(void)state;
+	make_event(&f, KDC_KIND_VISIT);
+	kdc__v1__business_visited__init(&bv);
+	f.ev.household = "B0001";
+	f.ev.body_case = KDC__V1__EVENT__BODY_BUSINESS_VISIT;
+	f.ev.business_visit = &bv;
+	assert_int_equal(check(&f), R(MISSING_FIELD));    /* no outcome */
+	bv.outcome = KDC__V1__VISIT_OUTCOME__VISIT_OUTCOME_SURVEYED;
+	bv.issues_einvoice = 1;
+	bv.needs = needs;
+	bv.n_needs = 1;
+	assert_int_equal(check(&f), 0);
+	d = roundtrip(&f.ev);
+	assert_int_equal(kdc_event_kind(d), KDC_KIND_BUSINESS_VISIT);
+	assert_true(d->business_visit->issues_einvoice);
+	assert_false(d->business_visit->uses_online_services);
+	kdc_event_free(d);
+	bv.n_needs = 2;                                   /* need 9: unknown */
+	assert_int_equal(check(&f), R(BAD_ENUM));
+	bv.n_needs = 1;
+	f.ev.member = 1;
+	assert_int_equal(check(&f), R(BAD_VALUE));
+	f.ev.member = 0;
+	kdc__v1__einvoice_adopted__init(&ei);
+	f.ev.body_case = KDC__V1__EVENT__BODY_EINVOICE;
+	f.ev.einvoice = &ei;
+	assert_int_equal(check(&f), 0);
+	assert_int_equal(kdc_event_kind(&f.ev), KDC_KIND_EINVOICE);
+	kdc__v1__business_account_created__init(&ba);
+	f.ev.body_case = KDC__V1__EVENT__BODY_BUSINESS_ACCOUNT;
+	f.ev.business_account = &ba;
+	assert_int_equal(check(&f), 0);
+	f.ev.member = 3;
+	assert_int_equal(check(&f), R(BAD_VALUE));
+	assert_string_equal(kdc_kind_name(KDC_KIND_BUSINESS_VISIT), "business_visit");
+	assert_string_equal(kdc_kind_name(KDC_KIND_EINVOICE), "einvoice");
+	assert_string_equal(kdc_kind_name(KDC_KIND_BUSINESS_ACCOUNT), "business_account");
+	assert_string_equal(kdc_business_need_name(2), "eid_account");
+	assert_int_equal(kdc_business_need_parse("digital_skills"), 5);
+	for (int k = 0; k < KDC_KIND_ALL; k++) {
+		assert_int_equal(kdc_kind_for_business(k), k >= KDC_KIND_BUSINESS_VISIT);
+		assert_int_equal(kdc_kind_is_activity(k), k != KDC_KIND_HOUSEHOLD_ADDED && k != KDC_KIND_VOID);
+	}
+	make_event(&f, KDC_KIND_SERVICE);
+	f.service.vneid_level2 = 1;
+	assert_int_equal(check(&f), 0);
+	d = roundtrip(&f.ev);
+	assert_true(d->service->vneid_level2);
+	kdc_event_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -596,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_receipt_strings),
 		cmocka_unit_test(test_enum_names),
 		cmocka_unit_test(test_household_added_and_void),
+		cmocka_unit_test(test_business_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 #define R13 KDC__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_HOUSEHOLD
 #define R14 KDC__V1__REJECT_REASON__REJECT_REASON_VOID_REFUSED
 #define R15 KDC__V1__REJECT_REASON__REJECT_REASON_RETIRED_HOUSEHOLD
+#define R16 KDC__V1__REJECT_REASON__REJECT_REASON_WRONG_ENTRY_TYPE
 
 static const char *const profile =
 	"[ward]\ncode = 31975\nname = Phường 1\n"
@@ -32,17 +33,19 @@ static const char *const profile =
 /* H001 (3 people) and H002 (people not given) in khóm 6; H010 in khóm 7,
  * retired. */
 static const char *const register_sql =
-	"INSERT INTO register VALUES('6','H001',3,'import','it',1,NULL,NULL,NULL);"
-	"INSERT INTO register VALUES('6','H002',NULL,'import','it',1,NULL,NULL,NULL);"
-	"INSERT INTO register VALUES('7','H010',2,'import','it',1,5,'it','moved away');"
+	"INSERT INTO register VALUES('6','H001',3,'import','it',1,NULL,NULL,NULL,0);"
+	"INSERT INTO register VALUES('6','H002',NULL,'import','it',1,NULL,NULL,NULL,0);"
+	"INSERT INTO register VALUES('7','H010',2,'import','it',1,5,'it','moved away',0);"
 	"INSERT INTO register_log(at_ms,by,action,detail) VALUES(1,'it','import','3 households');";
 
 static struct kdc_event_row ev(int kind, const char *dev, const char *team, const char *khom,
                                const char *hh)
 {
 	int member = kind == KDC_KIND_ACCOUNT || kind == KDC_KIND_PAYMENT ? 1 : 0;
-	struct kdc_event_row r = tl_row(kdc_now_ms() - 3600 * 1000, khom, team, dev, hh, member,
-	                                kind, kind == KDC_KIND_ACCOUNT ? 4 : 1, 0);
+	/* an addition's subkind 0: a household (1 would be a business) */
+	struct kdc_event_row r = tl_row(kdc_now_ms() - 3600 * 1000, khom, team, dev, hh, member, kind,
+	                                kind == KDC_KIND_ACCOUNT ? 4 : kind == KDC_KIND_HOUSEHOLD_ADDED ? 0 : 1,
+	                                0);
 	return r;
 }
 
@@ -184,6 +187,54 @@ static void test_household_added_from_the_field_counts_at_once(void **state)
 	wl_close(&l);
 }
 
+/* A register entry is a household or a business: an event for a household
+ * naming a business is refused wrong_entry_type, and so is a business added
+ * from the field under a household's code (and the reverse). Businesses are
+ * not households: households.total counts households only. */
+static void test_business_and_household_codes_are_not_mixed(void **state)
+{
+	struct wl l;
+	struct kdc_event_row visit_b, acct_b, add_as_b, add_as_h, add_b2, visit_h;
+
+	(void)state;
+	wl_open(&l, "reg-biz", profile);
+	wl_sql(&l, register_sql);
+	wl_sql(&l, "INSERT INTO register(khom, household, source, added_by, added_ms, business) "
+	           "VALUES('6','B001','import','it',1,1);"
+	           "INSERT INTO register_log(at_ms,by,action,detail) VALUES(1,'it','import','B001');");
+	wl_start(&l);
+	visit_b = ev(KDC_KIND_VISIT, "D1", "T1", "6", "B001");
+	acct_b = ev(KDC_KIND_ACCOUNT, "D1", "T1", "6", "B001");
+	add_as_b = ev(KDC_KIND_HOUSEHOLD_ADDED, "D1", "T1", "6", "H001");
+	add_as_b.subkind = 1;
+	add_as_h = ev(KDC_KIND_HOUSEHOLD_ADDED, "D1", "T1", "6", "B001");
+	add_b2 = ev(KDC_KIND_HOUSEHOLD_ADDED, "D1", "T1", "6", "B002");
+	add_b2.subkind = 1;
+	visit_h = ev(KDC_KIND_VISIT, "D1", "T1", "6", "H001");
+	put(&l, &visit_b);
+	put(&l, &acct_b);
+	put(&l, &add_as_b);
+	put(&l, &add_as_h);
+	put(&l, &add_b2);
+	put(&l, &visit_h);
+	wl_stop(&l);
+	expect_refused(&l, &visit_b, R16, "B001 of khóm 6 is a business in the ward's register, not a household");
+	expect_refused(&l, &acct_b, R16, "is a business");
+	expect_refused(&l, &add_as_b, R16, "H001 of khóm 6 is a household in the ward's register, not a business");
+	expect_refused(&l, &add_as_h, R16, "is a business");
+	expect_committed(&l, &add_b2);
+	expect_committed(&l, &visit_h);
+	assert_int_equal(wl_count(&l, "SELECT count(*) FROM rejected WHERE reason_name = 'wrong_entry_type'"), 4);
+	assert_int_equal(wl_count(&l, "SELECT count(*) FROM register WHERE household = 'B002' AND "
+	                              "business = 1 AND source = 'field'"), 1);
+	/* two households active in khóm 6; the two businesses are not counted */
+	assert_int_equal(wl_int(&l, "khom/6", "households.total"), 2);
+	assert_int_equal(wl_int(&l, "khom/6", "people_15plus.total"), 400);
+	assert_int_equal(wl_int(&l, "ward", "households.visited"), 1);
+	wl_check_rebuild(&l, "business entries");
+	wl_close(&l);
+}
+
 static void test_voids(void **state)
 {
 	struct wl l;
@@ -294,7 +345,7 @@ static void test_register_change_by_another_connection(void **state)
 	put(&l, &e1);
 	wl_wait(&l);
 	wl_sql(&l, "BEGIN;"
-	           "INSERT INTO register VALUES('6','H003',4,'ward','it',2,NULL,NULL,NULL);"
+	           "INSERT INTO register VALUES('6','H003',4,'ward','it',2,NULL,NULL,NULL,0);"
 	           "INSERT INTO register_log(at_ms,by,action,khom,household,detail) "
 	           " VALUES(2,'it','add','6','H003','added');"
 	           "UPDATE register SET retired_ms=3, retired_by='it', retired_reason='moved' "
@@ -345,6 +396,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unknown_and_retired_households_are_refused),
 		cmocka_unit_test(test_household_added_from_the_field_counts_at_once),
+		cmocka_unit_test(test_business_and_household_codes_are_not_mixed),
 		cmocka_unit_test(test_voids),
 		cmocka_unit_test(test_register_change_by_another_connection),
 	};

@@ -284,8 +284,8 @@ static void test_import_add_change_retire(void **state)
 
 	/* register add brings a retired one back; an active one is refused */
 	assert_int_equal(kdc_store_begin(s), KDC_OK);
-	assert_int_equal(kdc_reg_add(kdc_store_db(s), "6", "H2", -1, &who, msg, sizeof msg), KDC_OK);
-	assert_int_equal(kdc_reg_add(kdc_store_db(s), "6", "H2", -1, &who, msg, sizeof msg), KDC_ERR_INVAL);
+	assert_int_equal(kdc_reg_add(kdc_store_db(s), "6", "H2", -1, 0, &who, msg, sizeof msg), KDC_OK);
+	assert_int_equal(kdc_reg_add(kdc_store_db(s), "6", "H2", -1, 0, &who, msg, sizeof msg), KDC_ERR_INVAL);
 	assert_int_equal(kdc_store_commit(s), KDC_OK);
 	assert_int_equal(q(s, "SELECT retired_ms IS NULL AND people_15plus = 3 FROM register WHERE khom = '6' AND household = 'H2'"), 1);
 	kdc_store_close(s);
@@ -293,6 +293,54 @@ static void test_import_add_change_retire(void **state)
 }
 
 /* Every row of every table, as text: equal dumps, equal databases. */
+/* The type column: businesses beside households (an old file without the
+ * column gives households); a bad type, people for a business, and a code
+ * whose type the file changes are refused; add and retire a business. */
+static void test_import_businesses(void **state)
+{
+	char path[512], csvpath[512], msg[512];
+	struct kdc_register_csv c;
+	struct kdc_reg_import_counts n;
+	struct kdc_reg_who who = { "officer", 1795000000000LL };
+	kdc_store *s;
+
+	(void)state;
+	read_csv("khom,household,type,people_15plus\n6,B1,shop,\n6,B2,business,3\n", &c, csvpath,
+	         sizeof csvpath);
+	assert_int_equal(c.nerrors, 2);
+	assert_error(&c, 0, csvpath, 2, "type 'shop' must be household or business");
+	assert_error(&c, 1, csvpath, 3, "a business has no people_15plus");
+	kdc_register_csv_free(&c);
+	tmp_path(path, sizeof path, "biz.db");
+	drop_db(path);
+	s = open_db(path);
+	memset(&n, 0, sizeof n);
+	assert_int_equal(import(s, "khom,household,type,people_15plus\n6,H1,household,2\n"
+	                           "6,B1,Business,\n6,H2,,1\n", 0, &n), KDC_OK);
+	assert_int_equal(n.added, 3);
+	assert_int_equal(q(s, "SELECT count(*) FROM register WHERE business = 1 AND household = 'B1'"), 1);
+	assert_int_equal(q(s, "SELECT count(*) FROM register WHERE business = 0"), 2);
+	/* a file without the type column lists households: naming B1 in it
+	 * would make a business a household, which is refused */
+	memset(&n, 0, sizeof n);
+	assert_int_equal(import(s, "khom,household\n6,B1\n", 0, &n), KDC_ERR_INVAL);
+	assert_int_equal(q(s, "SELECT business FROM register WHERE household = 'B1'"), 1);
+	assert_int_equal(kdc_reg_add(kdc_store_db(s), "6", "B9", -1, 1, &who, msg, sizeof msg), KDC_OK);
+	assert_non_null(strstr(msg, "added business B9"));
+	assert_int_equal(kdc_reg_retire(kdc_store_db(s), "6", "B9", "closed", &who, msg, sizeof msg),
+	                 KDC_OK);
+	assert_non_null(strstr(msg, "retired business B9"));
+	/* brought back only as what it is */
+	assert_int_equal(kdc_reg_add(kdc_store_db(s), "6", "B9", -1, 0, &who, msg, sizeof msg),
+	                 KDC_ERR_INVAL);
+	assert_non_null(strstr(msg, "retired business"));
+	assert_int_equal(kdc_reg_add(kdc_store_db(s), "6", "B9", -1, 1, &who, msg, sizeof msg), KDC_OK);
+	assert_int_equal(q(s, "SELECT count(*) FROM register WHERE household = 'B9' AND business = 1"
+	                      " AND retired_ms IS NULL"), 1);
+	kdc_store_close(s);
+	drop_db(path);
+}
+
 static char *dump(const char *path)
 {
 	kdc_store *s = open_db(path);
@@ -483,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_csv_good_file),
 		cmocka_unit_test(test_csv_every_bad_row_named),
 		cmocka_unit_test(test_import_add_change_retire),
+		cmocka_unit_test(test_import_businesses),
 		cmocka_unit_test(test_dry_run_changes_nothing),
 		cmocka_unit_test(test_void_and_forget),
 	};

@@ -485,6 +485,65 @@ static void test_model_repeatable(void **state)
 	kdc_profile_free(p);
 }
 
+/* Businesses (khóm 6's 20 shops): their events come from a stream of their
+ * own, so the households' events are the same as without them; each is a
+ * valid business event (member 0, a B code of khóm 6) at a working time of
+ * the window, by a device covering the khóm; some adopt e-invoices and open
+ * an e-identified account. */
+static void test_businesses(void **state)
+{
+	struct kdc_profile *p = example();
+	struct kdc_sim_params par = { 5, end_ms - CAMPAIGN_DAYS * DAY_MS, end_ms, 3, 0, 4 };
+	struct kdc_sim *a = NULL, *b = NULL;
+	struct kdc_sim_pb pb;
+	struct kdc_verdict v;
+	uint8_t id[16];
+	char err[256];
+	size_t nh = 0, kinds[KDC_KIND_ALL] = { 0 };
+
+	(void)state;
+	assert_int_equal(kdc_sim_new(p, &par, &a, err, sizeof err), KDC_OK);
+	p->khoms[0].businesses = 20;
+	assert_int_equal(kdc_sim_new(p, &par, &b, err, sizeof err), KDC_OK);
+	assert_int_equal(a->nbusinesses, 0);
+	assert_int_equal(b->nbusinesses, 20);
+	assert_string_equal(b->businesses[0].code, "B0001");
+	assert_string_equal(b->businesses[19].code, "B0020");
+	for (size_t i = 0; i < b->nevents; i++) {
+		const struct kdc_sim_event *e = &b->events[i];
+		if (!kdc_kind_for_business(e->kind)) {
+			/* the households' events, in the same order as without businesses */
+			assert_true(nh < a->nevents);
+			assert_memory_equal(e, &a->events[nh], sizeof *e);
+			nh++;
+			continue;
+		}
+		kinds[e->kind]++;
+		assert_int_equal(working(e->t), 1);
+		assert_true(e->household < 20);
+		assert_int_equal(e->device, b->businesses[e->household].device);
+		kdc_sim_event_pb(b, e, &pb);
+		assert_int_equal(kdc_uuid7(id, e->t), KDC_OK);
+		pb.ev.id.data = id;
+		pb.ev.id.len = 16;
+		pb.ev.seq = 1;
+		pb.ev.ward = "31975";
+		pb.ev.team = "T1";
+		pb.ev.device = (char *)b->devices[e->device].code;
+		if (kdc_event_validate(&pb.ev, NULL, "31975", e->t, &v) != 0)
+			fail_msg("business event %zu refused: %s", i, v.detail);
+		assert_string_equal(pb.ev.khom, "6");
+		assert_int_equal(pb.ev.household[0], 'B');
+	}
+	assert_int_equal(nh, a->nevents);
+	assert_true(kinds[KDC_KIND_BUSINESS_VISIT] >= 19);  /* every one visited (at most one declined early) */
+	assert_true(kinds[KDC_KIND_EINVOICE] > 0);
+	assert_true(kinds[KDC_KIND_BUSINESS_ACCOUNT] > 0);
+	kdc_sim_free(a);
+	kdc_sim_free(b);
+	kdc_profile_free(p);
+}
+
 /* --household-digits 4 names the households as the example register does
  * (H0001 ... H0186 for khóm 6); fewer digits than a khóm needs are widened;
  * the events are the same whatever the codes. */
@@ -567,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_working_time),
 		cmocka_unit_test(test_model_repeatable),
 		cmocka_unit_test(test_household_digits),
+		cmocka_unit_test(test_businesses),
 		cmocka_unit_test(test_elderly_slower),
 		cmocka_unit_test(test_same_seed_same_events),
 		cmocka_unit_test(test_other_seed_other_events),

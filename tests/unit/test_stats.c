@@ -690,6 +690,45 @@ static void test_open_rebuilds_when_tables_are_new(void **state)
 	fx_close(f);
 }
 
+/* Statistics of schema 2 (before the service users and businesses): st_scope
+ * gets its new columns and keeps its seq, st_person is made anew, and the
+ * figures are recomputed from the stored events at open. */
+static void test_schema_2_is_migrated(void **state)
+{
+	const int64_t now = lt("2026-11-27T10:00:00");
+	struct fixture *f = fx_open("schema2", test_profile);
+	struct kdc_event_row r = tl_row(lt("2026-11-27T03:00:00"), "6", "T1", "D1", "H1", 1, SERVICE, 1, 0);
+	char err[512];
+	long long seq;
+	cJSON *w;
+
+	(void)state;
+	r.flags = KDC_FLAG_VNEID;
+	tl_ingest(f->db, f->stats, &r, 1);
+	fx_publish(f, now, 0);
+	seq = seq_of(f, "ward");
+	kdc_stats_free(f->stats);
+	assert_int_equal(sqlite3_exec(f->db,
+		"CREATE TABLE old AS SELECT sid, kind, code, seq, ev_visit, ev_account, ev_payment,"
+		" ev_service, pay_amount, hh_visited, hh_surveyed, hh_reached, acct_portal, acct_vneid,"
+		" acct_app, acct_payment, latest_ms FROM st_scope; DROP TABLE st_scope;"
+		"ALTER TABLE old RENAME TO st_scope; DROP TABLE st_person; DROP TABLE st_useday;"
+		"CREATE TABLE st_person(pid INTEGER PRIMARY KEY, sid INTEGER NOT NULL, khom TEXT NOT NULL,"
+		" household TEXT NOT NULL, member INTEGER NOT NULL, accounts INTEGER NOT NULL,"
+		" acct_pay_day INTEGER, last_pay_day INTEGER, UNIQUE(sid, khom, household, member));"
+		"UPDATE st_meta SET value = 2 WHERE key = 'schema';", NULL, NULL, NULL), SQLITE_OK);
+	f->stats = kdc_stats_open(f->db, f->profile, err, sizeof err);
+	if (!f->stats)
+		fail_msg("kdc_stats_open of a schema 2 database: %s", err);
+	fx_publish(f, now, 0);
+	w = fx_get(f, "ward");
+	assert_int_equal(tl_int(w, "service_users.total"), 1);
+	assert_int_equal(tl_int(w, "service_users.e_identified"), 1);
+	cJSON_Delete(w);
+	assert_int_equal(seq_of(f, "ward"), seq + 1);
+	fx_close(f);
+}
+
 /* The statistics cache what they wrote; another program changing the
  * database meanwhile (kdc-aggregator forget run next to the daemon: deletes a
  * household's events and rebuilds) must not leave the cache saying that the
@@ -756,6 +795,7 @@ int main(void)
 		cmocka_unit_test(test_seq_and_coalescing),
 		cmocka_unit_test(test_rejected_total),
 		cmocka_unit_test(test_open_rebuilds_when_tables_are_new),
+		cmocka_unit_test(test_schema_2_is_migrated),
 		cmocka_unit_test(test_other_connection_changes_are_seen),
 	};
 

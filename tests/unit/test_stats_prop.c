@@ -82,7 +82,7 @@ static void world_profile(struct world *w, const char *path)
 
 	snprintf(w->profile_text, sizeof w->profile_text,
 	         "[ward]\ncode = 31975\nname = Phường 1\nutc_offset = %c%02d:%02d\n"
-	         "[khom 6]\nname = Khóm 6\nhouseholds = 5\npeople_15plus = 12\n"
+	         "[khom 6]\nname = Khóm 6\nhouseholds = 5\npeople_15plus = 12\nbusinesses = 4\n"
 	         "[khom 7]\nhouseholds = 3\npeople_15plus = 7\n"
 	         "[team T1]\nkhoms = 6\ndevices = D1, D2\n"
 	         "[team T2]\nkhoms = 6, 7\ndevices = D3, D8\n"
@@ -90,9 +90,11 @@ static void world_profile(struct world *w, const char *path)
 	         "[target households_reached]\npercent = 85\ndeadline = 2026-12-31\n"
 	         "[target people_with_payment_account]\npercent = 50.5\ndeadline = 2027-06-30\n"
 	         "[target people_paying_regularly]\npercent = 80\ndeadline = 2025-12-31\n"
+	         "[target service_users_e_identified]\npercent = %d\ndeadline = 2026-12-31\n"
+	         "[target businesses_using_einvoice]\npercent = %d\ndeadline = 2027-12-31\n"
 	         "[settings]\nregular_window_days = %d\n",
 	         w->offset_min < 0 ? '-' : '+', abs(w->offset_min) / 60, abs(w->offset_min) % 60,
-	         (int)(40 + rnd_n(61)), w->window);
+	         (int)(40 + rnd_n(61)), (int)(30 + rnd_n(71)), (int)(10 + rnd_n(91)), w->window);
 	tl_write_file(path, w->profile_text);
 	if (kdc_profile_load(path, &w->profile, err, sizeof err) != 0)
 		fail_msg("profile: %s", err);
@@ -132,16 +134,28 @@ static struct kdc_event_row random_event(const struct world *w, const struct kdc
                                          size_t nprev)
 {
 	struct kdc_event_row r;
-	int kind = (int)rnd_n(10);
+	int kind = (int)rnd_n(14);
 	char hh[16];
 
-	kind = kind < 3 ? 0 : kind < 6 ? 1 : kind < 9 ? 2 : 3;
+	/* a household's activities, then a business's (member 0) */
+	kind = kind < 3 ? 0 : kind < 6 ? 1 : kind < 9 ? 2 : kind < 11 ? 3 :
+	       kind == 11 ? KDC_KIND_BUSINESS_VISIT : kind == 12 ? KDC_KIND_EINVOICE :
+	       KDC_KIND_BUSINESS_ACCOUNT;
 	snprintf(hh, sizeof hh, "H%d", (int)rnd_n(6));
 	r = tl_row(pick_time(w, prev, nprev), khoms[rnd_n(3)], teams[rnd_n(3)], devices[rnd_n(5)],
-	           hh, kind == 0 ? 0 : (int)(1 + rnd_n(3)), kind, 1, 0);
+	           hh, kind == 0 || kdc_kind_for_business(kind) ? 0 : (int)(1 + rnd_n(3)), kind, 1, 0);
 	switch (kind) {
 	case 0: r.subkind = (int)(1 + rnd_n(3)); break;
-	case 1: r.subkind = chance(50) ? 4 : (int)(1 + rnd_n(4)); break;
+	case 1: r.subkind = chance(50) ? 4 : chance(40) ? 2 : (int)(1 + rnd_n(4)); break;
+	case KDC_KIND_BUSINESS_VISIT:
+		r.subkind = (int)(1 + rnd_n(3));
+		r.flags = (uint32_t)rnd_n(4);      /* e-invoices, online public services */
+		break;
+	case KDC_KIND_EINVOICE: case KDC_KIND_BUSINESS_ACCOUNT: r.subkind = 0; break;
+	case 3:
+		r.subkind = (int)(1 + rnd_n(5));
+		r.flags = chance(30) ? KDC_FLAG_VNEID : 0;
+		break;
 	case 2:
 		r.subkind = (int)(1 + rnd_n(8));
 		r.method = (int)(1 + rnd_n(4));
@@ -460,7 +474,8 @@ static size_t make_items(const struct world *w, struct item *items)
 			snprintf(hh, sizeof hh, "H%d", (int)rnd_n(8));
 			v.type = IT_ADD;
 			v.r = other_row(w, NULL, KDC_KIND_HOUSEHOLD_ADDED, khoms[rnd_n(3)], hh);
-			v.people = (uint32_t)rnd_n(5);
+			v.r.subkind = chance(25);                /* a business */
+			v.people = v.r.subkind ? 0 : (uint32_t)rnd_n(5);
 			insert_item(items, &n, (size_t)rnd_n((int64_t)n + 1), &v);
 		}
 	}
@@ -479,20 +494,21 @@ static void ward_sql(struct wl *l, const char *fmt, ...)
 	wl_sql(l, sql);
 }
 
-/* A register entry, people -1 for not given. */
+/* A register entry, people -1 for not given; a business has none. */
 static void reg_insert(struct wl *l, struct model *m, const char *khom, const char *hh, int people,
-                       const char *source)
+                       int business, const char *source)
 {
 	char p[16];
 	struct mreg *g = &m->reg[m->nreg++];
 
 	snprintf(p, sizeof p, "%d", people);
-	ward_sql(l, "INSERT INTO register VALUES('%s','%s',%s,'%s','it',1,NULL,NULL,NULL)", khom, hh,
-	         people < 0 ? "NULL" : p, source);
+	ward_sql(l, "INSERT INTO register VALUES('%s','%s',%s,'%s','it',1,NULL,NULL,NULL,%d)", khom, hh,
+	         people < 0 || business ? "NULL" : p, source, business);
 	snprintf(g->khom, sizeof g->khom, "%s", khom);
 	snprintf(g->hh, sizeof g->hh, "%s", hh);
 	g->active = 1;
-	g->people = people;
+	g->people = business ? -1 : people;
+	g->business = business;
 }
 
 /* Between batches, as the ward's tools: retire, add or bring back a
@@ -527,7 +543,7 @@ static void ward_change(struct wl *l, struct model *m)
 		g->active = !g->active;
 	} else if (m->nreg < MAX_REG) {
 		/* two commits: the writer takes the change up with the log's row */
-		reg_insert(l, m, khom, hh, chance(30) ? -1 : (int)rnd_n(6), "ward");
+		reg_insert(l, m, khom, hh, chance(30) ? -1 : (int)rnd_n(6), chance(20), "ward");
 		ward_sql(l, "INSERT INTO register_log(at_ms,by,action,khom,household,detail) "
 		         "VALUES(1,'it','add','%s','%s','new')", khom, hh);
 	}
@@ -538,8 +554,8 @@ static void wcheck(struct wl *l, struct model *m, const struct world *w, const c
 {
 	struct kdc_event_row *counted = calloc(MAX_ITEMS, sizeof *counted);
 	struct kdc_event_row *voided = calloc(MAX_ITEMS, sizeof *voided);
-	long long den_hh[2], den_people[2];
-	struct model_extra x = { NULL, NULL, voided, 0 };
+	long long den_hh[2], den_people[2], den_biz[2];
+	struct model_extra x = { NULL, NULL, NULL, voided, 0 };
 	size_t nc = 0, expected = 1;
 
 	assert_non_null(counted);
@@ -553,10 +569,14 @@ static void wcheck(struct wl *l, struct model *m, const struct world *w, const c
 	if (m->nreg > 0) {
 		for (size_t k = 0; k < w->profile->nkhoms; k++) {
 			int all = 1;
-			den_hh[k] = den_people[k] = 0;
+			den_hh[k] = den_people[k] = den_biz[k] = 0;
 			for (size_t i = 0; i < m->nreg; i++) {
 				if (!m->reg[i].active || strcmp(m->reg[i].khom, w->profile->khoms[k].code) != 0)
 					continue;
+				if (m->reg[i].business) {
+					den_biz[k]++;
+					continue;
+				}
 				den_hh[k]++;
 				if (m->reg[i].people < 0)
 					all = 0;
@@ -568,6 +588,7 @@ static void wcheck(struct wl *l, struct model *m, const struct world *w, const c
 		}
 		x.den_hh = den_hh;
 		x.den_people = den_people;
+		x.den_biz = den_biz;
 	}
 	for (int k = 0; k < 3; k++) {
 		char key[2][16];
@@ -640,7 +661,8 @@ static void run_writer_stream(uint64_t seed, int stream)
 				char hh[8];
 				snprintf(hh, sizeof hh, "H%d", h);
 				if (chance(60))
-					reg_insert(l, m, khoms[k], hh, chance(15) ? -1 : (int)rnd_n(6), "import");
+					reg_insert(l, m, khoms[k], hh, chance(15) ? -1 : (int)rnd_n(6), chance(20),
+					           "import");
 			}
 		if (m->nreg)
 			wl_sql(l, "INSERT INTO register_log(at_ms,by,action,detail) VALUES(1,'it','import','x')");
@@ -697,10 +719,12 @@ static void run_writer_stream(uint64_t seed, int stream)
 	assert_non_null(l->stats);
 	{
 		kdc_register *r = kdc_register_open(l->store, l->profile, err, sizeof err);
-		int64_t hh[2], people[2];
+		int64_t hh[2], people[2], biz[2];
 		assert_non_null(r);
 		if (kdc_register_denominators(r, hh, people) == 0)
 			assert_int_equal(kdc_stats_set_denominators(l->stats, hh, people), 0);
+		if (kdc_register_businesses(r, biz) == 0)
+			assert_int_equal(kdc_stats_set_businesses(l->stats, biz), 0);
 		kdc_register_free(r);
 	}
 	assert_int_equal(kdc_stats_publish(l->stats, w.now, 0, tl_emit, &ret), 0);

@@ -46,6 +46,7 @@ static const char *const register_sql =
 	"CREATE TABLE IF NOT EXISTS register(khom TEXT NOT NULL, household TEXT NOT NULL, people_15plus INTEGER,"
 	" source TEXT NOT NULL, added_by TEXT NOT NULL, added_ms INTEGER NOT NULL,"
 	" retired_ms INTEGER, retired_by TEXT, retired_reason TEXT,"
+	" business INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY(khom, household)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS register_log(lid INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, by TEXT NOT NULL,"
 	" action TEXT NOT NULL, khom TEXT, household TEXT, detail TEXT NOT NULL);";
@@ -359,12 +360,12 @@ static void test_lists_from_the_register(void **state)
 	int64_t now = T0 + 10 * HOUR;
 
 	(void)state;
-	fx_exec(f, "INSERT INTO register VALUES('6','H1',3,'import','u',0,NULL,NULL,NULL),"
-	           "('6','H2',NULL,'import','u',0,NULL,NULL,NULL),"
-	           "('6','H3',2,'field','D1',0,NULL,NULL,NULL),"
-	           "('6','H4',1,'import','u',0,5,'u','moved'),"
-	           "('6','H5',1,'import','u',0,NULL,NULL,NULL),"
-	           "('7','K1',4,'import','u',0,NULL,NULL,NULL);"
+	fx_exec(f, "INSERT INTO register VALUES('6','H1',3,'import','u',0,NULL,NULL,NULL,0),"
+	           "('6','H2',NULL,'import','u',0,NULL,NULL,NULL,0),"
+	           "('6','H3',2,'field','D1',0,NULL,NULL,NULL,0),"
+	           "('6','H4',1,'import','u',0,5,'u','moved',0),"
+	           "('6','H5',1,'import','u',0,NULL,NULL,NULL,0),"
+	           "('7','K1',4,'import','u',0,NULL,NULL,NULL,0);"
 	           "INSERT INTO register_log VALUES(1,0,'u','import',NULL,NULL,'6 rows');");
 	fx_add(f, ev(T0 + 1 * HOUR, "6", "H1", 0, KDC_KIND_VISIT, NOT_HOME));
 	fx_add(f, ev(T0 + 2 * HOUR, "6", "H1", 0, KDC_KIND_VISIT, NOT_HOME));
@@ -431,7 +432,7 @@ static void test_lists_from_the_register(void **state)
 	expect_entry(w, "H1", ST(SURVEYED), NX(OPEN_ACCOUNT), 2);
 	kdc__v1__worklist__free_unpacked(w, NULL);
 	/* a register change by another program (a new line in register_log) */
-	fx_exec(f, "INSERT INTO register VALUES('7','K2',NULL,'ward','u',1,NULL,NULL,NULL);"
+	fx_exec(f, "INSERT INTO register VALUES('7','K2',NULL,'ward','u',1,NULL,NULL,NULL,0);"
 	           "INSERT INTO register_log VALUES(2,1,'u','add','7','K2','added');");
 	assert_int_equal(fx_publish(f, now + 30000, 5000), 2);
 	w = fx_worklist(f, "T2");

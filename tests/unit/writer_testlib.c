@@ -104,6 +104,9 @@ void wl_put(struct wl *l, const struct kdc_event_row *r, const uint8_t *target,
 	Kdc__V1__ServiceUsed svc = KDC__V1__SERVICE_USED__INIT;
 	Kdc__V1__HouseholdAdded add = KDC__V1__HOUSEHOLD_ADDED__INIT;
 	Kdc__V1__EventVoided vo = KDC__V1__EVENT_VOIDED__INIT;
+	Kdc__V1__BusinessVisited bv = KDC__V1__BUSINESS_VISITED__INIT;
+	Kdc__V1__EinvoiceAdopted ei = KDC__V1__EINVOICE_ADOPTED__INIT;
+	Kdc__V1__BusinessAccountCreated ba = KDC__V1__BUSINESS_ACCOUNT_CREATED__INIT;
 	uint8_t buf[KDC_MAX_EVENT_BYTES];
 	char topic[KDC_TOPIC_MAX + 1];
 	size_t n;
@@ -139,11 +142,28 @@ void wl_put(struct wl *l, const struct kdc_event_row *r, const uint8_t *target,
 	case KDC_KIND_SERVICE:
 		ev.body_case = KDC__V1__EVENT__BODY_SERVICE;
 		svc.kind = (Kdc__V1__ServiceKind)r->subkind;
+		svc.vneid_level2 = (r->flags & KDC_FLAG_VNEID) != 0;
 		ev.service = &svc;
+		break;
+	case KDC_KIND_BUSINESS_VISIT:
+		ev.body_case = KDC__V1__EVENT__BODY_BUSINESS_VISIT;
+		bv.outcome = (Kdc__V1__VisitOutcome)(r->subkind ? r->subkind : 1);
+		bv.issues_einvoice = (r->flags & KDC_FLAG_EINVOICE) != 0;
+		bv.uses_online_services = (r->flags & KDC_FLAG_ONLINE_SERVICES) != 0;
+		ev.business_visit = &bv;
+		break;
+	case KDC_KIND_EINVOICE:
+		ev.body_case = KDC__V1__EVENT__BODY_EINVOICE;
+		ev.einvoice = &ei;
+		break;
+	case KDC_KIND_BUSINESS_ACCOUNT:
+		ev.body_case = KDC__V1__EVENT__BODY_BUSINESS_ACCOUNT;
+		ev.business_account = &ba;
 		break;
 	case KDC_KIND_HOUSEHOLD_ADDED:
 		ev.body_case = KDC__V1__EVENT__BODY_HOUSEHOLD_ADDED;
 		add.people_15plus = people;
+		add.business = r->subkind == 1;   /* as the stored row says it */
 		ev.household_added = &add;
 		break;
 	default:
