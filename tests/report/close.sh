@@ -23,20 +23,10 @@ need_program KDC_SIM
 need_program KDC_AGGREGATOR
 need_program KDC_EVENT
 [ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
-py=
-for p in python3 /usr/bin/python3; do
-	"$p" -c 'import openpyxl' 2>/dev/null && { py=$p; break; }
-done
-[ -n "$py" ] || fail "python3 has no openpyxl: install python3-openpyxl (scripts/install-deps.sh)"
+report_openpyxl
 
-ward=90085
-export TMPDIR=$WORK/tmp
-mkdir -p "$TMPDIR"
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+report_setup 90085
 dump=$here/dump_sheet.py
-db=$WORK/agg/ward.db
-profile=$WORK/ward.ini
-report_profile "$ward" "$profile"
 url=$(broker_url "$BROKER_DIR")
 port=$(broker_port "$BROKER_DIR")
 agg_start "$WORK/agg" --broker "$url" --ward "$ward" --db "$db" --profile "$profile" \

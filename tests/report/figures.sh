@@ -21,14 +21,8 @@ need_program KDC_AGGREGATOR
 [ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
 [ -n "${STATS_AT:-}" ] || fail "STATS_AT is not set (the test helper stats_at)"
 
-ward=90082
-export TMPDIR=$WORK/tmp # where the report's scratch database goes (checked at the end)
-mkdir -p "$TMPDIR"
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+report_setup 90082
 check=$here/check_figures.py
-db=$WORK/agg/ward.db
-profile=$WORK/ward.ini
-report_profile "$ward" "$profile"
 url=$(broker_url "$BROKER_DIR")
 port=$(broker_port "$BROKER_DIR")
 agg_start "$WORK/agg" --broker "$url" --ward "$ward" --db "$db" --profile "$profile" \

@@ -18,14 +18,8 @@ need_program KDC_AGGREGATOR
 [ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
 [ -n "${STATS_AT:-}" ] || fail "STATS_AT is not set (the test helper stats_at)"
 
-ward=90083
-export TMPDIR=$WORK/tmp
-mkdir -p "$TMPDIR"
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+report_setup 90083
 check=$here/check_indicators.py
-db=$WORK/agg/ward.db
-profile=$WORK/ward.ini
-report_profile "$ward" "$profile"
 url=$(broker_url "$BROKER_DIR")
 agg_start "$WORK/agg" --broker "$url" --ward "$ward" --db "$db" --profile "$profile" \
 	--client-id "kdc-agg-$ward-indicators"

@@ -19,20 +19,10 @@ need_program KDC_REPORT
 need_program KDC_SIM
 need_program KDC_AGGREGATOR
 [ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
-py=
-for p in python3 /usr/bin/python3; do
-	"$p" -c 'import openpyxl' 2>/dev/null && { py=$p; break; }
-done
-[ -n "$py" ] || fail "python3 has no openpyxl: install python3-openpyxl (scripts/install-deps.sh)"
+report_openpyxl
 
-ward=90084
-export TMPDIR=$WORK/tmp
-mkdir -p "$TMPDIR"
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+report_setup 90084
 check=$here/check_monthly.py
-db=$WORK/agg/ward.db
-profile=$WORK/ward.ini
-report_profile "$ward" "$profile"
 # a name the HTML page must escape
 sed -i 's/^name = Khóm 2$/name = Khóm 2 <"Bờ kè" \& chợ>/' "$profile"
 url=$(broker_url "$BROKER_DIR")

@@ -1,6 +1,30 @@
 # tests/report/report_lib.sh: what the kdc-report tests of figures share
 # (sourced after tests/lib/common.sh and kdc_test_init).
 
+# report_setup WARD: what every figures test starts with: ward, the report's
+# scratch folder TMPDIR inside the work folder (checked empty at the end by
+# some), here (this folder), db and profile (written).
+report_setup() {
+	ward=$1
+	export TMPDIR=$WORK/tmp
+	mkdir -p "$TMPDIR"
+	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	db=$WORK/agg/ward.db
+	profile=$WORK/ward.ini
+	report_profile "$ward" "$profile"
+}
+
+# report_openpyxl: py = a python3 with openpyxl (python3 may be another
+# interpreter than Debian's, without it); fails the test when there is none.
+report_openpyxl() {
+	local p
+	py=
+	for p in python3 /usr/bin/python3; do
+		"$p" -c 'import openpyxl' 2>/dev/null && { py=$p; return 0; }
+	done
+	fail "python3 has no openpyxl: install python3-openpyxl (scripts/install-deps.sh)"
+}
+
 # report_profile WARD FILE: a profile of two khóms, two teams (devices
 # A-D1, A-D2, B-D1, B-D2) and a target on each of the four indicators.
 report_profile() {
