@@ -516,9 +516,13 @@ export async function closedProblems(page, closed, ward, locale) {
       'October', 'November', 'December'];
     const LABELS = vi
       ? { households_reached: 'Hộ gia đình được tiếp cận nền tảng số',
-        people_paying_regularly: 'Người từ 15 tuổi có tài khoản thanh toán và giao dịch thường xuyên' }
+        people_paying_regularly: 'Người từ 15 tuổi có tài khoản thanh toán và giao dịch thường xuyên',
+        service_users_e_identified: 'Người dân, doanh nghiệp dùng dịch vụ công trực tuyến được định danh và xác thực điện tử',
+        businesses_using_einvoice: 'Doanh nghiệp sử dụng hóa đơn điện tử' }
       : { households_reached: 'Households reached by a digital platform',
-        people_paying_regularly: 'People aged 15+ with a payment account who pay regularly' };
+        people_paying_regularly: 'People aged 15+ with a payment account who pay regularly',
+        service_users_e_identified: 'People and businesses using online public services who are e-identified',
+        businesses_using_einvoice: 'Businesses using electronic invoices' };
     const nf = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
     const pf = new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 });
     const int = (n) => nf.format(n);
