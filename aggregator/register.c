@@ -9,6 +9,7 @@
 #include "kdc_err.h"
 #include "kdc_log.h"
 #include "register_int.h"
+#include "stats.h"
 
 static const char *const reg_sql[R_COUNT] = {
 	[R_LOAD] = "SELECT khom, household, people_15plus, retired_ms IS NOT NULL, business FROM register",
@@ -318,43 +319,39 @@ static int reg__tally(const kdc_register *r, struct reg_tally *t, int64_t *extra
 	return KDC_OK;
 }
 
-int kdc_register_denominators(const kdc_register *r, int64_t *households, int64_t *people)
+int kdc_register_set_denominators(const kdc_register *r, kdc_stats *stats)
 {
 	const struct kdc_profile *p = r->profile;
 	size_t nk = p ? p->nkhoms : 0;
 	struct reg_tally *t;
-	int64_t extra;
+	int64_t *hh, *people, *biz, extra;
+	int rc = KDC_ERR_NOMEM;
 
-	if (r->rows == 0 || nk == 0)
-		return 1;
-	if (!(t = calloc(nk, sizeof *t)))
-		return 1;
-	reg__tally(r, t, &extra);
-	for (size_t i = 0; i < nk; i++) {
-		households[i] = t[i].hh;
-		/* every active entry gives its people (none at all: 0 people) */
-		people[i] = t[i].all_people ? t[i].people : p->khoms[i].people_15plus;
+	if (r->rows == 0 || nk == 0) {
+		if ((rc = kdc_stats_set_denominators(stats, NULL, NULL)) == KDC_OK)
+			rc = kdc_stats_set_businesses(stats, NULL);
+		return rc;
+	}
+	t = calloc(nk, sizeof *t);
+	hh = calloc(nk, sizeof *hh);
+	people = calloc(nk, sizeof *people);
+	biz = calloc(nk, sizeof *biz);
+	if (t && hh && people && biz) {
+		reg__tally(r, t, &extra);
+		for (size_t i = 0; i < nk; i++) {
+			hh[i] = t[i].hh;
+			/* every active entry gives its people (none at all: 0 people) */
+			people[i] = t[i].all_people ? t[i].people : p->khoms[i].people_15plus;
+			biz[i] = t[i].biz;
+		}
+		if ((rc = kdc_stats_set_denominators(stats, hh, people)) == KDC_OK)
+			rc = kdc_stats_set_businesses(stats, biz);
 	}
 	free(t);
-	return 0;
-}
-
-int kdc_register_businesses(const kdc_register *r, int64_t *businesses)
-{
-	const struct kdc_profile *p = r->profile;
-	size_t nk = p ? p->nkhoms : 0;
-	struct reg_tally *t;
-	int64_t extra;
-
-	if (r->rows == 0 || nk == 0)
-		return 1;
-	if (!(t = calloc(nk, sizeof *t)))
-		return 1;
-	reg__tally(r, t, &extra);
-	for (size_t i = 0; i < nk; i++)
-		businesses[i] = t[i].biz;
-	free(t);
-	return 0;
+	free(hh);
+	free(people);
+	free(biz);
+	return rc;
 }
 
 void kdc_register_log_check(const kdc_register *r)

@@ -40,6 +40,8 @@
 #include "profile.h"
 #include "store.h"
 
+struct kdc_stats;
+
 typedef struct kdc_register kdc_register;
 
 enum kdc_register_state { KDC_REG_ABSENT = 0, KDC_REG_ACTIVE, KDC_REG_RETIRED };
@@ -88,13 +90,13 @@ int kdc_register_check(const kdc_register *r, const struct kdc_event_row *row,
  * indexed read: for the refusal path only. */
 int kdc_register_stored(kdc_register *r, const uint8_t *id, int *found);
 
-/* Denominators for kdc_stats_set_denominators: households[i], people[i]
- * for each profile khóm i (arrays of profile->nkhoms). 0 when the ward has
- * a register, 1 when it has none (then use the profile's). */
-int kdc_register_denominators(const kdc_register *r, int64_t *households, int64_t *people);
-/* Businesses for kdc_stats_set_businesses: businesses[i], the active
- * business entries of profile khóm i; 0 with a register, 1 without. */
-int kdc_register_businesses(const kdc_register *r, int64_t *businesses);
+/* The register's denominators into the statistics: per profile khóm its
+ * active households, their people 15+ (the profile's figure where an entry
+ * does not give them) and its active businesses; the profile's counts when
+ * the ward has no register. The one way the aggregator, kdc-report and the
+ * tests set them. KDC_OK, or KDC_ERR_NOMEM with the statistics unchanged
+ * or half set (call again). */
+int kdc_register_set_denominators(const kdc_register *r, struct kdc_stats *stats);
 /* Logs one plain line per khóm where register and profile disagree. */
 void kdc_register_log_check(const kdc_register *r);
 

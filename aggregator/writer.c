@@ -653,9 +653,6 @@ static void writer__free(kdc_writer *w)
 	writer__arena_reset(&w->arena);
 	free(w->arena.buf);
 	kdc_register_free(w->reg);
-	free(w->den_hh);
-	free(w->den_people);
-	free(w->den_biz);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }

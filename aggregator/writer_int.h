@@ -84,7 +84,6 @@ struct kdc_writer {
 	int voided;                  /* a void was stored: events.voided may move */
 	int reg_changed;             /* denominators to push after the commit */
 	int reg_reloaded;            /* cross-check to log after the commit */
-	int64_t *den_hh, *den_people, *den_biz; /* per profile khóm, for the statistics */
 	/* receipt scratch, RECEIPT_CHUNK entries */
 	ProtobufCBinaryData *committed;
 	Kdc__V1__Rejection *rej;

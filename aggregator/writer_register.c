@@ -132,13 +132,7 @@ void writer__push_register(kdc_writer *w)
 	if (!w->reg_changed || !w->stats)
 		return;
 	w->reg_changed = 0;
-	if (w->den_hh && kdc_register_denominators(w->reg, w->den_hh, w->den_people) == 0 &&
-	    kdc_register_businesses(w->reg, w->den_biz) == 0) {
-		if ((rc = kdc_stats_set_denominators(w->stats, w->den_hh, w->den_people)) == KDC_OK)
-			rc = kdc_stats_set_businesses(w->stats, w->den_biz);
-	} else if ((rc = kdc_stats_set_denominators(w->stats, NULL, NULL)) == KDC_OK) {
-		rc = kdc_stats_set_businesses(w->stats, NULL);
-	}
+	rc = kdc_register_set_denominators(w->reg, w->stats);
 	if (rc != KDC_OK) {
 		kdc_error("out of memory for the register's denominators; retrying after the next batch");
 		w->reg_changed = 1;
@@ -204,16 +198,9 @@ fail:
  * with the profile logged. */
 int writer__open_register(kdc_writer *w, char *err, size_t errlen)
 {
-	size_t nk = w->conf.profile ? w->conf.profile->nkhoms : 0;
 	int64_t lid = 0;
 	int rc;
 
-	if (nk && (!(w->den_hh = calloc(nk, sizeof *w->den_hh)) ||
-	           !(w->den_people = calloc(nk, sizeof *w->den_people)) ||
-	           !(w->den_biz = calloc(nk, sizeof *w->den_biz)))) {
-		snprintf(err, errlen, "out of memory");
-		return KDC_ERR_NOMEM;
-	}
 	if (!(w->reg = kdc_register_open(w->store, w->conf.profile, err, errlen)))
 		return KDC_ERR_DB;
 	if (w->stats && (rc = kdc_stats_register_lid(w->stats, &lid)) != KDC_OK) {

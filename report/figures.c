@@ -164,32 +164,17 @@ cleanup:
 }
 
 /* The denominators the live aggregator uses: the register's, or the
- * profile's when the ward has none (writer_register.c does the same). */
+ * profile's when the ward has none (the same call as writer_register.c). */
 static int set_denominators(kdc_figures *f, char *err, size_t errlen)
 {
-	size_t n = f->profile->nkhoms ? f->profile->nkhoms : 1;
-	int64_t *hh = calloc(n, sizeof *hh), *people = calloc(n, sizeof *people);
-	kdc_register *reg = NULL;
-	int rc = KDC_ERR_NOMEM;
+	kdc_register *reg = kdc_register_open(f->store, f->profile, err, errlen);
+	int rc;
 
-	if (!hh || !people) {
+	if (!reg)
+		return KDC_ERR_DB;
+	if ((rc = kdc_register_set_denominators(reg, f->stats)) != KDC_OK)
 		snprintf(err, errlen, "out of memory");
-		goto cleanup;
-	}
-	if (!(reg = kdc_register_open(f->store, f->profile, err, errlen))) {
-		rc = KDC_ERR_DB;
-		goto cleanup;
-	}
-	if (kdc_register_denominators(reg, hh, people) == 0)
-		rc = kdc_stats_set_denominators(f->stats, hh, people);
-	else
-		rc = kdc_stats_set_denominators(f->stats, NULL, NULL);
-	if (rc != KDC_OK)
-		snprintf(err, errlen, "out of memory");
-cleanup:
 	kdc_register_free(reg);
-	free(hh);
-	free(people);
 	return rc;
 }
 

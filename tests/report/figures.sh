@@ -22,6 +22,11 @@ need_program KDC_AGGREGATOR
 [ -n "${STATS_AT:-}" ] || fail "STATS_AT is not set (the test helper stats_at)"
 
 report_setup 90082
+# businesses in both khóms (kdc-sim simulates them), and their target: a
+# register lists only some, so its count and the profile's differ
+sed -i -e 's/^people_15plus = 130$/&\nbusinesses = 6/' -e 's/^people_15plus = 100$/&\nbusinesses = 4/' \
+	"$profile"
+printf '[target businesses_using_einvoice]\npercent = 80\ndeadline = 2027-12-31\n' >>"$profile"
 check=$here/check_figures.py
 url=$(broker_url "$BROKER_DIR")
 port=$(broker_port "$BROKER_DIR")
@@ -68,19 +73,28 @@ PY
 live_equal "without a register" "$total" 90
 assert_contains "snapshot summary" "wrote 5 snapshots to" "$(cat "$WORK/report.err")"
 
-# the ward office imports a register of part of the households: their
-# events alone count, its households and people are the denominators
+# the ward office imports a register of part of the households and part of
+# the businesses: their events alone count, its households, people and
+# businesses are the denominators (not the profile's 6 and 4 businesses)
 {
-	echo "khom,household,people_15plus"
-	for i in $(seq -w 1 30); do echo "1,H0$i,2"; done
-	for i in $(seq -w 1 25); do echo "2,H0$i,3"; done
+	echo "khom,household,type,people_15plus"
+	for i in $(seq -w 1 30); do echo "1,H0$i,,2"; done
+	for i in $(seq -w 1 25); do echo "2,H0$i,,3"; done
+	for i in 1 2 3 4; do echo "1,B000$i,business,"; done
+	for i in 1 2; do echo "2,B000$i,business,"; done
 } >"$WORK/register.csv"
 "$KDC_AGGREGATOR" register import "$WORK/register.csv" --db "$db" --profile "$profile" --by test \
 	>"$WORK/import.log" 2>&1 || fail "register import failed: $(cat "$WORK/import.log")"
-counted=$(sql "$db" "select count(*) from events e where kind < 4 and voided_by is null and exists
+counted=$(sql "$db" "select count(*) from events e where (kind < 4 or kind between 6 and 8) and voided_by is null and exists
 	(select 1 from register r where r.khom = e.khom and r.household = e.household and r.retired_ms is null);")
 assert_between "events of the register's households" 100 $((total - 1)) "$counted"
 live_equal "with a register" "$counted" 55
+assert_eq "businesses on the register (the retained ward snapshot)" 6 "$(python3 -c '
+import json, sys
+for l in open(sys.argv[1], encoding="utf-8"):
+    s = json.loads(l.split(" ", 1)[1])
+    if s["scope"] == "ward":
+        print(s["businesses"]["total"])' "$WORK/retained.txt")"
 
 # ---- as of earlier days, against a rebuild of a cut copy ----------------------------------
 agg_stop "$WORK/agg"

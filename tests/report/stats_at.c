@@ -33,7 +33,6 @@ int main(int argc, char **argv)
 	kdc_store *store = NULL;
 	kdc_stats *stats = NULL;
 	kdc_register *reg = NULL;
-	int64_t *hh = NULL, *people = NULL;
 	char err[512];
 	int rc = 1;
 
@@ -54,11 +53,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "stats_at: %s\n", err);
 		goto cleanup;
 	}
-	hh = calloc(p->nkhoms + 1, sizeof *hh);
-	people = calloc(p->nkhoms + 1, sizeof *people);
-	if (!hh || !people ||
-	    kdc_stats_set_denominators(stats, kdc_register_denominators(reg, hh, people) == 0 ? hh : NULL,
-	                               kdc_register_denominators(reg, hh, people) == 0 ? people : NULL)) {
+	if (kdc_register_set_denominators(reg, stats) != KDC_OK) {
 		fprintf(stderr, "stats_at: out of memory\n");
 		goto cleanup;
 	}
@@ -68,8 +63,6 @@ int main(int argc, char **argv)
 	}
 	rc = fflush(stdout) == 0 ? 0 : 1;
 cleanup:
-	free(hh);
-	free(people);
 	kdc_register_free(reg);
 	kdc_stats_free(stats);
 	kdc_store_close(store);

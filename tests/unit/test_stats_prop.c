@@ -719,12 +719,8 @@ static void run_writer_stream(uint64_t seed, int stream)
 	assert_non_null(l->stats);
 	{
 		kdc_register *r = kdc_register_open(l->store, l->profile, err, sizeof err);
-		int64_t hh[2], people[2], biz[2];
 		assert_non_null(r);
-		if (kdc_register_denominators(r, hh, people) == 0)
-			assert_int_equal(kdc_stats_set_denominators(l->stats, hh, people), 0);
-		if (kdc_register_businesses(r, biz) == 0)
-			assert_int_equal(kdc_stats_set_businesses(l->stats, biz), 0);
+		assert_int_equal(kdc_register_set_denominators(r, l->stats), 0);
 		kdc_register_free(r);
 	}
 	assert_int_equal(kdc_stats_publish(l->stats, w.now, 0, tl_emit, &ret), 0);
