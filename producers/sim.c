@@ -196,20 +196,19 @@ int64_t sim__next_work(const struct sim_ctx *c, int64_t t)
 
 /* ---- emitting ---------------------------------------------------------------- */
 
-static void sim__emit(struct sim_ctx *c, uint32_t h, uint32_t *order, int64_t t, int kind,
-                      int sub, int member, int method, int64_t amount)
+struct kdc_sim_event *sim__append(struct sim_ctx *c, int64_t t, uint32_t *order)
 {
 	struct kdc_sim *s = c->s;
 	struct kdc_sim_event *e;
 
 	if (c->failed || t < s->start_ms || t > s->end_ms)
-		return;
+		return NULL;
 	if (s->nevents == c->cap_events) {
 		size_t cap = c->cap_events ? c->cap_events * 2 : 4096;
 		struct kdc_sim_event *n = realloc(s->events, cap * sizeof *n);
 		if (!n) {
 			c->failed = 1;
-			return;
+			return NULL;
 		}
 		s->events = n;
 		c->cap_events = cap;
@@ -217,10 +216,20 @@ static void sim__emit(struct sim_ctx *c, uint32_t h, uint32_t *order, int64_t t,
 	e = &s->events[s->nevents++];
 	memset(e, 0, sizeof *e);
 	e->t = t;
+	e->order = (*order)++;
+	return e;
+}
+
+static void sim__emit(struct sim_ctx *c, uint32_t h, uint32_t *order, int64_t t, int kind,
+                      int sub, int member, int method, int64_t amount)
+{
+	struct kdc_sim_event *e = sim__append(c, t, order);
+
+	if (!e)
+		return;
 	e->amount_vnd = amount;
 	e->household = h;
-	e->device = s->households[h].device;
-	e->order = (*order)++;
+	e->device = c->s->households[h].device;
 	e->kind = (uint8_t)kind;
 	e->sub = (uint8_t)sub;
 	e->member = (uint8_t)member;

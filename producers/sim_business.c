@@ -53,27 +53,12 @@ int sim__businesses(struct kdc_sim *s, const struct kdc_profile *prof)
 static void biz__emit(struct sim_ctx *c, uint32_t b, uint32_t *order, int64_t t, int kind,
                       int sub, unsigned flags)
 {
-	struct kdc_sim *s = c->s;
-	struct kdc_sim_event *e;
+	struct kdc_sim_event *e = t > 0 ? sim__append(c, t, order) : NULL;
 
-	if (c->failed || t <= 0 || t < s->start_ms || t > s->end_ms)
+	if (!e)
 		return;
-	if (s->nevents == c->cap_events) {
-		size_t cap = c->cap_events ? c->cap_events * 2 : 4096;
-		struct kdc_sim_event *n = realloc(s->events, cap * sizeof *n);
-		if (!n) {
-			c->failed = 1;
-			return;
-		}
-		s->events = n;
-		c->cap_events = cap;
-	}
-	e = &s->events[s->nevents++];
-	memset(e, 0, sizeof *e);
-	e->t = t;
 	e->household = b;
-	e->device = s->businesses[b].device;
-	e->order = (*order)++;
+	e->device = c->s->businesses[b].device;
 	e->kind = (uint8_t)kind;
 	e->sub = (uint8_t)sub;
 	e->flags = (uint8_t)flags;

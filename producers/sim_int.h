@@ -46,6 +46,9 @@ int sim__span(const struct sim_ctx *c, int64_t day, int64_t *lo, int64_t *hi);
 void sim__household_events(struct sim_ctx *c, uint32_t h, size_t pos);
 int64_t sim__time_from_day(const struct sim_ctx *c, struct kdc_sim_rng *r, int64_t day);
 int64_t sim__next_work(const struct sim_ctx *c, int64_t t);
+/* A new event at t (zeroed but for t and order, which counts on), or NULL
+ * when t is outside the campaign or memory ran out (then c->failed). */
+struct kdc_sim_event *sim__append(struct sim_ctx *c, int64_t t, uint32_t *order);
 /* sim_business.c: the profile's businesses over the devices that cover
  * their khóm (0 or KDC_ERR_NOMEM), and each one's events */
 int sim__businesses(struct kdc_sim *s, const struct kdc_profile *prof);

@@ -203,6 +203,16 @@ static int period__end(sqlite3 *db, int rc, char *err, size_t errlen)
 	return rc;
 }
 
+/* Closes the database; rc, or KDC_ERR_DB when closing fails after a success. */
+static int period__close(sqlite3 *db, int rc, char *err, size_t errlen)
+{
+	if (sqlite3_close(db) != SQLITE_OK && rc == KDC_OK) {
+		snprintf(err, errlen, "closing the database: %s", sqlite3_errmsg(db));
+		rc = KDC_ERR_DB;
+	}
+	return rc;
+}
+
 int kdc_period_close(const char *path, const char *month, const char *by, const char *figures,
                      int64_t now_ms, char *err, size_t errlen)
 {
@@ -235,11 +245,7 @@ int kdc_period_close(const char *path, const char *month, const char *by, const 
 		                 "ttit", month, by, now_ms, sha);
 	rc = period__end(db, rc, err, errlen);
 cleanup:
-	if (sqlite3_close(db) != SQLITE_OK && rc == KDC_OK) {
-		snprintf(err, errlen, "closing the database: %s", sqlite3_errmsg(db));
-		rc = KDC_ERR_DB;
-	}
-	return rc;
+	return period__close(db, rc, err, errlen);
 }
 
 int kdc_period_reopen(const char *path, const char *month, const char *reason, const char *by,
@@ -268,11 +274,7 @@ int kdc_period_reopen(const char *path, const char *month, const char *reason, c
 		                 "ttitt", month, by, now_ms, reason, sha);
 	rc = period__end(db, rc, err, errlen);
 cleanup:
-	if (sqlite3_close(db) != SQLITE_OK && rc == KDC_OK) {
-		snprintf(err, errlen, "closing the database: %s", sqlite3_errmsg(db));
-		rc = KDC_ERR_DB;
-	}
-	return rc;
+	return period__close(db, rc, err, errlen);
 }
 
 /* ---- the differences ----------------------------------------------------------------------- */
