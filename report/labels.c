@@ -20,6 +20,10 @@ const struct kdc_fig_column kdc_fig_columns[] = {
 	{ EV_TOTAL(KDC_KIND_PAYMENT), { "Lượt thanh toán", "Payments" } },
 	{ EV_TOTAL(KDC_KIND_SERVICE), { "Lượt dịch vụ công", "Public services" } },
 	{ KDC_SF_PAY_AMOUNT_TOTAL, { "Tổng tiền thanh toán (VND)", "Payments total (VND)" } },
+	{ KDC_SF_SU_TOTAL, { "Người dùng dịch vụ công trực tuyến", "Online public service users" } },
+	{ KDC_SF_SU_EID, { "Người dùng được định danh điện tử", "Service users e-identified" } },
+	{ KDC_SF_BIZ_TOTAL, { "Số doanh nghiệp", "Businesses" } },
+	{ KDC_SF_BIZ_EINVOICE, { "Doanh nghiệp dùng hóa đơn điện tử", "Businesses using e-invoices" } },
 };
 const size_t kdc_fig_ncolumns = sizeof kdc_fig_columns / sizeof kdc_fig_columns[0];
 
@@ -34,6 +38,11 @@ static const char *const indicator_labels[KDC_IND_COUNT][2] = {
 		                                  "People with a payment account" },
 	[KDC_IND_PEOPLE_PAYING_REGULARLY] = { "Người thanh toán thường xuyên",
 		                              "People paying regularly" },
+	[KDC_IND_SERVICE_USERS_E_IDENTIFIED] = { "Người dân, doanh nghiệp dùng dịch vụ công trực tuyến "
+		                                 "được định danh điện tử",
+		                                 "Online public service users e-identified" },
+	[KDC_IND_BUSINESSES_USING_EINVOICE] = { "Doanh nghiệp dùng hóa đơn điện tử",
+		                                "Businesses using e-invoices" },
 };
 
 static const char *const part_labels[3][2] = {

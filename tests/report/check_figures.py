@@ -14,6 +14,8 @@ import argparse
 import json
 import sys
 
+from report_words import report_bad
+
 SKIP = {'seq', 'as_of', 'as_of_ms', 'rejected_total', 'events.voided'}
 
 
@@ -74,13 +76,7 @@ def main():
         for f in other:
             if f not in fields and f not in SKIP:
                 bad.append(f'{key[0]} {key[1] or ""} {f}: not expected, got {other[f]!r}')
-    if bad:
-        print(f'{a.what}: {len(bad)} differences, first ones:', file=sys.stderr)
-        for b in bad[:15]:
-            print('  ' + b, file=sys.stderr)
-        return 1
-    print(n)
-    return 0
+    return report_bad(bad, n, a.what)
 
 
 if __name__ == '__main__':

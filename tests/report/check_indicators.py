@@ -18,28 +18,10 @@ import io
 import json
 import sys
 
-FIGURES = [
-    ('households.total', 'Số hộ', 'Households'),
-    ('households.visited', 'Hộ đã thăm', 'Households visited'),
-    ('households.surveyed', 'Hộ đã khảo sát', 'Households surveyed'),
-    ('households.reached', 'Hộ có tài khoản', 'Households reached'),
-    ('people_15plus.total', 'Người từ 15 tuổi', 'People 15+'),
-    ('people_15plus.with_payment_account', 'Người có tài khoản thanh toán', 'People with a payment account'),
-    ('people_15plus.paying_regularly', 'Người thanh toán thường xuyên', 'People paying regularly'),
-    ('events.visit.total', 'Lượt thăm hộ', 'Visits'),
-    ('events.account.total', 'Lượt mở tài khoản', 'Accounts opened'),
-    ('events.payment.total', 'Lượt thanh toán', 'Payments'),
-    ('events.service.total', 'Lượt dịch vụ công', 'Public services'),
-    ('payments.amount_vnd_total', 'Tổng tiền thanh toán (VND)', 'Payments total (VND)'),
-]
+from report_words import FIGURES, INDICATORS, report_bad
+
 FIRST = [('Ngày cuối kỳ', 'Period end'), ('Cấp', 'Scope'), ('Mã', 'Code'), ('Tên', 'Name')]
 SCOPES = {'ward': ('Phường', 'Ward'), 'khom': ('Khóm', 'Khóm'), 'team': ('Tổ', 'Team')}
-INDICATORS = {
-    'households_visited': ('Hộ đã thăm', 'Households visited'),
-    'households_reached': ('Hộ có tài khoản', 'Households reached'),
-    'people_with_payment_account': ('Người có tài khoản thanh toán', 'People with a payment account'),
-    'people_paying_regularly': ('Người thanh toán thường xuyên', 'People paying regularly'),
-}
 PARTS = [('giá trị', 'value'), ('mẫu số', 'denominator'), ('hiện tại (%)', 'current (%)')]
 
 
@@ -113,13 +95,7 @@ def main():
             if len(g) != len(w):
                 bad.append(f'{day} {w[1]} {w[2]}: expected {len(w)} columns, got {len(g)}')
         checked.add(day)
-    if bad:
-        print(f'{len(bad)} differences, first ones:', file=sys.stderr)
-        for b in bad[:15]:
-            print('  ' + b, file=sys.stderr)
-        return 1
-    print(n)
-    return 0
+    return report_bad(bad, n)
 
 
 if __name__ == '__main__':

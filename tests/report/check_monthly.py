@@ -25,26 +25,8 @@ import zipfile
 
 import openpyxl
 
-FIGURES = [
-    ('households.total', 'Số hộ', 'Households'),
-    ('households.visited', 'Hộ đã thăm', 'Households visited'),
-    ('households.surveyed', 'Hộ đã khảo sát', 'Households surveyed'),
-    ('households.reached', 'Hộ có tài khoản', 'Households reached'),
-    ('people_15plus.total', 'Người từ 15 tuổi', 'People 15+'),
-    ('people_15plus.with_payment_account', 'Người có tài khoản thanh toán', 'People with a payment account'),
-    ('people_15plus.paying_regularly', 'Người thanh toán thường xuyên', 'People paying regularly'),
-    ('events.visit.total', 'Lượt thăm hộ', 'Visits'),
-    ('events.account.total', 'Lượt mở tài khoản', 'Accounts opened'),
-    ('events.payment.total', 'Lượt thanh toán', 'Payments'),
-    ('events.service.total', 'Lượt dịch vụ công', 'Public services'),
-    ('payments.amount_vnd_total', 'Tổng tiền thanh toán (VND)', 'Payments total (VND)'),
-]
-INDICATORS = {
-    'households_visited': ('Hộ đã thăm', 'Households visited'),
-    'households_reached': ('Hộ có tài khoản', 'Households reached'),
-    'people_with_payment_account': ('Người có tài khoản thanh toán', 'People with a payment account'),
-    'people_paying_regularly': ('Người thanh toán thường xuyên', 'People paying regularly'),
-}
+from report_words import FIGURES, INDICATORS, report_bad
+
 W = {
     'indicator': ('Chỉ tiêu', 'Indicator'), 'target': ('Mục tiêu (%)', 'Target (%)'),
     'figure': ('Số liệu', 'Figure'), 'end': ('Cuối tháng', 'End of month'),
@@ -96,13 +78,7 @@ class Diff:
             self.bad.append(f'{what}: expected {want!r}, got {got!r}')
 
     def done(self):
-        if self.bad:
-            print(f'{len(self.bad)} differences, first ones:', file=sys.stderr)
-            for b in self.bad[:20]:
-                print('  ' + b, file=sys.stderr)
-            return 1
-        print(self.n)
-        return 0
+        return report_bad(self.bad, self.n)
 
 
 def check_scope(d, ws, s, prev, en):

@@ -22,11 +22,6 @@ need_program KDC_AGGREGATOR
 [ -n "${STATS_AT:-}" ] || fail "STATS_AT is not set (the test helper stats_at)"
 
 report_setup 90082
-# businesses in both khóms (kdc-sim simulates them), and their target: a
-# register lists only some, so its count and the profile's differ
-sed -i -e 's/^people_15plus = 130$/&\nbusinesses = 6/' -e 's/^people_15plus = 100$/&\nbusinesses = 4/' \
-	"$profile"
-printf '[target businesses_using_einvoice]\npercent = 80\ndeadline = 2027-12-31\n' >>"$profile"
 check=$here/check_figures.py
 url=$(broker_url "$BROKER_DIR")
 port=$(broker_port "$BROKER_DIR")

@@ -25,8 +25,9 @@ report_openpyxl() {
 	fail "python3 has no openpyxl: install python3-openpyxl (scripts/install-deps.sh)"
 }
 
-# report_profile WARD FILE: a profile of two khóms, two teams (devices
-# A-D1, A-D2, B-D1, B-D2) and a target on each of the four indicators.
+# report_profile WARD FILE: a profile of two khóms with 6 and 4 businesses,
+# two teams (devices A-D1, A-D2, B-D1, B-D2) and a target on each of the six
+# indicators.
 report_profile() {
 	cat >"$2" <<INI
 [ward]
@@ -36,10 +37,12 @@ utc_offset = +07:00
 [khom 1]
 households = 50
 people_15plus = 130
+businesses = 6
 [khom 2]
 name = Khóm 2
 households = 40
 people_15plus = 100
+businesses = 4
 [team A]
 khoms = 1
 devices = A-D1, A-D2
@@ -57,6 +60,12 @@ percent = 70
 deadline = 2027-06-30
 [target people_paying_regularly]
 percent = 60
+deadline = 2027-12-31
+[target service_users_e_identified]
+percent = 95
+deadline = 2027-12-31
+[target businesses_using_einvoice]
+percent = 80
 deadline = 2027-12-31
 INI
 }
