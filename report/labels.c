@@ -23,7 +23,7 @@ const struct kdc_fig_column kdc_fig_columns[] = {
 	{ KDC_SF_SU_TOTAL, { "Người dùng dịch vụ công trực tuyến", "Online public service users" } },
 	{ KDC_SF_SU_EID, { "Người dùng được định danh điện tử", "Service users e-identified" } },
 	{ KDC_SF_BIZ_TOTAL, { "Số doanh nghiệp", "Businesses" } },
-	{ KDC_SF_BIZ_EINVOICE, { "Doanh nghiệp dùng hóa đơn điện tử", "Businesses using e-invoices" } },
+	{ KDC_SF_BIZ_EINVOICE, { "Doanh nghiệp sử dụng hóa đơn điện tử", "Businesses using electronic invoices" } },
 };
 const size_t kdc_fig_ncolumns = sizeof kdc_fig_columns / sizeof kdc_fig_columns[0];
 
@@ -39,10 +39,11 @@ static const char *const indicator_labels[KDC_IND_COUNT][2] = {
 	[KDC_IND_PEOPLE_PAYING_REGULARLY] = { "Người thanh toán thường xuyên",
 		                              "People paying regularly" },
 	[KDC_IND_SERVICE_USERS_E_IDENTIFIED] = { "Người dân, doanh nghiệp dùng dịch vụ công trực tuyến "
-		                                 "được định danh điện tử",
-		                                 "Online public service users e-identified" },
-	[KDC_IND_BUSINESSES_USING_EINVOICE] = { "Doanh nghiệp dùng hóa đơn điện tử",
-		                                "Businesses using e-invoices" },
+		                                 "được định danh và xác thực điện tử",
+		                                 "People and businesses using online public services "
+		                                 "who are e-identified" },
+	[KDC_IND_BUSINESSES_USING_EINVOICE] = { "Doanh nghiệp sử dụng hóa đơn điện tử",
+		                                "Businesses using electronic invoices" },
 };
 
 static const char *const part_labels[3][2] = {

@@ -23,7 +23,7 @@ FIGURES = [
     ('service_users.total', 'Người dùng dịch vụ công trực tuyến', 'Online public service users'),
     ('service_users.e_identified', 'Người dùng được định danh điện tử', 'Service users e-identified'),
     ('businesses.total', 'Số doanh nghiệp', 'Businesses'),
-    ('businesses.using_einvoice', 'Doanh nghiệp dùng hóa đơn điện tử', 'Businesses using e-invoices'),
+    ('businesses.using_einvoice', 'Doanh nghiệp sử dụng hóa đơn điện tử', 'Businesses using electronic invoices'),
 ]
 
 # indicator (kdc.stats.v1 targets[].indicator) -> (Vietnamese, English)
@@ -32,9 +32,9 @@ INDICATORS = {
     'households_reached': ('Hộ có tài khoản', 'Households reached'),
     'people_with_payment_account': ('Người có tài khoản thanh toán', 'People with a payment account'),
     'people_paying_regularly': ('Người thanh toán thường xuyên', 'People paying regularly'),
-    'service_users_e_identified': ('Người dân, doanh nghiệp dùng dịch vụ công trực tuyến được định danh điện tử',
-                                   'Online public service users e-identified'),
-    'businesses_using_einvoice': ('Doanh nghiệp dùng hóa đơn điện tử', 'Businesses using e-invoices'),
+    'service_users_e_identified': ('Người dân, doanh nghiệp dùng dịch vụ công trực tuyến được định danh và xác thực điện tử',
+                                   'People and businesses using online public services who are e-identified'),
+    'businesses_using_einvoice': ('Doanh nghiệp sử dụng hóa đơn điện tử', 'Businesses using electronic invoices'),
 }
 
 
