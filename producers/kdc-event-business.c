@@ -52,6 +52,17 @@ int parse_needs(const char *text, Kdc__V1__Need *needs, size_t *n)
 	return ret;
 }
 
+int parse_business_needs(const char *text, Kdc__V1__BusinessNeed *needs, size_t *n)
+{
+	int v[KDC_MAX_BUSINESS_NEEDS];
+	int ret = parse_list(text, "needs", kdc_business_need_parse, kdc_business_need_name, v,
+	                     KDC_MAX_BUSINESS_NEEDS, n);
+
+	for (size_t i = 0; ret == 0 && i < *n; i++)
+		needs[i] = (Kdc__V1__BusinessNeed)v[i];
+	return ret;
+}
+
 /* --khom, --code and --at of a business event (member 0). */
 static int business_fields(struct cli *c, kdc_event_pb *ev)
 {
@@ -68,7 +79,7 @@ int cmd_business_visit(struct cli *c)
 	kdc_event_pb ev = KDC__V1__EVENT__INIT;
 	Kdc__V1__BusinessVisited b = KDC__V1__BUSINESS_VISITED__INIT;
 	Kdc__V1__BusinessNeed needs[KDC_MAX_BUSINESS_NEEDS];
-	int ret, v, list[KDC_MAX_BUSINESS_NEEDS];
+	int ret, v;
 
 	if ((ret = business_fields(c, &ev)) ||
 	    (ret = parse_enum(c->outcome, "outcome", "how the visit went", kdc_outcome_parse,
@@ -78,11 +89,8 @@ int cmd_business_visit(struct cli *c)
 	b.issues_einvoice = c->einvoice != 0;
 	b.uses_online_services = c->online_services != 0;
 	if (c->needs && *c->needs) {
-		if ((ret = parse_list(c->needs, "needs", kdc_business_need_parse, kdc_business_need_name,
-		                      list, KDC_MAX_BUSINESS_NEEDS, &b.n_needs)) != 0)
+		if ((ret = parse_business_needs(c->needs, needs, &b.n_needs)) != 0)
 			return ret;
-		for (size_t i = 0; i < b.n_needs; i++)
-			needs[i] = (Kdc__V1__BusinessNeed)list[i];
 		b.needs = needs;
 	}
 	ev.body_case = KDC__V1__EVENT__BODY_BUSINESS_VISIT;

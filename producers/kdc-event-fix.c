@@ -272,13 +272,18 @@ struct amended {
 	Kdc__V1__PaymentMade payment;
 	Kdc__V1__ServiceUsed service;
 	Kdc__V1__Need needs[KDC_MAX_NEEDS];
+	Kdc__V1__BusinessVisited bvisit;
+	Kdc__V1__BusinessNeed bneeds[KDC_MAX_BUSINESS_NEEDS];
+	Kdc__V1__EinvoiceAdopted einvoice;
+	Kdc__V1__BusinessAccountCreated baccount;
 };
 
 /* ev = orig with the options given; *changed = how many options were given. */
 static int build_amended(struct cli *c, const kdc_event_pb *orig, kdc_event_pb *ev,
                          struct amended *a, int *changed)
 {
-	int ret, v, kind = kdc_event_kind(orig), person = kind != KDC_KIND_VISIT;
+	int ret, v, kind = kdc_event_kind(orig);
+	int person = kind == KDC_KIND_ACCOUNT || kind == KDC_KIND_PAYMENT || kind == KDC_KIND_SERVICE;
 
 	*changed = 0;
 	kdc__v1__event__init(ev);
@@ -300,7 +305,9 @@ static int build_amended(struct cli *c, const kdc_event_pb *orig, kdc_event_pb *
 	}
 	if (c->member >= 0) {
 		if (!person)
-			return kdc_usage_error("--member: a visit is for the whole household");
+			return kdc_usage_error("--member: event %s is %s, which is for the whole "
+			                       "household or business", c->target,
+			                       kind == KDC_KIND_VISIT ? "a visit" : "a business event");
 		ev->member = (uint32_t)c->member;
 		++*changed;
 	}
@@ -391,6 +398,43 @@ static int build_amended(struct cli *c, const kdc_event_pb *orig, kdc_event_pb *
 		SET_INT(a->payment.amount_vnd, c->amount);
 		ev->payment = &a->payment;
 		break;
+	case KDC_KIND_BUSINESS_VISIT:
+	case KDC_KIND_EINVOICE:
+	case KDC_KIND_BUSINESS_ACCOUNT:
+		NOT_FOR(kind, kdc_kind_name(kind)); NOT_FOR(purpose, kdc_kind_name(kind));
+		NOT_FOR(method, kdc_kind_name(kind));
+		if (c->members >= 0 || c->members_15plus >= 0 || c->smartphones >= 0 || c->amount >= 0)
+			return kdc_usage_error("those options are for household visits and payments, not "
+			                       "for event %s (%s)", c->target, kdc_kind_name(kind));
+		if (kind == KDC_KIND_BUSINESS_VISIT) {
+			a->bvisit = *orig->business_visit;
+			if (c->outcome) {
+				if ((ret = parse_enum(c->outcome, "outcome", "how the visit went",
+				                      kdc_outcome_parse, kdc_outcome_name, &v)))
+					return ret;
+				a->bvisit.outcome = (Kdc__V1__VisitOutcome)v;
+				++*changed;
+			}
+			if (c->needs) {
+				size_t n = 0;
+				if (*c->needs && (ret = parse_business_needs(c->needs, a->bneeds, &n)))
+					return ret;
+				a->bvisit.needs = a->bneeds;
+				a->bvisit.n_needs = n;
+				++*changed;
+			}
+			ev->business_visit = &a->bvisit;
+		} else {
+			NOT_FOR(outcome, kdc_kind_name(kind)); NOT_FOR(needs, kdc_kind_name(kind));
+			if (kind == KDC_KIND_EINVOICE) {
+				a->einvoice = *orig->einvoice;
+				ev->einvoice = &a->einvoice;
+			} else {
+				a->baccount = *orig->business_account;
+				ev->business_account = &a->baccount;
+			}
+		}
+		break;
 	default:
 		return kdc_usage_error("event %s cannot be amended", c->target);
 	}
@@ -420,9 +464,11 @@ int cmd_amend(struct cli *c)
 		                      "kdc-event amend %s --household H0042", c->target);
 		goto cleanup;
 	}
-	/* the corrected event must be one the team's list has; the void carries
-	 * the original's codes, whatever they were */
-	if ((ret = check_household(c, p, nev.khom, nev.household)) != 0)
+	/* the corrected household must be one the team's list has (the list
+	 * has no businesses: the server checks theirs); the void carries the
+	 * original's codes, whatever they were */
+	if (!kdc_kind_for_business(kdc_event_kind(&nev)) &&
+	    (ret = check_household(c, p, nev.khom, nev.household)) != 0)
 		goto cleanup;
 	build_void(&vev, &b, orig, id, c->reason ? c->reason : AMEND_REASON);
 	/* a refused event was never stored: the corrected one alone, no void

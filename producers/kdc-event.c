@@ -90,12 +90,13 @@ static volatile sig_atomic_t stop_flag;
 #define AMEND_ROWS \
 	KDC_OPT(struct cli, "khom", KDC_OPT_STR, khom, 0, 0, NULL, "the corrected khom/ap code"), \
 	KDC_OPT(struct cli, "household", KDC_OPT_STR, household, 0, 0, NULL, "the corrected household code"), \
+	KDC_OPT(struct cli, "code", KDC_OPT_STR, household, 0, 0, NULL, "business events: the corrected business code"), \
 	KDC_OPT(struct cli, "member", KDC_OPT_INT, member, 1, KDC_MAX_MEMBERS, NULL, "the corrected member index (account, payment, service)"), \
-	KDC_OPT(struct cli, "outcome", KDC_OPT_STR, outcome, 0, 0, NULL, "visit: surveyed, not_home or declined"), \
+	KDC_OPT(struct cli, "outcome", KDC_OPT_STR, outcome, 0, 0, NULL, "visit or business visit: surveyed, not_home or declined"), \
 	KDC_OPT(struct cli, "members", KDC_OPT_INT, members, 0, KDC_MAX_MEMBERS, NULL, "visit: people living in the household"), \
 	KDC_OPT(struct cli, "members-15plus", KDC_OPT_INT, members_15plus, 0, KDC_MAX_MEMBERS, NULL, "visit: of whom aged 15 or more"), \
 	KDC_OPT(struct cli, "smartphones", KDC_OPT_INT, smartphones, 0, KDC_MAX_MEMBERS, NULL, "visit: smartphones in the household"), \
-	KDC_OPT(struct cli, "needs", KDC_OPT_STR, needs, 0, 0, NULL, "visit: the needs, comma-separated (replaces them; '' for none)"), \
+	KDC_OPT(struct cli, "needs", KDC_OPT_STR, needs, 0, 0, NULL, "visit or business visit: the needs, comma-separated (replaces them; '' for none)"), \
 	KDC_OPT(struct cli, "kind", KDC_OPT_STR, kind, 0, 0, NULL, "account or service: the corrected kind"), \
 	KDC_OPT(struct cli, "purpose", KDC_OPT_STR, purpose, 0, 0, NULL, "payment: the corrected purpose"), \
 	KDC_OPT(struct cli, "method", KDC_OPT_STR, method, 0, 0, NULL, "payment: the corrected method"), \

@@ -56,6 +56,7 @@ int require_code(const char *value, const char *opt, const char *what);
 int parse_at(const char *at, int offset_min, int64_t *ms);
 /* Parses --needs (comma-separated) into needs[]; 0 or exit status 2. */
 int parse_needs(const char *text, Kdc__V1__Need *needs, size_t *n);
+int parse_business_needs(const char *text, Kdc__V1__BusinessNeed *needs, size_t *n);
 /* The outbox path when the config names none; then the producer. */
 int default_outbox(struct cli *c);
 int open_producer(struct cli *c, kdc_producer **p);

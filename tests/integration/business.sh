@@ -6,6 +6,10 @@
 # with VNeID level 2; they sync over a real broker to a real aggregator and
 # are stored field by field. An event for a household naming the business,
 # and a business event naming the household, are refused wrong_entry_type.
+# kdc-event amend corrects business events: a stored visit moved to another
+# business with another outcome (a void and the corrected visit), the
+# refused one given the business's code (the corrected event alone); fields
+# a business event lacks are refused on the device.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 kdc_test_init business 130
@@ -18,10 +22,11 @@ profile=$WORK/ward-profile.ini
 sed "s/^code = 31975$/code = $ward/" "$KDC_SOURCE_DIR/deploy/ward-profile.example.ini" >"$profile"
 db=$WORK/agg/ward.db
 mkdir -p "$WORK/agg"
-printf 'khom,household,type,people_15plus\n6,H001,household,3\n6,B001,business,\n' >"$WORK/reg.csv"
+printf 'khom,household,type,people_15plus\n6,H001,household,3\n6,B001,business,\n6,B002,business,\n' \
+	>"$WORK/reg.csv"
 "$KDC_AGGREGATOR" register import "$WORK/reg.csv" --db "$db" --profile "$profile" --by it \
 	>"$WORK/import.out" 2>&1 || fail "register import failed: $(cat "$WORK/import.out")"
-assert_eq "businesses on the register" 1 "$(sql_count "$db" register "business = 1 and household = 'B001'")"
+assert_eq "businesses on the register" 2 "$(sql_count "$db" register "business = 1")"
 
 agg_start "$WORK/agg" --broker "$(broker_url "$BROKER_DIR")" --ward "$ward" \
 	--db "$db" --profile "$profile" --client-id "kdc-agg-$ward-business"
@@ -85,4 +90,42 @@ done
 assert_contains "the refusal in plain words, on the device" \
 	"B001 of khóm 6 is a business in the ward's register, not a household" \
 	"$("$KDC_EVENT" --config "$conf" rejected 2>&1)"
-echo "business: 4 business and VNeID events stored field by field; a household event on a business and a business event on a household refused wrong_entry_type"
+
+# ---- amend ------------------------------------------------------------------------------
+amend() {
+	AMENDED=$("$KDC_EVENT" --config "$conf" amend "$@" 2>&1) || fail "kdc-event amend $* failed: $AMENDED"
+	NEW_ID=$(printf '%s\n' "$AMENDED" | sed -n 's/^new //p')
+	[ -n "$NEW_ID" ] || fail "kdc-event amend $* printed no new id: $AMENDED"
+}
+refused() { # refused WHAT WORDS ARGS...: amend exits 2 saying WORDS
+	local what=$1 words=$2 st=0 out
+	shift 2
+	out=$("$KDC_EVENT" --config "$conf" amend "$@" 2>&1) || st=$?
+	assert_eq "amend $what: exit status" 2 "$st"
+	assert_contains "amend $what: reason" "$words" "$out"
+}
+refused "--member of a business visit" "is for the whole household or business" \
+	"${id[bvisit]: -12}" --member 2
+refused "--kind of an e-invoice adoption" "which has no such field" "${id[einvoice]: -12}" --kind other
+refused "--outcome of a business account" "which has no such field" "${id[baccount]: -12}" \
+	--outcome declined
+refused "--needs a household's need on a business visit" "unknown need 'vneid'" \
+	"${id[bvisit]: -12}" --needs vneid
+before=$(sql_count "$db" events)
+amend "${id[bvisit]: -12}" --code B002 --outcome declined --needs ''
+new_bvisit=$NEW_ID
+assert_contains "amend of a stored business visit: a void too" "void " "$AMENDED"
+amend "${id[wrong_bvisit]: -12}" --code B002
+new_wrong=$NEW_ID
+case "$AMENDED" in *"void "*) fail "amend of a refused event recorded a void: $AMENDED" ;; esac
+dev_sync "$conf" 60
+assert_eq "rows stored after the amendments (two visits, one void)" $((before + 3)) "$(sql_count "$db" events)"
+assert_eq "the amended business visit is voided" 1 \
+	"$(sql_count "$db" events "lower(hex(id)) = '$(uuid_hex "${id[bvisit]}")' and voided_by is not null")"
+# kind, outcome declined (3), member, needs (none), flags (e-invoice and
+# online services seen, kept), code
+assert_eq "the corrected business visit" "6|3|0|0|3|B002" \
+	"$(sql "$db" "select $(tr ' ' ',' <<<"$fields") from events where lower(hex(id)) = '$(uuid_hex "$new_bvisit")';")"
+assert_eq "the corrected refused visit" "6|3|0|0|0|B002" \
+	"$(sql "$db" "select $(tr ' ' ',' <<<"$fields") from events where lower(hex(id)) = '$(uuid_hex "$new_wrong")';")"
+echo "business: 4 business and VNeID events stored field by field; a household event on a business and a business event on a household refused wrong_entry_type; business events amended"
