@@ -526,13 +526,18 @@ static void ward_time_note(const struct cli *c, char *buf, size_t len)
 static int print_household(void *ud, const struct kdc_wl_entry *e)
 {
 	struct wl_print *wp = ud;
-	char last[32] = "-";
+	char last[32] = "-", tries[64] = "";
 
-	if (e->last_attempt_ms > 0)
-		kdc_time_format_local(e->last_attempt_ms, wp->offset_min, last, sizeof last);
-	printf("khóm %-4s %-10s %-15s attempts %-3lld last attempt %-16s next: %s%s\n", e->khom,
-	       e->household, status_words(e->status), (long long)e->attempts, last,
-	       next_words(e->next), e->local ? " (added on this device)" :
+	/* attempts are the "not at home" visits: shown only where there were
+	 * some, not as "attempts 0" beside a household that declined */
+	if (e->attempts > 0) {
+		if (e->last_attempt_ms > 0)
+			kdc_time_format_local(e->last_attempt_ms, wp->offset_min, last, sizeof last);
+		snprintf(tries, sizeof tries, "attempts %-3lld last attempt %-16s", (long long)e->attempts,
+		         last);
+	}
+	printf("khóm %-4s %-10s %-15s %-42s next: %s%s\n", e->khom, e->household,
+	       status_words(e->status), tries, next_words(e->next), e->local ? " (added on this device)" :
 	       e->field_added ? " (added in the field)" : "");
 	wp->n++;
 	if (e->status >= 0 && e->status < WL_STATUSES)
