@@ -32,8 +32,12 @@
  * ward it was sent to, so the province's number is the sum of its wards'. */
 #define NFIELDS KDC_SF_COUNT
 
-static const char *const series_kinds[] = { "visit", "account", "payment", "service" };
-#define NKINDS 4
+static const char *const series_kinds[] = { "visit", "account", "payment", "service",
+	                                     "business_visit", "einvoice", "business_account" };
+#define NKINDS 7
+/* every ward publishes the first four; the business kinds came later: a
+ * ward not publishing them yet counts 0 (as for the business fields) */
+#define NKINDS_ALWAYS 4
 
 /* ---- the province profile --------------------------------------------------- */
 
@@ -442,6 +446,10 @@ static int rollup__parse_snap(const char *ward, const cJSON *root, struct ward_s
 		ns->has_series = json_count(json_path(t, "days"), &days) == KDC_OK && days == SERIES_DAYS;
 		for (int k = 0; k < NKINDS && ns->has_series; k++) {
 			const cJSON *arr = cJSON_GetObjectItemCaseSensitive(t, series_kinds[k]);
+			if (!arr && k >= NKINDS_ALWAYS) {
+				memset(ns->series[k], 0, sizeof ns->series[k]);
+				continue;
+			}
 			if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != SERIES_DAYS) {
 				ns->has_series = 0;
 				break;

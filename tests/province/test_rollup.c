@@ -492,14 +492,17 @@ static void test_added_targets_are_ratios_of_sums(void **state)
 
 /* ---- series, status ------------------------------------------------------------------ */
 
-static void add_series(cJSON *s, const char *start, int base)
+/* A ward's series of NK kinds (4: a ward from before the business events,
+ * 7: with them), kind k's day d = base + k * 100 + d. */
+static void add_series(cJSON *s, const char *start, int base, int nk)
 {
 	cJSON *o = cJSON_AddObjectToObject(s, "series");
-	const char *kinds[] = { "visit", "account", "payment", "service" };
+	const char *kinds[] = { "visit", "account", "payment", "service",
+		                "business_visit", "einvoice", "business_account" };
 
 	cJSON_AddStringToObject(o, "start", start);
 	cJSON_AddNumberToObject(o, "days", 60);
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < nk; k++) {
 		cJSON *arr = cJSON_AddArrayToObject(o, kinds[k]);
 		for (int d = 0; d < 60; d++)
 			cJSON_AddItemToArray(arr, cJSON_CreateNumber(base + k * 100 + d));
@@ -517,10 +520,10 @@ static void test_series_summed_by_date(void **state)
 	/* ward 1 is current; ward 2 went quiet yesterday, so its series starts a
 	 * day earlier: its day d is the province's day d - 1 */
 	s = snapshot("31975", 1, 1000, v, 0, 0);
-	add_series(s, "2026-09-29", 0);
+	add_series(s, "2026-09-29", 0, 7);
 	assert_int_equal(feed(r, "31975", s), KDC_ROLLUP_CHANGED);
 	s = snapshot("31978", 1, 1000, v, 0, 0);
-	add_series(s, "2026-09-28", 10000);
+	add_series(s, "2026-09-28", 10000, 4);
 	assert_int_equal(feed(r, "31978", s), KDC_ROLLUP_CHANGED);
 	prov = build(r, 2000, 1);
 	assert_string_equal(path(prov, "series.start")->valuestring, "2026-09-29");
@@ -532,6 +535,13 @@ static void test_series_summed_by_date(void **state)
 	assert_int_equal((int)cJSON_GetArrayItem(visit, 59)->valuedouble, 59);
 	assert_int_equal((int)cJSON_GetArrayItem(path(prov, "series.service"), 1)->valuedouble,
 	                 301 + 10302);
+	/* the business kinds: ward 2 publishes none of them, so they are ward 1's */
+	assert_int_equal(cJSON_GetArraySize(path(prov, "series.business_account")), 60);
+	assert_int_equal((int)cJSON_GetArrayItem(path(prov, "series.business_visit"), 0)->valuedouble,
+	                 400);
+	assert_int_equal((int)cJSON_GetArrayItem(path(prov, "series.einvoice"), 7)->valuedouble, 507);
+	assert_int_equal((int)cJSON_GetArrayItem(path(prov, "series.business_account"), 59)->valuedouble,
+	                 659);
 	cJSON_Delete(prov);
 	kdc_rollup_free(r);
 	kdc_province_free(p);
