@@ -18,16 +18,11 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 kdc_test_init report_close 300
 . "$(dirname "${BASH_SOURCE[0]}")/report_lib.sh"
-need_program KDC_REPORT
-need_program KDC_SIM
-need_program KDC_AGGREGATOR
 need_program KDC_EVENT
-[ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
 report_openpyxl
 
-report_setup 90085
-dump=$here/dump_sheet.py
-url=$(broker_url "$BROKER_DIR")
+report_setup 90085 dump_sheet.py
+dump=$check
 port=$(broker_port "$BROKER_DIR")
 agg_start "$WORK/agg" --broker "$url" --ward "$ward" --db "$db" --profile "$profile" \
 	--client-id "kdc-agg-$ward-close"

@@ -12,15 +12,9 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 kdc_test_init report_indicators 280
 . "$(dirname "${BASH_SOURCE[0]}")/report_lib.sh"
-need_program KDC_REPORT
-need_program KDC_SIM
-need_program KDC_AGGREGATOR
-[ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
 [ -n "${STATS_AT:-}" ] || fail "STATS_AT is not set (the test helper stats_at)"
 
-report_setup 90083
-check=$here/check_indicators.py
-url=$(broker_url "$BROKER_DIR")
+report_setup 90083 check_indicators.py
 agg_start "$WORK/agg" --broker "$url" --ward "$ward" --db "$db" --profile "$profile" \
 	--client-id "kdc-agg-$ward-indicators"
 agg_wait_online "$BROKER_DIR" "$ward" 30

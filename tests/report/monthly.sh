@@ -15,17 +15,11 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 kdc_test_init report_monthly 280
 . "$(dirname "${BASH_SOURCE[0]}")/report_lib.sh"
-need_program KDC_REPORT
-need_program KDC_SIM
-need_program KDC_AGGREGATOR
-[ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
 report_openpyxl
 
-report_setup 90084
-check=$here/check_monthly.py
+report_setup 90084 check_monthly.py
 # a name the HTML page must escape
 sed -i 's/^name = Khóm 2$/name = Khóm 2 <"Bờ kè" \& chợ>/' "$profile"
-url=$(broker_url "$BROKER_DIR")
 port=$(broker_port "$BROKER_DIR")
 agg_start "$WORK/agg" --broker "$url" --ward "$ward" --db "$db" --profile "$profile" \
 	--client-id "kdc-agg-$ward-monthly"

@@ -1,14 +1,22 @@
 # tests/report/report_lib.sh: what the kdc-report tests of figures share
 # (sourced after tests/lib/common.sh and kdc_test_init).
 
-# report_setup WARD: what every figures test starts with: ward, the report's
-# scratch folder TMPDIR inside the work folder (checked empty at the end by
-# some), here (this folder), db and profile (written).
+# report_setup WARD CHECKER: what every figures test starts with: the
+# programs it runs and the broker fixture checked; ward, the report's scratch
+# folder TMPDIR inside the work folder (checked empty at the end by some),
+# here (this folder), check (CHECKER in it), url of the broker, db and
+# profile (written).
 report_setup() {
+	need_program KDC_REPORT
+	need_program KDC_SIM
+	need_program KDC_AGGREGATOR
+	[ -n "${BROKER_DIR:-}" ] || fail "BROKER_DIR is not set (run under ctest, with the broker fixture)"
+	url=$(broker_url "$BROKER_DIR")
 	ward=$1
 	export TMPDIR=$WORK/tmp
 	mkdir -p "$TMPDIR"
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	check=$here/$2
 	db=$WORK/agg/ward.db
 	profile=$WORK/ward.ini
 	report_profile "$ward" "$profile"
