@@ -58,16 +58,25 @@
 
   // Parses one stats payload. Returns {snap} or {error: 'why'}; never throws,
   // because whatever arrives on the broker must not break the page.
-  function parseSnapshot(text, ward, scope) {
-    let snap;
+  // Parses a JSON payload of a ward topic: an object of `schema` whose ward,
+  // when it says one, is `ward`. Returns {j} or {error: 'why'}; never throws.
+  function parseEnvelope(text, schema, ward) {
+    let j;
     try {
-      snap = JSON.parse(text);
+      j = JSON.parse(text);
     } catch (e) {
       return { error: 'not JSON: ' + e.message };
     }
-    if (snap === null || typeof snap !== 'object' || Array.isArray(snap)) return { error: 'not an object' };
-    if (snap.schema !== SCHEMA) return { error: 'schema is ' + JSON.stringify(snap.schema) + ', expected ' + SCHEMA };
-    if (snap.ward !== undefined && snap.ward !== null && String(snap.ward) !== ward) return { error: 'ward ' + snap.ward + ' on ward ' + ward + ' topic' };
+    if (j === null || typeof j !== 'object' || Array.isArray(j)) return { error: 'not an object' };
+    if (j.schema !== schema) return { error: 'schema is ' + JSON.stringify(j.schema) + ', expected ' + schema };
+    if (j.ward !== undefined && j.ward !== null && String(j.ward) !== ward) return { error: 'ward ' + j.ward + ' on ward ' + ward + ' topic' };
+    return { j: j };
+  }
+
+  function parseSnapshot(text, ward, scope) {
+    const p = parseEnvelope(text, SCHEMA, ward);
+    if (p.error) return p;
+    const snap = p.j;
     if (snap.scope !== undefined && snap.scope !== scope) return { error: 'scope ' + snap.scope + ' on a ' + scope + ' topic' };
     return { snap: snap };
   }
@@ -78,15 +87,9 @@
   // throws. Entries without a household code or with an unknown status are
   // left out (and said in `dropped`).
   function parseHouseholds(text, ward, khom) {
-    let j;
-    try {
-      j = JSON.parse(text);
-    } catch (e) {
-      return { error: 'not JSON: ' + e.message };
-    }
-    if (j === null || typeof j !== 'object' || Array.isArray(j)) return { error: 'not an object' };
-    if (j.schema !== HH_SCHEMA) return { error: 'schema is ' + JSON.stringify(j.schema) + ', expected ' + HH_SCHEMA };
-    if (j.ward !== undefined && j.ward !== null && String(j.ward) !== ward) return { error: 'ward ' + j.ward + ' on ward ' + ward + ' topic' };
+    const p = parseEnvelope(text, HH_SCHEMA, ward);
+    if (p.error) return p;
+    const j = p.j;
     if (j.khom !== undefined && j.khom !== null && String(j.khom) !== khom) return { error: 'khóm ' + j.khom + ' on khóm ' + khom + ' topic' };
     if (!Array.isArray(j.households)) return { error: 'no households list' };
     const out = [];
@@ -124,15 +127,9 @@
   // percent, value, denominator}]}]} newest first, or {error}; never throws.
   // Months without a valid "YYYY-MM" are left out (and said in `dropped`).
   function parseClosed(text, ward) {
-    let j;
-    try {
-      j = JSON.parse(text);
-    } catch (e) {
-      return { error: 'not JSON: ' + e.message };
-    }
-    if (j === null || typeof j !== 'object' || Array.isArray(j)) return { error: 'not an object' };
-    if (j.schema !== CLOSED_SCHEMA) return { error: 'schema is ' + JSON.stringify(j.schema) + ', expected ' + CLOSED_SCHEMA };
-    if (j.ward !== undefined && j.ward !== null && String(j.ward) !== ward) return { error: 'ward ' + j.ward + ' on ward ' + ward + ' topic' };
+    const p = parseEnvelope(text, CLOSED_SCHEMA, ward);
+    if (p.error) return p;
+    const j = p.j;
     if (!Array.isArray(j.months)) return { error: 'no months list' };
     const num = (x) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
     const months = [];
