@@ -190,8 +190,9 @@ static int rollup__parse_snap(const char *ward, const cJSON *root, struct ward_s
 	}
 	for (size_t i = 0; i < NFIELDS; i++) {
 		const cJSON *f = json_path(root, kdc_snap_fields[i]);
-		/* a ward not updated yet lacks the fields added later: 0 */
-		if (!f && i >= KDC_SF_ADDED) {
+		/* a ward not updated yet lacks the fields added later (events.voided
+		 * came with the register, the rest after KDC_SF_ADDED): 0 */
+		if (!f && (i >= KDC_SF_ADDED || i == KDC_SF_VOIDED)) {
 			ns->v[i] = 0;
 			continue;
 		}
