@@ -7,7 +7,9 @@
  *   reset   each connection is reset (SO_LINGER 0 then close: both ends get
  *           an RST) after a random lifetime around --reset-every ms;
  *   stall   all forwarding stops for --stall-for ms, at random intervals
- *           around --stall-every ms (connections stay open, bytes wait);
+ *           around --stall-every ms counted from the first connection through
+ *           to the target (connections stay open, bytes wait); a stall due
+ *           while no connection is open waits for the next one;
  *   cut     each connection, after a random lifetime around --cut-every ms,
  *           forwards only a random prefix of the next chunk it reads and is
  *           then closed (a packet torn in the middle); --cut-side 1 tears
@@ -237,13 +239,30 @@ static void proxy__drop(struct proxy *p, int i, int rst)
 	p->stats_dirty = 1;
 }
 
-/* Sets a connection's reset and cut times from now (it just got through). */
+/* Sets a connection's reset and cut times from now (it just got through),
+ * and the next stall if none is due: the stall clock runs from the moment
+ * there is traffic to stall, not from the proxy's start. */
 static void proxy__arm(struct proxy *p, struct proxy_conn *c, int64_t now)
 {
 	const struct proxy_faults *f = &p->faults;
 
 	c->reset_at = f->reset_every > 0 ? now + proxy__interval(p, f->reset_every) : 0;
 	c->cut_at = f->cut_every > 0 ? now + proxy__interval(p, f->cut_every) : 0;
+	if (f->stall_every > 0 && p->next_stall == 0)
+		p->next_stall = now + proxy__interval(p, f->stall_every);
+}
+
+/* Whether any connection is through to the target (a stall then holds
+ * something back). */
+static int proxy__has_traffic(const struct proxy *p)
+{
+	int i;
+
+	for (i = 0; i < p->nconns; i++) {
+		if (!p->conns[i]->connecting)
+			return 1;
+	}
+	return 0;
 }
 
 static void proxy__accept(struct proxy *p)
@@ -457,6 +476,11 @@ static void proxy__fire(struct proxy *p, int64_t now)
 		}
 	}
 	if (p->next_stall != 0 && now >= p->next_stall && now >= p->stalled_until) {
+		if (!proxy__has_traffic(p)) {
+			/* Nothing to hold back: the next connection sets the clock. */
+			p->next_stall = 0;
+			return;
+		}
 		p->counts.stalls++;
 		p->stats_dirty = 1;
 		p->stalled_until = now + p->faults.stall_for;
@@ -501,7 +525,7 @@ static void proxy__apply(struct proxy *p, const struct proxy_faults *f)
 		while (p->nconns > 0)
 			proxy__drop(p, p->nconns - 1, 1);
 	}
-	p->next_stall = f->stall_every > 0 ? now + proxy__interval(p, f->stall_every) : 0;
+	p->next_stall = 0;
 	for (i = 0; i < p->nconns; i++) {
 		if (!p->conns[i]->connecting)
 			proxy__arm(p, p->conns[i], now);
