@@ -114,8 +114,8 @@ export async function startBroker(dir, opts) {
   proc.once('exit', () => { b.exited = true; running.delete(b); });
   running.add(b);
   try {
-    await waitForPort(opts.port, 5000);
-    await waitForPort(opts.wsPort, 5000);
+    await waitForPort(opts.port, 30000);
+    await waitForPort(opts.wsPort, 30000);
   } catch (e) {
     await stopBroker(b);
     throw new Error(`${e.message}; broker log:\n${brokerLog(b)}`);

@@ -151,7 +151,7 @@ async function householdSteps(page, name, locale, lists, offsetMin) {
     document.getElementById('hh-empty').offsetHeight > 0 &&
     document.getElementById('hh-empty').textContent === (vi ? 'Khóm này chưa có danh sách hộ.' : 'No household list yet for this khóm.') &&
     document.getElementById('hh-wrap').offsetHeight === 0 && document.getElementById('hh-counts').offsetHeight === 0,
-  `${name}: khóm 3 without a household list says "no household list yet", nothing else`, 8000, locale === VI);
+  `${name}: khóm 3 without a household list says "no household list yet", nothing else`, 30000, locale === VI);
   await page.selectOption('#hh-khom', '6');
   await step(`${name}: back to khóm 6`, () => expectHouseholds(page, lists['6'], locale, 'all', offsetMin));
 }
@@ -363,7 +363,7 @@ async function fixtureRun(pw, tmp) {
         document.getElementById('conn').dataset.state === 'stopped' &&
         document.getElementById('age').dataset.state === 'stopped',
       `${name}: the will (since null) gives "stopped, last alive ${lastAlive}", and the broker and age pills say stopped`,
-      8000, lastAlive);
+      30000, lastAlive);
     }
     await shot(firstVisit, 'dashboard-mobile-offline.png');
     await firstVisit.close();
@@ -377,12 +377,12 @@ async function fixtureRun(pw, tmp) {
     const old = makeStats({ ward, seq: ++seq, bump: 9, nowMs: Date.now() - 5 * 60000 });
     await publishRetained(port, `kdc/v1/${ward}/stats/ward`, JSON.stringify(old.ward), pub);
     await waitState(page, (s) => document.body.dataset.wardSeq === s && document.body.dataset.warnings === 'stale' &&
-      document.getElementById('age').dataset.state === 'stale', 'data 5 minutes old shows the stale warning', 8000, String(seq));
+      document.getElementById('age').dataset.state === 'stale', 'data 5 minutes old shows the stale warning', 30000, String(seq));
     // (and the households target is now met: a lower target in the profile)
     stats = makeStats({ ward, seq: ++seq, bump: 9, nowMs: Date.now(), hhTarget: 60 });
     await publishRetained(port, `kdc/v1/${ward}/stats/ward`, JSON.stringify(stats.ward), pub);
     await waitState(page, (s) => document.body.dataset.wardSeq === s && document.body.dataset.warnings === '',
-      'fresh data clears the warning', 8000, String(seq));
+      'fresh data clears the warning', 30000, String(seq));
     check(stats.ward.targets[0].met === true, 'fixture: households target met');
     await step('a met target shows as reached, without a projection', async () => {
       await expectPage(page, stats, VI);

@@ -95,7 +95,7 @@ part_clientid() {
 	kdc_say "ok: the dashboard account cannot keep a session ($(head -n 1 "$WORK/keep.out")), and reads with a clean one"
 
 	# Baseline: D3's sync times with nobody attacking.
-	local n=0 t base_max=0 loop_max=0 loop_n=0
+	local n=0 t base_max=0 loop_max=0 loop_n=0 loop_median loop_times=()
 	for n in 1 2 3; do
 		dev_visit D3 "HB$n" --khom 7 || fail "kdc-event visit failed: $(tail -n 3 "$WORK/events.out")"
 		t=$(date +%s%N)
@@ -133,6 +133,7 @@ part_clientid() {
 		t=$(date +%s%N)
 		dev_sync D3 || fail "D3's sync $loop_n failed during the attack: $(tail -n 3 "$WORK/events.out")"
 		t=$(took_ms "$t")
+		loop_times+=("$t")
 		[ "$t" -gt "$loop_max" ] && loop_max=$t
 	done
 	wait "$loop_dev" "$loop_ws"
@@ -147,9 +148,13 @@ part_clientid() {
 	pid_alive "$d2" || fail "D2's connection (mosquitto_sub) ended"
 	agg_online || fail "the aggregator is not online after the attack"
 	assert_ge "syncs of D3 during the attack loop" 3 "$loop_n"
-	kdc_say "D3: $loop_n syncs during the loop, slowest $loop_max ms (baseline $base_max ms)"
-	[ "$loop_max" -le $((base_max * 3 + 3000)) ] ||
-		fail "D3's syncs slowed down under attack: $loop_max ms against $base_max ms before"
+	# The median, not the slowest: one sync of 40 may meet the other test
+	# running beside this one on a busy machine; a device kept out by the
+	# attack is slow every time.
+	loop_median=$(printf '%s\n' "${loop_times[@]}" | sort -n | sed -n "$(((loop_n + 1) / 2))p")
+	kdc_say "D3: $loop_n syncs during the loop, median $loop_median ms, slowest $loop_max ms (baseline: slowest $base_max ms)"
+	[ "$loop_median" -le $((base_max * 3 + 3000)) ] ||
+		fail "D3's syncs slowed down under attack: median $loop_median ms against at most $base_max ms before"
 	assert_eq "D3's events stored" $((3 + loop_n)) "$(stored_for D3)"
 	kdc_say "ok: client ids are bound to their accounts"
 }

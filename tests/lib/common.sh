@@ -585,7 +585,8 @@ kdc_test_init() {
 	trap 'kdc__on_term' TERM
 	kdc_say "test $1: work directory $WORK"
 	if [ -n "${2:-}" ]; then
-		kdc__watchdog "$2" "$$" &
+		# KDC_DEADLINE_SCALE: a slower build (valgrind) gets that many times the time
+		kdc__watchdog $(($2 * ${KDC_DEADLINE_SCALE:-1})) "$$" &
 		KDC_WATCHDOG=$!
 	fi
 }

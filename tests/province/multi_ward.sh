@@ -166,12 +166,21 @@ wait_for 60 "ward 91103 shown offline in the province snapshot" offline_row
 P1=$(prov_json)
 assert_eq "province stored_total with ward 91103 offline (its last snapshot kept)" "$sum" "$(jq .stored_total <<<"$P1")"
 assert_eq "wards online" 2 "$(jq .wards_online <<<"$P1")"
-age1=$(jq '.wards[] | select(.ward == "91103") | .age_s' <<<"$P1")
-seq1=$(jq .seq <<<"$P1")
-newer() { [ "$(prov_json | jq .seq)" -gt "$seq1" ]; }
-wait_for 30 "a refreshed province snapshot (--refresh-s 5)" newer
-age2=$(prov_json | jq '.wards[] | select(.ward == "91103") | .age_s')
-assert_ge "age of ward 91103's snapshot after a refresh (was $age1)" $((age1 + 4)) "$age2"
+# The age counts from the ward's last as_of to the province snapshot's own
+# as_of, in whole seconds. A snapshot at least 5 s later (a refresh, whatever
+# else made the roll-up publish in between) shows the same ward as_of and an
+# age grown with it.
+ward_asof() { jq '.wards[] | select(.ward == "91103") | .as_of_ms' <<<"$1"; }
+ward_age() { jq '.wards[] | select(.ward == "91103") | .age_s' <<<"$1"; }
+asof1=$(jq .as_of_ms <<<"$P1")
+assert_eq "age of ward 91103's snapshot" $(((asof1 - $(ward_asof "$P1")) / 1000)) "$(ward_age "$P1")"
+later() { [ "$(prov_json | jq .as_of_ms)" -ge $((asof1 + 5000)) ]; }
+wait_for 30 "a province snapshot 5 s later (--refresh-s 5)" later
+P2=$(prov_json)
+asof2=$(jq .as_of_ms <<<"$P2")
+assert_eq "ward 91103's as_of, kept while it is offline" "$(ward_asof "$P1")" "$(ward_asof "$P2")"
+assert_eq "age of ward 91103's snapshot $((asof2 - asof1)) ms later (was $(ward_age "$P1") s)" \
+	$(((asof2 - $(ward_asof "$P2")) / 1000)) "$(ward_age "$P2")"
 
 # ---- the roll-up restarts: seq goes on, numbers the same --------------------------------
 rollup_stop "$WORK/rollup"
