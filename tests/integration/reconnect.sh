@@ -43,10 +43,20 @@ connects_at_least() { [ "$(grep -c 'mqtt: connected to' "$log")" -ge "$1" ]; }
 
 # ---- phase 1: the broker keeps the session -------------------------------
 fill_outbox_bulk "$conf" 2000 "$WORK/ids1"
+# A subscriber sees what the broker has taken in: it acknowledges each
+# publish as it routes it, so when all 2000 have reached the subscriber
+# their PUBACKs are on their way to the device.
+# (Its session is made first, so it misses none of them.)
+mq_sub_prepare "$bdir" "kdc-test-routed-$ward" "kdc/v1/$ward/events/#"
+mosquitto_sub -h 127.0.0.1 -p "$(broker_port "$bdir")" -i "kdc-test-routed-$ward" -c -q 1 \
+	-t "kdc/v1/$ward/events/#" -C 2000 -W 60 -F '%t' >"$WORK/routed1" 2>/dev/null &
+KDC_PIDS+=("$!")
 "$KDC_EVENT" --config "$conf" sync --timeout 120 </dev/null >"$log" 2>&1 &
 sync_pid=$!
 KDC_PIDS+=("$sync_pid")
 sync_wait_sent 2000 30
+routed_all() { [ "$(wc -l <"$WORK/routed1")" -ge 2000 ]; }
+wait_for 60 "the broker to have routed the 2000 events" routed_all
 sleep 1 # the last PUBACKs of a local broker take milliseconds
 broker_restart "$bdir" keep
 wait_for 20 "the device to reconnect" connects_at_least 2

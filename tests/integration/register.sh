@@ -95,12 +95,20 @@ assert_eq "register row of H0044" "field|D1|5" \
 	"$(sql "$db" "select source, added_by, people_15plus from register where household = 'H0044';")"
 assert_eq "register_log field_add rows" 1 "$(sql_count "$db" register_log "action = 'field_add'")"
 # The device learns of it with its team's worklist (it refuses a household
-# the register's list lacks): wait for the list that has it, then sync.
+# the register's list lacks): wait for the khóm's list and for the team's
+# worklist, the one the device reads (they are published separately), that
+# have it, then sync.
 listed() {
 	mosquitto_sub -h 127.0.0.1 -p "$(broker_port "$BROKER_DIR")" -t "kdc/v1/$ward/households/khom/6" \
 		-C 1 -W 2 2>/dev/null | jq -e '.households | map(.household) | index("H0044")' >/dev/null
 }
 wait_for 60 "H0044 on khóm 6's household list" listed
+on_worklist() {
+	mosquitto_sub -h 127.0.0.1 -p "$(broker_port "$BROKER_DIR")" -t "kdc/v1/$ward/worklist/T1" \
+		-C 1 -W 2 -F '%x' 2>/dev/null | xxd -r -p | pb_decode kdc.v1.Worklist worklist |
+		grep -q '^  household: "H0044"$'
+}
+wait_for 60 "H0044 on team T1's worklist" on_worklist
 dev_sync "$conf" 60
 dev_event "$conf" visit --khom 6 --household H0044 --outcome not_home --members 0 \
 	--members-15plus 0 --smartphones 0
