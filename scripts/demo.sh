@@ -76,11 +76,8 @@ profile=$root/deploy/ward-profile.example.ini
 ward=31975
 profile_args=()
 if [ -f "$profile" ]; then
-	# The example with khóm 6's 20 businesses and all four targets of the
-	# programme that kdc measures (the example sets two)
+	# The example with khóm 6's 20 businesses (the simulated campaign visits them)
 	sed 's/^people_15plus = 520$/&\nbusinesses = 20/' "$profile" >"$work/ward-profile.ini"
-	printf '\n[target service_users_e_identified]\npercent = 100\ndeadline = 2025-12-31\n' >>"$work/ward-profile.ini"
-	printf '\n[target businesses_using_einvoice]\npercent = 100\ndeadline = 2025-12-31\n' >>"$work/ward-profile.ini"
 	profile=$work/ward-profile.ini
 	profile_args=(--profile "$profile")
 	# The profile names its ward; fall back to 31975 (Phường 1, TP Cà Mau).

@@ -149,13 +149,19 @@ static void test_profile_example_loads(void **state)
 	assert_int_equal(p->teams[0].nkhoms, 1);
 	assert_int_equal(p->teams[0].khoms[0], 0);
 	assert_int_equal(p->teams[0].ndevices, 3);
-	assert_int_equal(p->ntargets, 2);
+	assert_int_equal(p->ntargets, 4);
 	assert_int_equal(p->targets[0].indicator, KDC_IND_HOUSEHOLDS_REACHED);
 	assert_int_equal(p->targets[0].percent_x100, 8500);
 	assert_string_equal(p->targets[0].deadline, "2023-12-31");
 	assert_int_equal(p->targets[1].indicator, KDC_IND_PEOPLE_PAYING_REGULARLY);
 	assert_int_equal(p->targets[1].percent_x100, 8000);
 	assert_string_equal(p->targets[1].deadline, "2025-12-31");
+	assert_int_equal(p->targets[2].indicator, KDC_IND_SERVICE_USERS_E_IDENTIFIED);
+	assert_int_equal(p->targets[2].percent_x100, 10000);
+	assert_string_equal(p->targets[2].deadline, "2025-12-31");
+	assert_int_equal(p->targets[3].indicator, KDC_IND_BUSINESSES_USING_EINVOICE);
+	assert_int_equal(p->targets[3].percent_x100, 10000);
+	assert_string_equal(p->targets[3].deadline, "2025-12-31");
 	kdc_profile_free(p);
 }
 
