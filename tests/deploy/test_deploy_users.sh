@@ -296,6 +296,8 @@ denied "$MEMBER" "$STATE/kdc/$WARD/events.db"
 
 # ---- init --force keeps what the officer configured ------------------------------
 AGG_PW=$(sed -n 's/^password = //p' "$DIR/aggregator.conf")
+reloads_seen() { grep -c 'Reloading config' "$WORK/broker.log"; }
+reloads0=$(reloads_seen)
 "$KDC_WARD" init --force --ward "$WARD" --dir "$DIR" --ws-port "$WS2" >"$WORK/force.log" 2>&1 ||
 	fail "init --force failed: $(tail -n 3 "$WORK/force.log")"
 assert_eq "profile line after init --force" "$DIR/ward-profile.ini" \
@@ -307,8 +309,15 @@ assert_eq "mosquitto.conf after init --force" "root:$MQ_GROUP 640" "$(mog "$DIR/
 assert_eq "aggregator.conf after init --force" "root:$KDC_GROUP 640" "$(mog "$DIR/aggregator.conf")"
 st=0; grep -q 'warning' "$WORK/force.log" || st=$?
 assert_eq "init --force with every folder passable: no warning" 1 "$st"
+# The broker reloads (it logs that first, then reads the files in the same
+# step, so a login answered after the line was answered with them).
+reloaded() { [ "$(reloads_seen)" -gt "$reloads0" ] && status_online; }
+wait_for 30 "the broker reloaded by init --force, and still taking logins" reloaded
 # A folder above the ward that already existed 0700 (made by hand under root's
-# umask 077): init leaves its mode alone but names it, with the fix, once.
+# umask 077): init leaves its mode alone but names it, with the fix, once, and
+# does not reload the broker, which could not read its files and would then
+# refuse every login.
+reloads1=$(reloads_seen)
 chmod 0700 "$ETC"
 "$KDC_WARD" init --force --ward "$WARD" --dir "$DIR" >"$WORK/force700.log" 2>&1 ||
 	fail "init --force under a 0700 folder failed: $(tail -n 3 "$WORK/force700.log")"
@@ -317,6 +326,10 @@ assert_contains "init --force under a 0700 folder" \
 	"warning: the folder $ETC (root:root 700) stops user mosquitto from reaching the broker's configuration $DIR/mosquitto.conf: make it passable with 'chmod o+x $ETC'" \
 	"$(cat "$WORK/force700.log")"
 assert_eq "... named once" 1 "$(grep -c "the folder $ETC " "$WORK/force700.log")"
+assert_contains "... and the broker left as it was" \
+	"Not reloading the broker: user mosquitto cannot read its configuration now" "$(cat "$WORK/force700.log")"
+assert_eq "broker reloads by init --force under a 0700 folder" "$reloads1" "$(reloads_seen)"
+status_online || fail "the broker refuses the dashboard account after init --force under a 0700 folder"
 kill -TERM "$AGG_PID"
 pid_wait_dead "$AGG_PID" 20 || fail "the aggregator did not stop on SIGTERM"
 assert_eq "aggregator exit status on SIGTERM" 0 "$KDC_WAIT_STATUS"
