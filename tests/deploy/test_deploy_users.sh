@@ -239,6 +239,14 @@ grep -q "/var/lib/kdc-device" "$DIR/devices/T1-D9.conf" && fail "the device conf
 assert_eq "the device config has the profile's utc_offset" "+07:00" \
 	"$(sed -n 's/^utc-offset = //p' "$DIR/devices/T1-D9.conf")"
 printf 'ok: add-device checks the team and keeps the profile in step\n'
+# add-device signalled the broker; mosquitto reads the new account at its next
+# turn, which on a busy machine can come after the member's first login.
+D9_PW=$(sed -n 's/^password = //p' "$DIR/devices/T1-D9.conf")
+d9_login() {
+	timeout 10 mosquitto_sub -h 127.0.0.1 -p "$PLAIN" -i kdc-dev-T1-D9 -u T1-D9 -P "$D9_PW" \
+		-t "kdc/v1/$WARD/worklist/T1" -E >/dev/null 2>&1
+}
+wait_for 30 "the broker to take T1-D9's new account" d9_login
 
 # The officer hands over the two files; the member keeps them in the home
 # folder, makes no folder, and runs kdc-event as themself.
