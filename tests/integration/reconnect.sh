@@ -48,8 +48,7 @@ fill_outbox_bulk "$conf" 2000 "$WORK/ids1"
 # their PUBACKs are on their way to the device.
 # (Its session is made first, so it misses none of them.)
 mq_sub_prepare "$bdir" "kdc-test-routed-$ward" "kdc/v1/$ward/events/#"
-mosquitto_sub -h 127.0.0.1 -p "$(broker_port "$bdir")" -i "kdc-test-routed-$ward" -c -q 1 \
-	-t "kdc/v1/$ward/events/#" -C 2000 -W 60 -F '%t' >"$WORK/routed1" 2>/dev/null &
+mq_sub_collect "$bdir" "kdc-test-routed-$ward" "kdc/v1/$ward/events/#" 2000 60 >"$WORK/routed1" &
 KDC_PIDS+=("$!")
 "$KDC_EVENT" --config "$conf" sync --timeout 120 </dev/null >"$log" 2>&1 &
 sync_pid=$!

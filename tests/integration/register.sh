@@ -103,11 +103,7 @@ listed() {
 		-C 1 -W 2 2>/dev/null | jq -e '.households | map(.household) | index("H0044")' >/dev/null
 }
 wait_for 60 "H0044 on khóm 6's household list" listed
-on_worklist() {
-	mosquitto_sub -h 127.0.0.1 -p "$(broker_port "$BROKER_DIR")" -t "kdc/v1/$ward/worklist/T1" \
-		-C 1 -W 2 -F '%x' 2>/dev/null | xxd -r -p | pb_decode kdc.v1.Worklist worklist |
-		grep -q '^  household: "H0044"$'
-}
+on_worklist() { mq_worklist "$BROKER_DIR" "$ward" T1 | grep -q '^  household: "H0044"$'; }
 wait_for 60 "H0044 on team T1's worklist" on_worklist
 dev_sync "$conf" 60
 dev_event "$conf" visit --khom 6 --household H0044 --outcome not_home --members 0 \

@@ -56,11 +56,7 @@ agg_wait_online "$BROKER_DIR" "$ward" 60
 # attempts next people field" lines (names without their enum prefix), after
 # a line "seq N"; empty when nothing is retained yet.
 worklist_text() {
-	local hex
-	hex=$(mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -t "kdc/v1/$ward/worklist/$1" -C 1 -W 2 \
-		-F '%x' 2>/dev/null) || return 0
-	[ -n "$hex" ] || return 0
-	printf '%s' "$hex" | xxd -r -p | pb_decode kdc.v1.Worklist worklist | awk '
+	mq_worklist "$BROKER_DIR" "$ward" "$1" | awk '
 		/^seq:/ { print "seq " $2 }
 		/^households {/ { h = ""; s = ""; a = 0; n = ""; p = 0; f = "false" }
 		/^  household:/ { h = $2; gsub(/"/, "", h) }
@@ -117,8 +113,7 @@ wait_worklist T1 60 "H1 NOT_HOME 2 REVISIT 3 false
 H2 SURVEYED 0 OPEN_ACCOUNT 2 false
 H3 REACHED 0 PAYMENT_ACCOUNT 4 false
 H4 NOT_VISITED 0 VISIT 0 true"
-last_ms=$(mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -t "kdc/v1/$ward/worklist/T1" -C 1 -W 5 -F '%x' |
-	xxd -r -p | pb_decode kdc.v1.Worklist worklist | sed -n 's/^  last_attempt_ms: //p')
+last_ms=$(mq_worklist "$BROKER_DIR" "$ward" T1 5 | sed -n 's/^  last_attempt_ms: //p')
 assert_eq "H1's last attempt (ms)" "$(($(date -u -d "$at2" +%s) * 1000))" "$last_ms"
 
 # Team T2's list did not change: not published again (same seq).

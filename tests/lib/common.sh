@@ -564,6 +564,17 @@ mq_sub_collect() {
 	return 0
 }
 
+# mq_worklist BROKERDIR WARD TEAM [SECONDS]: the team's retained worklist
+# (kdc.v1.Worklist) as protoc text; nothing when none comes within SECONDS
+# (default 2).
+mq_worklist() {
+	local hex
+	hex=$(mosquitto_sub -h 127.0.0.1 -p "$(broker_port "$1")" -q 1 -t "kdc/v1/$2/worklist/$3" \
+		-C 1 -W "${4:-2}" -F '%x' 2>/dev/null) || return 0
+	[ -n "$hex" ] || return 0
+	printf '%s' "$hex" | xxd -r -p | pb_decode kdc.v1.Worklist worklist
+}
+
 # mq_pub_file BROKERDIR TOPIC FILE: publishes the file's bytes at QoS 1.
 mq_pub_file() {
 	mosquitto_pub -h 127.0.0.1 -p "$(broker_port "$1")" -q 1 -t "$2" -f "$3" ||

@@ -128,6 +128,29 @@ static struct kdc_event_row visit(int64_t t, const char *hh)
 
 /* ---- profile --------------------------------------------------------------- */
 
+/* The programme's four targets: the defaults of a profile without a
+ * [target ...] section, and what the example profile writes out. */
+static void assert_programme_targets(const struct kdc_profile *p)
+{
+	static const struct {
+		int indicator;
+		long long percent_x100;
+		const char *deadline;
+	} want[] = {
+		{ KDC_IND_HOUSEHOLDS_REACHED, 8500, "2023-12-31" },
+		{ KDC_IND_PEOPLE_PAYING_REGULARLY, 8000, "2025-12-31" },
+		{ KDC_IND_SERVICE_USERS_E_IDENTIFIED, 10000, "2025-12-31" },
+		{ KDC_IND_BUSINESSES_USING_EINVOICE, 10000, "2025-12-31" },
+	};
+
+	assert_int_equal(p->ntargets, sizeof want / sizeof want[0]);
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		assert_int_equal(p->targets[i].indicator, want[i].indicator);
+		assert_int_equal(p->targets[i].percent_x100, want[i].percent_x100);
+		assert_string_equal(p->targets[i].deadline, want[i].deadline);
+	}
+}
+
 static void test_profile_example_loads(void **state)
 {
 	struct kdc_profile *p = NULL;
@@ -149,19 +172,7 @@ static void test_profile_example_loads(void **state)
 	assert_int_equal(p->teams[0].nkhoms, 1);
 	assert_int_equal(p->teams[0].khoms[0], 0);
 	assert_int_equal(p->teams[0].ndevices, 3);
-	assert_int_equal(p->ntargets, 4);
-	assert_int_equal(p->targets[0].indicator, KDC_IND_HOUSEHOLDS_REACHED);
-	assert_int_equal(p->targets[0].percent_x100, 8500);
-	assert_string_equal(p->targets[0].deadline, "2023-12-31");
-	assert_int_equal(p->targets[1].indicator, KDC_IND_PEOPLE_PAYING_REGULARLY);
-	assert_int_equal(p->targets[1].percent_x100, 8000);
-	assert_string_equal(p->targets[1].deadline, "2025-12-31");
-	assert_int_equal(p->targets[2].indicator, KDC_IND_SERVICE_USERS_E_IDENTIFIED);
-	assert_int_equal(p->targets[2].percent_x100, 10000);
-	assert_string_equal(p->targets[2].deadline, "2025-12-31");
-	assert_int_equal(p->targets[3].indicator, KDC_IND_BUSINESSES_USING_EINVOICE);
-	assert_int_equal(p->targets[3].percent_x100, 10000);
-	assert_string_equal(p->targets[3].deadline, "2025-12-31");
+	assert_programme_targets(p);
 	kdc_profile_free(p);
 }
 
@@ -181,6 +192,12 @@ static void test_profile_defaults(void **state)
 	assert_int_equal(p->targets[0].indicator, KDC_IND_HOUSEHOLDS_VISITED);
 	assert_int_equal(p->targets[0].percent_x100, 9950);
 	assert_int_equal(p->regular_window_days, 14);
+	kdc_profile_free(p);
+	/* without any [target ...] section: the programme's four */
+	tl_write_file(path, "[ward]\ncode = 31975\n");
+	if (kdc_profile_load(path, &p, err, sizeof err) != 0)
+		fail_msg("refused: %s", err);
+	assert_programme_targets(p);
 	kdc_profile_free(p);
 	remove(path);
 }
